@@ -1,0 +1,142 @@
+// The backward engine: counts how many gradients each node of the graph will receive,
+// then runs nodes once all of them have arrived (newest first among those ready),
+// summing gradients per output as they flow. No Python is involved.
+#include <queue>
+#include <unordered_map>
+
+#include "autograd/node.h"
+#include "ops/creation.h"
+#include "ops/elementwise.h"
+
+namespace tg {
+
+namespace {
+
+struct ByNewest {
+  bool operator()(const Node* a, const Node* b) const { return a->seq < b->seq; }
+};
+
+// Where autograd.grad wants the gradient flowing into output `nr` of `node`.
+struct Capture {
+  Node* node;
+  uint32_t nr;
+  size_t slot;
+};
+
+std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
+                        bool retain_graph, const std::vector<Edge>& capture_edges,
+                        bool accumulate) {
+  NoGradGuard no_grad;  // backward formulas record nothing (no higher-order graphs)
+  TG_CHECK(roots.size() == grad_roots.size(), RuntimeError, "got ", roots.size(),
+           " tensors and ", grad_roots.size(), " gradients");
+
+  // Root edges and their initial gradients.
+  std::vector<Edge> root_edges;
+  for (size_t i = 0; i < roots.size(); ++i) {
+    const Tensor& r = roots[i];
+    TG_CHECK(r->requires_grad, RuntimeError, "element ", i,
+             " of tensors does not require grad and does not have a grad_fn");
+    const Tensor& g = grad_roots[i];
+    TG_CHECK(g->shape == r->shape, RuntimeError, "Mismatch in shape: grad_output[", i,
+             "] has a shape of ", shape_str(g->shape), " and output[", i, "] has a shape of ",
+             shape_str(r->shape), ".");
+    root_edges.push_back(gradient_edge(r));
+  }
+
+  // Dependency counts over the reachable graph.
+  std::unordered_map<Node*, int> deps;
+  std::unordered_map<Node*, std::shared_ptr<Node>> keep;  // nodes stay alive while we run
+  std::vector<Node*> stack;
+  for (auto& e : root_edges) {
+    if (keep.emplace(e.fn.get(), e.fn).second) stack.push_back(e.fn.get());
+  }
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    for (auto& e : n->next_edges) {
+      if (!e.fn) continue;
+      deps[e.fn.get()]++;
+      if (keep.emplace(e.fn.get(), e.fn).second) stack.push_back(e.fn.get());
+    }
+  }
+
+  std::vector<Tensor> captured(capture_edges.size());
+  std::unordered_multimap<Node*, Capture> captures;
+  for (size_t i = 0; i < capture_edges.size(); ++i)
+    captures.emplace(capture_edges[i].fn.get(), Capture{capture_edges[i].fn.get(), capture_edges[i].input_nr, i});
+
+  std::unordered_map<Node*, std::vector<Tensor>> buffers;
+  auto deliver = [&](Node* n, uint32_t nr, Tensor g) {
+    auto& buf = buffers[n];
+    if (buf.size() <= nr) buf.resize(std::max<size_t>(n->outputs.size(), nr + 1));
+    if (!buf[nr]) buf[nr] = std::move(g);
+    else buf[nr] = add(buf[nr], g);
+  };
+  for (size_t i = 0; i < roots.size(); ++i) deliver(root_edges[i].fn.get(), root_edges[i].input_nr, grad_roots[i]);
+
+  std::priority_queue<Node*, std::vector<Node*>, ByNewest> ready;
+  for (auto& e : root_edges)
+    if (deps[e.fn.get()] == 0) ready.push(e.fn.get());
+  std::unordered_map<Node*, bool> done;
+
+  while (!ready.empty()) {
+    Node* n = ready.top();
+    ready.pop();
+    if (done[n]) continue;
+    done[n] = true;
+    std::vector<Tensor> grads = std::move(buffers[n]);
+    buffers.erase(n);
+    grads.resize(std::max<size_t>(grads.size(), n->outputs.size()));
+    auto range = captures.equal_range(n);
+    for (auto it = range.first; it != range.second; ++it) captured[it->second.slot] = grads[it->second.nr];
+    bool is_leaf_acc = dynamic_cast<AccumulateGrad*>(n) != nullptr;
+    if (is_leaf_acc && !accumulate) continue;
+
+    bool any = false;
+    for (auto& g : grads) any |= (bool)g;
+    std::vector<Tensor> in_grads;
+    if (any) {
+      for (size_t i = 0; i < grads.size(); ++i)
+        if (!grads[i]) grads[i] = zeros(n->outputs[i].shape, n->outputs[i].dtype);
+      in_grads = n->apply(grads);
+      if (!retain_graph) {
+        n->release_saved();
+        n->released = true;
+      }
+    }
+    for (size_t i = 0; i < n->next_edges.size(); ++i) {
+      auto& e = n->next_edges[i];
+      if (!e.fn) continue;
+      if (i < in_grads.size() && in_grads[i]) deliver(e.fn.get(), e.input_nr, std::move(in_grads[i]));
+      if (--deps[e.fn.get()] == 0) ready.push(e.fn.get());
+    }
+  }
+  return captured;
+}
+
+}  // namespace
+
+void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
+              bool retain_graph) {
+  run(roots, grad_roots, retain_graph, {}, /*accumulate=*/true);
+}
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs, bool retain_graph,
+                         bool allow_unused) {
+  std::vector<Edge> edges;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    TG_CHECK(inputs[i]->requires_grad, RuntimeError, "One of the differentiated Tensors (input ", i,
+             ") does not require grad");
+    edges.push_back(gradient_edge(inputs[i]));
+  }
+  auto res = run(outputs, grad_outputs, retain_graph, edges, /*accumulate=*/false);
+  for (size_t i = 0; i < res.size(); ++i) {
+    TG_CHECK(res[i] || allow_unused, RuntimeError, "One of the differentiated Tensors (input ", i,
+             ") appears to not have been used in the graph. Set allow_unused=True if this is the "
+             "desired behavior.");
+  }
+  return res;
+}
+
+}  // namespace tg

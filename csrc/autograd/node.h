@@ -1,0 +1,102 @@
+#pragma once
+// The autograd graph: every differentiable op that ran with grad enabled leaves a Node
+// whose edges point at the nodes (or leaf accumulators) of its inputs. The backward
+// engine walks it in C++.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace tg {
+
+struct Node;
+struct Edge {
+  std::shared_ptr<Node> fn;  // null: that input needs no gradient
+  uint32_t input_nr = 0;     // which output of `fn` the gradient flows into
+};
+
+// Shape and dtype of one output, so the engine can stand in zeros for an output that
+// received no gradient.
+struct OutputMeta {
+  Shape shape;
+  DType dtype;
+};
+
+struct Node : std::enable_shared_from_this<Node> {
+  std::vector<Edge> next_edges;  // one per differentiable input, in order
+  std::vector<OutputMeta> outputs;
+  uint64_t seq = 0;              // creation order; later nodes run first
+  bool released = false;
+
+  virtual ~Node() = default;
+  virtual std::string name() const = 0;
+  // Gradients w.r.t. each input (null where the input needs none), given the gradients
+  // w.r.t. each output.
+  virtual std::vector<Tensor> apply(std::vector<Tensor>& grad_outputs) = 0;
+  // Frees saved tensors once backward ran without retain_graph.
+  virtual void release_saved() {}
+  void check_not_released() const;
+};
+
+// A tensor saved for backward. Outputs are saved as aliases without history so the
+// saved copy does not keep its own grad_fn alive (no reference cycle).
+struct SavedTensor {
+  Tensor t;
+  uint64_t version = 0;
+  SavedTensor() = default;
+  explicit SavedTensor(const Tensor& x, bool is_output = false);
+  const Tensor& get(const Node& owner) const;  // throws if freed or modified in place
+  void reset() { t.reset(); }
+};
+
+// The accumulator of a leaf tensor: adds incoming gradient into `variable->grad`.
+struct AccumulateGrad : Node {
+  Tensor variable;
+  explicit AccumulateGrad(Tensor v) : variable(std::move(v)) {}
+  std::string name() const override { return "AccumulateGrad"; }
+  std::vector<Tensor> apply(std::vector<Tensor>& grads) override;
+};
+
+// Grad mode is per thread, as in PyTorch.
+bool grad_enabled();
+void set_grad_enabled(bool enabled);
+struct NoGradGuard {
+  bool prev;
+  NoGradGuard() : prev(grad_enabled()) { set_grad_enabled(false); }
+  ~NoGradGuard() { set_grad_enabled(prev); }
+};
+
+// The edge a gradient for `t` must flow into (its grad_fn, its leaf accumulator, or none).
+Edge gradient_edge(const Tensor& t);
+
+bool needs_grad(const Tensor& t);
+template <class... Ts>
+bool any_needs_grad(const Ts&... ts) {
+  return grad_enabled() && (... || (ts && ts->requires_grad));
+}
+
+
+// Creates NodeT and wires it when grad mode is on and some input requires grad;
+// returns null otherwise (then the op records nothing).
+template <class NodeT, class... Args>
+std::shared_ptr<NodeT> make_node(const std::vector<Tensor>& inputs, Args&&... args) {
+  if (!grad_enabled()) return nullptr;
+  bool any = false;
+  for (auto& t : inputs) any |= (t && t->requires_grad);
+  if (!any) return nullptr;
+  auto n = std::make_shared<NodeT>(std::forward<Args>(args)...);
+  for (auto& t : inputs) n->next_edges.push_back(gradient_edge(t));
+  return n;
+}
+// Records `node` as the history of `outputs` (no-op when node is null).
+void set_history(const std::shared_ptr<Node>& node, const std::vector<Tensor>& outputs);
+
+// Backward entry points.
+void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
+              bool retain_graph);
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs, bool retain_graph,
+                         bool allow_unused);
+
+}  // namespace tg

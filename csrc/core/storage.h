@@ -1,0 +1,26 @@
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace tg {
+
+// A flat, 64-byte aligned buffer shared by every view of it. Buffers either come from
+// the allocator (owned) or wrap foreign memory (numpy, DLPack) kept alive by `owner`.
+struct Storage {
+  void* data = nullptr;
+  size_t nbytes = 0;
+  std::shared_ptr<void> owner;  // set for foreign memory; empty when we own `data`
+  // Bumped by every in-place write so autograd can detect a saved tensor that changed.
+  std::atomic<uint64_t> version{0};
+
+  static std::shared_ptr<Storage> allocate(size_t nbytes);
+  static std::shared_ptr<Storage> wrap(void* data, size_t nbytes, std::shared_ptr<void> owner);
+  ~Storage();
+  Storage() = default;
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+};
+
+}  // namespace tg

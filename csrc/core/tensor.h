@@ -1,0 +1,64 @@
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/storage.h"
+
+namespace tg {
+
+using Shape = std::vector<int64_t>;
+struct Node;
+struct TensorImpl;
+// Tensors are handled by shared pointer everywhere: views, autograd edges and the Python
+// wrapper all hold the same TensorImpl, so `t.grad is t.grad` in Python.
+using Tensor = std::shared_ptr<TensorImpl>;
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Shape shape;
+  Shape strides;       // in elements
+  int64_t offset = 0;  // in elements
+  DType dtype = DType::Float32;
+  // A Python number turned into a 0-d tensor; it takes part in type promotion only by
+  // category (PyTorch's "wrapped number"), so `float32_tensor * 2.0` stays float32.
+  bool wrapped_number = false;
+
+  // autograd metadata
+  bool requires_grad = false;
+  bool retains_grad = false;
+  Tensor grad;
+  std::shared_ptr<Node> grad_fn;  // null for leaves
+  uint32_t output_nr = 0;
+  std::weak_ptr<Node> grad_accumulator;  // leaves: the node that accumulates into .grad
+
+  int64_t ndim() const { return (int64_t)shape.size(); }
+  int64_t numel() const;
+  bool is_contiguous() const;
+  bool is_leaf() const { return grad_fn == nullptr; }
+  char* data() const { return (char*)storage->data + offset * (int64_t)itemsize(dtype); }
+  template <class T> T* data_as() const { return reinterpret_cast<T*>(data()); }
+  // Size of `dim` after wrapping negative dims; throws IndexError when out of range.
+  int64_t size(int64_t dim) const;
+};
+
+int64_t numel_of(const Shape& shape);
+Shape contiguous_strides(const Shape& shape);
+// Wraps a possibly negative dim into [0, ndim); IndexError names the valid range.
+int64_t wrap_dim(int64_t dim, int64_t ndim);
+void check_shape(const Shape& shape);  // ValueError on negative sizes
+
+// A fresh, contiguous, uninitialised tensor.
+Tensor empty(const Shape& shape, DType dtype);
+// A tensor that views `base`'s storage with the given geometry (no autograd history).
+Tensor make_view(const Tensor& base, Shape shape, Shape strides, int64_t offset);
+// Same data and geometry as `t`, no autograd history (what `detach()` returns).
+Tensor alias(const Tensor& t);
+
+// PyTorch's result_type: dimensioned tensors outrank 0-d tensors, which outrank Python
+// numbers; a lower rank only wins when it is of a higher category (bool < int < float).
+DType result_type(const std::vector<Tensor>& operands);
+
+}  // namespace tg

@@ -1,0 +1,76 @@
+#include "ops/creation.h"
+
+#include <cstring>
+
+#include "autograd/node.h"
+#include "kernels/loops.h"
+#include "ops/elementwise.h"
+
+namespace tg {
+
+Tensor full(const Shape& shape, double value, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  int64_t n = t->numel();
+  TG_DISPATCH_ALL(dtype, T, {
+    T v = static_cast<T>(value);
+    T* p = t->data_as<T>();
+    parallel_for(n, 1, [&](int64_t b, int64_t e) { std::fill(p + b, p + e, v); });
+  });
+  return t;
+}
+
+Tensor zeros(const Shape& shape, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  std::memset(t->data(), 0, t->numel() * itemsize(dtype));
+  return t;
+}
+
+Tensor ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
+
+Tensor scalar_tensor(double value, DType dtype, bool wrapped) {
+  Tensor t = full({}, value, dtype);
+  t->wrapped_number = wrapped;
+  return t;
+}
+
+void copy_into(const Tensor& dst, const Tensor& src) {
+  Shape bs = broadcast_strides(src, dst->shape);
+  TG_DISPATCH_ALL(dst->dtype, TD, {
+    TG_DISPATCH_ALL(src->dtype, TS, {
+      kernels::map1(dst->shape, dst->data_as<TD>(), dst->strides.data(), src->data_as<TS>(),
+                    bs.data(), [](TS x) { return static_cast<TD>(x); });
+    });
+  });
+}
+
+namespace {
+struct ToCopyBackward0 : Node {
+  DType src_dtype;
+  explicit ToCopyBackward0(DType d) : src_dtype(d) {}
+  std::string name() const override { return "ToCopyBackward0"; }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {to_dtype(g[0], src_dtype)}; }
+};
+struct CloneBackward0 : Node {
+  std::string name() const override { return "CloneBackward0"; }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {g[0]}; }
+};
+}  // namespace
+
+Tensor to_dtype(const Tensor& t, DType dtype) {
+  Tensor out = empty(t->shape, dtype);
+  copy_into(out, t);
+  if (is_floating(dtype) && is_floating(t->dtype))
+    set_history(make_node<ToCopyBackward0>({t}, t->dtype), {out});
+  return out;
+}
+
+Tensor clone(const Tensor& t) {
+  Tensor out = empty(t->shape, t->dtype);
+  copy_into(out, t);
+  set_history(make_node<CloneBackward0>({t}), {out});
+  return out;
+}
+
+Tensor contiguous(const Tensor& t) { return t->is_contiguous() ? t : clone(t); }
+
+}  // namespace tg

@@ -1,0 +1,19 @@
+#pragma once
+#include "core/tensor.h"
+
+namespace tg {
+
+Tensor full(const Shape& shape, double value, DType dtype);
+Tensor zeros(const Shape& shape, DType dtype);
+Tensor ones(const Shape& shape, DType dtype);
+// A 0-d tensor holding a Python number (a "wrapped number" for type promotion).
+Tensor scalar_tensor(double value, DType dtype, bool wrapped = true);
+
+// Copies into a fresh contiguous tensor of `dtype` (differentiable between float dtypes).
+Tensor to_dtype(const Tensor& t, DType dtype);
+Tensor contiguous(const Tensor& t);  // `t` itself when already contiguous
+Tensor clone(const Tensor& t);
+// dst[...] = src (broadcast, cast); no autograd. Used by copy_ and kernels.
+void copy_into(const Tensor& dst, const Tensor& src);
+
+}  // namespace tg

@@ -1,0 +1,8 @@
+#pragma once
+#include "core/tensor.h"
+
+namespace tg {
+
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+}  // namespace tg

@@ -1,0 +1,8 @@
+#pragma once
+// Every op the library offers, by family. Each family's .cpp holds the forward of each
+// op next to its backward node.
+#include "ops/creation.h"
+#include "ops/elementwise.h"
+#include "ops/linalg.h"
+#include "ops/reduce.h"
+#include "ops/shape.h"

@@ -1,0 +1,56 @@
+#pragma once
+// Shared helpers of the binding files: argument conversion only, no logic.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+
+#include "core/tensor.h"
+
+namespace py = pybind11;
+
+namespace tg::bind {
+
+using TensorClass = py::class_<TensorImpl, Tensor>;
+
+// A Tensor, or a Python bool/int/float wrapped as a 0-d tensor; nullopt for other types.
+std::optional<Tensor> as_tensor(py::handle obj);
+// Like as_tensor, but raises TypeError naming `what` for other types.
+Tensor to_tensor(py::handle obj, const char* what);
+// `*size` arguments: either several ints or one tuple/list of ints.
+Shape shape_from_args(const py::args& args);
+Shape shape_from_seq(py::handle seq);
+// `dim` arguments: None -> {} (all dims), int -> {d}, tuple/list -> dims.
+std::vector<int64_t> dims_arg(py::handle dim);
+DType dtype_arg(py::handle dtype, DType fallback);
+
+py::array to_numpy(const Tensor& t);
+Tensor from_numpy(py::array a);
+
+// Runs f without the GIL when the work is large enough to be worth the switch.
+template <class F>
+auto maybe_release(int64_t work, F&& f) {
+  if (work >= (1 << 16)) {
+    py::gil_scoped_release r;
+    return f();
+  }
+  return f();
+}
+
+// Binds f as both a Tensor method and a module function (first argument "input").
+template <class F, class... Extra>
+void def_both(TensorClass& cls, py::module_& m, const char* name, F&& f, const Extra&... extra) {
+  cls.def(name, f, extra...);
+  m.def(name, f, py::arg("input"), extra...);
+}
+
+void bind_tensor(py::module_& m, TensorClass& cls);
+void bind_creation(py::module_& m, TensorClass& cls);
+void bind_elementwise(py::module_& m, TensorClass& cls);
+void bind_reduce(py::module_& m, TensorClass& cls);
+void bind_shape(py::module_& m, TensorClass& cls);
+void bind_linalg(py::module_& m, TensorClass& cls);
+void bind_autograd(py::module_& m, TensorClass& cls);
+
+}  // namespace tg::bind

@@ -1,0 +1,126 @@
+// Conversions between Python objects and core types.
+#include "ops/creation.h"
+#include "python/bind.h"
+
+namespace tg::bind {
+
+std::optional<Tensor> as_tensor(py::handle obj) {
+  if (py::isinstance<TensorImpl>(obj)) return obj.cast<Tensor>();
+  // bool before int: Python's bool is an int subclass
+  if (PyBool_Check(obj.ptr())) return scalar_tensor(obj.ptr() == Py_True, DType::Bool);
+  if (PyLong_Check(obj.ptr())) {
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(obj.ptr(), &overflow);
+    TG_CHECK(!overflow, RuntimeError, "Overflow when unpacking long");
+    Tensor t = empty({}, DType::Int64);
+    *t->data_as<int64_t>() = (int64_t)v;
+    t->wrapped_number = true;
+    return t;
+  }
+  if (PyFloat_Check(obj.ptr())) return scalar_tensor(PyFloat_AS_DOUBLE(obj.ptr()), DType::Float64);
+  return std::nullopt;
+}
+
+Tensor to_tensor(py::handle obj, const char* what) {
+  auto t = as_tensor(obj);
+  TG_CHECK(t, TypeError, what, " must be a Tensor or a number, not ",
+           std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
+  return *t;
+}
+
+Shape shape_from_seq(py::handle seq) {
+  Shape s;
+  for (auto item : seq) {
+    TG_CHECK(PyLong_Check(item.ptr()) && !PyBool_Check(item.ptr()), TypeError,
+             "size must be a sequence of ints, but got an element of type ",
+             std::string(py::str(py::type::handle_of(item).attr("__name__"))));
+    s.push_back(item.cast<int64_t>());
+  }
+  return s;
+}
+
+Shape shape_from_args(const py::args& args) {
+  if (args.size() == 1 && (py::isinstance<py::tuple>(args[0]) || py::isinstance<py::list>(args[0])))
+    return shape_from_seq(args[0]);
+  return shape_from_seq(args);
+}
+
+std::vector<int64_t> dims_arg(py::handle dim) {
+  if (dim.is_none()) return {};
+  if (PyLong_Check(dim.ptr())) return {dim.cast<int64_t>()};
+  return shape_from_seq(dim);
+}
+
+DType dtype_arg(py::handle dtype, DType fallback) {
+  if (dtype.is_none()) return fallback;
+  TG_CHECK(py::isinstance<DType>(dtype), TypeError, "dtype must be a tinygrad_cpp dtype, not ",
+           std::string(py::str(py::type::handle_of(dtype).attr("__name__"))));
+  return dtype.cast<DType>();
+}
+
+namespace {
+py::dtype np_dtype(DType d) {
+  switch (d) {
+    case DType::Bool: return py::dtype::of<bool>();
+    case DType::Int64: return py::dtype::of<int64_t>();
+    case DType::Float32: return py::dtype::of<float>();
+    case DType::Float64: return py::dtype::of<double>();
+  }
+  return py::dtype::of<float>();
+}
+}  // namespace
+
+py::array to_numpy(const Tensor& t) {
+  // The capsule keeps the storage alive as long as numpy holds the array.
+  auto* keep = new std::shared_ptr<Storage>(t->storage);
+  py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<Storage>*>(p); });
+  std::vector<py::ssize_t> shape(t->shape.begin(), t->shape.end()), strides;
+  for (int64_t s : t->strides) strides.push_back(s * (int64_t)itemsize(t->dtype));
+  return py::array(np_dtype(t->dtype), shape, strides, t->data(), base);
+}
+
+Tensor from_numpy(py::array a) {
+  DType dt;
+  char kind = a.dtype().kind();
+  size_t size = a.dtype().itemsize();
+  if (kind == 'f' && size == 4) dt = DType::Float32;
+  else if (kind == 'f' && size == 8) dt = DType::Float64;
+  else if (kind == 'i' && size == 8) dt = DType::Int64;
+  else if (kind == 'b') dt = DType::Bool;
+  else
+    throw TypeError("can't convert np.ndarray of type numpy." +
+                    std::string(py::str(a.dtype().attr("name"))) +
+                    ". The only supported types are: float64, float32, int64, and bool.");
+  TG_CHECK(a.dtype().attr("isnative").cast<bool>(), TypeError,
+           "given numpy array has byte order different from the native byte order");
+  auto t = std::make_shared<TensorImpl>();
+  t->dtype = dt;
+  size_t nbytes = 0;
+  bool empty_array = false;
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) {
+    t->shape.push_back(a.shape(i));
+    if (a.shape(i) == 0) empty_array = true;
+  }
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) {
+    py::ssize_t s = a.strides(i);
+    TG_CHECK(s >= 0 || a.shape(i) <= 1, ValueError,
+             "At least one stride in the given numpy array is negative (strides ",
+             std::string(py::str(py::tuple(a.attr("strides")))), ")");
+    TG_CHECK(s % (py::ssize_t)size == 0, ValueError,
+             "given numpy array strides are not a multiple of the element byte size");
+    t->strides.push_back(a.shape(i) <= 1 ? 1 : s / (py::ssize_t)size);
+    if (!empty_array) nbytes = std::max(nbytes, (size_t)((a.shape(i) - 1) * (s < 0 ? 0 : s)));
+  }
+  nbytes = empty_array ? 0 : nbytes + size;
+  // Keep the array (not just its buffer) alive; dropping it may run without the GIL.
+  PyObject* owner = a.ptr();
+  Py_INCREF(owner);
+  std::shared_ptr<void> hold(owner, [](void* p) {
+    py::gil_scoped_acquire gil;
+    Py_DECREF((PyObject*)p);
+  });
+  t->storage = Storage::wrap(const_cast<void*>(a.data()), nbytes, std::move(hold));
+  return t;
+}
+
+}  // namespace tg::bind

@@ -1,0 +1,45 @@
+#include <exception>
+
+#include "core/error.h"
+#include "core/parallel.h"
+#include "python/bind.h"
+
+PYBIND11_MODULE(_C, m) {
+  using namespace tg;
+  m.doc() = "tinygrad_cpp's C++ core: tensors, kernels, autograd.";
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const ValueError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const IndexError& e) {
+      PyErr_SetString(PyExc_IndexError, e.what());
+    } catch (const TypeError& e) {
+      PyErr_SetString(PyExc_TypeError, e.what());
+    } catch (const RuntimeError& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+    }
+  });
+
+  py::enum_<DType>(m, "dtype")
+      .value("bool", DType::Bool)
+      .value("int64", DType::Int64)
+      .value("float32", DType::Float32)
+      .value("float64", DType::Float64)
+      .def("__repr__", [](DType d) { return std::string("tinygrad_cpp.") + dtype_name(d); })
+      .def("__str__", [](DType d) { return std::string("tinygrad_cpp.") + dtype_name(d); })
+      .def_property_readonly("is_floating_point", [](DType d) { return is_floating(d); })
+      .def_property_readonly("itemsize", [](DType d) { return itemsize(d); });
+
+  m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  m.def("get_num_threads", &get_num_threads);
+
+  bind::TensorClass cls(m, "Tensor");
+  bind::bind_tensor(m, cls);
+  bind::bind_creation(m, cls);
+  bind::bind_elementwise(m, cls);
+  bind::bind_reduce(m, cls);
+  bind::bind_shape(m, cls);
+  bind::bind_linalg(m, cls);
+  bind::bind_autograd(m, cls);
+}

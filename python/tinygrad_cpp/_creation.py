@@ -1,0 +1,98 @@
+"""Tensor factories: argument parsing in Python, filling in C++."""
+import builtins
+
+import numpy as np
+
+from . import _C
+
+_default_float = _C.dtype.float32
+
+
+def _size(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    out = []
+    for s in size:
+        if isinstance(s, _C.Tensor):
+            s = int(s)
+        if not isinstance(s, int) or isinstance(s, builtins.bool):
+            raise TypeError(f"size must be a sequence of ints, but got {type(s).__name__}")
+        if s < 0:
+            raise ValueError(f"negative dimension {s} in size {list(size)}")
+        out.append(s)
+    return out
+
+
+def _finish(t, requires_grad):
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _numpy_dtype_to_tg(arr):
+    k = arr.dtype.kind
+    if k == "b":
+        return _C.dtype.bool
+    if k in "iu":
+        return _C.dtype.int64
+    if k == "f":
+        return _C.dtype.float64 if arr.dtype.itemsize == 8 else _C.dtype.float32
+    raise TypeError(f"can't convert data of numpy type {arr.dtype} to a tensor")
+
+
+def tensor(data, dtype=None, requires_grad=False):
+    """A new tensor holding a copy of `data` (nested lists, numbers, numpy arrays, tensors)."""
+    if isinstance(data, _C.Tensor):
+        arr = data.detach().numpy()
+    elif isinstance(data, np.ndarray):
+        arr = data
+    else:
+        arr = np.asarray(data)
+        if arr.dtype.kind == "f":  # Python floats become the default float dtype
+            arr = arr.astype(np.float32)
+        elif arr.dtype.kind == "O":
+            raise TypeError(f"could not convert {type(data).__name__} to a tensor")
+    if arr.dtype.kind in "iu" and arr.dtype != np.int64:
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind == "f" and arr.dtype.itemsize not in (4, 8):
+        arr = arr.astype(np.float32)
+    if dtype is None:
+        dtype = _numpy_dtype_to_tg(arr)
+    if not arr.flags.c_contiguous:
+        arr = np.ascontiguousarray(arr)
+    return _finish(_C._tensor_from_numpy(arr, dtype), requires_grad)
+
+
+def zeros(*size, dtype=None, requires_grad=False):
+    return _finish(_C._zeros(_size(size), dtype or _default_float), requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad=False):
+    return _finish(_C._full(_size(size), 1.0, dtype or _default_float), requires_grad)
+
+
+def empty(*size, dtype=None, requires_grad=False):
+    return _finish(_C._empty(_size(size), dtype or _default_float), requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad=False):
+    if dtype is None:
+        dtype = (_C.dtype.bool if isinstance(fill_value, builtins.bool) else
+                 _C.dtype.int64 if isinstance(fill_value, int) else _default_float)
+    return _finish(_C._full(_size((size,)), float(fill_value), dtype), requires_grad)
+
+
+def zeros_like(input, dtype=None, requires_grad=False):
+    return zeros(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def ones_like(input, dtype=None, requires_grad=False):
+    return ones(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def empty_like(input, dtype=None, requires_grad=False):
+    return empty(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, requires_grad=False):
+    return full(input.shape, fill_value, dtype=dtype or input.dtype, requires_grad=requires_grad)

@@ -1,0 +1,84 @@
+"""Tensor methods that are pure presentation or Python protocol glue (repr, iteration,
+numpy protocol, backward's argument handling). The arithmetic lives in C++."""
+import numpy as np
+
+from . import _C
+
+Tensor = _C.Tensor
+
+
+def _repr(self):
+    arr = self.detach().numpy()
+    if self.dtype.is_floating_point:
+        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
+                               floatmode="maxprec_equal" if arr.size else "maxprec")
+        if arr.size and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)) and "e" not in body:
+            body = np.array2string(arr, separator=", ", prefix="tensor(",
+                                   formatter={"float_kind": lambda v: f"{v:.0f}."})
+    else:
+        body = np.array2string(arr, separator=", ", prefix="tensor(")
+    extras = []
+    default = _C.dtype.float32 if self.dtype.is_floating_point else _C.dtype.int64
+    if self.dtype != default or arr.size == 0 and self.dtype != _C.dtype.float32:
+        extras.append(f"dtype={self.dtype!r}")
+    if self.grad_fn is not None:
+        extras.append(f"grad_fn=<{self.grad_fn.name()}>")
+    elif self.requires_grad:
+        extras.append("requires_grad=True")
+    if arr.size == 0 and arr.ndim > 1:
+        extras.insert(0, f"size={tuple(arr.shape)}")
+    return "tensor(" + ", ".join([body] + extras) + ")"
+
+
+def _array(self, dtype=None, copy=None):
+    arr = self.numpy()
+    return arr if dtype is None else arr.astype(dtype, copy=False)
+
+
+def _len(self):
+    if self.ndim == 0:
+        raise TypeError("len() of a 0-d tensor")
+    return self.shape[0]
+
+
+def _iter(self):
+    if self.ndim == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    return (self[i] for i in range(self.shape[0]))
+
+
+def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    if create_graph:
+        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
+    if inputs is not None:
+        raise NotImplementedError("backward(inputs=...) is not supported; use autograd.grad")
+    self._backward(gradient, bool(retain_graph))
+
+
+def _tolist(self):
+    return self.detach().numpy().tolist()
+
+
+def install():
+    Tensor.__module__ = "tinygrad_cpp"
+    Tensor.__repr__ = _repr
+    Tensor.__str__ = _repr
+    Tensor.__array__ = _array
+    Tensor.__array_priority__ = 1000  # numpy defers `ndarray op tensor` to us
+    Tensor.__len__ = _len
+    Tensor.__iter__ = _iter
+    Tensor.backward = _backward
+    Tensor.tolist = _tolist
+    Tensor.__bool__ = lambda self: bool(self.item())
+    Tensor.__float__ = lambda self: float(self.item())
+    Tensor.__int__ = lambda self: int(self.item())
+    Tensor.__index__ = _index
+    Tensor.T = property(lambda self: self.permute(*reversed(range(self.ndim))))
+    Tensor.__dlpack__ = lambda self, stream=None, **kw: self.detach().numpy().__dlpack__(**kw)
+    Tensor.__dlpack_device__ = lambda self: (1, 0)  # kDLCPU
+
+
+def _index(self):
+    if self.dtype not in (_C.dtype.int64, _C.dtype.bool) or self.numel() != 1:
+        raise TypeError("only integer tensors of a single element can be converted to an index")
+    return int(self.item())

@@ -1,0 +1,93 @@
+"""tinygrad_cpp.autograd: grad and gradcheck. The graph walk itself runs in C++."""
+import numpy as np
+
+from . import _C
+
+
+def _as_list(x):
+    if x is None:
+        return None
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """Gradients of `outputs` w.r.t. `inputs`, without touching any `.grad`."""
+    if create_graph:
+        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
+    outputs, inputs = _as_list(outputs), _as_list(inputs)
+    grad_outputs = _as_list(grad_outputs) or [None] * len(outputs)
+    if len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"grad_outputs has {len(grad_outputs)} tensors but outputs has {len(outputs)}")
+    gs = []
+    for o, g in zip(outputs, grad_outputs):
+        if g is None:
+            if o.numel() != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs "
+                                   f"(got a tensor of shape {tuple(o.shape)})")
+            g = _C._full(list(o.shape), 1.0, o.dtype)
+        gs.append(g)
+    return tuple(_C._grad(outputs, inputs, gs, bool(retain_graph), allow_unused))
+
+
+def _flat_outputs(fn, inputs):
+    out = fn(*inputs)
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    return [o for o in outs if isinstance(o, _C.Tensor)]
+
+
+def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
+    """Compares analytical gradients of `func` at `inputs` with central finite differences.
+
+    Inputs that require grad must be float64. Returns True, or raises RuntimeError (or
+    returns False with raise_exception=False) naming the first mismatch."""
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    diff = [i for i, x in enumerate(inputs) if isinstance(x, _C.Tensor) and x.requires_grad]
+    for i in diff:
+        if inputs[i].dtype != _C.dtype.float64:
+            raise RuntimeError(f"gradcheck expects float64 inputs, input {i} is {inputs[i].dtype!r}")
+    outs = _flat_outputs(func, inputs)
+    for k, out in enumerate(outs):
+        if not out.dtype.is_floating_point or not out.requires_grad:
+            continue
+        n_out = out.numel()
+        # analytical Jacobian, one output element at a time
+        analytical = {i: np.zeros((inputs[i].numel(), n_out)) for i in diff}
+        for j in range(n_out):
+            go = np.zeros(n_out)
+            go[j] = 1.0
+            g_t = _C._tensor_from_numpy(go.reshape(out.shape), out.dtype)
+            outs_j = _flat_outputs(func, inputs)
+            gs = grad(outs_j[k], [inputs[i] for i in diff], g_t, allow_unused=True)
+            for i, g in zip(diff, gs):
+                if g is not None:
+                    analytical[i][:, j] = g.numpy().reshape(-1)
+        # numerical Jacobian by perturbing each input element in place
+        for i in diff:
+            x = inputs[i]
+            arr = x.detach().numpy()
+            flat = arr.reshape(-1) if arr.flags.c_contiguous else None
+            if flat is None:
+                raise RuntimeError("gradcheck needs contiguous inputs")
+            numerical = np.zeros_like(analytical[i])
+            with_grad = _C.is_grad_enabled()
+            _C._set_grad_enabled(False)
+            try:
+                for e in range(flat.size):
+                    orig = flat[e]
+                    flat[e] = orig + eps
+                    plus = _flat_outputs(func, inputs)[k].numpy().reshape(-1).astype(np.float64)
+                    flat[e] = orig - eps
+                    minus = _flat_outputs(func, inputs)[k].numpy().reshape(-1).astype(np.float64)
+                    flat[e] = orig
+                    numerical[e] = (plus - minus) / (2 * eps)
+            finally:
+                _C._set_grad_enabled(with_grad)
+            if not np.allclose(analytical[i], numerical, atol=atol, rtol=rtol):
+                err = np.abs(analytical[i] - numerical).max()
+                msg = (f"Jacobian mismatch for output {k} with respect to input {i} "
+                       f"(max abs error {err:.3g}),\nnumerical:{numerical}\nanalytical:{analytical[i]}")
+                if raise_exception:
+                    raise RuntimeError(msg)
+                return False
+    return True
