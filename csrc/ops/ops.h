@@ -3,6 +3,10 @@
 // op next to its backward node.
 #include "ops/creation.h"
 #include "ops/elementwise.h"
+#include "ops/index.h"
 #include "ops/linalg.h"
+#include "ops/loss.h"
+#include "ops/optim.h"
+#include "ops/random.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"

@@ -52,5 +52,9 @@ void bind_reduce(py::module_& m, TensorClass& cls);
 void bind_shape(py::module_& m, TensorClass& cls);
 void bind_linalg(py::module_& m, TensorClass& cls);
 void bind_autograd(py::module_& m, TensorClass& cls);
+void bind_index(py::module_& m, TensorClass& cls);
+void bind_loss(py::module_& m, TensorClass& cls);
+void bind_optim(py::module_& m, TensorClass& cls);
+void bind_random(py::module_& m, TensorClass& cls);
 
 }  // namespace tg::bind

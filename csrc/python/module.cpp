@@ -42,4 +42,8 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_shape(m, cls);
   bind::bind_linalg(m, cls);
   bind::bind_autograd(m, cls);
+  bind::bind_index(m, cls);
+  bind::bind_loss(m, cls);
+  bind::bind_optim(m, cls);
+  bind::bind_random(m, cls);
 }

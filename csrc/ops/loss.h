@@ -1,0 +1,6 @@
+#pragma once
+#include "core/tensor.h"
+
+namespace tg {
+
+}  // namespace tg
