@@ -1,6 +1,7 @@
 """tinygrad_cpp: a small deep-learning library with a C++ engine and PyTorch's API."""
 from . import _C
 from ._C import Tensor, from_numpy, is_grad_enabled, set_num_threads, get_num_threads
+from ._interop import from_dlpack
 from ._C import dtype
 from ._tensor import install as _install
 from ._creation import (tensor, zeros, ones, empty, full, zeros_like, ones_like, full_like,
