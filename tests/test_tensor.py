@@ -172,3 +172,15 @@ def test_threads_setting_round_trips():
             tg.set_num_threads(0)
     finally:
         tg.set_num_threads(n)
+
+
+def test_buffer_pool_reuses_freed_buffers():
+    tg._C._empty_cache()
+    before = tg._C._pool_stats()
+    for _ in range(20):
+        y = tg.ones(256, 256) * 2.0
+        del y
+    after = tg._C._pool_stats()
+    assert after["hits"] - before["hits"] >= 19
+    tg._C._empty_cache()
+    assert tg._C._pool_stats()["cached_bytes"] == 0

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "core/storage.h"
 #include "python/bind.h"
 
 PYBIND11_MODULE(_C, m) {
@@ -24,6 +25,12 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_dtype(m);
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("get_num_threads", &get_num_threads);
+  m.def("_pool_stats", [] {
+    PoolStats s = pool_stats();
+    return py::dict(py::arg("cached_bytes") = s.cached_bytes, py::arg("cached_buffers") = s.cached_buffers,
+                    py::arg("hits") = s.hits, py::arg("misses") = s.misses);
+  });
+  m.def("_empty_cache", &pool_empty_cache);
 
   bind::TensorClass cls(m, "Tensor");
   bind::bind_tensor(m, cls);
