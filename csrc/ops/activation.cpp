@@ -49,11 +49,11 @@ void tanh_(const Tensor& self) {
 
 namespace {
 struct Relu {
-  template <class T> T operator()(T x) const { return x > T(0) ? x : T(0); }  // relu(nan) = nan
+  template <class T> T operator()(T x) const { return x <= T(0) ? T(0) : x; }  // relu(nan) = nan
 };
 struct ReluGrad {  // PyTorch's threshold_backward on the output: 0 at 0
   static constexpr const char* name = "ReluBackward0";
-  template <class T> T operator()(T g, T y) const { return y > T(0) ? g : T(0); }
+  template <class T> T operator()(T g, T y) const { return y <= T(0) ? T(0) : g; }
 };
 void check_relu(DType d) {
   TG_CHECK(d != DType::Bool, RuntimeError, "Boolean inputs not supported for relu");

@@ -84,8 +84,9 @@ void check_alpha(const Scalar& alpha, DType rt) {
            "Boolean alpha only supported for Boolean results.");
 }
 
-void check_not_bool_sub(DType rt) {
-  TG_CHECK(rt != DType::Bool, RuntimeError,
+// PyTorch refuses a bool operand to `-` even when the result would be numeric.
+void check_not_bool_sub(const Tensor& a, const Tensor& b) {
+  TG_CHECK(a->dtype != DType::Bool && b->dtype != DType::Bool, RuntimeError,
            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
            "to invert a mask, use the `~` or `logical_not()` operator instead.");
 }
@@ -142,7 +143,7 @@ Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
 
 Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
   DType rt = result_type({a, b});
-  check_not_bool_sub(rt);
+  check_not_bool_sub(a, b);
   check_alpha(alpha, rt);
   Tensor out = add_kernel<Types::Numeric>(a, b, rt, negated(alpha), "sub");
   set_history(make_node<AddBackward>({a, b}, a, b, 1.0, -alpha.f, "SubBackward0"), {out});
@@ -151,7 +152,7 @@ Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
 
 Tensor rsub(const Tensor& a, const Tensor& b, Scalar alpha) {
   DType rt = result_type({a, b});
-  check_not_bool_sub(rt);
+  check_not_bool_sub(a, b);
   check_alpha(alpha, rt);
   Tensor out = add_kernel<Types::Numeric>(b, a, rt, negated(alpha), "rsub");
   const char* n = b->wrapped_number ? "RsubBackward1" : "RsubBackward0";
@@ -173,7 +174,7 @@ void add_(const Tensor& self, const Tensor& other, Scalar alpha) {
 
 void sub_(const Tensor& self, const Tensor& other, Scalar alpha) {
   DType rt = result_type({self, other});
-  check_not_bool_sub(rt);
+  check_not_bool_sub(self, other);
   check_alpha(alpha, rt);
   check_inplace_binary(self, other, rt);
   dispatch<Types::Numeric>(rt, "sub_", [&](auto tag) {

@@ -47,7 +47,9 @@ T scalar_value(const Tensor& t) {
 
 // Checks PyTorch makes before computing pow in dtype rt.
 void check_pow(const Tensor& exponent, DType rt) {
-  TG_CHECK(rt != DType::Bool, RuntimeError, "\"pow\" not implemented for 'Bool'");
+  // bool ** scalar bool is defined (x ** True = x, x ** False = True), as in PyTorch
+  TG_CHECK(rt != DType::Bool || exponent->wrapped_number, RuntimeError,
+           "\"pow\" not implemented for 'Bool'");
   if (rt == DType::Int64 && exponent->wrapped_number)
     TG_CHECK(scalar_value<int64_t>(exponent) >= 0, RuntimeError,
              "Integers to negative integer powers are not allowed.");
@@ -55,9 +57,12 @@ void check_pow(const Tensor& exponent, DType rt) {
 
 Tensor pow_kernel(const Tensor& base, const Tensor& exponent, DType rt) {
   if (rt == DType::Int64) return map_binary<int64_t>(base, exponent, IntPow{});
+  if (rt == DType::Bool)
+    return scalar_value<bool>(exponent) ? map_unary<bool>(base, [](bool v) { return v; })
+                                        : full(base->shape, 1.0, DType::Bool);
   Tensor out;
   TG_DISPATCH_FLOAT(rt, T, {
-    if (exponent->ndim() == 0 && base->ndim() > 0)
+    if (exponent->ndim() == 0)
       out = pow_by_scalar<T>(base, scalar_value<T>(exponent));
     else
       out = map_binary<T>(base, exponent, [](T x, T e) { return T(std::pow(x, e)); });
@@ -80,23 +85,21 @@ struct PowBackward : Node {
     Tensor gx, ge;
     TG_DISPATCH_FLOAT(g[0]->dtype, T, {
       if (next_edges[0].fn) {
+        // PyTorch's order of operations, x^(e-1) by the same special cases as the forward
         if (e->ndim() == 0) {
           const T ev = scalar_value<T>(e);
-          gx = map_binary<T>(g[0], x, [ev](T gy, T v) {
-            if (ev == T(0)) return T(0);
-            if (ev == T(2)) return T(gy * T(2) * v);
-            return T(gy * ev * std::pow(v, ev - T(1)));
-          });
+          Tensor p = pow_by_scalar<T>(x, ev - T(1));
+          gx = map_binary<T>(g[0], p, [ev](T gy, T pv) { return ev == T(0) ? T(0) : T(gy * (ev * pv)); });
         } else {
           gx = map_ternary<T>(g[0], x, e, [](T gy, T v, T ev) {
-            return ev == T(0) ? T(0) : T(gy * ev * std::pow(v, ev - T(1)));
+            return ev == T(0) ? T(0) : T(gy * (ev * std::pow(v, ev - T(1))));
           });
         }
         gx = grad_for(gx, mb.shape, mb.dtype);
       }
       if (next_edges[1].fn) {
         ge = map_ternary<T>(g[0], x, e, [](T gy, T v, T ev) {
-          return (v == T(0) && ev >= T(0)) ? T(0) : T(gy * std::pow(v, ev) * std::log(v));
+          return (v == T(0) && ev >= T(0)) ? T(0) : T(gy * (std::pow(v, ev) * std::log(v)));
         });
         ge = grad_for(ge, me.shape, me.dtype);
       }
@@ -126,6 +129,8 @@ void pow_(const Tensor& self, const Tensor& exponent) {
   check_pow(exponent, rt);
   check_inplace_binary(self, exponent, rt);
   if (rt == DType::Int64) return store_binary<int64_t>(self, exponent, IntPow{});
+  if (rt == DType::Bool)
+    return store_binary<bool>(self, exponent, [](bool x, bool e) { return e ? x : true; });
   TG_DISPATCH_FLOAT(rt, T, {
     store_binary<T>(self, exponent, [](T x, T e) { return T(std::pow(x, e)); });
   });
