@@ -373,3 +373,48 @@ def test_empty_tensors():
     x = tg.zeros(0, 3, requires_grad=True)
     x.sum(0).sum().backward()
     assert x.grad.shape == (0, 3)
+
+
+# ---- random geometries -------------------------------------------------------------------
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+
+@st.composite
+def reduction_case(draw):
+    ndim = draw(st.integers(0, 4))
+    shape = tuple(draw(st.lists(st.integers(0, 5), min_size=ndim, max_size=ndim)))
+    perm = tuple(draw(st.permutations(range(ndim))))
+    dims = tuple(draw(st.lists(st.integers(-max(ndim, 1), max(ndim, 1) - 1), max_size=ndim, unique_by=lambda d: d % max(ndim, 1))))
+    expand_dim = draw(st.integers(-1, ndim - 1))  # a dim to broadcast from size 1 (stride 0)
+    return shape, perm, dims, expand_dim, draw(st.booleans()), draw(st.integers(0, 2**32 - 1))
+
+
+@hypothesis.settings(max_examples=80, deadline=None)
+@hypothesis.given(reduction_case())
+def test_random_geometries_match_numpy(case):
+    shape, perm, dims, expand_dim, keepdim, seed = case
+    a = np.asarray(np.random.default_rng(seed).standard_normal(
+        tuple(1 if d == expand_dim else s for d, s in enumerate(shape))))
+    # a view with the axes permuted in memory, then broadcast (stride 0) along expand_dim
+    inv = [int(i) for i in np.argsort(perm)]
+    t = tg.from_numpy(a.transpose(perm).copy()).permute(*inv)
+    if expand_dim >= 0:
+        t, a = t.expand(*shape), np.broadcast_to(a, shape)
+    assert t.shape == a.shape
+    axes = tuple(d % a.ndim for d in dims) if dims and a.ndim else None  # None: all
+    np.testing.assert_allclose(t.sum(dims, keepdim).numpy(), a.sum(axes, keepdims=keepdim), atol=1e-12)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ref_mean = a.sum(axes, keepdims=keepdim) / (a.size / max(a.sum(axes, keepdims=keepdim).size, 1))
+    np.testing.assert_allclose(t.mean(dims, keepdim).numpy(), ref_mean, atol=1e-12)
+    reduced = [a.shape[d] for d in (axes if axes is not None else range(a.ndim))]
+    if a.size and all(reduced) or (axes is not None and all(reduced)):
+        np.testing.assert_array_equal(t.amax(dims, keepdim).numpy(), a.max(axes, keepdims=keepdim))
+    if axes and a.shape[axes[0]] > 0:
+        d, ax = dims[0], axes[0]
+        r = t.min(d, keepdim)
+        np.testing.assert_array_equal(r.values.numpy(), a.min(ax, keepdims=keepdim))
+        np.testing.assert_array_equal(r.indices.numpy(), a.argmin(ax, keepdims=keepdim))
+        e = np.exp(a - a.max(ax, keepdims=True))
+        np.testing.assert_allclose(t.softmax(d).numpy(), e / e.sum(ax, keepdims=True), rtol=1e-12)

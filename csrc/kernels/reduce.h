@@ -28,7 +28,7 @@
 namespace tg::kernels {
 
 constexpr int64_t kRedChunk = 1 << 14;  // reduced positions per task
-constexpr int64_t kRowBlock = 256;      // outputs per task in the rows layout (fits L1)
+constexpr int64_t kRowBlock = 1024;     // max outputs per task in the rows layout (fits L1)
 constexpr int kLanes = 8;               // independent accumulators for contiguous runs
 
 struct ReducePlan {
@@ -134,8 +134,12 @@ typename Op::Acc fold_run(const Op& op, typename Op::Acc acc, const T* x, int64_
     Acc l[kLanes];
     for (int k = 0; k < kLanes; ++k) l[k] = op.init();
     int64_t i = 0;
-    for (; i + kLanes <= n; i += kLanes)
+    for (; i + kLanes <= n; i += kLanes) {
+      // Kept as a loop so that GCC vectorizes it across the lanes; fully unrolled it
+      // stays scalar (and branchy for max/min).
+#pragma GCC unroll 1
       for (int k = 0; k < kLanes; ++k) l[k] = op.step(l[k], x[i + k], o);
+    }
     for (int w = kLanes / 2; w >= 1; w /= 2)
       for (int k = 0; k < w; ++k) l[k] = op.combine(l[k], l[k + w]);
     acc = op.combine(acc, l[0]);
@@ -157,13 +161,18 @@ void reduce(const ReducePlan& p, const T* x, const Op& op) {
   std::unique_ptr<Acc[]> part(nchunks > 1 ? new Acc[p.n_out * nchunks] : nullptr);
 
   if (p.rows()) {
-    const int64_t K = p.kept_shape.back(), nblk = (K + kRowBlock - 1) / kRowBlock;
-    const int64_t groups = p.n_out / K, ntasks = groups * nblk * nchunks;
-    parallel_for(ntasks, kRowBlock * std::min(p.n_red, kRedChunk), [&](int64_t b, int64_t e) {
+    const int64_t K = p.kept_shape.back(), groups = p.n_out / K;
+    // Narrower column blocks when there would be fewer tasks than threads. Columns are
+    // independent, so this does not change any result.
+    const int64_t nt = get_num_threads();
+    const int64_t bw = groups * nchunks >= nt ? kRowBlock
+                                              : std::clamp<int64_t>((K + nt - 1) / nt, 64, kRowBlock);
+    const int64_t nblk = (K + bw - 1) / bw, ntasks = groups * nblk * nchunks;
+    parallel_for(ntasks, bw * std::min(p.n_red, kRedChunk), [&](int64_t b, int64_t e) {
       Acc acc[kRowBlock];
       for (int64_t t = b; t < e; ++t) {
         const int64_t c = t % nchunks, blk = (t / nchunks) % nblk, g = t / nchunks / nblk;
-        const int64_t j0 = blk * kRowBlock, jn = std::min(kRowBlock, K - j0), o0 = g * K + j0;
+        const int64_t j0 = blk * bw, jn = std::min(bw, K - j0), o0 = g * K + j0;
         const T* base = x + kept_offset(p, g, p.kept_shape.size() - 1) + j0;
         for (int64_t j = 0; j < jn; ++j) acc[j] = op.init();
         walk_reduced(p, base, c * kRedChunk, chunk_end(c), [&](const T* r, int64_t n, int64_t s) {

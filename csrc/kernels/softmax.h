@@ -54,7 +54,7 @@ void softmax_forward(const T* x, T* y, const DimGeom& g, bool log) {
     for (int64_t j = 0; j < jn; ++j) m[j] = extreme_init<true, T>(), s[j] = 0;
     for (int64_t r = 0; r < g.n; ++r) {
       const T* xr = x + base + r * g.inner;
-      for (int64_t j = 0; j < jn; ++j) m[j] = better<true>(xr[j], m[j]) ? xr[j] : m[j];
+      for (int64_t j = 0; j < jn; ++j) m[j] = replaces<true>(xr[j], m[j]) ? xr[j] : m[j];
     }
     for (int64_t r = 0; r < g.n; ++r) {
       const T* xr = x + base + r * g.inner;

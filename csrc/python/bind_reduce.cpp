@@ -38,12 +38,13 @@ auto var_like(Op op) {
 }  // namespace
 
 void bind_reduce(py::module_& m, TensorClass& cls) {
-  // PyTorch's torch.return_types: named tuples with .values and .indices
+  // PyTorch's torch.return_types: named tuples with .values and .indices. The module is
+  // registered in sys.modules, so the tuples pickle.
   py::module_ rt = m.def_submodule("return_types", "Named tuples returned by reductions");
   auto namedtuple = py::module_::import("collections").attr("namedtuple");
   for (const char* name : {"max", "min"})
     rt.attr(name) = namedtuple(name, py::make_tuple("values", "indices"),
-                               py::arg("module") = "tinygrad_cpp.return_types");
+                               py::arg("module") = rt.attr("__name__"));
   py::object max_t = rt.attr("max"), min_t = rt.attr("min");
 
   // sum/mean without dim are the full reductions (SumBackward0); with one, SumBackward1.
@@ -78,14 +79,18 @@ void bind_reduce(py::module_& m, TensorClass& cls) {
   }, py::arg("dim") = py::none(), py::arg("keepdim") = false, py::kw_only(), py::arg("dtype") = py::none());
 
   // max/min: no dim gives a 0-d tensor, a dim gives (values, indices). The dim overload
-  // takes only ints, so a binary max(input, other) bound elsewhere stays reachable.
+  // takes only Python ints (py::int_, not int64_t, which would also take a 0-d integer
+  // tensor through __index__), so a binary max(input, other) bound elsewhere stays
+  // reachable.
   def_both(cls, m, "max", [](const Tensor& a) { return maybe_release(a->numel(), [&] { return max(a); }); });
   def_both(cls, m, "min", [](const Tensor& a) { return maybe_release(a->numel(), [&] { return min(a); }); });
-  def_both(cls, m, "max", [max_t](const Tensor& a, int64_t dim, bool keepdim) {
+  def_both(cls, m, "max", [max_t](const Tensor& a, py::int_ dim_obj, bool keepdim) {
+    const int64_t dim = dim_obj.cast<int64_t>();
     auto r = maybe_release(a->numel(), [&] { return max(a, dim, keepdim); });
     return max_t(r.first, r.second);
   }, py::arg("dim"), py::arg("keepdim") = false);
-  def_both(cls, m, "min", [min_t](const Tensor& a, int64_t dim, bool keepdim) {
+  def_both(cls, m, "min", [min_t](const Tensor& a, py::int_ dim_obj, bool keepdim) {
+    const int64_t dim = dim_obj.cast<int64_t>();
     auto r = maybe_release(a->numel(), [&] { return min(a, dim, keepdim); });
     return min_t(r.first, r.second);
   }, py::arg("dim"), py::arg("keepdim") = false);
