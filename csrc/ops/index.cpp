@@ -595,11 +595,18 @@ BasicIndexed apply_basic(const Tensor& self, const std::vector<IndexItem>& key) 
 
   BasicIndexed r{self, {}, false, false};
   int64_t d = 0, remaining = total;
+  // An int's error names its dim in self, as PyTorch's does.
+  auto select_checked = [&](int64_t index) {
+    int64_t size = r.view->shape[d], self_dim = total - remaining - 1;
+    TG_CHECK(index >= -size && index < size, IndexError, "index ", index,
+             " is out of bounds for dimension ", self_dim, " with size ", size);
+    r.view = select(r.view, d, index);
+  };
   for (auto& it : key) {
     remaining -= consumes(it);
     switch (it.kind) {
       case K::Int:
-        r.view = select(r.view, d, it.value);
+        select_checked(it.value);
         break;
       case K::Slice:
         r.view = slice(r.view, d, it.start, it.stop, it.step);
@@ -623,7 +630,7 @@ BasicIndexed apply_basic(const Tensor& self, const std::vector<IndexItem>& key) 
       case K::Tensor: {
         const Tensor& t = it.tensor;
         if (t->dtype == DType::Int64 && t->ndim() == 0) {  // a 0-d integer tensor acts as an int
-          r.view = select(r.view, d, *t->data_as<int64_t>());
+          select_checked(*t->data_as<int64_t>());
           break;
         }
         r.has_advanced = true;
