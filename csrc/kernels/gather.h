@@ -1,7 +1,8 @@
 #pragma once
-// Gather and scatter over precomputed element offsets. Indexing ops (ops/index.cpp) turn
-// their index tensors into offsets once, after checking every index is in range, so these
-// loops never need to check bounds and never touch memory outside the tensors.
+// Gather and scatter over element offsets. Row copies take offsets that ops/index.cpp
+// built after checking every index; the along-a-dim kernels check each index as they read
+// it. Either way no loop touches memory outside the tensors.
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -75,7 +76,11 @@ void copy_rows(T* dst, const RowSide& d, const T* src, const RowSide& s, bool ac
   };
   if (!rows_collide) {
     parallel_for(n_outer * n_row, n_inner, [&](int64_t b, int64_t e) {
-      for (int64_t k = b; k < e; ++k) run(k / n_row, k % n_row, 0, n_inner);
+      int64_t o = b / n_row, r = b % n_row;
+      for (int64_t k = b; k < e; ++k) {
+        run(o, r, 0, n_inner);
+        if (++r == n_row) r = 0, ++o;
+      }
     });
   } else if (n_outer >= n_inner) {
     parallel_for(n_outer, n_row * n_inner, [&](int64_t b, int64_t e) {
@@ -97,35 +102,54 @@ struct Lines {
   int64_t step = 0;
 };
 
-// torch.gather along a dim: out(l, j) = src(l, index(l, j)). Index values must be in range.
+// torch.gather along a dim: out(l, j) = src(l, index(l, j)). An index outside [0, size)
+// is skipped (its output left as is) and makes the call return false, so the caller can
+// raise after the parallel region; checking inside saves a second pass over the index.
 template <class T>
-void gather_lines(T* out, const Lines& o, const T* src, const Lines& s, const int64_t* index,
-                  const Lines& ix, int64_t len) {
+bool gather_lines(T* out, const Lines& o, const T* src, const Lines& s, const int64_t* index,
+                  const Lines& ix, int64_t len, int64_t size) {
   const int64_t n = (int64_t)o.base.size();
+  std::atomic<bool> ok{true};
   parallel_for(n, len, [&](int64_t b, int64_t e) {
+    bool good = true;
     for (int64_t l = b; l < e; ++l) {
       T* op = out + o.base[l];
       const T* sp = src + s.base[l];
       const int64_t* ip = index + ix.base[l];
-      for (int64_t j = 0; j < len; ++j) op[j * o.step] = sp[ip[j * ix.step] * s.step];
+      for (int64_t j = 0; j < len; ++j) {
+        const int64_t v = ip[j * ix.step];
+        if ((uint64_t)v < (uint64_t)size) op[j * o.step] = sp[v * s.step];
+        else good = false;
+      }
     }
+    if (!good) ok = false;
   });
+  return ok;
 }
 
 // scatter_add along a dim: dst(l, index(l, j)) += src(l, j). Lines are disjoint in dst, so
-// threads split lines and repeated indices within a line accumulate in order.
+// threads split lines and repeated indices within a line accumulate in order. Bad indices
+// are skipped and reported as in gather_lines.
 template <class T>
-void scatter_add_lines(T* dst, const Lines& d, const T* src, const Lines& s, const int64_t* index,
-                       const Lines& ix, int64_t len) {
+bool scatter_add_lines(T* dst, const Lines& d, const T* src, const Lines& s, const int64_t* index,
+                       const Lines& ix, int64_t len, int64_t size) {
   const int64_t n = (int64_t)d.base.size();
+  std::atomic<bool> ok{true};
   parallel_for(n, len, [&](int64_t b, int64_t e) {
+    bool good = true;
     for (int64_t l = b; l < e; ++l) {
       T* dp = dst + d.base[l];
       const T* sp = src + s.base[l];
       const int64_t* ip = index + ix.base[l];
-      for (int64_t j = 0; j < len; ++j) dp[ip[j * ix.step] * d.step] += sp[j * s.step];
+      for (int64_t j = 0; j < len; ++j) {
+        const int64_t v = ip[j * ix.step];
+        if ((uint64_t)v < (uint64_t)size) dp[v * d.step] += sp[j * s.step];
+        else good = false;
+      }
     }
+    if (!good) ok = false;
   });
+  return ok;
 }
 
 }  // namespace tg::kernels

@@ -58,17 +58,30 @@ void check_index_dtype(const Tensor& t) {
            dtype_name(t->dtype), ")");
 }
 
-// Every value of the int64 tensor `index` must lie in [-size, size) ([0, size) without
-// `allow_negative`); IndexError names the first that does not.
-void check_range(const Tensor& index, int64_t size, int64_t dim, bool allow_negative) {
-  auto offs = kernels::strided_offsets(index->shape, index->strides);
+// Calls f(position, value) for every element of the int64 tensor `index` read as `shape`
+// (broadcast), in row-major order.
+template <class F>
+void for_each_index(const Tensor& index, const Shape& shape, F f) {
   const int64_t* p = index->data_as<int64_t>();
-  const int64_t lo = allow_negative ? -size : 0;
-  for (int64_t o : offs) {
-    int64_t v = p[o];
-    TG_CHECK(v >= lo && v < size, IndexError, "index ", v, " is out of bounds for dimension ", dim,
-             " with size ", size);
+  if (index->shape == shape && index->is_contiguous()) {
+    const int64_t n = index->numel();
+    for (int64_t i = 0; i < n; ++i) f(i, p[i]);
+    return;
   }
+  auto offs = kernels::strided_offsets(shape, broadcast_strides(index, shape));
+  for (size_t i = 0; i < offs.size(); ++i) f((int64_t)i, p[offs[i]]);
+}
+
+[[noreturn]] void out_of_range(int64_t v, int64_t dim, int64_t size) {
+  throw IndexError(cat_str("index ", v, " is out of bounds for dimension ", dim, " with size ", size));
+}
+
+// Every value of `index` must lie in [-size, size) ([0, size) without `allow_negative`).
+void check_range(const Tensor& index, int64_t size, int64_t dim, bool allow_negative) {
+  const int64_t lo = allow_negative ? -size : 0;
+  for_each_index(index, index->shape, [&](int64_t, int64_t v) {
+    if (v < lo || v >= size) out_of_range(v, dim, size);
+  });
 }
 
 // ---- advanced indexing plan ------------------------------------------------------------
@@ -163,18 +176,16 @@ AdvancedPlan plan_advanced(const Tensor& self, std::vector<Tensor> per_dim, bool
   p.index_shape = bshape;
 
   // Checked offsets of every index position.
-  const int64_t nb = numel_of(bshape);
-  p.row_offsets.assign((size_t)nb, 0);
+  p.row_offsets.assign((size_t)numel_of(bshape), 0);
   for (int64_t j = 0; j < p.k; ++j) {
     const Tensor& t = per_dim[dims[j]];
     const int64_t size = shape[p.pos + j], stride = strides[p.pos + j];
-    check_range(t, size, dims[j], allow_negative);
-    auto offs = kernels::strided_offsets(bshape, broadcast_strides(t, bshape));
-    const int64_t* v = t->data_as<int64_t>();
-    for (int64_t b = 0; b < nb; ++b) {
-      int64_t i = v[offs[b]];
-      p.row_offsets[b] += (i < 0 ? i + size : i) * stride;
-    }
+    const int64_t lo = allow_negative ? -size : 0;
+    int64_t* rows = p.row_offsets.data();
+    for_each_index(t, bshape, [&](int64_t b, int64_t v) {
+      if (v < lo || v >= size) out_of_range(v, dims[j], size);
+      rows[b] += (v < 0 ? v + size : v) * stride;
+    });
   }
 
   p.result_shape = sub_shape(shape, 0, p.pos);
@@ -340,34 +351,41 @@ void check_dim_index(const char* op, const Tensor& self, int64_t dim, const Tens
     TG_CHECK(d == dim || i->shape[d] <= s->shape[d], RuntimeError, "Size does not match at dimension ",
              d, " expected index ", shape_str(index->shape), " to be no larger than self ",
              shape_str(self->shape), " apart from dimension ", dim);
-  check_range(i, s->shape[dim], dim, false);
 }
 
-// out (shape of index) = self gathered along dim; no checks.
+// out (shape of index) = self gathered along dim; shapes already checked, index values are
+// checked by the kernel.
 Tensor gather_raw(const Tensor& self, int64_t dim, const Tensor& index) {
   Tensor s = as_1d(self), i = as_1d(index);
   Tensor out = empty(i->shape, self->dtype);
   auto lo = lines_of(i->shape, out->strides, dim);
   auto ls = lines_of(i->shape, s->strides, dim);
   auto li = lines_of(i->shape, i->strides, dim);
+  const int64_t size = s->shape[dim];
+  bool ok = true;
   TG_DISPATCH_ALL(self->dtype, T, {
-    kernels::gather_lines(out->data_as<T>(), lo, s->data_as<T>(), ls, i->data_as<int64_t>(), li,
-                          i->shape[dim]);
+    ok = kernels::gather_lines(out->data_as<T>(), lo, s->data_as<T>(), ls, i->data_as<int64_t>(), li,
+                               i->shape[dim], size);
   });
+  if (!ok) check_range(i, size, dim, false);  // throws, naming the bad index
   return make_view(out, index->shape, contiguous_strides(index->shape), 0);
 }
 
-// dst[index along dim] += src (over index's shape); no checks.
+// dst[index along dim] += src (over index's shape); shapes already checked. `dst` must be a
+// fresh tensor: on a bad index some elements were already added when this throws.
 void scatter_add_raw(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src) {
   Tensor d = as_1d(dst), i = as_1d(index), s = as_1d(src);
   if (i->numel() == 0) return;
   auto ld = lines_of(i->shape, d->strides, dim);
   auto ls = lines_of(i->shape, s->strides, dim);
   auto li = lines_of(i->shape, i->strides, dim);
+  const int64_t size = d->shape[dim];
+  bool ok = true;
   TG_DISPATCH_ALL(dst->dtype, T, {
-    kernels::scatter_add_lines(d->data_as<T>(), ld, s->data_as<T>(), ls, i->data_as<int64_t>(), li,
-                               i->shape[dim]);
+    ok = kernels::scatter_add_lines(d->data_as<T>(), ld, s->data_as<T>(), ls, i->data_as<int64_t>(), li,
+                                    i->shape[dim], size);
   });
+  if (!ok) check_range(i, size, dim, false);
 }
 
 struct GatherBackward0 : Node {
@@ -523,6 +541,7 @@ Tensor nonzero(const Tensor& self) {
     c = contiguous(self);
   }
   const int64_t n = c->numel(), nd = c->ndim();
+  if (n == 0) return empty({0, nd}, DType::Int64);
   // Chunks count their non-zeros in parallel, then write their coordinates at their
   // prefix-sum offsets.
   const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), n / 4096));
@@ -543,14 +562,15 @@ Tensor nonzero(const Tensor& self) {
     parallel_for(chunks, n / chunks, [&](int64_t b, int64_t e) {
       for (int64_t ch = b; ch < e; ++ch) {
         int64_t w = counts[ch] * nd;
-        for (int64_t i = n * ch / chunks, end = n * (ch + 1) / chunks; i < end; ++i) {
-          if (p[i] == T(0)) continue;
-          int64_t rem = i;
-          for (int64_t d = nd - 1; d >= 0; --d) {
-            o[w + d] = rem % c->shape[d];
-            rem /= c->shape[d];
+        const int64_t begin = n * ch / chunks, end = n * (ch + 1) / chunks;
+        std::vector<int64_t> coord(nd);  // of element i, stepped like an odometer
+        for (int64_t d = nd - 1, rem = begin; d >= 0; --d) coord[d] = rem % c->shape[d], rem /= c->shape[d];
+        for (int64_t i = begin; i < end; ++i) {
+          if (p[i] != T(0)) {
+            for (int64_t d = 0; d < nd; ++d) o[w + d] = coord[d];
+            w += nd;
           }
-          w += nd;
+          for (int64_t d = nd - 1; d >= 0 && ++coord[d] == c->shape[d]; --d) coord[d] = 0;
         }
       }
     });
