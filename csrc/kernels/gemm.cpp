@@ -203,12 +203,14 @@ void blocked(const MicroKernel<T>& uk, const Gemm<T>& g, T* scratch) {
             const int64_t mr = std::min<int64_t>(MR, mc - ir);
             const T* ap = abuf + ir * kc;
             T* c = g.C + (ic + ir) * g.rsc + (jc + jr) * g.csc;
-            if (mr == MR && nr == NR && g.csc == 1) {
-              uk.kernel(kc, ap, bp, NR, c, g.rsc, acc);
+            if (nr == NR && g.csc == 1) {  // straight into C
+              if (mr == MR) uk.kernel(kc, ap, bp, NR, c, g.rsc, acc);
+              else uk.kernel_rows(mr, kc, ap, bp, NR, c, g.rsc, acc);
               continue;
             }
-            // Edge tile (or strided C): full tile into scratch, then the valid part.
-            uk.kernel(kc, ap, bp, NR, tile, NR, false);
+            // Narrow column panel or strided C: the tile goes through scratch.
+            if (mr == MR) uk.kernel(kc, ap, bp, NR, tile, NR, false);
+            else uk.kernel_rows(mr, kc, ap, bp, NR, tile, NR, false);
             for (int64_t i = 0; i < mr; ++i)
               for (int64_t j = 0; j < nr; ++j) {
                 T& out = c[i * g.rsc + j * g.csc];
@@ -290,16 +292,14 @@ struct Plan {
   bool transposed;  // run as C^T = B^T A^T (Blocked only)
 };
 
-// Chooses the path by shape; Blocked runs transposed when that wastes fewer padded lanes
-// of the micro-tile (e.g. a narrow N).
+// Chooses the path by shape; Blocked runs transposed when that wastes fewer padded
+// columns of the micro-tile (e.g. a narrow N; short row panels cost only their rows).
 template <class T>
 Plan plan(const MicroKernel<T>& uk, const Gemm<T>& g) {
   if (g.M == 0 || g.N == 0 || g.K == 0) return {Path::Empty, false};
   if (g.M * g.N * g.K <= kDirectMacs) return {Path::Direct, false};
   if (g.M == 1 || g.N == 1) return {Path::Gemv, false};
-  auto padded = [&](int64_t m, int64_t n) {
-    return (m + uk.mr - 1) / uk.mr * uk.mr * ((n + uk.nr - 1) / uk.nr * uk.nr);
-  };
+  auto padded = [&](int64_t m, int64_t n) { return m * ((n + uk.nr - 1) / uk.nr * uk.nr); };
   return {Path::Blocked, padded(g.N, g.M) * 5 < padded(g.M, g.N) * 4};
 }
 

@@ -16,6 +16,9 @@ struct MicroKernel {
   // for i < mr, j < nr: `a` is a packed panel of A, `b` a packed panel of B (ldb = nr) or
   // nr contiguous columns of B read in place (ldb = its row stride).
   void (*kernel)(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, bool accumulate);
+  // The same for the first m < mr rows only (a is still a panel of mr rows).
+  void (*kernel_rows)(int64_t m, int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc,
+                      bool accumulate);
   // Packs the m x k block A[i*rsa + p*csa] into ceil(m/mr) panels of mr x k, each stored
   // p-major (dst[p*mr + i]), rows past m zero-filled.
   void (*pack_a)(int64_t m, int64_t k, const T* A, int64_t rsa, int64_t csa, T* dst);

@@ -34,14 +34,16 @@ constexpr int kMr = 6, kNrF = 16, kNrD = 8;
 
 const MicroKernel<float>* avx2_f32() {
   static const MicroKernel<float> k{"avx2", kMr, kNrF, 144, 256, 4096,
-                                    ukernel<V8f, kMr, kNrF / 8>, pack_a<float, kMr>,
+                                    ukernel<V8f, kMr, kNrF / 8>,
+                                    ukernel_rows<V8f, kNrF / 8, kMr>, pack_a<float, kMr>,
                                     pack_b<float, kNrF>};
   return &k;
 }
 
 const MicroKernel<double>* avx2_f64() {
   static const MicroKernel<double> k{"avx2", kMr, kNrD, 96, 256, 4096,
-                                     ukernel<V4d, kMr, kNrD / 4>, pack_a<double, kMr>,
+                                     ukernel<V4d, kMr, kNrD / 4>,
+                                     ukernel_rows<V4d, kNrD / 4, kMr>, pack_a<double, kMr>,
                                      pack_b<double, kNrD>};
   return &k;
 }

@@ -18,8 +18,9 @@ namespace {
 
 // ---- micro-kernel ----------------------------------------------------------------------
 
-// c[MR x NV*W] (+)= a_panel . b_panel; see MicroKernel::kernel in gemm_arch.h.
-template <class V, int MR, int NV>
+// c[MR x NV*W] (+)= a_panel . b_panel; see MicroKernel::kernel in gemm_arch.h. AS is the
+// row count of the packed A panel (MR, or more for the top rows of an edge panel).
+template <class V, int MR, int NV, int AS = MR>
 void ukernel(int64_t kc, const typename V::T* a, const typename V::T* b, int64_t ldb,
              typename V::T* c, int64_t ldc, bool accumulate) {
   using R = typename V::R;
@@ -43,7 +44,7 @@ void ukernel(int64_t kc, const typename V::T* a, const typename V::T* b, int64_t
 #pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
     }
-    a += MR;
+    a += AS;
     b += ldb;
   }
   if (accumulate) {
@@ -57,6 +58,16 @@ void ukernel(int64_t kc, const typename V::T* a, const typename V::T* b, int64_t
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) V::store(c + i * ldc + j * W, acc[i][j]);
+  }
+}
+
+// The first m < AS rows of a tile (the last row panel of a block), at the cost of m rows.
+template <class V, int NV, int AS, int M = AS - 1>
+void ukernel_rows(int64_t m, int64_t kc, const typename V::T* a, const typename V::T* b,
+                  int64_t ldb, typename V::T* c, int64_t ldc, bool accumulate) {
+  if constexpr (M >= 1) {
+    if (m == M) return ukernel<V, M, NV, AS>(kc, a, b, ldb, c, ldc, accumulate);
+    ukernel_rows<V, NV, AS, M - 1>(m, kc, a, b, ldb, c, ldc, accumulate);
   }
 }
 
