@@ -91,6 +91,7 @@ def test_sum_over_broadcast_view():
     np.testing.assert_array_equal(t.sum(0).numpy(), [0, 4, 8])
     np.testing.assert_array_equal(t.sum(1).numpy(), [3, 3, 3, 3])
     assert t.sum().item() == 12
+    np.testing.assert_array_equal(t.sum([0, 1], keepdim=True).numpy(), [[12]])  # a list of dims
 
 
 @pytest.mark.parametrize("shape,dim", [

@@ -12,7 +12,7 @@ namespace tg::kernels {
 template <class T>
 using SumAcc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
 
-// out[o] = sum * scale (scale = 1 for sum, 1/n for mean).
+// out[o] = sum / divisor (1 for sum, the element count for mean).
 template <class T, class TO>
 struct SumOp {
   using Acc = SumAcc<T>;

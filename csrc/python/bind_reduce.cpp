@@ -38,8 +38,8 @@ auto var_like(Op op) {
 }  // namespace
 
 void bind_reduce(py::module_& m, TensorClass& cls) {
-  // PyTorch's torch.return_types: named tuples with .values and .indices. The module is
-  // registered in sys.modules, so the tuples pickle.
+  // PyTorch's torch.return_types: named tuples with .values and .indices, whose
+  // __module__ is this submodule (importable by that name, as pickle needs).
   py::module_ rt = m.def_submodule("return_types", "Named tuples returned by reductions");
   auto namedtuple = py::module_::import("collections").attr("namedtuple");
   for (const char* name : {"max", "min"})
