@@ -39,8 +39,10 @@ IndexItem to_item(py::handle obj) {
     if (PySlice_Unpack(obj.ptr(), &start, &stop, &step) < 0) throw py::error_already_set();
     it.kind = K::Slice;
     it.start = start, it.stop = stop, it.step = step;
-  } else if (PyBool_Check(obj.ptr()) ||
-             py::isinstance(obj, py::module_::import("numpy").attr("bool_"))) {
+  } else if (PyBool_Check(obj.ptr())) {
+    it.kind = K::Bool;
+    it.value = obj.ptr() == Py_True;
+  } else if (!PyLong_Check(obj.ptr()) && py::isinstance(obj, py::module_::import("numpy").attr("bool_"))) {
     it.kind = K::Bool;
     it.value = obj.cast<bool>();
   } else if (PyIndex_Check(obj.ptr())) {  // int, numpy integers
