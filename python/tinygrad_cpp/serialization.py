@@ -75,7 +75,7 @@ def _tensor_bytes(t):
     arr = t.detach().numpy()
     if t.dtype == _C.dtype.bool:
         arr = arr.view(np.uint8)
-    return np.ascontiguousarray(arr, dtype=_DTYPES[_NAMES[t.dtype]][1])
+    return np.ascontiguousarray(arr, dtype=_DTYPES[_NAMES[t.dtype]][1]).reshape(-1).view(np.uint8)
 
 
 def _serialize(obj):
@@ -119,14 +119,14 @@ def save(obj, f):
     parts = _serialize(obj)
     if hasattr(f, "write"):
         for p in parts:
-            f.write(memoryview(p).cast("B"))
+            f.write(p)
         return
     path = os.fspath(f)
     tmp, fd = _open_new(path)
     try:
         with os.fdopen(fd, "wb") as out:
             for p in parts:
-                out.write(memoryview(p).cast("B"))
+                out.write(p)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
@@ -178,7 +178,7 @@ def _parse_header(f, size):
         if not isinstance(info, dict):
             raise _Corrupt(f"entry {name!r} is not an object")
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-        if dtype not in _DTYPES:
+        if not isinstance(dtype, str) or dtype not in _DTYPES:
             raise _Corrupt(f"tensor {name!r} has unsupported dtype {dtype!r} "
                            f"(supported: {', '.join(_DTYPES)})")
         if not (isinstance(shape, list) and all(type(s) is int and s >= 0 for s in shape)):
@@ -203,7 +203,7 @@ def _read_tensor(f, base, dtype, shape, offsets):
     tg_dtype, np_dtype = _DTYPES[dtype]
     arr = np.empty(math.prod(shape), dtype=np_dtype)  # bounded by the checked span
     f.seek(base + offsets[0])
-    view = memoryview(arr).cast("B")
+    view = memoryview(arr.view(np.uint8))
     got = 0
     while got < len(view):
         k = f.readinto(view[got:])
