@@ -21,16 +21,7 @@ PYBIND11_MODULE(_C, m) {
     }
   });
 
-  py::enum_<DType>(m, "dtype")
-      .value("bool", DType::Bool)
-      .value("int64", DType::Int64)
-      .value("float32", DType::Float32)
-      .value("float64", DType::Float64)
-      .def("__repr__", [](DType d) { return std::string("tinygrad_cpp.") + dtype_name(d); })
-      .def("__str__", [](DType d) { return std::string("tinygrad_cpp.") + dtype_name(d); })
-      .def_property_readonly("is_floating_point", [](DType d) { return is_floating(d); })
-      .def_property_readonly("itemsize", [](DType d) { return itemsize(d); });
-
+  bind::bind_dtype(m);
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("get_num_threads", &get_num_threads);
 
