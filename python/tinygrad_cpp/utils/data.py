@@ -25,8 +25,7 @@ __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDatas
 
 
 def _randperm(n, generator):
-    perm = tg.randperm(n) if generator is None else tg.randperm(n, generator=generator)
-    return perm.numpy()
+    return tg.randperm(n, generator=generator).numpy()
 
 
 def _index_tensor(indices):
@@ -216,8 +215,6 @@ class RandomSampler(Sampler):
     def _order(self):
         n, k = len(self.data_source), self.num_samples
         if self.replacement:
-            if self.generator is None:
-                return tg.randint(0, n, (k,)).numpy()
             return tg.randint(0, n, (k,), generator=self.generator).numpy()
         parts = [_randperm(n, self.generator) for _ in range(k // n)]
         if k % n:
