@@ -269,10 +269,12 @@ def _load(f, size):
     return obj
 
 
-def load(f):
+def load(f, map_location=None, weights_only=True):
     """Loads what `save` wrote (or any safetensors file with F32/F64/I64/BOOL tensors, as
     a dict of tensors). A missing file raises FileNotFoundError; a corrupt, truncated or
-    malformed one raises RuntimeError naming the file."""
+    malformed one raises RuntimeError naming the file. `map_location` and `weights_only`
+    are accepted for PyTorch compatibility: tensors live on the CPU, and the format holds
+    data only, never code."""
     if hasattr(f, "read"):
         name = getattr(f, "name", repr(f))
         start = f.tell()
