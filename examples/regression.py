@@ -40,6 +40,14 @@ def fit(steps=300, lr=0.1, seed=0, log_every=50, log=print):
     return model, losses
 
 
+def polynomial(weight, bias):
+    terms = [f"{c:.3f}*x{'' if i == 0 else f'^{i + 1}'}" for i, c in enumerate(weight)] + [f"{bias:.3f}"]
+    text = "y = " + terms[0]
+    for t in terms[1:]:
+        text += f" - {t[1:]}" if t.startswith("-") else f" + {t}"
+    return text
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=300)
@@ -49,8 +57,8 @@ def main(argv=None):
     model, losses = fit(args.steps, args.lr, args.seed)
     w = model.weight.detach().numpy().reshape(-1)
     b = model.bias.detach().numpy().item()
-    print("fitted: y = " + " + ".join(f"{c:.3f}*x^{i + 1}" for i, c in enumerate(w)) + f" + {b:.3f}")
-    print("truth:  y = " + " + ".join(f"{c:.3f}*x^{i + 1}" for i, c in enumerate(TRUE_WEIGHT)) + f" + {TRUE_BIAS:.3f}")
+    print(f"fitted: {polynomial(w, b)}")
+    print(f"truth:  {polynomial(TRUE_WEIGHT, TRUE_BIAS)}")
     return model, losses
 
 
