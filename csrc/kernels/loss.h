@@ -196,18 +196,19 @@ inline double position_lse(const ClassLossArgs<T>& a, int64_t base) {
   return double(mx) + std::log(sum);
 }
 
-// Forward: loss[p] for every position and lse[p] (saved for backward). Targets must
+// Forward: loss[p] for every position and lse[p] (saved for backward, in double so that
+// softmax = exp(x - lse) stays accurate for logits of large magnitude). Targets must
 // have been validated (in range or ignore_index). Returns the mean's denominator: the
 // summed weights of non-ignored targets (class indices) or the number of positions.
 template <class T>
-double class_loss_forward(const ClassLossArgs<T>& a, T* loss, T* lse) {
+double class_loss_forward(const ClassLossArgs<T>& a, T* loss, double* lse) {
   const ClassLayout& L = a.lay;
   const int64_t P = L.positions(), C = L.classes, s = L.inner;
   parallel_for(P, C * 4, [&](int64_t b, int64_t e) {
     for (int64_t p = b; p < e; ++p) {
       const int64_t base = L.base(p);
       if (a.target && a.target[p] == a.ignore_index) {
-        loss[p] = T(0), lse[p] = T(0);
+        loss[p] = T(0), lse[p] = 0;
         continue;
       }
       const double m = position_lse(a, base);
@@ -218,7 +219,7 @@ double class_loss_forward(const ClassLossArgs<T>& a, T* loss, T* lse) {
       } else {
         for (int64_t c = 0; c < C; ++c) l += class_coef(a, base, p, c) * (m - double(a.x[base + c * s]));
       }
-      loss[p] = T(l), lse[p] = T(m);
+      loss[p] = T(l), lse[p] = m;
     }
   });
   if (!a.target) return double(P);
@@ -233,7 +234,7 @@ double class_loss_forward(const ClassLossArgs<T>& a, T* loss, T* lse) {
 // Backward w.r.t. x: dL/dx_c = up_p * (softmax_c * sum_k a_k - a_c) with log_softmax,
 // -up_p * a_c without; up_p = grad_out[p] or grad_out[0] * scale. Writes every element.
 template <class T>
-void class_loss_backward_input(const ClassLossArgs<T>& a, const T* lse, const T* grad_out,
+void class_loss_backward_input(const ClassLossArgs<T>& a, const double* lse, const T* grad_out,
                                bool per_position, double scale, T* gx) {
   const ClassLayout& L = a.lay;
   const int64_t P = L.positions(), C = L.classes, s = L.inner;
@@ -252,7 +253,7 @@ void class_loss_backward_input(const ClassLossArgs<T>& a, const T* lse, const T*
         gx[base + c * s] = T(-ac * up);
       }
       if (!a.log_softmax) continue;
-      const double m = double(lse[p]);
+      const double m = lse[p];
       for (int64_t c = 0; c < C; ++c)
         gx[base + c * s] = T(double(gx[base + c * s]) + std::exp(double(a.x[base + c * s]) - m) * S * up);
     }
@@ -261,7 +262,7 @@ void class_loss_backward_input(const ClassLossArgs<T>& a, const T* lse, const T*
 
 // Backward w.r.t. class-probability targets: dL/dt_c = -up_p * w_c * (1-eps) * logp_c.
 template <class T>
-void class_loss_backward_probs(const ClassLossArgs<T>& a, const T* lse, const T* grad_out,
+void class_loss_backward_probs(const ClassLossArgs<T>& a, const double* lse, const T* grad_out,
                                bool per_position, double scale, T* gt) {
   const ClassLayout& L = a.lay;
   const int64_t P = L.positions(), C = L.classes, s = L.inner;
@@ -269,7 +270,7 @@ void class_loss_backward_probs(const ClassLossArgs<T>& a, const T* lse, const T*
     for (int64_t p = b; p < e; ++p) {
       const int64_t base = L.base(p);
       const double up = per_position ? double(grad_out[p]) : double(grad_out[0]) * scale;
-      const double m = double(lse[p]);
+      const double m = lse[p];
       for (int64_t c = 0; c < C; ++c) {
         const double w = a.weight ? double(a.weight[c]) : 1.0;
         gt[base + c * s] = T(up * w * (1 - a.smoothing) * (m - double(a.x[base + c * s])));

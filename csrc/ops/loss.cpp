@@ -186,7 +186,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
 namespace {
 
 struct ClassLossBackward : Node {
-  SavedTensor x, target, weight, lse;  // dense input, targets, weight; per-position lse
+  SavedTensor x, target, weight, lse;  // dense input, targets, weight; per-position lse (double)
   kernels::ClassLayout lay;
   Shape in_shape, tgt_shape, loss_shape;
   DType in_dtype, tgt_dtype, dt;
@@ -216,7 +216,7 @@ struct ClassLossBackward : Node {
     Tensor gx, gt;
     TG_DISPATCH_FLOAT(dt, T, {
       auto a = args<T>();
-      const T* l = lse.get(*this)->data_as<T>();
+      const double* l = lse.get(*this)->data_as<double>();
       if (next_edges[0].fn) {
         gx = empty(in_shape, dt);
         kernels::class_loss_backward_input(a, l, go->data_as<T>(), per_pos, scale, gx->data_as<T>());
@@ -302,7 +302,7 @@ Tensor class_loss(const Tensor& input, const Tensor& target, const Tensor& weigh
   loss_shape.erase(loss_shape.begin() + (input->ndim() == 1 ? 0 : 1));
   const int64_t P = lay.positions();
   // per-position losses in row-major order of loss_shape: they are the output of 'none'
-  Tensor per = empty(loss_shape, dt), lse = empty({P}, dt);
+  Tensor per = empty(loss_shape, dt), lse = empty({P}, DType::Float64);
   Tensor out = reduction == kNone ? per : empty({}, dt);
   double denom = 0;
   TG_DISPATCH_FLOAT(dt, T, {
@@ -311,7 +311,7 @@ Tensor class_loss(const Tensor& input, const Tensor& target, const Tensor& weigh
     if (probs) a.probs = t->data_as<T>();
     else a.target = t->data_as<int64_t>();
     a.ignore_index = ignore_index, a.smoothing = smoothing, a.log_softmax = log_softmax;
-    denom = kernels::class_loss_forward(a, per->data_as<T>(), lse->data_as<T>());
+    denom = kernels::class_loss_forward(a, per->data_as<T>(), lse->data_as<double>());
     if (reduction != kNone) {
       const T* l = per->data_as<T>();
       double s = kernels::blocked_sum(P, 1, [&](int64_t i) { return double(l[i]); });

@@ -21,3 +21,5 @@ _install()
 globals().update({k: v for k, v in vars(_C).items() if not k.startswith("_") and k not in globals()})
 
 __version__ = "0.1.0"
+
+from . import nn, optim  # noqa: E402  (they use the names above)
