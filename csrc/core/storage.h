@@ -11,6 +11,7 @@ namespace tg {
 struct Storage {
   void* data = nullptr;
   size_t nbytes = 0;
+  size_t capacity = 0;          // bytes actually allocated (the pool's size class)
   std::shared_ptr<void> owner;  // set for foreign memory; empty when we own `data`
   // Bumped by every in-place write so autograd can detect a saved tensor that changed.
   std::atomic<uint64_t> version{0};
@@ -22,5 +23,13 @@ struct Storage {
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 };
+
+// The buffer pool: freed buffers are kept by size class and handed out again, so a
+// training loop that allocates the same shapes every step stops faulting in fresh pages.
+struct PoolStats {
+  size_t cached_bytes, cached_buffers, hits, misses;
+};
+PoolStats pool_stats();
+void pool_empty_cache();
 
 }  // namespace tg

@@ -1,5 +1,6 @@
 #include "ops/creation.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "autograd/node.h"
@@ -26,6 +27,47 @@ Tensor zeros(const Shape& shape, DType dtype) {
 }
 
 Tensor ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
+
+Tensor arange(double start, double end, double step, DType dtype) {
+  TG_CHECK(step != 0, RuntimeError, "arange: step must be nonzero");
+  TG_CHECK(std::isfinite(start) && std::isfinite(end), RuntimeError,
+           "arange: unsupported range: ", start, " -> ", end);
+  TG_CHECK((step > 0 && end >= start) || (step < 0 && end <= start), RuntimeError,
+           "arange: upper bound and larger bound inconsistent with step sign (start=", start,
+           ", end=", end, ", step=", step, ")");
+  double n = std::ceil((end - start) / step);
+  TG_CHECK(n < 9.2e18, RuntimeError, "arange: too many elements for range ", start, " -> ", end);
+  Tensor t = empty({(int64_t)n}, dtype);
+  TG_DISPATCH_ALL(dtype, T, {
+    T* p = t->data_as<T>();
+    for (int64_t i = 0; i < (int64_t)n; ++i) p[i] = static_cast<T>(start + i * step);
+  });
+  return t;
+}
+
+Tensor linspace(double start, double end, int64_t steps, DType dtype) {
+  TG_CHECK(steps >= 0, RuntimeError, "linspace: number of steps must be non-negative, got ", steps);
+  Tensor t = empty({steps}, dtype);
+  double step = steps > 1 ? (end - start) / double(steps - 1) : 0.0;
+  TG_DISPATCH_ALL(dtype, T, {
+    T* p = t->data_as<T>();
+    // Fill from both ends like PyTorch so the last value is exactly `end`.
+    int64_t half = steps / 2;
+    for (int64_t i = 0; i < steps; ++i)
+      p[i] = static_cast<T>(i < half ? start + step * i : end - step * (steps - 1 - i));
+  });
+  return t;
+}
+
+Tensor eye(int64_t n, int64_t m, DType dtype) {
+  TG_CHECK(n >= 0 && m >= 0, RuntimeError, "eye: n and m must be non-negative, got n=", n, ", m=", m);
+  Tensor t = zeros({n, m}, dtype);
+  TG_DISPATCH_ALL(dtype, T, {
+    T* p = t->data_as<T>();
+    for (int64_t i = 0; i < std::min(n, m); ++i) p[i * m + i] = T(1);
+  });
+  return t;
+}
 
 Tensor scalar_tensor(double value, DType dtype, bool wrapped) {
   Tensor t = full({}, value, dtype);

@@ -6,6 +6,9 @@ namespace tg {
 Tensor full(const Shape& shape, double value, DType dtype);
 Tensor zeros(const Shape& shape, DType dtype);
 Tensor ones(const Shape& shape, DType dtype);
+Tensor arange(double start, double end, double step, DType dtype);
+Tensor linspace(double start, double end, int64_t steps, DType dtype);
+Tensor eye(int64_t n, int64_t m, DType dtype);
 // A 0-d tensor holding a Python number (a "wrapped number" for type promotion).
 Tensor scalar_tensor(double value, DType dtype, bool wrapped = true);
 

@@ -25,6 +25,10 @@ Shape shape_from_seq(py::handle seq);
 std::vector<int64_t> dims_arg(py::handle dim);
 DType dtype_arg(py::handle dtype, DType fallback);
 
+// The one Python object per dtype, so `t.dtype is tg.float32` holds.
+py::object dtype_object(DType d);
+void bind_dtype(py::module_& m);
+
 py::array to_numpy(const Tensor& t);
 Tensor from_numpy(py::array a);
 

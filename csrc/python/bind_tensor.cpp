@@ -44,7 +44,7 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
   cls.def("is_contiguous", [](const Tensor& t) { return t->is_contiguous(); });
   cls.def("data_ptr", [](const Tensor& t) { return (uintptr_t)t->data(); });
   cls.def("element_size", [](const Tensor& t) { return itemsize(t->dtype); });
-  cls.def_property_readonly("dtype", [](const Tensor& t) { return t->dtype; });
+  cls.def_property_readonly("dtype", [](const Tensor& t) { return dtype_object(t->dtype); });
   cls.def("is_floating_point", [](const Tensor& t) { return is_floating(t->dtype); });
 
   cls.def_property("requires_grad", [](const Tensor& t) { return t->requires_grad; }, &set_requires_grad);

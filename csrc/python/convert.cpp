@@ -59,6 +59,27 @@ DType dtype_arg(py::handle dtype, DType fallback) {
 }
 
 namespace {
+py::object g_dtypes[4];
+}  // namespace
+
+py::object dtype_object(DType d) { return g_dtypes[(int)d]; }
+
+void bind_dtype(py::module_& m) {
+  py::class_<DType> cls(m, "dtype");
+  cls.def("__repr__", [](DType d) { return std::string("tinygrad_cpp.") + dtype_name(d); })
+      .def("__eq__", [](DType a, py::handle b) { return py::isinstance<DType>(b) && a == b.cast<DType>(); })
+      .def("__hash__", [](DType d) { return (int)d; })
+      .def_property_readonly("is_floating_point", [](DType d) { return is_floating(d); })
+      .def_property_readonly("itemsize", [](DType d) { return itemsize(d); });
+  for (DType d : {DType::Bool, DType::Int64, DType::Float32, DType::Float64}) {
+    g_dtypes[(int)d] = py::cast(d);
+    // Held for the interpreter's lifetime: leak the reference on purpose (no static dtor).
+    g_dtypes[(int)d].inc_ref();
+    cls.attr(dtype_name(d)) = g_dtypes[(int)d];
+  }
+}
+
+namespace {
 py::dtype np_dtype(DType d) {
   switch (d) {
     case DType::Bool: return py::dtype::of<bool>();

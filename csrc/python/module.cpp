@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "core/storage.h"
 #include "python/bind.h"
 
 PYBIND11_MODULE(_C, m) {
@@ -21,18 +22,15 @@ PYBIND11_MODULE(_C, m) {
     }
   });
 
-  py::enum_<DType>(m, "dtype")
-      .value("bool", DType::Bool)
-      .value("int64", DType::Int64)
-      .value("float32", DType::Float32)
-      .value("float64", DType::Float64)
-      .def("__repr__", [](DType d) { return std::string("tinygrad_cpp.") + dtype_name(d); })
-      .def("__str__", [](DType d) { return std::string("tinygrad_cpp.") + dtype_name(d); })
-      .def_property_readonly("is_floating_point", [](DType d) { return is_floating(d); })
-      .def_property_readonly("itemsize", [](DType d) { return itemsize(d); });
-
+  bind::bind_dtype(m);
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("get_num_threads", &get_num_threads);
+  m.def("_pool_stats", [] {
+    PoolStats s = pool_stats();
+    return py::dict(py::arg("cached_bytes") = s.cached_bytes, py::arg("cached_buffers") = s.cached_buffers,
+                    py::arg("hits") = s.hits, py::arg("misses") = s.misses);
+  });
+  m.def("_empty_cache", &pool_empty_cache);
 
   bind::TensorClass cls(m, "Tensor");
   bind::bind_tensor(m, cls);

@@ -1,16 +1,19 @@
 """tinygrad_cpp: a small deep-learning library with a C++ engine and PyTorch's API."""
 from . import _C
 from ._C import Tensor, from_numpy, is_grad_enabled, set_num_threads, get_num_threads
+from ._interop import from_dlpack
 from ._C import dtype
 from ._tensor import install as _install
-from ._creation import tensor, zeros, ones, empty, full, zeros_like, ones_like, full_like, empty_like
+from ._creation import (tensor, zeros, ones, empty, full, zeros_like, ones_like, full_like,
+                        empty_like, rand, randn, randint, rand_like, randn_like, arange, linspace,
+                        eye)
 from .grad_mode import no_grad, enable_grad, set_grad_enabled
 from . import autograd
 
-float32 = dtype.float32
-float64 = dtype.float64
-int64 = dtype.int64
-bool = dtype.bool  # noqa: A001  (PyTorch's name)
+float32 = getattr(dtype, "float32")
+float64 = getattr(dtype, "float64")
+int64 = getattr(dtype, "int64")
+bool = getattr(dtype, "bool")  # noqa: A001  (PyTorch's name)
 float = float32  # noqa: A001
 double = float64
 long = int64

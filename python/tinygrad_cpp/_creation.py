@@ -96,3 +96,53 @@ def empty_like(input, dtype=None, requires_grad=False):
 
 def full_like(input, fill_value, dtype=None, requires_grad=False):
     return full(input.shape, fill_value, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad=False, generator=None):
+    return _finish(_C._rand(_size(size), dtype or _default_float, generator), requires_grad)
+
+
+def randn(*size, dtype=None, requires_grad=False, generator=None):
+    return _finish(_C._randn(_size(size), dtype or _default_float, generator), requires_grad)
+
+
+def randint(low, high=None, size=None, dtype=None, generator=None, requires_grad=False):
+    """randint(high, size) or randint(low, high, size), like PyTorch."""
+    if size is None:
+        if not isinstance(high, (tuple, list)):
+            raise TypeError("randint() missing required argument 'size'")
+        low, high, size = 0, low, high
+    elif high is None:
+        raise TypeError("randint() missing required argument 'high'")
+    return _finish(_C._randint(int(low), int(high), _size((size,)), dtype or _C.dtype.int64, generator),
+                   requires_grad)
+
+
+def rand_like(input, dtype=None, requires_grad=False):
+    return rand(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def randn_like(input, dtype=None, requires_grad=False):
+    return randn(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def _is_float(*xs):
+    return any(isinstance(x, builtins.float) or
+               (isinstance(x, _C.Tensor) and x.dtype.is_floating_point) for x in xs)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        dtype = _default_float if _is_float(start, end, step) else _C.dtype.int64
+    return _finish(_C._arange(float(start), float(end), float(step), dtype), requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False):
+    return _finish(_C._linspace(float(start), float(end), int(steps), dtype or _default_float),
+                   requires_grad)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False):
+    return _finish(_C._eye(int(n), int(n if m is None else m), dtype or _default_float), requires_grad)

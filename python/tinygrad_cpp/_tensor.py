@@ -7,26 +7,49 @@ from . import _C
 Tensor = _C.Tensor
 
 
+def _float_formatter(arr):
+    """PyTorch's element format: integers as `1.`, else 4 decimals, or scientific when the
+    magnitudes span too much; all elements padded to one width."""
+    finite = arr[np.isfinite(arr)]
+    nonzero = np.abs(finite[finite != 0])
+    sci = nonzero.size and (nonzero.max() / nonzero.min() > 1000.0 or nonzero.max() > 1e8)
+    if finite.size and np.all(finite == np.round(finite)):
+        fmt = (lambda v: f"{v:.4e}") if sci else (lambda v: f"{v:.0f}.")
+    elif sci or (nonzero.size and nonzero.min() < 1e-4):
+        fmt = lambda v: f"{v:.4e}"  # noqa: E731
+    else:
+        fmt = lambda v: f"{v:.4f}"  # noqa: E731
+
+    def one(v):
+        if np.isnan(v):
+            return "nan"
+        if np.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return fmt(v)
+
+    width = max((len(fmt(v)) for v in finite.reshape(-1)[:2000]), default=0)
+    return lambda v: one(v).rjust(width)
+
+
 def _repr(self):
     arr = self.detach().numpy()
-    if self.dtype.is_floating_point:
-        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
-                               floatmode="maxprec_equal" if arr.size else "maxprec")
-        if arr.size and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)) and "e" not in body:
-            body = np.array2string(arr, separator=", ", prefix="tensor(",
-                                   formatter={"float_kind": lambda v: f"{v:.0f}."})
+    opts = dict(separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
+    if self.dtype.is_floating_point and arr.size:
+        body = np.array2string(arr, formatter={"float_kind": _float_formatter(arr)}, **opts)
+    elif self.dtype == _C.dtype.bool:
+        body = np.array2string(arr, formatter={"bool": lambda v: str(bool(v)).rjust(5 if arr.any() and not arr.all() else 4)}, **opts)
     else:
-        body = np.array2string(arr, separator=", ", prefix="tensor(")
+        body = np.array2string(arr, **opts)
     extras = []
     default = _C.dtype.float32 if self.dtype.is_floating_point else _C.dtype.int64
-    if self.dtype != default or arr.size == 0 and self.dtype != _C.dtype.float32:
+    if arr.size == 0 and arr.ndim != 1:
+        extras.append(f"size={tuple(arr.shape)}")
+    if self.dtype != default and self.dtype != _C.dtype.bool:
         extras.append(f"dtype={self.dtype!r}")
     if self.grad_fn is not None:
         extras.append(f"grad_fn=<{self.grad_fn.name()}>")
     elif self.requires_grad:
         extras.append("requires_grad=True")
-    if arr.size == 0 and arr.ndim > 1:
-        extras.insert(0, f"size={tuple(arr.shape)}")
     return "tensor(" + ", ".join([body] + extras) + ")"
 
 

@@ -1,0 +1,153 @@
+// Random tensors and dropout. All draws go through a Generator so `manual_seed` makes a
+// run reproducible.
+#include "ops/random.h"
+
+#include <numeric>
+
+#include "autograd/node.h"
+#include "kernels/loops.h"
+#include "kernels/random.h"
+#include "ops/creation.h"
+#include "ops/elementwise.h"
+
+namespace tg {
+
+void Generator::manual_seed(uint64_t s) {
+  std::lock_guard<std::mutex> lock(mu);
+  seed = kernels::rand64(s, ~0ull);  // decorrelate nearby seeds
+  offset = 0;
+}
+
+uint64_t Generator::take(uint64_t n) {
+  std::lock_guard<std::mutex> lock(mu);
+  uint64_t start = offset;
+  offset += n;
+  return start;
+}
+
+Generator& default_generator() {
+  static Generator g;
+  return g;
+}
+
+namespace {
+// Runs fill(contiguous_out) and copies into `t` when `t` is a non-contiguous view.
+template <class Fill>
+void fill_any(const Tensor& t, Fill fill) {
+  TG_CHECK(!(grad_enabled() && t->requires_grad), RuntimeError,
+           "a leaf Variable that requires grad is being used in an in-place operation.");
+  if (t->is_contiguous()) {
+    fill(t);
+  } else {
+    Tensor tmp = empty(t->shape, t->dtype);
+    fill(tmp);
+    copy_into(t, tmp);
+  }
+  t->storage->version++;
+}
+}  // namespace
+
+void uniform_(const Tensor& t, double from, double to, Generator& g) {
+  TG_CHECK(from <= to, ValueError, "uniform_ expects to return a [from, to) range, but found from=",
+           from, " > to=", to);
+  fill_any(t, [&](const Tensor& c) {
+    int64_t n = c->numel();
+    uint64_t off = g.take(n);
+    TG_DISPATCH_FLOAT(c->dtype, T, { kernels::fill_uniform(c->data_as<T>(), n, g.seed, off, from, to); });
+  });
+}
+
+void normal_(const Tensor& t, double mean, double std, Generator& g) {
+  TG_CHECK(std >= 0, ValueError, "normal expects std >= 0.0, but found std ", std);
+  fill_any(t, [&](const Tensor& c) {
+    int64_t n = c->numel();
+    uint64_t off = g.take(n + 1);
+    TG_DISPATCH_FLOAT(c->dtype, T, { kernels::fill_normal(c->data_as<T>(), n, g.seed, off, mean, std); });
+  });
+}
+
+Tensor rand(const Shape& shape, DType dtype, Generator& g) {
+  Tensor t = empty(shape, dtype);
+  uniform_(t, 0.0, 1.0, g);
+  return t;
+}
+
+Tensor randn(const Shape& shape, DType dtype, Generator& g) {
+  Tensor t = empty(shape, dtype);
+  normal_(t, 0.0, 1.0, g);
+  return t;
+}
+
+Tensor randint(int64_t low, int64_t high, const Shape& shape, DType dtype, Generator& g) {
+  TG_CHECK(low < high, RuntimeError, "random_ expects 'from' to be less than 'to', but got from=",
+           low, " >= to=", high);
+  Tensor t = empty(shape, DType::Int64);
+  int64_t n = t->numel();
+  uint64_t off = g.take(n), seed = g.seed, range = (uint64_t)(high - low);
+  int64_t* p = t->data_as<int64_t>();
+  parallel_for(n, 4, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) p[i] = low + (int64_t)kernels::below(kernels::rand64(seed, off + i), range);
+  });
+  return dtype == DType::Int64 ? t : to_dtype(t, dtype);
+}
+
+Tensor randperm(int64_t n, DType dtype, Generator& g) {
+  TG_CHECK(n >= 0, RuntimeError, "randperm: n must be non-negative, got ", n);
+  Tensor t = empty({n}, DType::Int64);
+  int64_t* p = t->data_as<int64_t>();
+  std::iota(p, p + n, int64_t(0));
+  uint64_t off = g.take(n), seed = g.seed;
+  for (int64_t i = n - 1; i > 0; --i)  // Fisher-Yates
+    std::swap(p[i], p[kernels::below(kernels::rand64(seed, off + i), (uint64_t)i + 1)]);
+  return dtype == DType::Int64 ? t : to_dtype(t, dtype);
+}
+
+Tensor bernoulli(const Tensor& p, Generator& g) {
+  TG_CHECK(is_floating(p->dtype), RuntimeError, "bernoulli expects a floating tensor of probabilities, got ",
+           dtype_name(p->dtype));
+  Tensor u = rand(p->shape, p->dtype, g);
+  Tensor out = empty(p->shape, p->dtype);
+  Shape sp = broadcast_strides(p, p->shape);
+  TG_DISPATCH_FLOAT(p->dtype, T, {
+    kernels::map2(p->shape, out->data_as<T>(), out->strides.data(), u->data_as<T>(),
+                  u->strides.data(), p->data_as<T>(), sp.data(), [](T x, T prob) {
+                    return T(x < prob ? 1 : 0);
+                  });
+  });
+  return out;
+}
+
+namespace {
+struct NativeDropoutBackward0 : Node {
+  Tensor mask;  // already scaled by 1/(1-p); not an input or output, so no cycle
+  explicit NativeDropoutBackward0(Tensor m) : mask(std::move(m)) {}
+  std::string name() const override { return "NativeDropoutBackward0"; }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {mul(g[0], mask)}; }
+  void release_saved() override { mask.reset(); }
+};
+}  // namespace
+
+Tensor dropout(const Tensor& x, double p, bool train, Generator& g) {
+  TG_CHECK(p >= 0 && p <= 1, ValueError, "dropout probability has to be between 0 and 1, but got ", p);
+  TG_CHECK(is_floating(x->dtype), RuntimeError, "dropout expects a floating tensor, got ",
+           dtype_name(x->dtype));
+  if (!train || p == 0) return x;
+  Tensor mask = rand(x->shape, x->dtype, g);
+  const double scale = p == 1 ? 0.0 : 1.0 / (1.0 - p);
+  TG_DISPATCH_FLOAT(x->dtype, T, {
+    T* m = mask->data_as<T>();
+    const T thr = T(p), s = T(scale);
+    parallel_for(mask->numel(), 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) m[i] = m[i] >= thr ? s : T(0);
+    });
+  });
+  Tensor out;
+  {
+    NoGradGuard ng;
+    out = mul(x, mask);
+  }
+  set_history(make_node<NativeDropoutBackward0>({x}, mask), {out});
+  return out;
+}
+
+}  // namespace tg

@@ -1,0 +1,11 @@
+"""DLPack import. Export is `Tensor.__dlpack__` (in _tensor.py); both go through numpy's
+zero-copy DLPack support, so memory is shared, never copied."""
+import numpy as np
+
+from . import _C
+
+
+def from_dlpack(ext_tensor):
+    """A tensor sharing memory with any object that implements the DLPack protocol."""
+    arr = ext_tensor if isinstance(ext_tensor, np.ndarray) else np.from_dlpack(ext_tensor)
+    return _C.from_numpy(arr)
