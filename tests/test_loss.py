@@ -408,3 +408,18 @@ def test_saved_input_modified_in_place_is_detected():
         x.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
+
+
+def test_dtype_promotion_like_torch():
+    x32 = tg.tensor(np.array([[0.2, 0.7, 0.1]], dtype=np.float32), requires_grad=True)
+    t64 = tg.tensor(np.array([[0.0, 1.0, 0.0]]))
+    for fn in (F.mse_loss, F.l1_loss, F.binary_cross_entropy_with_logits, F.binary_cross_entropy,
+               F.cross_entropy):
+        out = fn(x32, t64)
+        assert out.dtype == tg.float64, fn.__name__
+        out.backward()
+        assert x32.grad.dtype == tg.float32
+        x32.grad = None
+    assert F.mse_loss(x32, tg.tensor([[1, 0, 1]])).dtype == tg.float32
+    with pytest.raises(RuntimeError, match="floating"):
+        F.mse_loss(tg.tensor([1, 2]), tg.tensor([1, 1]))

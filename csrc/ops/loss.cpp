@@ -150,7 +150,7 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Ten
     check_floating(weight, "weight", op);
     broadcast_strides(weight, input->shape);  // RuntimeError naming both shapes
   }
-  DType dt = input->dtype;
+  const DType dt = result_type({input, target});
   Tensor x = dense(input, input->shape, dt), y = dense(target, input->shape, dt);
   TG_DISPATCH_FLOAT(dt, T, {
     TG_CHECK(kernels::first_outside(x->data_as<T>(), x->numel(), T(0), T(1)) < 0, RuntimeError,
@@ -178,7 +178,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
     broadcast_strides(pos_weight, input->shape);
   }
   return pointwise_loss<kernels::BceLogitsTerm>(input, target, weight, pos_weight, input->shape,
-                                                input->dtype, reduction);
+                                                result_type({input, target}), reduction);
 }
 
 // ---- cross entropy and nll: fused (log_)softmax + negative log-likelihood --------------
@@ -286,7 +286,8 @@ Tensor class_loss(const Tensor& input, const Tensor& target, const Tensor& weigh
            "label_smoothing must be between 0.0 and 1.0. Got: ", smoothing);
   const bool probs = log_softmax && target->shape == input->shape && input->ndim() >= 1;
   kernels::ClassLayout lay = class_layout(input, target, probs, op);
-  const DType dt = input->dtype;
+  // computed in the input's dtype, promoted with class-probability targets
+  const DType dt = probs ? result_type({input, target}) : input->dtype;
   if (weight) {
     TG_CHECK(weight->ndim() == 1 && weight->shape[0] == lay.classes, RuntimeError, op,
              ": weight tensor should be defined either for all ", lay.classes,
