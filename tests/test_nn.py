@@ -132,7 +132,7 @@ def test_registration_rules():
         m.buf = 3
     with pytest.raises(KeyError, match="already exists"):
         m.register_buffer("plain", tg.ones(1))
-    with pytest.raises(KeyError, match="can.t contain"):
+    with pytest.raises(KeyError, match="contain"):
         m.register_parameter("a.b", nn.Parameter(tg.ones(1)))
     del m.sub
     assert [n for n, _ in m.named_children()] == []

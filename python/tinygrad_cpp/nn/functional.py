@@ -30,11 +30,11 @@ def gelu(input, approximate="none"):
 
 
 def silu(input, inplace=False):
-    return input * input.sigmoid()
+    return _C.silu(input)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    return _C.where(input > 0, input, input * negative_slope)
+    return _C.leaky_relu(input, negative_slope)
 
 
 def _softmax_dim(name, ndim, stacklevel):
