@@ -3,4 +3,20 @@
 
 namespace tg {
 
+// Losses, each one fused op with one backward node. `reduction` uses PyTorch's codes:
+// 0 none, 1 mean, 2 sum. Optional tensors (weight, pos_weight) may be null.
+Tensor mse_loss(const Tensor& input, const Tensor& target, int64_t reduction);
+Tensor l1_loss(const Tensor& input, const Tensor& target, int64_t reduction);
+// log_softmax + NLL over dim 1 of input [N, C, d...] (or [C]); int64 class targets
+// [N, d...] (or 0-d), or class probabilities shaped like input.
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight,
+                     int64_t reduction, int64_t ignore_index, double label_smoothing);
+Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight,
+                int64_t reduction, int64_t ignore_index);
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight,
+                            int64_t reduction);
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                        const Tensor& weight, const Tensor& pos_weight,
+                                        int64_t reduction);
+
 }  // namespace tg

@@ -1,8 +1,22 @@
+// Losses (the Python layer maps reduction names to PyTorch's codes: 0 none, 1 mean, 2 sum).
 #include "ops/ops.h"
 #include "python/bind.h"
 
 namespace tg::bind {
 
-void bind_loss(py::module_& m, TensorClass& cls) {}
+void bind_loss(py::module_& m, TensorClass&) {
+  m.def("_mse_loss", &mse_loss, py::arg("input"), py::arg("target"), py::arg("reduction") = 1);
+  m.def("_l1_loss", &l1_loss, py::arg("input"), py::arg("target"), py::arg("reduction") = 1);
+  m.def("_cross_entropy", &cross_entropy, py::arg("input"), py::arg("target"),
+        py::arg("weight") = py::none(), py::arg("reduction") = 1, py::arg("ignore_index") = -100,
+        py::arg("label_smoothing") = 0.0);
+  m.def("_nll_loss", &nll_loss, py::arg("input"), py::arg("target"), py::arg("weight") = py::none(),
+        py::arg("reduction") = 1, py::arg("ignore_index") = -100);
+  m.def("_binary_cross_entropy", &binary_cross_entropy, py::arg("input"), py::arg("target"),
+        py::arg("weight") = py::none(), py::arg("reduction") = 1);
+  m.def("_binary_cross_entropy_with_logits", &binary_cross_entropy_with_logits, py::arg("input"),
+        py::arg("target"), py::arg("weight") = py::none(), py::arg("pos_weight") = py::none(),
+        py::arg("reduction") = 1);
+}
 
 }  // namespace tg::bind

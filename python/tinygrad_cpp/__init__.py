@@ -26,3 +26,5 @@ globals().update({k: v for k, v in vars(_C).items() if not k.startswith("_") and
 from . import utils, datasets  # noqa: E402  (they use the names above)
 
 __version__ = "0.1.0"
+
+from . import nn, optim  # noqa: E402  (they use the names above)

@@ -1,0 +1,282 @@
+#pragma once
+// Loss kernels on contiguous buffers: pointwise losses (MSE, L1, BCE, BCE with logits)
+// and the fused log-softmax + negative log-likelihood of cross entropy. No autograd.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "core/parallel.h"
+
+namespace tg::kernels {
+
+// Sum of f(i) over [0, n), accumulated in double in fixed blocks, so the result does not
+// depend on the number of threads.
+template <class F>
+double blocked_sum(int64_t n, int64_t cost, F f) {
+  constexpr int64_t kBlock = 4096;
+  const int64_t nb = (n + kBlock - 1) / kBlock;
+  std::vector<double> part(std::max<int64_t>(nb, 1), 0.0);
+  parallel_for(nb, kBlock * cost, [&](int64_t b, int64_t e) {
+    for (int64_t k = b; k < e; ++k) {
+      double s = 0;
+      const int64_t hi = std::min(n, (k + 1) * kBlock);
+      for (int64_t i = k * kBlock; i < hi; ++i) s += f(i);
+      part[k] = s;
+    }
+  });
+  double s = 0;
+  for (double v : part) s += v;
+  return s;
+}
+
+// Reduction codes, PyTorch's numbering.
+enum Reduction : int64_t { kNone = 0, kMean = 1, kSum = 2 };
+
+// out = per-element loss f(i) (reduction none), or its sum / mean as out[0].
+template <class T, class F>
+void pointwise_loss_forward(int64_t n, int64_t reduction, T* out, F f) {
+  if (reduction == kNone) {
+    parallel_for(n, 8, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) out[i] = T(f(i));
+    });
+    return;
+  }
+  double s = blocked_sum(n, 8, [&](int64_t i) { return double(f(i)); });
+  out[0] = T(reduction == kMean ? s / double(n) : s);  // mean of nothing is nan, as in PyTorch
+}
+
+// grad[i] = dloss_i/dx_i * upstream_i, where upstream is grad_out[i] (reduction none) or
+// grad_out[0] scaled for the reduction.
+template <class T, class D>
+void pointwise_loss_backward(int64_t n, int64_t reduction, const T* grad_out, T* grad, D d) {
+  if (reduction == kNone) {
+    parallel_for(n, 8, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) grad[i] = T(d(i) * grad_out[i]);
+    });
+    return;
+  }
+  const T up = reduction == kMean ? T(double(grad_out[0]) / double(n)) : grad_out[0];
+  parallel_for(n, 8, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) grad[i] = T(d(i) * up);
+  });
+}
+
+// Pointwise loss terms: loss, d/dx and d/dy of one element with input x, target y,
+// weight w and positive-class weight pw (1 where not given). PyTorch's formulas.
+struct MseTerm {
+  static constexpr const char* name = "MseLossBackward0";
+  template <class T> static T loss(T x, T y, T, T) { return (x - y) * (x - y); }
+  template <class T> static T dx(T x, T y, T, T) { return T(2) * (x - y); }
+  template <class T> static T dy(T x, T y, T, T) { return T(-2) * (x - y); }
+};
+
+struct L1Term {
+  static constexpr const char* name = "L1LossBackward0";
+  template <class T> static T sign(T v) { return T((v > 0) - (v < 0)); }
+  template <class T> static T loss(T x, T y, T, T) { return std::abs(x - y); }
+  template <class T> static T dx(T x, T y, T, T) { return sign(x - y); }
+  template <class T> static T dy(T x, T y, T, T) { return -sign(x - y); }
+};
+
+// Inputs are probabilities; logs are clamped to >= -100 so that x = 0 or 1 stays finite.
+struct BceTerm {
+  static constexpr const char* name = "BinaryCrossEntropyBackward0";
+  template <class T> static T loss(T x, T y, T w, T) {
+    return w * ((y - T(1)) * std::max(T(std::log1p(-x)), T(-100)) -
+                y * std::max(T(std::log(x)), T(-100)));
+  }
+  template <class T> static T dx(T x, T y, T w, T) {
+    return w * (x - y) / std::max((T(1) - x) * x, T(1e-12));
+  }
+  template <class T> static T dy(T x, T, T w, T) { return w * (T(std::log1p(-x)) - T(std::log(x))); }
+};
+
+template <class T>
+inline T log_sigmoid(T x) {
+  return std::min(x, T(0)) - std::log1p(std::exp(-std::abs(x)));
+}
+
+// Stable in x: log(sigmoid(x)) never overflows.
+struct BceLogitsTerm {
+  static constexpr const char* name = "BinaryCrossEntropyWithLogitsBackward0";
+  template <class T> static T loss(T x, T y, T w, T pw) {
+    return w * ((T(1) - y) * x - (T(1) + (pw - T(1)) * y) * log_sigmoid(x));
+  }
+  template <class T> static T dx(T x, T y, T w, T pw) {
+    const T s = T(1) / (T(1) + std::exp(-x));
+    return w * ((pw * y + T(1) - y) * s - pw * y);
+  }
+  template <class T> static T dy(T x, T, T w, T pw) {
+    return w * (log_sigmoid(-x) - pw * log_sigmoid(x));
+  }
+};
+
+// The operands of a pointwise loss, contiguous and of one shape; w and pw may be null.
+template <class T>
+struct PointArgs {
+  const T *x = nullptr, *y = nullptr, *w = nullptr, *pw = nullptr;
+  int64_t n = 0;
+  T weight(int64_t i) const { return w ? w[i] : T(1); }
+  T pos_weight(int64_t i) const { return pw ? pw[i] : T(1); }
+};
+
+template <class Term, class T>
+void point_loss_forward(const PointArgs<T>& a, int64_t reduction, T* out) {
+  pointwise_loss_forward(a.n, reduction, out, [&](int64_t i) {
+    return Term::loss(a.x[i], a.y[i], a.weight(i), a.pos_weight(i));
+  });
+}
+
+// wrt_target: the gradient w.r.t. y instead of x.
+template <class Term, class T>
+void point_loss_backward(const PointArgs<T>& a, int64_t reduction, const T* grad_out,
+                         bool wrt_target, T* grad) {
+  if (wrt_target)
+    pointwise_loss_backward(a.n, reduction, grad_out, grad, [&](int64_t i) {
+      return Term::dy(a.x[i], a.y[i], a.weight(i), a.pos_weight(i));
+    });
+  else
+    pointwise_loss_backward(a.n, reduction, grad_out, grad, [&](int64_t i) {
+      return Term::dx(a.x[i], a.y[i], a.weight(i), a.pos_weight(i));
+    });
+}
+
+// Index of the first element outside [lo, hi] (nan included), or -1.
+template <class T>
+int64_t first_outside(const T* x, int64_t n, T lo, T hi) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!(x[i] >= lo && x[i] <= hi)) return i;
+  return -1;
+}
+
+// The layout of a cross-entropy input: `outer` batches of `classes` x `inner` values
+// (class stride `inner`), i.e. [N, C, d1...] with inner = d1*...; one loss per (n, d).
+struct ClassLayout {
+  int64_t outer = 1, classes = 1, inner = 1;
+  int64_t positions() const { return outer * inner; }
+  int64_t base(int64_t p) const { return (p / inner) * classes * inner + p % inner; }
+};
+
+// Options of the fused (log-)softmax + NLL kernels.
+template <class T>
+struct ClassLossArgs {
+  ClassLayout lay;
+  const T* x = nullptr;             // logits (log_softmax) or log-probabilities (nll)
+  const int64_t* target = nullptr;  // class indices, one per position, or
+  const T* probs = nullptr;         // class probabilities, laid out like x
+  const T* weight = nullptr;        // per-class weight, or null
+  int64_t ignore_index = -100;
+  double smoothing = 0;             // label smoothing
+  bool log_softmax = true;          // false: x already holds log-probabilities (nll_loss)
+};
+
+// Per-position coefficient a_c of the loss -sum_c a_c * logp_c; the loss of class-index
+// targets with smoothing eps is (1-eps)*w_y*(-logp_y) + (eps/C)*sum_c w_c*(-logp_c).
+template <class T>
+inline double class_coef(const ClassLossArgs<T>& a, int64_t base, int64_t p, int64_t c) {
+  const double w = a.weight ? double(a.weight[c]) : 1.0;
+  const double C = double(a.lay.classes), eps = a.smoothing;
+  if (a.probs) return w * (double(a.probs[base + c * a.lay.inner]) * (1 - eps) + eps / C);
+  return w * ((c == a.target[p] ? 1 - eps : 0.0) + eps / C);
+}
+
+// log-sum-exp of position p's logits (0 in nll mode: x are log-probabilities already).
+template <class T>
+inline double position_lse(const ClassLossArgs<T>& a, int64_t base) {
+  if (!a.log_softmax) return 0;
+  const int64_t C = a.lay.classes, s = a.lay.inner;
+  const T* x = a.x + base;
+  T mx = -std::numeric_limits<T>::infinity();
+  for (int64_t c = 0; c < C; ++c) mx = std::max(mx, x[c * s]);
+  if (std::isinf(mx)) return double(mx);  // all -inf (or a +inf): keep PyTorch's inf/nan
+  double sum = 0;
+  for (int64_t c = 0; c < C; ++c) sum += std::exp(double(x[c * s] - mx));
+  return double(mx) + std::log(sum);
+}
+
+// Forward: loss[p] for every position and lse[p] (saved for backward, in double so that
+// softmax = exp(x - lse) stays accurate for logits of large magnitude). Targets must
+// have been validated (in range or ignore_index). Returns the mean's denominator: the
+// summed weights of non-ignored targets (class indices) or the number of positions.
+template <class T>
+double class_loss_forward(const ClassLossArgs<T>& a, T* loss, double* lse) {
+  const ClassLayout& L = a.lay;
+  const int64_t P = L.positions(), C = L.classes, s = L.inner;
+  parallel_for(P, C * 4, [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) {
+      const int64_t base = L.base(p);
+      if (a.target && a.target[p] == a.ignore_index) {
+        loss[p] = T(0), lse[p] = 0;
+        continue;
+      }
+      const double m = position_lse(a, base);
+      double l = 0;
+      if (a.target && a.smoothing == 0) {
+        const int64_t y = a.target[p];
+        l = (a.weight ? double(a.weight[y]) : 1.0) * (m - double(a.x[base + y * s]));
+      } else {
+        for (int64_t c = 0; c < C; ++c) l += class_coef(a, base, p, c) * (m - double(a.x[base + c * s]));
+      }
+      loss[p] = T(l), lse[p] = m;
+    }
+  });
+  if (!a.target) return double(P);
+  double wsum = 0;
+  for (int64_t p = 0; p < P; ++p) {
+    const int64_t y = a.target[p];
+    if (y != a.ignore_index) wsum += a.weight ? double(a.weight[y]) : 1.0;
+  }
+  return wsum;
+}
+
+// Backward w.r.t. x: dL/dx_c = up_p * (softmax_c * sum_k a_k - a_c) with log_softmax,
+// -up_p * a_c without; up_p = grad_out[p] or grad_out[0] * scale. Writes every element.
+template <class T>
+void class_loss_backward_input(const ClassLossArgs<T>& a, const double* lse, const T* grad_out,
+                               bool per_position, double scale, T* gx) {
+  const ClassLayout& L = a.lay;
+  const int64_t P = L.positions(), C = L.classes, s = L.inner;
+  parallel_for(P, C * 4, [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) {
+      const int64_t base = L.base(p);
+      if (a.target && a.target[p] == a.ignore_index) {
+        for (int64_t c = 0; c < C; ++c) gx[base + c * s] = T(0);
+        continue;
+      }
+      const double up = per_position ? double(grad_out[p]) : double(grad_out[0]) * scale;
+      double S = 0;
+      for (int64_t c = 0; c < C; ++c) {
+        const double ac = class_coef(a, base, p, c);
+        S += ac;
+        gx[base + c * s] = T(-ac * up);
+      }
+      if (!a.log_softmax) continue;
+      const double m = lse[p];
+      for (int64_t c = 0; c < C; ++c)
+        gx[base + c * s] = T(double(gx[base + c * s]) + std::exp(double(a.x[base + c * s]) - m) * S * up);
+    }
+  });
+}
+
+// Backward w.r.t. class-probability targets: dL/dt_c = -up_p * w_c * (1-eps) * logp_c.
+template <class T>
+void class_loss_backward_probs(const ClassLossArgs<T>& a, const double* lse, const T* grad_out,
+                               bool per_position, double scale, T* gt) {
+  const ClassLayout& L = a.lay;
+  const int64_t P = L.positions(), C = L.classes, s = L.inner;
+  parallel_for(P, C * 2, [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) {
+      const int64_t base = L.base(p);
+      const double up = per_position ? double(grad_out[p]) : double(grad_out[0]) * scale;
+      const double m = lse[p];
+      for (int64_t c = 0; c < C; ++c) {
+        const double w = a.weight ? double(a.weight[c]) : 1.0;
+        gt[base + c * s] = T(up * w * (1 - a.smoothing) * (m - double(a.x[base + c * s])));
+      }
+    }
+  });
+}
+
+}  // namespace tg::kernels

@@ -1,0 +1,348 @@
+// Losses: each is one op whose forward and backward are fused kernels (kernels/loss.h);
+// the backward node of each stands next to its forward.
+#include "ops/loss.h"
+
+#include "autograd/node.h"
+#include "kernels/loss.h"
+#include "ops/creation.h"
+#include "ops/elementwise.h"
+
+namespace tg {
+
+namespace {
+
+using kernels::kMean;
+using kernels::kNone;
+using kernels::kSum;
+
+void check_reduction(int64_t r) {
+  TG_CHECK(r == kNone || r == kMean || r == kSum, ValueError, r,
+           " is not a valid value for reduction (expected 0 none, 1 mean or 2 sum)");
+}
+
+// `t` broadcast to `shape` and cast to `dt`, contiguous, without autograd history; `t`
+// itself when it already is all that.
+Tensor dense(const Tensor& t, const Shape& shape, DType dt) {
+  if (t->shape == shape && t->dtype == dt && t->is_contiguous()) return t;
+  Tensor out = empty(shape, dt);
+  copy_into(out, t);
+  return out;
+}
+
+Tensor dense_opt(const Tensor& t, const Shape& shape, DType dt) {
+  return t ? dense(t, shape, dt) : nullptr;
+}
+
+// The gradient for an input of the given shape and dtype (undoes broadcasting).
+Tensor reduce_grad(const Tensor& g, const Shape& shape, DType dt) {
+  Tensor r = sum_to(g, shape);
+  return r->dtype == dt ? r : to_dtype(r, dt);
+}
+
+Shape output_shape(const Shape& loss_shape, int64_t reduction) {
+  return reduction == kNone ? loss_shape : Shape{};
+}
+
+template <class T>
+const T* ptr(const Tensor& t) {
+  return t ? t->data_as<T>() : nullptr;
+}
+
+void check_floating(const Tensor& t, const char* what, const char* op) {
+  TG_CHECK(is_floating(t->dtype), RuntimeError, op, ": expected ", what,
+           " of a floating dtype, got ", dtype_name(t->dtype), " ", shape_str(t->shape));
+}
+
+}  // namespace
+
+// ---- pointwise losses: mse, l1, binary cross entropy (with logits) --------------------
+
+namespace {
+
+// Saves the dense operands (compute dtype, broadcast shape) and the inputs' geometry.
+template <class Term>
+struct PointwiseLossBackward : Node {
+  SavedTensor x, y, w, pw;
+  Shape shape, in_shape, tgt_shape;
+  DType dt, in_dtype, tgt_dtype;
+  int64_t reduction;
+  PointwiseLossBackward(const Tensor& input, const Tensor& target, const Tensor& dx,
+                        const Tensor& dy, const Tensor& dw, const Tensor& dpw, int64_t reduction)
+      : x(dx), y(dy), shape(dx->shape), in_shape(input->shape), tgt_shape(target->shape),
+        dt(dx->dtype), in_dtype(input->dtype), tgt_dtype(target->dtype), reduction(reduction) {
+    if (dw) w = SavedTensor(dw);
+    if (dpw) pw = SavedTensor(dpw);
+  }
+  std::string name() const override { return Term::name; }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    Tensor go = dense(g[0], output_shape(shape, reduction), dt);
+    std::vector<Tensor> out(2);
+    for (int k = 0; k < 2; ++k) {
+      if (!next_edges[k].fn) continue;
+      Tensor gr = empty(shape, dt);
+      TG_DISPATCH_FLOAT(dt, T, {
+        kernels::PointArgs<T> a;
+        a.x = ptr<T>(x.get(*this));
+        a.y = ptr<T>(y.get(*this));
+        a.w = w.t ? ptr<T>(w.get(*this)) : nullptr;
+        a.pw = pw.t ? ptr<T>(pw.get(*this)) : nullptr;
+        a.n = numel_of(shape);
+        kernels::point_loss_backward<Term>(a, reduction, go->data_as<T>(), k == 1, gr->data_as<T>());
+      });
+      out[k] = k == 0 ? reduce_grad(gr, in_shape, in_dtype) : reduce_grad(gr, tgt_shape, tgt_dtype);
+    }
+    return out;
+  }
+  void release_saved() override { x.reset(), y.reset(), w.reset(), pw.reset(); }
+};
+
+// Runs Term on dense operands of `shape` in dtype `dt` and records the node.
+template <class Term>
+Tensor pointwise_loss(const Tensor& input, const Tensor& target, const Tensor& weight,
+                      const Tensor& pos_weight, const Shape& shape, DType dt, int64_t reduction) {
+  check_reduction(reduction);
+  Tensor x = dense(input, shape, dt), y = dense(target, shape, dt);
+  Tensor w = dense_opt(weight, shape, dt), pw = dense_opt(pos_weight, shape, dt);
+  Tensor out = empty(output_shape(shape, reduction), dt);
+  TG_DISPATCH_FLOAT(dt, T, {
+    kernels::PointArgs<T> a;
+    a.x = x->data_as<T>(), a.y = y->data_as<T>(), a.w = ptr<T>(w), a.pw = ptr<T>(pw);
+    a.n = numel_of(shape);
+    kernels::point_loss_forward<Term>(a, reduction, out->data_as<T>());
+  });
+  set_history(make_node<PointwiseLossBackward<Term>>({input, target}, input, target, x, y, w, pw,
+                                                     reduction),
+              {out});
+  return out;
+}
+
+// The compute dtype of mse/l1: PyTorch's promotion of input and target, a float.
+DType regression_dtype(const Tensor& input, const Tensor& target, const char* op) {
+  DType dt = result_type({input, target});
+  TG_CHECK(is_floating(dt), RuntimeError, op, ": expected floating inputs, got input ",
+           dtype_name(input->dtype), " and target ", dtype_name(target->dtype));
+  return dt;
+}
+
+}  // namespace
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, int64_t reduction) {
+  DType dt = regression_dtype(input, target, "mse_loss");
+  return pointwise_loss<kernels::MseTerm>(input, target, nullptr, nullptr,
+                                          broadcast_shapes(input->shape, target->shape), dt, reduction);
+}
+
+Tensor l1_loss(const Tensor& input, const Tensor& target, int64_t reduction) {
+  DType dt = regression_dtype(input, target, "l1_loss");
+  return pointwise_loss<kernels::L1Term>(input, target, nullptr, nullptr,
+                                         broadcast_shapes(input->shape, target->shape), dt, reduction);
+}
+
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight,
+                            int64_t reduction) {
+  const char* op = "binary_cross_entropy";
+  check_floating(input, "input", op);
+  check_floating(target, "target", op);
+  TG_CHECK(target->shape == input->shape, ValueError, "Using a target size (",
+           shape_str(target->shape), ") that is different to the input size (",
+           shape_str(input->shape), ") is deprecated. Please ensure they have the same size.");
+  if (weight) {
+    check_floating(weight, "weight", op);
+    broadcast_strides(weight, input->shape);  // RuntimeError naming both shapes
+  }
+  const DType dt = result_type({input, target});
+  Tensor x = dense(input, input->shape, dt), y = dense(target, input->shape, dt);
+  TG_DISPATCH_FLOAT(dt, T, {
+    TG_CHECK(kernels::first_outside(x->data_as<T>(), x->numel(), T(0), T(1)) < 0, RuntimeError,
+             "all elements of input should be between 0 and 1");
+    TG_CHECK(kernels::first_outside(y->data_as<T>(), y->numel(), T(0), T(1)) < 0, RuntimeError,
+             "all elements of target should be between 0 and 1");
+  });
+  return pointwise_loss<kernels::BceTerm>(input, target, weight, nullptr, input->shape, dt, reduction);
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                        const Tensor& weight, const Tensor& pos_weight,
+                                        int64_t reduction) {
+  const char* op = "binary_cross_entropy_with_logits";
+  check_floating(input, "input", op);
+  check_floating(target, "target", op);
+  TG_CHECK(target->shape == input->shape, ValueError, "Target size (", shape_str(target->shape),
+           ") must be the same as input size (", shape_str(input->shape), ")");
+  if (weight) {
+    check_floating(weight, "weight", op);
+    broadcast_strides(weight, input->shape);
+  }
+  if (pos_weight) {
+    check_floating(pos_weight, "pos_weight", op);
+    broadcast_strides(pos_weight, input->shape);
+  }
+  return pointwise_loss<kernels::BceLogitsTerm>(input, target, weight, pos_weight, input->shape,
+                                                result_type({input, target}), reduction);
+}
+
+// ---- cross entropy and nll: fused (log_)softmax + negative log-likelihood --------------
+
+namespace {
+
+struct ClassLossBackward : Node {
+  SavedTensor x, target, weight, lse;  // dense input, targets, weight; per-position lse (double)
+  kernels::ClassLayout lay;
+  Shape in_shape, tgt_shape, loss_shape;
+  DType in_dtype, tgt_dtype, dt;
+  int64_t reduction, ignore_index;
+  double smoothing, denom;
+  bool log_softmax, probs;
+  std::string name() const override {
+    return log_softmax ? "CrossEntropyLossBackward0" : "NllLossBackward0";
+  }
+
+  template <class T>
+  kernels::ClassLossArgs<T> args() const {
+    kernels::ClassLossArgs<T> a;
+    a.lay = lay;
+    a.x = x.get(*this)->data_as<T>();
+    if (probs) a.probs = target.get(*this)->data_as<T>();
+    else a.target = target.get(*this)->data_as<int64_t>();
+    a.weight = weight.t ? weight.get(*this)->data_as<T>() : nullptr;
+    a.ignore_index = ignore_index, a.smoothing = smoothing, a.log_softmax = log_softmax;
+    return a;
+  }
+
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    Tensor go = dense(g[0], output_shape(loss_shape, reduction), dt);
+    const bool per_pos = reduction == kNone;
+    const double scale = reduction == kMean ? 1.0 / denom : 1.0;
+    Tensor gx, gt;
+    TG_DISPATCH_FLOAT(dt, T, {
+      auto a = args<T>();
+      const double* l = lse.get(*this)->data_as<double>();
+      if (next_edges[0].fn) {
+        gx = empty(in_shape, dt);
+        kernels::class_loss_backward_input(a, l, go->data_as<T>(), per_pos, scale, gx->data_as<T>());
+        if (in_dtype != dt) gx = to_dtype(gx, in_dtype);
+      }
+      if (probs && next_edges[1].fn) {
+        gt = empty(in_shape, dt);
+        kernels::class_loss_backward_probs(a, l, go->data_as<T>(), per_pos, scale, gt->data_as<T>());
+        if (tgt_dtype != dt) gt = to_dtype(gt, tgt_dtype);
+      }
+    });
+    return {gx, gt};
+  }
+  void release_saved() override { x.reset(), target.reset(), weight.reset(), lse.reset(); }
+};
+
+// Checks shapes, dtypes and target values the way PyTorch does and returns the layout.
+// Class-probability targets are those shaped like the input (cross entropy only).
+kernels::ClassLayout class_layout(const Tensor& input, const Tensor& target, bool probs,
+                                  const char* op) {
+  TG_CHECK(input->ndim() >= 1, RuntimeError, op, ": input must have at least 1 dimension, got ",
+           shape_str(input->shape));
+  check_floating(input, "input", op);
+  kernels::ClassLayout lay;
+  const Shape& s = input->shape;
+  if (input->ndim() == 1) {
+    lay.classes = s[0];
+  } else {
+    lay.outer = s[0], lay.classes = s[1];
+    for (size_t d = 2; d < s.size(); ++d) lay.inner *= s[d];
+  }
+  if (probs) {
+    check_floating(target, "target with class probabilities", op);
+    return lay;
+  }
+  TG_CHECK(target->dtype == DType::Int64, RuntimeError, op,
+           ": expected target of class indices of dtype int64 (or class probabilities of the "
+           "input's shape ", shape_str(s), "), got ", dtype_name(target->dtype), " ",
+           shape_str(target->shape));
+  Shape expected = s;
+  expected.erase(expected.begin() + (input->ndim() == 1 ? 0 : 1));
+  if (input->ndim() >= 2 && target->ndim() >= 1 && target->shape[0] != s[0])
+    throw ValueError(cat_str(op, ": Expected input batch_size (", s[0], ") to match target batch_size (",
+                             target->shape[0], ") (input ", shape_str(s), ", target ",
+                             shape_str(target->shape), ")"));
+  TG_CHECK(target->shape == expected, RuntimeError, op, ": expected target of shape ",
+           shape_str(expected), " for input of shape ", shape_str(s), ", got ",
+           shape_str(target->shape));
+  return lay;
+}
+
+void check_targets(const Tensor& t, int64_t classes, int64_t ignore_index) {
+  const int64_t* p = t->data_as<int64_t>();
+  for (int64_t i = 0, n = t->numel(); i < n; ++i) {
+    const int64_t y = p[i];
+    TG_CHECK(y == ignore_index || (y >= 0 && y < classes), IndexError, "Target ", y,
+             " is out of bounds: expected a class index in [0, ", classes - 1, "] for ", classes,
+             " classes (or ignore_index ", ignore_index, ")");
+  }
+}
+
+Tensor class_loss(const Tensor& input, const Tensor& target, const Tensor& weight,
+                  int64_t reduction, int64_t ignore_index, double smoothing, bool log_softmax) {
+  const char* op = log_softmax ? "cross_entropy" : "nll_loss";
+  check_reduction(reduction);
+  TG_CHECK(smoothing >= 0 && smoothing <= 1, ValueError,
+           "label_smoothing must be between 0.0 and 1.0. Got: ", smoothing);
+  const bool probs = log_softmax && target->shape == input->shape && input->ndim() >= 1;
+  kernels::ClassLayout lay = class_layout(input, target, probs, op);
+  // computed in the input's dtype, promoted with class-probability targets
+  const DType dt = probs ? result_type({input, target}) : input->dtype;
+  if (weight) {
+    TG_CHECK(weight->ndim() == 1 && weight->shape[0] == lay.classes, RuntimeError, op,
+             ": weight tensor should be defined either for all ", lay.classes,
+             " classes or no classes but got weight tensor of shape: ", shape_str(weight->shape));
+    check_floating(weight, "weight", op);
+  }
+  Tensor x = dense(input, input->shape, dt);
+  Tensor t = probs ? dense(target, input->shape, dt) : dense(target, target->shape, DType::Int64);
+  Tensor w = dense_opt(weight, {lay.classes}, dt);
+  if (!probs) check_targets(t, lay.classes, ignore_index);
+
+  Shape loss_shape = input->shape;
+  loss_shape.erase(loss_shape.begin() + (input->ndim() == 1 ? 0 : 1));
+  const int64_t P = lay.positions();
+  // per-position losses in row-major order of loss_shape: they are the output of 'none'
+  Tensor per = empty(loss_shape, dt), lse = empty({P}, DType::Float64);
+  Tensor out = reduction == kNone ? per : empty({}, dt);
+  double denom = 0;
+  TG_DISPATCH_FLOAT(dt, T, {
+    kernels::ClassLossArgs<T> a;
+    a.lay = lay, a.x = x->data_as<T>(), a.weight = ptr<T>(w);
+    if (probs) a.probs = t->data_as<T>();
+    else a.target = t->data_as<int64_t>();
+    a.ignore_index = ignore_index, a.smoothing = smoothing, a.log_softmax = log_softmax;
+    denom = kernels::class_loss_forward(a, per->data_as<T>(), lse->data_as<double>());
+    if (reduction != kNone) {
+      const T* l = per->data_as<T>();
+      double s = kernels::blocked_sum(P, 1, [&](int64_t i) { return double(l[i]); });
+      *out->data_as<T>() = T(reduction == kMean ? s / denom : s);
+    }
+  });
+  auto node = make_node<ClassLossBackward>({input, target});
+  if (node) {
+    node->x = SavedTensor(x), node->target = SavedTensor(t), node->lse = SavedTensor(lse);
+    if (w) node->weight = SavedTensor(w);
+    node->lay = lay, node->in_shape = input->shape, node->tgt_shape = target->shape;
+    node->loss_shape = loss_shape, node->in_dtype = input->dtype, node->tgt_dtype = target->dtype;
+    node->dt = dt, node->reduction = reduction, node->ignore_index = ignore_index;
+    node->smoothing = smoothing, node->denom = denom, node->log_softmax = log_softmax;
+    node->probs = probs;
+  }
+  set_history(node, {out});
+  return out;
+}
+
+}  // namespace
+
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight,
+                     int64_t reduction, int64_t ignore_index, double label_smoothing) {
+  return class_loss(input, target, weight, reduction, ignore_index, label_smoothing, true);
+}
+
+Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight,
+                int64_t reduction, int64_t ignore_index) {
+  return class_loss(input, target, weight, reduction, ignore_index, 0.0, false);
+}
+
+}  // namespace tg

@@ -1,0 +1,12 @@
+"""tinygrad_cpp.nn: modules, parameters, losses, functional forms and initialisers, with
+PyTorch's names and semantics."""
+from . import functional, init
+from .modules import (GELU, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Flatten,
+                      Identity, L1Loss, LeakyReLU, Linear, LogSoftmax, Module, ModuleList,
+                      MSELoss, NLLLoss, ReLU, Sequential, SiLU, Sigmoid, Softmax, Tanh)
+from .parameter import Parameter
+
+__all__ = ["Module", "Parameter", "Linear", "Identity", "Sequential", "ModuleList", "ReLU",
+           "Sigmoid", "Tanh", "GELU", "SiLU", "LeakyReLU", "Softmax", "LogSoftmax", "Flatten",
+           "Dropout", "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
+           "BCEWithLogitsLoss", "functional", "init"]

@@ -1,0 +1,8 @@
+"""tinygrad_cpp.optim: optimizers (fused C++ update kernels) and lr schedulers."""
+from . import lr_scheduler
+from .adam import Adam, AdamW
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler"]
