@@ -94,6 +94,11 @@ void bind_reduce(py::module_& m, TensorClass& cls) {
     auto r = maybe_release(a->numel(), [&] { return min(a, dim, keepdim); });
     return min_t(r.first, r.second);
   }, py::arg("dim"), py::arg("keepdim") = false);
+  // max(input, other) / min(input, other): the elementwise forms.
+  def_both(cls, m, "max", [](const Tensor& a, const Tensor& other) { return maximum(a, other); },
+           py::arg("other"));
+  def_both(cls, m, "min", [](const Tensor& a, const Tensor& other) { return minimum(a, other); },
+           py::arg("other"));
   def_both(cls, m, "amax", [](const Tensor& a, py::handle dim, bool keepdim) {
     auto dims = dims_arg(dim);
     return maybe_release(a->numel(), [&] { return amax(a, dims, keepdim); });
