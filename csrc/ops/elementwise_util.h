@@ -1,8 +1,8 @@
 #pragma once
 // Internal helpers of the elementwise op files (elementwise.cpp, pow.cpp, select.cpp,
-// compare.cpp, unary.cpp, activation.cpp, inplace.cpp): dtype dispatch, kernels that
-// allocate their outputs, gradient reduction and the checks in-place ops share.
-// Not part of the public API.
+// compare.cpp, unary.cpp, activation.cpp, inplace.cpp, vec_rows.cpp): dtype dispatch,
+// kernels that allocate their outputs, gradient reduction, the float32 SIMD hook and the
+// checks in-place ops share. Not part of the public API.
 #include <string>
 #include <type_traits>
 
@@ -17,7 +17,7 @@ namespace tg::ew {
 // The dtypes an op's kernel is instantiated for. Instantiating only what an op supports
 // keeps compile time down, and the others raise PyTorch's message as a RuntimeError
 // (PyTorch's NotImplementedError is a RuntimeError subclass).
-enum class Types { All, Numeric, Float };
+enum class Types { All, Numeric, Float, Integral };
 
 template <class T>
 struct Tag { using type = T; };
@@ -25,13 +25,17 @@ struct Tag { using type = T; };
 template <Types K, class F>
 void dispatch(DType dt, const char* op, F&& f) {
   switch (dt) {
-    case DType::Float32: f(Tag<float>{}); return;
-    case DType::Float64: f(Tag<double>{}); return;
+    case DType::Float32:
+      if constexpr (K != Types::Integral) { f(Tag<float>{}); return; }
+      break;
+    case DType::Float64:
+      if constexpr (K != Types::Integral) { f(Tag<double>{}); return; }
+      break;
     case DType::Int64:
       if constexpr (K != Types::Float) { f(Tag<int64_t>{}); return; }
       break;
     case DType::Bool:
-      if constexpr (K == Types::All) { f(Tag<bool>{}); return; }
+      if constexpr (K == Types::All || K == Types::Integral) { f(Tag<bool>{}); return; }
       break;
   }
   throw RuntimeError(cat_str("\"", op, "\" not implemented for '", dtype_name(dt), "'"));
