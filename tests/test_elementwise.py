@@ -341,3 +341,77 @@ def test_large_tensors_match_small_path():
     b = RNG.standard_normal(257).astype(np.float32)
     np.testing.assert_allclose((tg.tensor(a) * tg.tensor(b) + 1).numpy(), a * b + 1, rtol=1e-6)
     np.testing.assert_allclose((strided(a) - 2.0).numpy(), a - 2.0)
+
+
+def test_rounding_division_gradients_are_zero():
+    a, b = RNG.uniform(0.6, 3.0, (2, 3)), RNG.uniform(0.6, 2.0, (3,))
+    check_grad(lambda x, y: tg.div(x, y, rounding_mode="floor"), a, b,
+               torch_fn=(lambda x, y: torch.div(x, y, rounding_mode="floor")) if torch else None)
+    check_grad(lambda x, y: tg.div(x, y, rounding_mode="trunc"), a, b,
+               torch_fn=(lambda x, y: torch.div(x, y, rounding_mode="trunc")) if torch else None)
+    check_grad(lambda x, y: x % y, a, b)
+
+
+NAMES = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
+         "remainder", "pow", "eq", "ne", "lt", "le", "gt", "ge", "maximum", "minimum", "where", "clamp",
+         "clip", "clamp_min", "clamp_max", "neg", "negative", "abs", "sign", "square", "exp", "expm1", "log",
+         "log1p", "sqrt", "rsqrt", "reciprocal", "sin", "cos", "floor", "ceil", "round", "sigmoid", "tanh",
+         "relu", "gelu", "silu", "softplus", "leaky_relu", "elu"]
+INPLACE = ["add_", "sub_", "mul_", "div_", "pow_", "copy_", "zero_", "fill_", "clamp_", "clip_", "neg_",
+           "abs_", "exp_", "log_", "sqrt_", "rsqrt_", "reciprocal_", "floor_", "ceil_", "round_",
+           "sigmoid_", "tanh_", "relu_"]
+
+
+def test_ops_exist_as_methods_and_functions():
+    for name in NAMES:
+        assert callable(getattr(tg, name)), name
+        assert callable(getattr(tg.Tensor, name)), name
+    for name in INPLACE:
+        assert callable(getattr(tg.Tensor, name)), name
+    x, y = tg.tensor([1.0, -2.0]), tg.tensor([3.0, 0.5])
+    np.testing.assert_array_equal(tg.subtract(x, y).numpy(), [-2.0, -2.5])
+    np.testing.assert_array_equal(tg.multiply(x, y).numpy(), [3.0, -1.0])
+    np.testing.assert_array_equal(tg.divide(x, y).numpy(), tg.true_divide(x, y).numpy())
+    np.testing.assert_array_equal(tg.floor_divide(x, y).numpy(), [0.0, -4.0])
+    np.testing.assert_array_equal(tg.negative(x).numpy(), [-1.0, 2.0])
+    np.testing.assert_array_equal(abs(x).numpy(), [1.0, 2.0])
+    assert +x is x
+
+
+# ---- logical and bitwise ------------------------------------------------------------------
+
+def test_logical_ops():
+    a = np.array([0.0, 1.5, np.nan, -2.0])
+    b = np.array([0, 0, 3, 1])
+    ta, tb = tg.tensor(a), tg.tensor(b)
+    for name, ref in [("logical_and", np.logical_and), ("logical_or", np.logical_or), ("logical_xor", np.logical_xor)]:
+        out = getattr(tg, name)(ta, tb)
+        assert out.dtype == tg.bool
+        np.testing.assert_array_equal(out.numpy(), ref(a, b))
+        np.testing.assert_array_equal(getattr(ta, name)(1).numpy(), ref(a, 1))
+    np.testing.assert_array_equal(tg.logical_not(ta).numpy(), np.logical_not(a))
+    np.testing.assert_array_equal(ta.logical_not().numpy(), np.logical_not(a))
+
+
+def test_bitwise_ops_and_operators():
+    m = np.array([True, False, True, False])
+    n = np.array([True, True, False, False])
+    tm, tn = tg.tensor(m), tg.tensor(n)
+    np.testing.assert_array_equal((~tm).numpy(), ~m)
+    np.testing.assert_array_equal((tm & tn).numpy(), m & n)
+    np.testing.assert_array_equal((tm | tn).numpy(), m | n)
+    np.testing.assert_array_equal((tm ^ tn).numpy(), m ^ n)
+    np.testing.assert_array_equal((True & tm).numpy(), m)
+    assert (tm & tn).dtype == tg.bool
+    i = np.array([5, -3, 12], dtype=np.int64)
+    ti = tg.tensor(i)
+    np.testing.assert_array_equal((~ti).numpy(), ~i)
+    np.testing.assert_array_equal((ti & 6).numpy(), i & 6)
+    np.testing.assert_array_equal((3 | ti).numpy(), 3 | i)
+    np.testing.assert_array_equal(tg.bitwise_xor(ti, tg.tensor([1, 1, 1])).numpy(), i ^ 1)
+    assert (tm & 1).dtype == tg.int64
+    for bad in (lambda: ~tg.ones(2), lambda: tg.ones(2) & tm, lambda: ti | 1.5):
+        with pytest.raises(RuntimeError, match="not implemented for 'float32'"):
+            bad()
+    x = tg.tensor([1.0, -1.0, 2.0])
+    np.testing.assert_array_equal(tg.where((x > 0) & ~(x > 1.5), x, 0.0).numpy(), [1.0, 0.0, 0.0])

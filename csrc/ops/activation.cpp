@@ -21,6 +21,7 @@ T sigmoid_of(T x) {
 
 namespace {
 struct Sigmoid {
+  static constexpr auto vec = kernels::VecFn::Sigmoid;
   template <class T> T operator()(T x) const { return sigmoid_of(x); }
 };
 struct SigmoidGrad {
@@ -28,6 +29,7 @@ struct SigmoidGrad {
   template <class T> T operator()(T g, T y) const { return g * y * (T(1) - y); }
 };
 struct Tanh {
+  static constexpr auto vec = kernels::VecFn::Tanh;
   template <class T> T operator()(T x) const { return std::tanh(x); }
 };
 struct TanhGrad {
@@ -81,10 +83,12 @@ constexpr double kSqrt2OverPi = 0.79788456080286535588;   // sqrt(2 / pi)
 constexpr double kKappa = 0.044715;
 
 struct Gelu {  // x * Phi(x), Phi the standard normal CDF
+  static constexpr auto vec = kernels::VecFn::Gelu;
   template <class T> T operator()(T x) const { return x * T(0.5) * (T(1) + std::erf(x * T(kSqrt1_2))); }
 };
 struct GeluGrad {  // Phi(x) + x * phi(x)
   static constexpr const char* name = "GeluBackward0";
+  static constexpr auto vec_grad = kernels::VecGrad::Gelu;
   template <class T> T operator()(T g, T x) const {
     T cdf = T(0.5) * (T(1) + std::erf(x * T(kSqrt1_2)));
     T pdf = T(kInvSqrt2Pi) * std::exp(T(-0.5) * x * x);
@@ -92,6 +96,7 @@ struct GeluGrad {  // Phi(x) + x * phi(x)
   }
 };
 struct GeluTanh {
+  static constexpr auto vec = kernels::VecFn::GeluTanh;
   template <class T> T operator()(T x) const {
     T inner = T(kSqrt2OverPi) * (x + T(kKappa) * x * x * x);
     return T(0.5) * x * (T(1) + std::tanh(inner));
@@ -99,6 +104,7 @@ struct GeluTanh {
 };
 struct GeluTanhGrad {
   static constexpr const char* name = "GeluBackward0";
+  static constexpr auto vec_grad = kernels::VecGrad::GeluTanh;
   template <class T> T operator()(T g, T x) const {
     T x2 = x * x;
     T t = std::tanh(T(kSqrt2OverPi) * (x + T(kKappa) * x2 * x));
@@ -111,7 +117,7 @@ struct GeluTanhGrad {
 // Activations PyTorch defines for float tensors only.
 template <class F, class D>
 Tensor float_only(const Tensor& a, const char* op, F f, D d) {
-  Tensor out = unary_kernel<Types::Float>(a, a->dtype, op, f);
+  Tensor out = unary_op<Types::Float>(a, a->dtype, op, f);
   set_history(make_node<PointwiseBackward<D>>({a}, a, false, d), {out});
   return out;
 }
@@ -128,10 +134,12 @@ Tensor gelu(const Tensor& a, const std::string& approximate) {
 
 namespace {
 struct Silu {
+  static constexpr auto vec = kernels::VecFn::Silu;
   template <class T> T operator()(T x) const { return x * sigmoid_of(x); }
 };
 struct SiluGrad {  // s + x s (1 - s)
   static constexpr const char* name = "SiluBackward0";
+  static constexpr auto vec_grad = kernels::VecGrad::Silu;
   template <class T> T operator()(T g, T x) const {
     T s = sigmoid_of(x);
     return g * s * (T(1) + x * (T(1) - s));

@@ -1,12 +1,14 @@
 #pragma once
 // Internal helpers of the elementwise op files (elementwise.cpp, pow.cpp, select.cpp,
-// compare.cpp, unary.cpp, activation.cpp, inplace.cpp): dtype dispatch, kernels that
-// allocate their outputs, gradient reduction and the checks in-place ops share.
-// Not part of the public API.
+// compare.cpp, unary.cpp, activation.cpp, inplace.cpp, vec_rows.cpp): dtype dispatch,
+// kernels that allocate their outputs, gradient reduction, the float32 SIMD hook and the
+// checks in-place ops share. Not part of the public API.
 #include <string>
+#include <type_traits>
 
 #include "autograd/node.h"
 #include "kernels/loops.h"
+#include "kernels/vec_unary.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
 
@@ -15,7 +17,7 @@ namespace tg::ew {
 // The dtypes an op's kernel is instantiated for. Instantiating only what an op supports
 // keeps compile time down, and the others raise PyTorch's message as a RuntimeError
 // (PyTorch's NotImplementedError is a RuntimeError subclass).
-enum class Types { All, Numeric, Float };
+enum class Types { All, Numeric, Float, Integral };
 
 template <class T>
 struct Tag { using type = T; };
@@ -23,13 +25,17 @@ struct Tag { using type = T; };
 template <Types K, class F>
 void dispatch(DType dt, const char* op, F&& f) {
   switch (dt) {
-    case DType::Float32: f(Tag<float>{}); return;
-    case DType::Float64: f(Tag<double>{}); return;
+    case DType::Float32:
+      if constexpr (K != Types::Integral) { f(Tag<float>{}); return; }
+      break;
+    case DType::Float64:
+      if constexpr (K != Types::Integral) { f(Tag<double>{}); return; }
+      break;
     case DType::Int64:
       if constexpr (K != Types::Float) { f(Tag<int64_t>{}); return; }
       break;
     case DType::Bool:
-      if constexpr (K == Types::All) { f(Tag<bool>{}); return; }
+      if constexpr (K == Types::All || K == Types::Integral) { f(Tag<bool>{}); return; }
       break;
   }
   throw RuntimeError(cat_str("\"", op, "\" not implemented for '", dtype_name(dt), "'"));
@@ -104,6 +110,33 @@ Tensor ternary_kernel(const Tensor& a, const Tensor& b, const Tensor& c, DType c
   return out;
 }
 
+// ---- float32 SIMD kernels ----------------------------------------------------------------
+// A forward functor may name a bulk float32 kernel (`static constexpr VecFn vec`), a
+// derivative functor one for its gradient (`static constexpr VecGrad vec_grad`); float32
+// tensors then go through kernels/vec_unary.h instead of one libm call per element.
+template <class F, class = void>
+struct has_vec : std::false_type {};
+template <class F>
+struct has_vec<F, std::void_t<decltype(F::vec)>> : std::true_type {};
+template <class D, class = void>
+struct has_vec_grad : std::false_type {};
+template <class D>
+struct has_vec_grad<D, std::void_t<decltype(D::vec_grad)>> : std::true_type {};
+
+// fn(a) as float32 (vec_rows.cpp), any layout.
+Tensor vec_unary_f32(const Tensor& a, kernels::VecFn fn);
+void vec_unary_f32_inplace(const Tensor& self, kernels::VecFn fn);
+// g * f'(x) as float32, over the broadcast shape of g and x.
+Tensor vec_grad_f32(const Tensor& g, const Tensor& x, kernels::VecGrad fn);
+
+// f(a) computed in `ct`, through f's float32 kernel when it has one.
+template <Types K, class F>
+Tensor unary_op(const Tensor& a, DType ct, const char* op, F f) {
+  if constexpr (has_vec<F>::value)
+    if (ct == DType::Float32) return vec_unary_f32(a, F::vec);
+  return unary_kernel<K>(a, ct, op, f);
+}
+
 // Shape and dtype of an input, kept by nodes that need no saved values of it.
 struct InputMeta {
   Shape shape;
@@ -122,6 +155,8 @@ struct PointwiseBackward : Node {
   std::string name() const override { return D::name; }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     const Tensor& s = saved.get(*this);
+    if constexpr (has_vec_grad<D>::value)
+      if (s->dtype == DType::Float32) return {vec_grad_f32(g[0], s, D::vec_grad)};
     return {binary_kernel<Types::Float>(g[0], s, s->dtype, D::name, d)};
   }
   void release_saved() override { saved.reset(); }
@@ -149,7 +184,7 @@ enum class Saves { Input, Output };
 // PointwiseBackward<D> when x requires grad.
 template <class F, class D>
 Tensor float_op(const Tensor& a, const char* op, F f, D d, Saves saves) {
-  Tensor out = unary_kernel<Types::Float>(a, float_type(a->dtype), op, f);
+  Tensor out = unary_op<Types::Float>(a, float_type(a->dtype), op, f);
   const bool is_out = saves == Saves::Output;
   set_history(make_node<PointwiseBackward<D>>({a}, is_out ? out : a, is_out, d), {out});
   return out;
@@ -203,6 +238,12 @@ template <Types K, class F>
 void inplace_unary(const Tensor& self, DType rt, const char* op, F f) {
   check_writable(self);
   check_castable(rt, self->dtype);
+  if constexpr (has_vec<F>::value) {
+    if (self->dtype == DType::Float32) {
+      vec_unary_f32_inplace(self, F::vec);
+      return bump_version(self);
+    }
+  }
   dispatch<K>(self->dtype, op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     kernels::map1(self->shape, self->data_as<T>(), self->strides.data(), self->data_as<T>(),

@@ -2,6 +2,7 @@
 // Their gradients route the incoming gradient to whichever operand was picked, with
 // PyTorch's conventions at ties and boundaries.
 #include <cmath>
+#include <limits>
 
 #include "ops/elementwise_util.h"
 
@@ -148,13 +149,23 @@ bool scalar_bounds(const Tensor& lo, const Tensor& hi) {
   return (!lo || lo->ndim() == 0) && (!hi || hi->ndim() == 0);
 }
 
-// The clamp of one element to 0-d bounds, the bounds read once.
-template <class T>
-auto scalar_clamp(const Tensor& lo, const Tensor& hi) {
+// Calls k(f) with f the clamp of one element to the 0-d bounds, read once. An absent bound
+// is the type's extreme, so one compare-and-select formula covers every case and the loop
+// vectorizes; a NaN bound makes every result NaN (PyTorch's rule).
+template <class T, class K>
+void with_scalar_clamp(const Tensor& lo, const Tensor& hi, K k) {
+  using L = std::numeric_limits<T>;
   const DType dt = dtype_of<T>::value;
-  const T l = lo ? cast(lo, dt)->template data_as<T>()[0] : T(0);
-  const T h = hi ? cast(hi, dt)->template data_as<T>()[0] : T(0);
-  return [f = Clamp<T>{(bool)lo, (bool)hi}, l, h](T v) { return f(v, l, h); };
+  const T l = lo ? cast(lo, dt)->template data_as<T>()[0] : L::has_infinity ? -L::infinity() : L::lowest();
+  const T h = hi ? cast(hi, dt)->template data_as<T>()[0] : L::has_infinity ? L::infinity() : L::max();
+  if (is_nan(l) || is_nan(h)) {
+    const T nan = is_nan(l) ? l : h;
+    return k([nan](T) { return nan; });
+  }
+  k([l, h](T x) {
+    const T v = x < l ? l : x;
+    return v > h ? h : v;
+  });
 }
 
 std::vector<Tensor> clamp_operands(const Tensor& x, const Tensor& lo, const Tensor& hi) {
@@ -171,7 +182,7 @@ Tensor clamp_kernel(const Tensor& x, const Tensor& lo, const Tensor& hi, DType r
   dispatch<Types::Numeric>(rt, "clamp", [&](auto tag) {
     using T = typename decltype(tag)::type;
     if (scalar_bounds(lo, hi))
-      out = map_unary<T>(x, scalar_clamp<T>(lo, hi));
+      with_scalar_clamp<T>(lo, hi, [&](auto f) { out = map_unary<T>(x, f); });
     else
       out = map_ternary<T>(x, lo ? lo : x, hi ? hi : x, Clamp<T>{(bool)lo, (bool)hi});
   });
@@ -241,8 +252,10 @@ void clamp_(const Tensor& self, const Tensor& lo, const Tensor& hi) {
   if (rt == self->dtype && scalar_bounds(lo, hi)) {
     dispatch<Types::Numeric>(rt, "clamp_", [&](auto tag) {
       using T = typename decltype(tag)::type;
-      kernels::map1(self->shape, self->data_as<T>(), self->strides.data(), self->data_as<T>(),
-                    self->strides.data(), scalar_clamp<T>(lo, hi));
+      with_scalar_clamp<T>(lo, hi, [&](auto f) {
+        kernels::map1(self->shape, self->data_as<T>(), self->strides.data(), self->data_as<T>(),
+                      self->strides.data(), f);
+      });
     });
   } else {
     Tensor out = clamp_kernel(self, lo, hi, rt);

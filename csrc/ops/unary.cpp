@@ -88,6 +88,7 @@ Tensor sign(const Tensor& a) {
 
 namespace {
 struct Exp {
+  static constexpr auto vec = kernels::VecFn::Exp;
   template <class T> T operator()(T x) const { return std::exp(x); }
 };
 struct ExpGrad {  // exp' = exp: reads the output
@@ -102,6 +103,7 @@ struct Expm1Grad {
   template <class T> T operator()(T g, T y) const { return g * (y + T(1)); }
 };
 struct Log {
+  static constexpr auto vec = kernels::VecFn::Log;
   template <class T> T operator()(T x) const { return std::log(x); }
 };
 struct LogGrad {

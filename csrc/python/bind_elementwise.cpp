@@ -89,6 +89,10 @@ void bind_elementwise(py::module_& m, TensorClass& cls) {
   cls.def("__eq__", binary(eq)).def("__ne__", binary(ne));
   cls.def("__lt__", binary(lt)).def("__le__", binary(le));
   cls.def("__gt__", binary(gt)).def("__ge__", binary(ge));
+  cls.def("__and__", binary(bitwise_and)).def("__rand__", binary(bitwise_and, true));
+  cls.def("__or__", binary(bitwise_or)).def("__ror__", binary(bitwise_or, true));
+  cls.def("__xor__", binary(bitwise_xor)).def("__rxor__", binary(bitwise_xor, true));
+  cls.def("__invert__", unary(bitwise_not));
   cls.def("__neg__", unary(neg));
   cls.def("__pos__", [](const Tensor& t) { return t; });
   cls.def("__abs__", unary(abs));
@@ -140,6 +144,16 @@ void bind_elementwise(py::module_& m, TensorClass& cls) {
   def_both(cls, m, "le", with_other(le), py::arg("other"));
   def_both(cls, m, "gt", with_other(gt), py::arg("other"));
   def_both(cls, m, "ge", with_other(ge), py::arg("other"));
+
+  // ---- logical and bitwise ---------------------------------------------------------------
+  def_both(cls, m, "logical_not", unary(logical_not));
+  def_both(cls, m, "logical_and", with_other(logical_and), py::arg("other"));
+  def_both(cls, m, "logical_or", with_other(logical_or), py::arg("other"));
+  def_both(cls, m, "logical_xor", with_other(logical_xor), py::arg("other"));
+  def_both(cls, m, "bitwise_not", unary(bitwise_not));
+  def_both(cls, m, "bitwise_and", with_other(bitwise_and), py::arg("other"));
+  def_both(cls, m, "bitwise_or", with_other(bitwise_or), py::arg("other"));
+  def_both(cls, m, "bitwise_xor", with_other(bitwise_xor), py::arg("other"));
 
   // ---- selection --------------------------------------------------------------------------
   def_both(cls, m, "maximum", with_other(maximum), py::arg("other"));

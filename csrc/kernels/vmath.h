@@ -1,0 +1,233 @@
+#pragma once
+// Float32 transcendental functions on SIMD lanes (GCC/Clang vector types), for the
+// elementwise kernels in vec_unary.cpp (baseline SIMD) and vec_unary_avx2.cpp (AVX2+FMA).
+// libm's expf/tanhf/erff are one scalar call per element (tanhf ~35 ns); these run the
+// classic Cephes / Numerical Recipes approximations, within a few ulp, branch-free.
+// Internal linkage on purpose: each translation unit keeps its own copy, so the linker can
+// never hand AVX2-compiled code to a baseline caller.
+#include <cstdint>
+
+namespace tg::kernels {
+namespace {
+
+template <class F, class I>
+inline F as_float(I i) {
+  F f;
+  __builtin_memcpy(&f, &i, sizeof(F));
+  return f;
+}
+template <class F, class I>
+inline I as_int(F f) {
+  I i;
+  __builtin_memcpy(&i, &f, sizeof(F));
+  return i;
+}
+template <class F>
+inline F splat(float v) {
+  return F{} + v;
+}
+
+template <class F, class I>
+inline F v_abs(F x) {
+  return as_float<F, I>(as_int<F, I>(x) & 0x7fffffff);
+}
+// |m| with the sign of s
+template <class F, class I>
+inline F v_copysign(F m, F s) {
+  return as_float<F, I>((as_int<F, I>(m) & 0x7fffffff) | (as_int<F, I>(s) & (int32_t)0x80000000));
+}
+
+// Cephes expf (about 1 ulp). NaN passes the clamps (it compares false) and poisons the
+// product; 2^n is applied as two halves so n in [-150, 128] neither wraps the exponent
+// field nor skips gradual underflow.
+template <class F, class I>
+inline F v_exp(F x) {
+  F xc = x < -104.f ? splat<F>(-104.f) : x;
+  xc = xc > 89.f ? splat<F>(89.f) : xc;
+  // x = n ln2 + r, |r| <= ln2/2; adding and removing 1.5 * 2^23 rounds to nearest
+  const F fn = (xc * 1.44269504088896341f + 12582912.f) - 12582912.f;
+  const F r = (xc - fn * 0.693359375f) - fn * -2.12194440e-4f;
+  F y = r * 1.9875691500e-4f + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * (r * r) + r + 1.f;
+  const I n = __builtin_convertvector(fn > -151.f ? fn : splat<F>(-151.f), I);
+  const I n1 = n >> 1, n2 = n - n1;
+  return y * as_float<F, I>((n1 + 127) << 23) * as_float<F, I>((n2 + 127) << 23);
+}
+
+// Cephes logf (about 1 ulp): x = m 2^e with m in [sqrt(1/2), sqrt(2)), log(m) by a
+// polynomial in m - 1. log(0) = -inf, log(<0) = nan, log(inf) = inf, subnormals scaled up.
+template <class F, class I>
+inline F v_log(F x) {
+  const auto tiny = x < 1.17549435e-38f;  // subnormal (or zero, negative, handled below)
+  F xs = tiny ? x * 8388608.f : x;        // * 2^23
+  I bits = as_int<F, I>(xs);
+  F e = __builtin_convertvector(((bits >> 23) & 0xff) - 126, F) - (tiny ? splat<F>(23.f) : F{});
+  F m = as_float<F, I>((bits & 0x007fffff) | 0x3f000000);  // in [0.5, 1)
+  const auto lo = m < 0.707106781186547524f;
+  e = lo ? e - 1.f : e;
+  m = lo ? m + m - 1.f : m - 1.f;
+  const F z = m * m;
+  F y = m * 7.0376836292e-2f - 1.1514610310e-1f;
+  y = y * m + 1.1676998740e-1f;
+  y = y * m - 1.2420140846e-1f;
+  y = y * m + 1.4249322787e-1f;
+  y = y * m - 1.6668057665e-1f;
+  y = y * m + 2.0000714765e-1f;
+  y = y * m - 2.4999993993e-1f;
+  y = y * m + 3.3333331174e-1f;
+  y = y * m * z + e * -2.12194440e-4f - 0.5f * z;
+  F r = (m + y) + e * 0.693359375f;
+  const F inf = splat<F>(__builtin_inff()), nan = splat<F>(__builtin_nanf(""));
+  r = x == inf ? inf : r;
+  r = x == 0.f ? -inf : r;
+  return ((x < 0.f) | (x != x)) ? nan : r;
+}
+
+// Cephes tanhf: an odd polynomial below 0.625, 1 - 2 / (e^2|x| + 1) above (about 2 ulp).
+template <class F, class I>
+inline F v_tanh(F x) {
+  const F ax = v_abs<F, I>(x);
+  const F s = x * x;
+  F p = s * -5.70498872745e-3f + 2.06390887954e-2f;
+  p = p * s - 5.37397155531e-2f;
+  p = p * s + 1.33314422036e-1f;
+  p = p * s - 3.33332819422e-1f;
+  const F small = p * s * x + x;
+  const F e = v_exp<F, I>(2.f * (ax > 10.f ? splat<F>(10.f) : ax));  // tanh(10) rounds to 1
+  const F large = v_copysign<F, I>(1.f - 2.f / (e + 1.f), x);
+  return ax < 0.625f ? small : large;
+}
+
+// 1 / (1 + e^-x): e^-x overflows to inf for very negative x, giving 0, never NaN.
+template <class F, class I>
+inline F v_sigmoid(F x) {
+  return 1.f / (1.f + v_exp<F, I>(-x));
+}
+
+constexpr float kSqrt1_2 = 0.70710678118654752440f;
+constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
+constexpr float kSqrt2OverPi = 0.79788456080286535588f;
+constexpr float kKappa = 0.044715f;
+
+// Splits the exponent of exp(-x^2 / 2) so that no rounding of x^2 reaches it: with
+// x = xh + xl, xh holding 12 significant bits, xh^2 / 2 is exact and the rest is small.
+// (Rounding x^2 / 2 itself would cost 2 (x^2 / 2) ulp, 20+ ulp by x = 4.)
+template <class F, class I>
+inline void v_half_square(F x, F& hi, F& lo) {
+  const F xh = as_float<F, I>(as_int<F, I>(x) & (int32_t)0xfffff000);
+  const F xl = x - xh;
+  hi = 0.5f * xh * xh;
+  lo = xh * xl + 0.5f * xl * xl;
+}
+
+// Standard normal CDF, Phi(x) = erfc(-x / sqrt 2) / 2, by Numerical Recipes' erfcc
+// (relative error < 1.2e-7 everywhere): accurate far into the lower tail, where the
+// textbook (1 + erf(x / sqrt 2)) / 2 cancels.
+template <class F, class I>
+inline F v_phi(F x) {
+  const F ax = v_abs<F, I>(x);
+  const F t = 1.f / (1.f + 0.5f * kSqrt1_2 * ax);
+  F p = t * 0.17087277f - 0.82215223f;
+  p = p * t + 1.48851587f;
+  p = p * t - 1.13520398f;
+  p = p * t + 0.27886807f;
+  p = p * t - 0.18628806f;
+  p = p * t + 0.09678418f;
+  p = p * t + 0.37409196f;
+  p = p * t + 1.00002368f;
+  p = p * t - 1.26551223f;
+  F hi, lo;
+  v_half_square<F, I>(ax, hi, lo);
+  F half_erfc = 0.5f * t * v_exp<F, I>(-hi) * v_exp<F, I>(p - lo);  // erfc(|x| / sqrt 2) / 2
+  half_erfc = ax > 15.f ? F{} : half_erfc;  // underflowed anyway; keeps inf - inf out
+  return x <= 0.f ? half_erfc : 1.f - half_erfc;
+}
+
+// Standard normal density
+template <class F, class I>
+inline F v_pdf(F x) {
+  F hi, lo;
+  v_half_square<F, I>(x, hi, lo);
+  const F d = kInvSqrt2Pi * v_exp<F, I>(-hi) * v_exp<F, I>(-lo);
+  return v_abs<F, I>(x) > 15.f ? F{} : d;  // underflowed anyway; keeps inf - inf out
+}
+
+template <class F, class I>
+inline F v_gelu(F x) {
+  return x * v_phi<F, I>(x);
+}
+template <class F, class I>
+inline F v_gelu_grad(F g, F x) {
+  return g * (v_phi<F, I>(x) + x * v_pdf<F, I>(x));
+}
+
+template <class F, class I>
+inline F v_gelu_tanh(F x) {
+  const F inner = kSqrt2OverPi * (x + kKappa * x * x * x);
+  return 0.5f * x * (1.f + v_tanh<F, I>(inner));
+}
+template <class F, class I>
+inline F v_gelu_tanh_grad(F g, F x) {
+  const F x2 = x * x;
+  const F t = v_tanh<F, I>(kSqrt2OverPi * (x + kKappa * x2 * x));
+  const F d_inner = kSqrt2OverPi * (1.f + 3.f * kKappa * x2);
+  return g * (0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * d_inner);
+}
+
+template <class F, class I>
+inline F v_silu(F x) {
+  return x / (1.f + v_exp<F, I>(-x));
+}
+template <class F, class I>
+inline F v_silu_grad(F g, F x) {
+  const F s = v_sigmoid<F, I>(x);
+  return g * s * (1.f + x * (1.f - s));
+}
+
+// out[i] = f(in[i]) for i < n, W lanes at a time; the tail goes through one padded
+// vector, so every element gets the same formula.
+template <class F, class Fn>
+inline void v_map(const float* in, float* out, int64_t n, Fn f) {
+  constexpr int64_t W = sizeof(F) / sizeof(float);
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    F v;
+    __builtin_memcpy(&v, in + i, sizeof(F));
+    v = f(v);
+    __builtin_memcpy(out + i, &v, sizeof(F));
+  }
+  if (i < n) {
+    F v{};
+    __builtin_memcpy(&v, in + i, (n - i) * sizeof(float));
+    v = f(v);
+    __builtin_memcpy(out + i, &v, (n - i) * sizeof(float));
+  }
+}
+
+// out[i] = f(a[i], b[i]) for i < n.
+template <class F, class Fn>
+inline void v_map2(const float* a, const float* b, float* out, int64_t n, Fn f) {
+  constexpr int64_t W = sizeof(F) / sizeof(float);
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    F u, v;
+    __builtin_memcpy(&u, a + i, sizeof(F));
+    __builtin_memcpy(&v, b + i, sizeof(F));
+    u = f(u, v);
+    __builtin_memcpy(out + i, &u, sizeof(F));
+  }
+  if (i < n) {
+    F u{}, v{};
+    __builtin_memcpy(&u, a + i, (n - i) * sizeof(float));
+    __builtin_memcpy(&v, b + i, (n - i) * sizeof(float));
+    u = f(u, v);
+    __builtin_memcpy(out + i, &u, (n - i) * sizeof(float));
+  }
+}
+
+}  // namespace
+}  // namespace tg::kernels
