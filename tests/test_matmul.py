@@ -201,6 +201,9 @@ def test_int64_matmul():
         out = tg.tensor(a) @ tg.tensor(b)
         assert out.dtype == tg.int64
         np.testing.assert_array_equal(out.numpy(), np.matmul(a, b))
+    # wraps on overflow like PyTorch and numpy
+    a, b = np.array([[2**62, 3], [1, 1]]), np.array([[4, 1], [5, 1]])
+    np.testing.assert_array_equal((tg.tensor(a) @ tg.tensor(b)).numpy(), a @ b)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

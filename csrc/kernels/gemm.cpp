@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <new>
+#include <type_traits>
 
 #include "core/error.h"
 #include "core/parallel.h"
@@ -101,34 +102,36 @@ struct Gemm {
   }
 };
 
-// C rows [i0, i1) by plain loops (int64 products). Sums stay in
-// registers (8 columns of a row at a time): a running sum kept in C would put a store
-// and a reload on the critical path of every multiply-add.
+// C rows [i0, i1) by plain loops (int64 products). Sums stay in registers (8 columns of
+// a row at a time): a running sum kept in C would put a store and a reload on the
+// critical path of every multiply-add. Integers wrap on overflow as in PyTorch (the
+// arithmetic runs unsigned, where wrapping is defined).
 template <class T>
 void direct(const Gemm<T>& g, int64_t i0, int64_t i1) {
+  using U = std::conditional_t<std::is_integral_v<T>, std::make_unsigned_t<T>, T>;
   constexpr int64_t J = 8;
   for (int64_t i = i0; i < i1; ++i) {
     const T* a = g.A + i * g.rsa;
     T* c = g.C + i * g.rsc;
     int64_t j0 = 0;
     for (; j0 + J <= g.N; j0 += J) {
-      T acc[J] = {};
+      U acc[J] = {};
       const T* b = g.B + j0 * g.csb;
       for (int64_t p = 0; p < g.K; ++p, b += g.rsb) {
-        const T av = a[p * g.csa];
-        for (int64_t u = 0; u < J; ++u) acc[u] += av * b[u * g.csb];
+        const U av = (U)a[p * g.csa];
+        for (int64_t u = 0; u < J; ++u) acc[u] += av * (U)b[u * g.csb];
       }
       for (int64_t u = 0; u < J; ++u) {
         T& out = c[(j0 + u) * g.csc];
-        out = (g.acc ? out : T(0)) + acc[u];
+        out = T((g.acc ? (U)out : U(0)) + acc[u]);
       }
     }
     for (; j0 < g.N; ++j0) {
-      T acc = 0;
+      U acc = 0;
       const T* b = g.B + j0 * g.csb;
-      for (int64_t p = 0; p < g.K; ++p) acc += a[p * g.csa] * b[p * g.rsb];
+      for (int64_t p = 0; p < g.K; ++p) acc += (U)a[p * g.csa] * (U)b[p * g.rsb];
       T& out = c[j0 * g.csc];
-      out = (g.acc ? out : T(0)) + acc;
+      out = T((g.acc ? (U)out : U(0)) + acc);
     }
   }
 }
