@@ -154,14 +154,17 @@ def test_threads_match_one_thread(isa, threads, dtype):
              ((3, 200, 64), (64, 300)), ((1000, 7), (7, 600)), ((32, 100, 60), (32, 60, 5)),
              ((40, 1, 30), (40, 30, 70)), ((5000, 3), (3, 1))]
     for sa, sb in cases:
-        a, b = tg.tensor(rand(rng, sa, dtype)), tg.tensor(rand(rng, sb, dtype))
-        tg.set_num_threads(1)
-        one = (a @ b).numpy()
-        for n in (2, 3, 4):
-            tg.set_num_threads(n)
-            np.testing.assert_array_equal((a @ b).numpy(), one)
-        np.testing.assert_allclose(one, a.numpy().astype(np.float64) @ b.numpy().astype(np.float64),
-                                   **tol(dtype, sa[-1]))
+        bn = rand(rng, sb, dtype)
+        # B row-major, and column-major (packed on every path)
+        for a, b in [(tg.tensor(rand(rng, sa, dtype)), tg.tensor(bn)),
+                     (tg.tensor(rand(rng, sa, dtype)), tg.from_numpy(np.swapaxes(np.swapaxes(bn, -1, -2).copy(), -1, -2)))]:
+            tg.set_num_threads(1)
+            one = (a @ b).numpy()
+            for n in (2, 3, 4):
+                tg.set_num_threads(n)
+                np.testing.assert_array_equal((a @ b).numpy(), one)
+            np.testing.assert_allclose(one, a.numpy().astype(np.float64) @ b.numpy().astype(np.float64),
+                                       **tol(dtype, sa[-1]))
 
 
 def test_threads_backward_broadcast_reduction(threads):

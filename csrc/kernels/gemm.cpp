@@ -60,10 +60,11 @@ template <> const MicroKernel<double>* micro_kernel<double>() {
 
 // ---- tuning ----------------------------------------------------------------------------
 
-// Products with row-major B and C run the ISA's small kernel on the operands in place
-// (no packing) up to this many multiply-adds, while B stays within half an L2: there
-// packing costs more than it saves. Measured on Zen 4: in place wins up to 256^3 and on
-// 64 x 2048 x 64; packing wins at 512^3 and on long-K, wide-N products.
+// Products with row-major C run the ISA's small kernel (A read in place, B in place when
+// row-major, else packed) up to this many multiply-adds, while B stays within half an
+// L2: there packing A costs more than it saves. Measured on Zen 4: the small kernel wins
+// up to 256^3 and on 64 x 2048 x 64; full packing wins at 512^3 and on long-K, wide-N
+// products.
 constexpr int64_t kSmallMacs = int64_t(1) << 24;
 constexpr int64_t kSmallBBytes = int64_t(512) << 10;
 // Products below this many multiply-adds run on one thread (a parallel region costs a
@@ -341,11 +342,19 @@ template <class T>
 Plan plan(const MicroKernel<T>& uk, const Gemm<T>& g) {
   if (g.M == 0 || g.N == 0 || g.K == 0) return {Path::Empty, false};
   if (g.M == 1 || g.N == 1) return {Path::Gemv, false};
-  if (uk.small && g.csb == 1 && g.csc == 1 && g.M * g.N * g.K <= kSmallMacs &&
+  if (uk.small && g.csc == 1 && g.M * g.N * g.K <= kSmallMacs &&
       g.K * g.N * (int64_t)sizeof(T) <= kSmallBBytes)
     return {Path::Small, false};
   auto padded = [&](int64_t m, int64_t n) { return m * ((n + uk.nr - 1) / uk.nr * uk.nr); };
   return {Path::Blocked, padded(g.N, g.M) * 5 < padded(g.M, g.N) * 4};
+}
+
+// Elements of packing scratch one thread needs to run `path` on (any block of) g.
+template <class T>
+int64_t path_scratch(const MicroKernel<T>& uk, const Gemm<T>& g, Path path) {
+  if (path == Path::Blocked) return scratch_elems(uk, g.M, g.N, g.K);
+  if (path == Path::Small && g.csb != 1) return (g.N + uk.nr - 1) / uk.nr * uk.nr * g.K;
+  return 0;
 }
 
 // Runs one planned product on this thread (scratch: for Blocked).
@@ -358,7 +367,9 @@ void run_serial(const MicroKernel<T>& uk, const Gemm<T>& g, Path path, T* scratc
           for (int64_t j = 0; j < g.N; ++j) g.C[i * g.rsc + j * g.csc] = T(0);
       return;
     case Path::Small:
-      return uk.small(g.M, g.N, g.K, g.A, g.rsa, g.csa, g.B, g.rsb, g.C, g.rsc, g.acc);
+      if (g.csb == 1) return uk.small(g.M, g.N, g.K, g.A, g.rsa, g.csa, g.B, g.rsb, uk.nr, g.C, g.rsc, g.acc);
+      uk.pack_b(g.K, g.N, g.B, g.rsb, g.csb, scratch);
+      return uk.small(g.M, g.N, g.K, g.A, g.rsa, g.csa, scratch, uk.nr, uk.nr * g.K, g.C, g.rsc, g.acc);
     case Path::Gemv:
       if (g.N == 1) return gemv(g.M, g.K, g.A, g.rsa, g.csa, g.B, g.rsb, g.C, g.rsc, g.acc);
       return gemv(g.N, g.K, g.B, g.csb, g.rsb, g.A, g.csa, g.C, g.csc, g.acc);
@@ -373,8 +384,7 @@ void gemm_float(Gemm<T> g) {
   if (pl.path == Path::Empty || pl.path == Path::Gemv) return run_serial(uk, g, pl.path, (T*)nullptr);
   if (pl.transposed) g = g.transposed();
   const int nt = threads_for(g.M * g.N * g.K);
-  // Sized for the whole product: enough for any thread's block of any grid.
-  const int64_t slice = pl.path == Path::Blocked ? scratch_elems(uk, g.M, g.N, g.K) : 0;
+  const int64_t slice = path_scratch(uk, g, pl.path);  // enough for any block of g
   T* scratch = slice ? thread_scratch<T>(slice * nt) : nullptr;
   if (nt == 1) return run_serial(uk, g, pl.path, scratch);
   const Grid grid0 = choose_grid(uk, g.M, g.N, g.K, nt);
@@ -410,7 +420,7 @@ void gemm_batched_float(int64_t batch, const int64_t* a_off, const int64_t* b_of
   const MicroKernel<T>& uk = *micro_kernel<T>();
   const Plan pl = plan(uk, g);  // the same for every product: same geometry
   const Gemm<T> run_as = pl.transposed ? g.transposed() : g;
-  const int64_t slice = pl.path == Path::Blocked ? scratch_elems(uk, run_as.M, run_as.N, g.K) : 0;
+  const int64_t slice = path_scratch(uk, run_as, pl.path);
   T* scratch = thread_scratch<T>(std::max<int64_t>(slice * nt, 1));
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static)

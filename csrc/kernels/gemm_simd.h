@@ -117,23 +117,28 @@ void small_tile(int64_t n, int64_t K, const typename V::T* a, int64_t rsa, int64
 template <class V, int NV, int MR>
 void small_rows(int64_t m, int64_t n, int64_t K, const typename V::T* a, int64_t rsa, int64_t csa,
                 const typename V::T* b, int64_t rsb, typename V::T* c, int64_t rsc, bool accumulate) {
+  if constexpr (NV > 1) {  // a panel one vector wide needs half the multiply-adds
+    if (n <= V::W) return small_rows<V, 1, MR>(m, n, K, a, rsa, csa, b, rsb, c, rsc, accumulate);
+  }
   if constexpr (MR >= 1) {
     if (m == MR) return small_tile<V, MR, NV>(n, K, a, rsa, csa, b, rsb, c, rsc, accumulate);
     small_rows<V, NV, MR - 1>(m, n, K, a, rsa, csa, b, rsb, c, rsc, accumulate);
   }
 }
 
-// C (+)= A @ B for small products with row-major B and C: no packing, masked edges.
+// C (+)= A @ B for small products, no packing of A, masked edges. B is row-major: in
+// place (panel = NR, rsb its row stride) or packed by pack_b (panel = NR*K, rsb = NR);
+// `panel` is the distance between consecutive NR-column panels of B.
 template <class V, int MR, int NV>
 void small_gemm(int64_t M, int64_t N, int64_t K, const typename V::T* A, int64_t rsa,
-                int64_t csa, const typename V::T* B, int64_t rsb, typename V::T* C, int64_t rsc,
-                bool accumulate) {
+                int64_t csa, const typename V::T* B, int64_t rsb, int64_t panel,
+                typename V::T* C, int64_t rsc, bool accumulate) {
   constexpr int64_t NR = NV * V::W;
-  for (int64_t j = 0; j < N; j += NR) {
+  for (int64_t j = 0; j < N; j += NR, B += panel) {
     const int64_t n = N - j < NR ? N - j : NR;
     for (int64_t i = 0; i < M; i += MR) {
       const int64_t m = M - i < MR ? M - i : MR;
-      small_rows<V, NV, MR>(m, n, K, A + i * rsa, rsa, csa, B + j, rsb, C + i * rsc + j, rsc,
+      small_rows<V, NV, MR>(m, n, K, A + i * rsa, rsa, csa, B, rsb, C + i * rsc + j, rsc,
                             accumulate);
     }
   }
