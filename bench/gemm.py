@@ -1,6 +1,6 @@
 """float32 GEMM throughput of tinygrad_cpp next to PyTorch (when importable) and numpy.
 
-    PYTHONPATH=python python bench/gemm.py [--threads 1,2] [--repeats 7]
+    PYTHONPATH=python python bench/gemm.py [--threads 1,2] [--repeats 7] [--clock wall|cpu]
 
 Rows: square n x n @ n x n for n = 64 .. 2048, and the products of a 784-128-64-10 MLP
 on a batch of 64, forward (x @ W.T with W stored [out, in], a transposed operand) and
@@ -8,9 +8,12 @@ backward (dx = g @ W, dW = g.T @ x, also the x.T @ g orientation). Each cell is 
 (2*M*N*K / median seconds of several timed repeats, each repeat looping the call long
 enough to be timed); the ratio columns divide tinygrad_cpp's figure by the others'.
 Timings are wall clock, so a busy machine lowers every column: the load average is
-printed first. The header also gives the single-thread FMA peak measured by a
-register-only loop in the extension (`_C._fma_peak_gflops`), and the summary the share
-of it reached at n = 1024 and the 2-thread / 1-thread speedup.
+printed first. On a shared machine `--clock cpu` times the 1-thread runs by the CPU time
+of the calling thread instead (every library runs there with one thread), which leaves
+out the time spent waiting for a core; runs with more threads always use wall clock.
+The header also gives the single-thread FMA peak measured by a register-only loop in
+the extension (`_C._fma_peak_gflops`, thread CPU time), and the summary the share of it
+reached at n = 1024 and the 2-thread / 1-thread speedup.
 
 Thread counts: each count runs in a fresh child process (this script re-executed with
 `--child`), with tg.set_num_threads / torch.set_num_threads and, for numpy's OpenBLAS,
@@ -43,28 +46,28 @@ MLP = [
 ]
 
 
-def timed(f, repeats, min_time=0.01):
+def timed(f, repeats, clock=time.perf_counter, min_time=0.01):
     """Median seconds per call over `repeats` timed loops of >= min_time each."""
     f()
     n = 1
     while True:
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(n):
             f()
-        if time.perf_counter() - t0 >= min_time:
+        if clock() - t0 >= min_time:
             break
         n *= 2
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(n):
             f()
-        times.append((time.perf_counter() - t0) / n)
+        times.append((clock() - t0) / n)
     times.sort()
     return times[len(times) // 2]
 
 
-def child(threads, repeats):
+def child(threads, repeats, clock_name):
     import numpy as np
 
     import tinygrad_cpp as tg
@@ -72,6 +75,7 @@ def child(threads, repeats):
         import torch
     except ImportError:
         torch = None
+    clock = time.thread_time if clock_name == "cpu" and threads == 1 else time.perf_counter
     tg.set_num_threads(threads)
     if torch is not None:
         torch.set_num_threads(threads)
@@ -86,25 +90,27 @@ def child(threads, repeats):
         ga, gb = tg.from_numpy(a0), tg.from_numpy(b0)
         ga, gb = (ga.T if ta else ga), (gb.T if tb else gb)
         flops = 2.0 * m * n * k
-        row = {"label": label, "tg": flops / timed(lambda: ga @ gb, repeats) / 1e9,
-               "numpy": flops / timed(lambda: na @ nb, repeats) / 1e9}
+        row = {"label": label, "tg": flops / timed(lambda: ga @ gb, repeats, clock) / 1e9,
+               "numpy": flops / timed(lambda: na @ nb, repeats, clock) / 1e9}
         if torch is not None:
             xa, xb = torch.from_numpy(a0), torch.from_numpy(b0)
             xa, xb = (xa.t() if ta else xa), (xb.t() if tb else xb)
-            row["torch"] = flops / timed(lambda: xa @ xb, repeats) / 1e9
+            row["torch"] = flops / timed(lambda: xa @ xb, repeats, clock) / 1e9
         rows.append(row)
     peak = tg._C._fma_peak_gflops(0.5) if threads == 1 else None
-    print(json.dumps({"threads": threads, "isa": tg._C._gemm_isa(), "peak": peak, "rows": rows}))
+    print(json.dumps({"threads": threads, "isa": tg._C._gemm_isa(), "peak": peak, "rows": rows,
+                      "clock": "cpu" if clock is time.thread_time else "wall"}))
 
 
-def run_child(threads, repeats):
+def run_child(threads, repeats, clock):
     env = dict(os.environ)
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         env.pop(var, None)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", str(threads),
-                          "--repeats", str(repeats)], env=env, check=True, capture_output=True, text=True)
+                          "--repeats", str(repeats), "--clock", clock],
+                         env=env, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -112,13 +118,15 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="cpu: time 1-thread runs by thread CPU time (busy machines)")
     p.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        return child(args.child, args.repeats)
+        return child(args.child, args.repeats, args.clock)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    results = [run_child(int(t), args.repeats) for t in args.threads.split(",")]
+    results = [run_child(int(t), args.repeats, args.clock) for t in args.threads.split(",")]
     peak = next((r["peak"] for r in results if r["peak"]), None)
     print(f"tinygrad_cpp GEMM ({results[0]['isa']}), float32 GFLOP/s, median of {args.repeats}; "
           f"load average {load:.2f}")
@@ -126,7 +134,7 @@ def main():
         print(f"measured FMA peak, 1 thread: {peak:.1f} GFLOP/s")
     has_torch = "torch" in results[0]["rows"][0]
     for r in results:
-        print(f"\n== {r['threads']} thread(s) ==")
+        print(f"\n== {r['threads']} thread(s), {r['clock']} clock ==")
         head = f"{'product':30s} {'tg':>8s} {'numpy':>8s}" + (f" {'torch':>8s}" if has_torch else "")
         head += f" {'tg/np':>7s}" + (f" {'tg/torch':>8s}" if has_torch else "")
         print(head)

@@ -88,20 +88,25 @@ def test_forward_dim_cases(isa, sa, sb, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_edge_tiles_all_sizes(isa, dtype):
-    # Sizes around every micro-tile (4..16 rows, 4..32 columns) and cache block boundary.
+    # Sizes around every micro-tile (4..16 rows, 4..32 columns) and cache block boundary,
+    # with B row-major (small in-place kernel) and column-major (packed path).
     rng = np.random.default_rng(1)
     sizes = [1, 2, 7, 17, 33, 65, 129]
     for m in sizes:
         for n in sizes:
             k = [1, 7, 33, 130, 300][(m + n) % 5]
-            check(rand(rng, (m, k)), rand(rng, (k, n)), dtype)
+            a, b = rand(rng, (m, k)), rand(rng, (k, n))
+            check(a, b, dtype)
+            check(a, b.T.copy().T, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_long_k_crosses_cache_blocks(isa, dtype):
     rng = np.random.default_rng(2)
-    check(rand(rng, (37, 1100)), rand(rng, (1100, 45)), dtype)
-    check(rand(rng, (140, 600)), rand(rng, (600, 70)), dtype)
+    for m, k, n in [(37, 1100, 45), (140, 600, 70), (20, 3000, 200)]:
+        a, b = rand(rng, (m, k)), rand(rng, (k, n))
+        check(a, b, dtype)
+        check(a, b.T.copy().T, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -146,16 +151,36 @@ def test_large_against_numpy(dtype):
 def test_threads_match_one_thread(isa, threads, dtype):
     rng = np.random.default_rng(6)
     cases = [((257, 300), (300, 190)), ((64, 784), (784, 128)), ((9, 40, 33), (9, 33, 50)),
-             ((3, 200, 64), (64, 300)), ((1000, 7), (7, 600))]
+             ((3, 200, 64), (64, 300)), ((1000, 7), (7, 600)), ((32, 100, 60), (32, 60, 5)),
+             ((40, 1, 30), (40, 30, 70)), ((5000, 3), (3, 1))]
     for sa, sb in cases:
-        a, b = tg.tensor(rand(rng, sa, dtype)), tg.tensor(rand(rng, sb, dtype))
-        tg.set_num_threads(1)
-        one = (a @ b).numpy()
-        for n in (2, 3, 4):
-            tg.set_num_threads(n)
-            np.testing.assert_array_equal((a @ b).numpy(), one)
-        np.testing.assert_allclose(one, a.numpy().astype(np.float64) @ b.numpy().astype(np.float64),
-                                   **tol(dtype, sa[-1]))
+        bn = rand(rng, sb, dtype)
+        # B row-major, and column-major (packed on every path)
+        for a, b in [(tg.tensor(rand(rng, sa, dtype)), tg.tensor(bn)),
+                     (tg.tensor(rand(rng, sa, dtype)), tg.from_numpy(np.swapaxes(np.swapaxes(bn, -1, -2).copy(), -1, -2)))]:
+            tg.set_num_threads(1)
+            one = (a @ b).numpy()
+            for n in (2, 3, 4):
+                tg.set_num_threads(n)
+                np.testing.assert_array_equal((a @ b).numpy(), one)
+            np.testing.assert_allclose(one, a.numpy().astype(np.float64) @ b.numpy().astype(np.float64),
+                                       **tol(dtype, sa[-1]))
+
+
+def test_threads_backward_broadcast_reduction(threads):
+    # the gradient of a broadcast operand sums products over the batch
+    rng = np.random.default_rng(17)
+    a, b, g = rand(rng, (6, 70, 40)), rand(rng, (40, 90)), rand(rng, (6, 70, 90))
+    grads = []
+    for n in (1, 2):
+        tg.set_num_threads(n)
+        ta, tb = tg.tensor(a, requires_grad=True), tg.tensor(b.T.copy().T, requires_grad=True)
+        (ta.permute(1, 0, 2) @ tb).backward(tg.tensor(g.transpose(1, 0, 2)))
+        grads.append((ta.grad.numpy(), tb.grad.numpy()))
+    np.testing.assert_allclose(grads[0][1], np.einsum("bmk,bmn->kn", a, g), rtol=1e-10)
+    np.testing.assert_allclose(grads[0][0], g @ b.T, rtol=1e-10)
+    np.testing.assert_array_equal(grads[0][0], grads[1][0])
+    np.testing.assert_array_equal(grads[0][1], grads[1][1])
 
 
 def test_empty_and_k_zero(isa):
@@ -179,6 +204,9 @@ def test_int64_matmul():
         out = tg.tensor(a) @ tg.tensor(b)
         assert out.dtype == tg.int64
         np.testing.assert_array_equal(out.numpy(), np.matmul(a, b))
+    # wraps on overflow like PyTorch and numpy
+    a, b = np.array([[2**62, 3], [1, 1]]), np.array([[4, 1], [5, 1]])
+    np.testing.assert_array_equal((tg.tensor(a) @ tg.tensor(b)).numpy(), a @ b)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -194,6 +222,10 @@ def test_accumulate_and_strided_output(isa, dtype):
         c = c0.copy()
         _C._matmul_into(tg.from_numpy(c), tg.from_numpy(a), tg.from_numpy(b), accumulate=False)
         np.testing.assert_allclose(c, expected, **tol(dtype, k))
+        # B column-major: the packed path
+        c = c0.copy()
+        _C._matmul_into(tg.from_numpy(c), tg.from_numpy(a), tg.from_numpy(b.T.copy().T), accumulate=True)
+        np.testing.assert_allclose(c, c0 + expected, **tol(dtype, k))
         # output written through a transposed view (column stride != 1)
         ct = c0.T.copy()
         _C._matmul_into(tg.from_numpy(ct.T), tg.from_numpy(a), tg.from_numpy(b), accumulate=True)

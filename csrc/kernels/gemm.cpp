@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <new>
+#include <type_traits>
 
 #include "core/error.h"
 #include "core/parallel.h"
@@ -59,9 +60,13 @@ template <> const MicroKernel<double>* micro_kernel<double>() {
 
 // ---- tuning ----------------------------------------------------------------------------
 
-// Products below this many multiply-adds skip packing: the copies would cost more than
-// the register tiling saves.
-constexpr int64_t kDirectMacs = 4096;
+// Products with row-major C run the ISA's small kernel (A read in place, B in place when
+// row-major, else packed) up to this many multiply-adds, while B stays within half an
+// L2: there packing A costs more than it saves. Measured on Zen 4: the small kernel wins
+// up to 256^3 and on 64 x 2048 x 64; full packing wins at 512^3 and on long-K, wide-N
+// products.
+constexpr int64_t kSmallMacs = int64_t(1) << 24;
+constexpr int64_t kSmallBBytes = int64_t(512) << 10;
 // Products below this many multiply-adds run on one thread (a parallel region costs a
 // few microseconds); above it each thread gets at least this much work.
 constexpr int64_t kThreadMacs = 1 << 18;
@@ -98,21 +103,36 @@ struct Gemm {
   }
 };
 
-// C rows [i0, i1) by plain loops, no packing: tiny products and int64.
+// C rows [i0, i1) by plain loops (int64 products). Sums stay in registers (8 columns of
+// a row at a time): a running sum kept in C would put a store and a reload on the
+// critical path of every multiply-add. Integers wrap on overflow as in PyTorch (the
+// arithmetic runs unsigned, where wrapping is defined).
 template <class T>
 void direct(const Gemm<T>& g, int64_t i0, int64_t i1) {
+  using U = std::conditional_t<std::is_integral_v<T>, std::make_unsigned_t<T>, T>;
+  constexpr int64_t J = 8;
   for (int64_t i = i0; i < i1; ++i) {
+    const T* a = g.A + i * g.rsa;
     T* c = g.C + i * g.rsc;
-    if (!g.acc)
-      for (int64_t j = 0; j < g.N; ++j) c[j * g.csc] = T(0);
-    for (int64_t p = 0; p < g.K; ++p) {
-      const T a = g.A[i * g.rsa + p * g.csa];
-      const T* b = g.B + p * g.rsb;
-      if (g.csb == 1 && g.csc == 1) {
-        for (int64_t j = 0; j < g.N; ++j) c[j] += a * b[j];
-      } else {
-        for (int64_t j = 0; j < g.N; ++j) c[j * g.csc] += a * b[j * g.csb];
+    int64_t j0 = 0;
+    for (; j0 + J <= g.N; j0 += J) {
+      U acc[J] = {};
+      const T* b = g.B + j0 * g.csb;
+      for (int64_t p = 0; p < g.K; ++p, b += g.rsb) {
+        const U av = (U)a[p * g.csa];
+        for (int64_t u = 0; u < J; ++u) acc[u] += av * (U)b[u * g.csb];
       }
+      for (int64_t u = 0; u < J; ++u) {
+        T& out = c[(j0 + u) * g.csc];
+        out = T((g.acc ? (U)out : U(0)) + acc[u]);
+      }
+    }
+    for (; j0 < g.N; ++j0) {
+      U acc = 0;
+      const T* b = g.B + j0 * g.csb;
+      for (int64_t p = 0; p < g.K; ++p) acc += (U)a[p * g.csa] * (U)b[p * g.rsb];
+      T& out = c[j0 * g.csc];
+      out = T((g.acc ? (U)out : U(0)) + acc);
     }
   }
 }
@@ -176,6 +196,34 @@ int64_t scratch_elems(const MicroKernel<T>& uk, int64_t M, int64_t N, int64_t K)
   return round_up(a, 16) + round_up(b, 16);
 }
 
+// c[i*rsc + j*csc] (+)= tile[i*ldt + j] for i < m, j < n, walking C in memory order.
+template <class T>
+void store_tile(const T* tile, int64_t ldt, int64_t m, int64_t n, T* c, int64_t rsc, int64_t csc,
+                bool acc) {
+  if (rsc == 1 && csc != 1) {  // C^T of a transposed product: columns of the tile are rows of C
+    for (int64_t j = 0; j < n; ++j) {
+      T* out = c + j * csc;
+      if (acc) {
+        for (int64_t i = 0; i < m; ++i) out[i] += tile[i * ldt + j];
+      } else {
+        for (int64_t i = 0; i < m; ++i) out[i] = tile[i * ldt + j];
+      }
+    }
+    return;
+  }
+  for (int64_t i = 0; i < m; ++i) {
+    T* out = c + i * rsc;
+    const T* t = tile + i * ldt;
+    if (csc == 1 && acc) {
+      for (int64_t j = 0; j < n; ++j) out[j] += t[j];
+    } else if (csc == 1) {
+      for (int64_t j = 0; j < n; ++j) out[j] = t[j];
+    } else {
+      for (int64_t j = 0; j < n; ++j) out[j * csc] = (acc ? out[j * csc] : T(0)) + t[j];
+    }
+  }
+}
+
 // The BLIS loop nest on one thread: B blocks (kc x nc) are packed once per block and
 // stay in L3/L2, A blocks (mc x kc) in L2, one B micro-panel in L1 across the row panels.
 template <class T>
@@ -211,11 +259,7 @@ void blocked(const MicroKernel<T>& uk, const Gemm<T>& g, T* scratch) {
             // Narrow column panel or strided C: the tile goes through scratch.
             if (mr == MR) uk.kernel(kc, ap, bp, NR, tile, NR, false);
             else uk.kernel_rows(mr, kc, ap, bp, NR, tile, NR, false);
-            for (int64_t i = 0; i < mr; ++i)
-              for (int64_t j = 0; j < nr; ++j) {
-                T& out = c[i * g.rsc + j * g.csc];
-                out = (acc ? out : T(0)) + tile[i * NR + j];
-              }
+            store_tile(tile, NR, mr, nr, c, g.rsc, g.csc, acc);
           }
         }
       }
@@ -286,7 +330,7 @@ Gemm<T> grid_block(const MicroKernel<T>& uk, const Gemm<T>& g, Grid grid, int id
   return g.rows(i0, i1).cols(j0, j1);
 }
 
-enum class Path { Empty, Direct, Gemv, Blocked };
+enum class Path { Empty, Small, Gemv, Blocked };
 struct Plan {
   Path path;
   bool transposed;  // run as C^T = B^T A^T (Blocked only)
@@ -297,10 +341,20 @@ struct Plan {
 template <class T>
 Plan plan(const MicroKernel<T>& uk, const Gemm<T>& g) {
   if (g.M == 0 || g.N == 0 || g.K == 0) return {Path::Empty, false};
-  if (g.M * g.N * g.K <= kDirectMacs) return {Path::Direct, false};
   if (g.M == 1 || g.N == 1) return {Path::Gemv, false};
+  if (uk.small && g.csc == 1 && g.M * g.N * g.K <= kSmallMacs &&
+      g.K * g.N * (int64_t)sizeof(T) <= kSmallBBytes)
+    return {Path::Small, false};
   auto padded = [&](int64_t m, int64_t n) { return m * ((n + uk.nr - 1) / uk.nr * uk.nr); };
   return {Path::Blocked, padded(g.N, g.M) * 5 < padded(g.M, g.N) * 4};
+}
+
+// Elements of packing scratch one thread needs to run `path` on (any block of) g.
+template <class T>
+int64_t path_scratch(const MicroKernel<T>& uk, const Gemm<T>& g, Path path) {
+  if (path == Path::Blocked) return scratch_elems(uk, g.M, g.N, g.K);
+  if (path == Path::Small && g.csb != 1) return (g.N + uk.nr - 1) / uk.nr * uk.nr * g.K;
+  return 0;
 }
 
 // Runs one planned product on this thread (scratch: for Blocked).
@@ -312,7 +366,10 @@ void run_serial(const MicroKernel<T>& uk, const Gemm<T>& g, Path path, T* scratc
         for (int64_t i = 0; i < g.M; ++i)
           for (int64_t j = 0; j < g.N; ++j) g.C[i * g.rsc + j * g.csc] = T(0);
       return;
-    case Path::Direct: return direct(g, 0, g.M);
+    case Path::Small:
+      if (g.csb == 1) return uk.small(g.M, g.N, g.K, g.A, g.rsa, g.csa, g.B, g.rsb, uk.nr, g.C, g.rsc, g.acc);
+      uk.pack_b(g.K, g.N, g.B, g.rsb, g.csb, scratch);
+      return uk.small(g.M, g.N, g.K, g.A, g.rsa, g.csa, scratch, uk.nr, uk.nr * g.K, g.C, g.rsc, g.acc);
     case Path::Gemv:
       if (g.N == 1) return gemv(g.M, g.K, g.A, g.rsa, g.csa, g.B, g.rsb, g.C, g.rsc, g.acc);
       return gemv(g.N, g.K, g.B, g.csb, g.rsb, g.A, g.csa, g.C, g.csc, g.acc);
@@ -324,14 +381,13 @@ template <class T>
 void gemm_float(Gemm<T> g) {
   const MicroKernel<T>& uk = *micro_kernel<T>();
   const Plan pl = plan(uk, g);
-  if (pl.path != Path::Blocked) return run_serial(uk, g, pl.path, (T*)nullptr);
+  if (pl.path == Path::Empty || pl.path == Path::Gemv) return run_serial(uk, g, pl.path, (T*)nullptr);
   if (pl.transposed) g = g.transposed();
   const int nt = threads_for(g.M * g.N * g.K);
-  if (nt == 1) return blocked(uk, g, thread_scratch<T>(scratch_elems(uk, g.M, g.N, g.K)));
+  const int64_t slice = path_scratch(uk, g, pl.path);  // enough for any block of g
+  T* scratch = slice ? thread_scratch<T>(slice * nt) : nullptr;
+  if (nt == 1) return run_serial(uk, g, pl.path, scratch);
   const Grid grid0 = choose_grid(uk, g.M, g.N, g.K, nt);
-  const int64_t slice = scratch_elems(uk, (g.M + grid0.tm - 1) / grid0.tm + uk.mr,
-                                      (g.N + grid0.tn - 1) / grid0.tn + uk.nr, g.K);
-  T* scratch = thread_scratch<T>(slice * nt);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
   {
@@ -339,10 +395,10 @@ void gemm_float(Gemm<T> g) {
     const int got = omp_get_num_threads(), id = omp_get_thread_num();
     const Grid grid = got == nt ? grid0 : choose_grid(uk, g.M, g.N, g.K, got);
     const Gemm<T> part = grid_block(uk, g, grid, id);
-    if (part.M > 0 && part.N > 0) blocked(uk, part, scratch + slice * id);
+    if (part.M > 0 && part.N > 0) run_serial(uk, part, pl.path, scratch + slice * id);
   }
 #else
-  blocked(uk, g, scratch);
+  run_serial(uk, g, pl.path, scratch);
 #endif
 }
 
@@ -363,7 +419,8 @@ void gemm_batched_float(int64_t batch, const int64_t* a_off, const int64_t* b_of
   }
   const MicroKernel<T>& uk = *micro_kernel<T>();
   const Plan pl = plan(uk, g);  // the same for every product: same geometry
-  const int64_t slice = pl.path == Path::Blocked ? scratch_elems(uk, g.M, g.N, g.K) : 0;
+  const Gemm<T> run_as = pl.transposed ? g.transposed() : g;
+  const int64_t slice = path_scratch(uk, run_as, pl.path);
   T* scratch = thread_scratch<T>(std::max<int64_t>(slice * nt, 1));
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static)

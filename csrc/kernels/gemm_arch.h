@@ -25,6 +25,11 @@ struct MicroKernel {
   // Packs the k x n block B[p*rsb + j*csb] into ceil(n/nr) panels of k x nr, each stored
   // p-major (dst[p*nr + j]), columns past n zero-filled.
   void (*pack_b)(int64_t k, int64_t n, const T* B, int64_t rsb, int64_t csb, T* dst);
+  // C (+)= A @ B for small products without packing A; B and C have unit column stride,
+  // B is read as nr-column panels `panel` elements apart (nr for B in place, nr*K for B
+  // packed by pack_b). Null where the ISA has none.
+  void (*small)(int64_t M, int64_t N, int64_t K, const T* A, int64_t rsa, int64_t csa, const T* B,
+                int64_t rsb, int64_t panel, T* C, int64_t rsc, bool accumulate);
 };
 
 // A register-only FMA loop: `iters` rounds of `fmas_per_iter` independent vector FMAs of

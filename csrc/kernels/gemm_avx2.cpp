@@ -13,6 +13,11 @@ struct V8f {
   static R load(const T* p) { return _mm256_loadu_ps(p); }
   static void store(T* p, R r) { _mm256_storeu_ps(p, r); }
   static R bcast(const T* p) { return _mm256_broadcast_ss(p); }
+  static __m256i mask(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static R load_n(const T* p, int n) { return _mm256_maskload_ps(p, mask(n)); }
+  static void store_n(T* p, R r, int n) { _mm256_maskstore_ps(p, mask(n), r); }
   static R fma(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
   static R add(R a, R b) { return _mm256_add_ps(a, b); }
 };
@@ -24,6 +29,11 @@ struct V4d {
   static R load(const T* p) { return _mm256_loadu_pd(p); }
   static void store(T* p, R r) { _mm256_storeu_pd(p, r); }
   static R bcast(const T* p) { return _mm256_broadcast_sd(p); }
+  static __m256i mask(int n) {
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+  }
+  static R load_n(const T* p, int n) { return _mm256_maskload_pd(p, mask(n)); }
+  static void store_n(T* p, R r, int n) { _mm256_maskstore_pd(p, mask(n), r); }
   static R fma(R a, R b, R c) { return _mm256_fmadd_pd(a, b, c); }
   static R add(R a, R b) { return _mm256_add_pd(a, b); }
 };
@@ -36,7 +46,7 @@ const MicroKernel<float>* avx2_f32() {
   static const MicroKernel<float> k{"avx2", kMr, kNrF, 144, 256, 4096,
                                     ukernel<V8f, kMr, kNrF / 8>,
                                     ukernel_rows<V8f, kNrF / 8, kMr>, pack_a<float, kMr>,
-                                    pack_b<float, kNrF>};
+                                    pack_b<float, kNrF>, small_gemm<V8f, kMr, kNrF / 8>};
   return &k;
 }
 
@@ -44,7 +54,7 @@ const MicroKernel<double>* avx2_f64() {
   static const MicroKernel<double> k{"avx2", kMr, kNrD, 96, 256, 4096,
                                      ukernel<V4d, kMr, kNrD / 4>,
                                      ukernel_rows<V4d, kNrD / 4, kMr>, pack_a<double, kMr>,
-                                     pack_b<double, kNrD>};
+                                     pack_b<double, kNrD>, small_gemm<V4d, kMr, kNrD / 4>};
   return &k;
 }
 

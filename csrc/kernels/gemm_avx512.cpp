@@ -13,6 +13,9 @@ struct V16f {
   static R load(const T* p) { return _mm512_loadu_ps(p); }
   static void store(T* p, R r) { _mm512_storeu_ps(p, r); }
   static R bcast(const T* p) { return _mm512_set1_ps(*p); }
+  static R load_n(const T* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
+  static void store_n(T* p, R r, int n) { _mm512_mask_storeu_ps(p, mask(n), r); }
+  static __mmask16 mask(int n) { return (__mmask16)((1u << n) - 1); }
   static R fma(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
   static R add(R a, R b) { return _mm512_add_ps(a, b); }
 };
@@ -24,6 +27,9 @@ struct V8d {
   static R load(const T* p) { return _mm512_loadu_pd(p); }
   static void store(T* p, R r) { _mm512_storeu_pd(p, r); }
   static R bcast(const T* p) { return _mm512_set1_pd(*p); }
+  static R load_n(const T* p, int n) { return _mm512_maskz_loadu_pd(mask(n), p); }
+  static void store_n(T* p, R r, int n) { _mm512_mask_storeu_pd(p, mask(n), r); }
+  static __mmask8 mask(int n) { return (__mmask8)((1u << n) - 1); }
   static R fma(R a, R b, R c) { return _mm512_fmadd_pd(a, b, c); }
   static R add(R a, R b) { return _mm512_add_pd(a, b); }
 };
@@ -39,7 +45,7 @@ const MicroKernel<float>* avx512_f32() {
   static const MicroKernel<float> k{"avx512", kMrF, kNrF, kMc, kKc, kNc,
                                     ukernel<V16f, kMrF, kNrF / 16>,
                                     ukernel_rows<V16f, kNrF / 16, kMrF>, pack_a<float, kMrF>,
-                                    pack_b<float, kNrF>};
+                                    pack_b<float, kNrF>, small_gemm<V16f, kMrF, kNrF / 16>};
   return &k;
 }
 
@@ -47,7 +53,7 @@ const MicroKernel<double>* avx512_f64() {
   static const MicroKernel<double> k{"avx512", kMrD, kNrD, kMc, kKc, kNc,
                                      ukernel<V8d, kMrD, kNrD / 8>,
                                      ukernel_rows<V8d, kNrD / 8, kMrD>, pack_a<double, kMrD>,
-                                     pack_b<double, kNrD>};
+                                     pack_b<double, kNrD>, small_gemm<V8d, kMrD, kNrD / 8>};
   return &k;
 }
 

@@ -53,13 +53,15 @@ void pack_b(int64_t k, int64_t n, const T* B, int64_t rsb, int64_t csb, T* dst) 
 
 const MicroKernel<float>* portable_f32() {
   static const MicroKernel<float> k{"portable", 4, 8, 128, 256, 4096, ukernel<float, 4, 8>,
-                                    ukernel_rows<float, 8, 4>, pack_a<float, 4>, pack_b<float, 8>};
+                                    ukernel_rows<float, 8, 4>, pack_a<float, 4>, pack_b<float, 8>,
+                                    nullptr};
   return &k;
 }
 
 const MicroKernel<double>* portable_f64() {
   static const MicroKernel<double> k{"portable", 4, 4, 128, 256, 4096, ukernel<double, 4, 4>,
-                                     ukernel_rows<double, 4, 4>, pack_a<double, 4>, pack_b<double, 4>};
+                                     ukernel_rows<double, 4, 4>, pack_a<double, 4>, pack_b<double, 4>,
+                                     nullptr};
   return &k;
 }
 

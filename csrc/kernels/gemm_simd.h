@@ -2,7 +2,9 @@
 // Micro-kernel and packing templates shared by gemm_avx2.cpp and gemm_avx512.cpp. Each of
 // those files compiles them for its own instruction set, parameterised by a vector type V:
 //   V::T (element), V::R (register), V::W (lanes), zero(), load(p), store(p, r),
-//   bcast(p) (all lanes = *p), fma(a, b, c) = a*b + c, add(a, b).
+//   bcast(p) (all lanes = *p), fma(a, b, c) = a*b + c, add(a, b),
+//   load_n(p, n) / store_n(p, r, n): the first n lanes only (n may be 0; others untouched /
+//   read as 0, never accessed in memory).
 // Only include this from a file compiled with at least AVX2 (the packing transposes use it).
 //
 // Everything here sits in an anonymous namespace on purpose: each ISA file must get its own
@@ -68,6 +70,77 @@ void ukernel_rows(int64_t m, int64_t kc, const typename V::T* a, const typename 
   if constexpr (M >= 1) {
     if (m == M) return ukernel<V, M, NV, AS>(kc, a, b, ldb, c, ldc, accumulate);
     ukernel_rows<V, NV, AS, M - 1>(m, kc, a, b, ldb, c, ldc, accumulate);
+  }
+}
+
+// ---- small products, no packing ------------------------------------------------------
+
+// One MR x (NV*W) tile of C = A @ B read in place: A through its strides (one broadcast
+// per element), B and C row-major (unit column stride); `n` columns of the tile are real.
+template <class V, int MR, int NV>
+void small_tile(int64_t n, int64_t K, const typename V::T* a, int64_t rsa, int64_t csa,
+                const typename V::T* b, int64_t rsb, typename V::T* c, int64_t rsc, bool accumulate) {
+  using R = typename V::R;
+  constexpr int W = V::W;
+  int cnt[NV];
+  for (int j = 0; j < NV; ++j) {
+    const int64_t r = n - j * W;
+    cnt[j] = r <= 0 ? 0 : r >= W ? W : (int)r;
+  }
+  const bool full = n == NV * W;
+  R acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
+  for (int64_t p = 0; p < K; ++p, a += csa, b += rsb) {
+    R bv[NV];
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) bv[j] = full ? V::load(b + j * W) : V::load_n(b + j * W, cnt[j]);
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i) {
+      R av = V::bcast(a + i * rsa);
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
+    }
+  }
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) {
+      typename V::T* out = c + i * rsc + j * W;
+      if (accumulate) acc[i][j] = V::add(acc[i][j], V::load_n(out, cnt[j]));
+      V::store_n(out, acc[i][j], cnt[j]);
+    }
+}
+
+template <class V, int NV, int MR>
+void small_rows(int64_t m, int64_t n, int64_t K, const typename V::T* a, int64_t rsa, int64_t csa,
+                const typename V::T* b, int64_t rsb, typename V::T* c, int64_t rsc, bool accumulate) {
+  if constexpr (NV > 1) {  // a panel one vector wide needs half the multiply-adds
+    if (n <= V::W) return small_rows<V, 1, MR>(m, n, K, a, rsa, csa, b, rsb, c, rsc, accumulate);
+  }
+  if constexpr (MR >= 1) {
+    if (m == MR) return small_tile<V, MR, NV>(n, K, a, rsa, csa, b, rsb, c, rsc, accumulate);
+    small_rows<V, NV, MR - 1>(m, n, K, a, rsa, csa, b, rsb, c, rsc, accumulate);
+  }
+}
+
+// C (+)= A @ B for small products, no packing of A, masked edges. B is row-major: in
+// place (panel = NR, rsb its row stride) or packed by pack_b (panel = NR*K, rsb = NR);
+// `panel` is the distance between consecutive NR-column panels of B.
+template <class V, int MR, int NV>
+void small_gemm(int64_t M, int64_t N, int64_t K, const typename V::T* A, int64_t rsa,
+                int64_t csa, const typename V::T* B, int64_t rsb, int64_t panel,
+                typename V::T* C, int64_t rsc, bool accumulate) {
+  constexpr int64_t NR = NV * V::W;
+  for (int64_t j = 0; j < N; j += NR, B += panel) {
+    const int64_t n = N - j < NR ? N - j : NR;
+    for (int64_t i = 0; i < M; i += MR) {
+      const int64_t m = M - i < MR ? M - i : MR;
+      small_rows<V, NV, MR>(m, n, K, A + i * rsa, rsa, csa, B, rsb, C + i * rsc + j, rsc,
+                            accumulate);
+    }
   }
 }
 
