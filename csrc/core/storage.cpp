@@ -95,7 +95,7 @@ Storage::~Storage() {
 PoolStats pool_stats() {
   Pool& p = pool();
   std::lock_guard<std::mutex> lock(p.mu);
-  return {p.cached, p.buffers, p.hits, p.misses};
+  return {kPoolEnabled, p.cached, p.buffers, p.hits, p.misses};
 }
 
 void pool_empty_cache() {

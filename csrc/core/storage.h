@@ -27,6 +27,7 @@ struct Storage {
 // The buffer pool: freed buffers are kept by size class and handed out again, so a
 // training loop that allocates the same shapes every step stops faulting in fresh pages.
 struct PoolStats {
+  bool enabled;
   size_t cached_bytes, cached_buffers, hits, misses;
 };
 PoolStats pool_stats();

@@ -1,12 +1,11 @@
-// Broadcasting arithmetic and elementwise functions: each op's forward and its backward
-// node stand together.
+// Broadcasting and the arithmetic operators (+ - * / // %), each op's forward next to
+// its backward node and its in-place form.
 #include "ops/elementwise.h"
 
+#include <atomic>
 #include <cmath>
 
-#include "autograd/node.h"
-#include "kernels/loops.h"
-#include "ops/creation.h"
+#include "ops/elementwise_util.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
 
@@ -51,9 +50,8 @@ Tensor sum_to(const Tensor& grad, const Shape& shape) {
   return view(r->is_contiguous() ? r : contiguous(r), shape);
 }
 
-namespace {
+namespace ew {
 
-// `t` converted to dtype `dt` without autograd history (the op's node covers it).
 Tensor cast(const Tensor& t, DType dt) {
   if (t->dtype == dt) return t;
   Tensor out = empty(t->shape, dt);
@@ -61,107 +59,139 @@ Tensor cast(const Tensor& t, DType dt) {
   return out;
 }
 
-// The gradient for an input of the given shape and dtype.
-Tensor grad_for(const Tensor& g, const Shape& shape, DType dt) { return cast(sum_to(g, shape), dt); }
-
-// out = f(a, b) computed in dtype `ct`; the output dtype is what f returns for T = ct.
-template <class F>
-Tensor binary_kernel(const Tensor& a, const Tensor& b, DType ct, F f) {
-  Shape shape = broadcast_shapes(a->shape, b->shape);
-  Tensor ca = cast(a, ct), cb = cast(b, ct);
-  Shape sa = broadcast_strides(ca, shape), sb = broadcast_strides(cb, shape);
-  Tensor out;
-  TG_DISPATCH_ALL(ct, T, {
-    using TO = decltype(f(T{}, T{}));
-    out = empty(shape, dtype_of<TO>::value);
-    kernels::map2(shape, out->data_as<TO>(), out->strides.data(), ca->data_as<T>(), sa.data(),
-                  cb->data_as<T>(), sb.data(), f);
-  });
-  return out;
+Tensor grad_for(const Tensor& g, const Shape& shape, DType dtype) {
+  return cast(sum_to(g, shape), dtype);
 }
 
-template <class F>
-Tensor unary_kernel(const Tensor& a, DType ct, F f) {
-  Tensor ca = cast(a, ct);
-  Tensor out;
-  TG_DISPATCH_ALL(ct, T, {
-    using TO = decltype(f(T{}));
-    out = empty(a->shape, dtype_of<TO>::value);
-    kernels::map1(a->shape, out->data_as<TO>(), out->strides.data(), ca->data_as<T>(),
-                  ca->strides.data(), f);
-  });
-  return out;
-}
+}  // namespace ew
 
-// Float ops on integer inputs compute in the default float dtype, as PyTorch does.
-DType float_type(DType d) { return is_floating(d) ? d : DType::Float32; }
-
-struct InputMeta {
-  Shape shape;
-  DType dtype;
-  InputMeta(const Tensor& t) : shape(t->shape), dtype(t->dtype) {}
-};
-
-}  // namespace
-
-// ---- add / sub -------------------------------------------------------------------------
+using namespace ew;
 
 namespace {
-struct AddBackward0 : Node {
+
+// g * c for a constant c, skipping the multiply when c is 1.
+Tensor scaled(const Tensor& g, double c) {
+  if (c == 1.0) return g;
+  if (c == -1.0) return neg(g);
+  return mul(g, scalar_tensor(c, DType::Float64));
+}
+
+// PyTorch's checks on add/sub's alpha against the result dtype.
+void check_alpha(const Scalar& alpha, DType rt) {
+  TG_CHECK(is_floating(rt) || alpha.kind != DType::Float64, RuntimeError,
+           "For integral input tensors, argument alpha must not be a floating point number.");
+  TG_CHECK(rt == DType::Bool || alpha.kind != DType::Bool, RuntimeError,
+           "Boolean alpha only supported for Boolean results.");
+}
+
+// PyTorch refuses a bool operand to `-` even when the result would be numeric.
+void check_not_bool_sub(const Tensor& a, const Tensor& b) {
+  TG_CHECK(a->dtype != DType::Bool && b->dtype != DType::Bool, RuntimeError,
+           "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
+           "to invert a mask, use the `~` or `logical_not()` operator instead.");
+}
+
+// x + alpha * y in T, alpha converted once (and the multiply skipped for alpha = +-1).
+template <class T>
+Tensor add_in(const Tensor& a, const Tensor& b, const Scalar& alpha) {
+  if (alpha.is_one()) return map_binary<T>(a, b, [](T x, T y) { return T(x + y); });
+  if constexpr (!std::is_same_v<T, bool>)
+    if (alpha.to<T>() == T(-1)) return map_binary<T>(a, b, [](T x, T y) { return T(x - y); });
+  const T s = alpha.to<T>();
+  return map_binary<T>(a, b, [s](T x, T y) { return T(x + s * y); });
+}
+
+template <Types K>
+Tensor add_kernel(const Tensor& a, const Tensor& b, DType rt, const Scalar& alpha, const char* op) {
+  Tensor out;
+  dispatch<K>(rt, op, [&](auto tag) { out = add_in<typename decltype(tag)::type>(a, b, alpha); });
+  return out;
+}
+
+Scalar negated(Scalar s) {
+  s.f = -s.f;
+  s.i = (int64_t)(0 - (uint64_t)s.i);
+  return s;
+}
+
+// d(ca * a + cb * b): covers add, sub and rsub with their alphas.
+struct AddBackward : Node {
   InputMeta a, b;
-  double alpha;
-  bool is_sub;
-  AddBackward0(const Tensor& a, const Tensor& b, double alpha, bool is_sub)
-      : a(a), b(b), alpha(alpha), is_sub(is_sub) {}
-  std::string name() const override { return is_sub ? "SubBackward0" : "AddBackward0"; }
+  double ca, cb;
+  const char* node_name;
+  AddBackward(const Tensor& a, const Tensor& b, double ca, double cb, const char* n)
+      : a(a), b(b), ca(ca), cb(cb), node_name(n) {}
+  std::string name() const override { return node_name; }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
-    Tensor gb;
-    if (next_edges[1].fn) {
-      double s = is_sub ? -alpha : alpha;
-      gb = grad_for(s == 1.0 ? g[0] : mul(g[0], scalar_tensor(s, DType::Float64)), b.shape, b.dtype);
-    }
-    Tensor ga = next_edges[0].fn ? grad_for(g[0], a.shape, a.dtype) : nullptr;
+    Tensor ga = next_edges[0].fn ? grad_for(scaled(g[0], ca), a.shape, a.dtype) : nullptr;
+    Tensor gb = next_edges[1].fn ? grad_for(scaled(g[0], cb), b.shape, b.dtype) : nullptr;
     return {ga, gb};
   }
 };
+
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b, double alpha) {
-  DType ct = result_type({a, b});
-  TG_CHECK(ct != DType::Bool || alpha == 1.0, TypeError, "add with alpha is not supported for bool");
-  Tensor out;
-  if (alpha == 1.0) {
-    out = binary_kernel(a, b, ct, [](auto x, auto y) { return decltype(x)(x + y); });
-  } else {
-    out = binary_kernel(a, b, ct, [alpha](auto x, auto y) {
-      using T = decltype(x);
-      return T(x + T(alpha) * y);
-    });
-  }
-  set_history(make_node<AddBackward0>({a, b}, a, b, alpha, false), {out});
+// ---- add / sub / rsub --------------------------------------------------------------------
+
+Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
+  DType rt = result_type({a, b});
+  check_alpha(alpha, rt);
+  Tensor out = add_kernel<Types::All>(a, b, rt, alpha, "add");
+  set_history(make_node<AddBackward>({a, b}, a, b, 1.0, alpha.f, "AddBackward0"), {out});
   return out;
 }
 
-Tensor sub(const Tensor& a, const Tensor& b, double alpha) {
-  DType ct = result_type({a, b});
-  TG_CHECK(ct != DType::Bool, TypeError,
-           "Subtraction, the `-` operator, with two bool tensors is not supported");
-  Tensor out = binary_kernel(a, b, ct, [alpha](auto x, auto y) {
-    using T = decltype(x);
-    return T(x - T(alpha) * y);
+Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
+  DType rt = result_type({a, b});
+  check_not_bool_sub(a, b);
+  check_alpha(alpha, rt);
+  Tensor out = add_kernel<Types::Numeric>(a, b, rt, negated(alpha), "sub");
+  set_history(make_node<AddBackward>({a, b}, a, b, 1.0, -alpha.f, "SubBackward0"), {out});
+  return out;
+}
+
+Tensor rsub(const Tensor& a, const Tensor& b, Scalar alpha) {
+  DType rt = result_type({a, b});
+  check_not_bool_sub(a, b);
+  check_alpha(alpha, rt);
+  Tensor out = add_kernel<Types::Numeric>(b, a, rt, negated(alpha), "rsub");
+  const char* n = b->wrapped_number ? "RsubBackward1" : "RsubBackward0";
+  set_history(make_node<AddBackward>({a, b}, a, b, -alpha.f, 1.0, n), {out});
+  return out;
+}
+
+void add_(const Tensor& self, const Tensor& other, Scalar alpha) {
+  DType rt = result_type({self, other});
+  check_alpha(alpha, rt);
+  check_inplace_binary(self, other, rt);
+  dispatch<Types::All>(rt, "add_", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (alpha.is_one()) return store_binary<T>(self, other, [](T x, T y) { return T(x + y); });
+    const T s = alpha.to<T>();
+    store_binary<T>(self, other, [s](T x, T y) { return T(x + s * y); });
   });
-  set_history(make_node<AddBackward0>({a, b}, a, b, alpha, true), {out});
-  return out;
 }
 
-// ---- mul / div -------------------------------------------------------------------------
+void sub_(const Tensor& self, const Tensor& other, Scalar alpha) {
+  DType rt = result_type({self, other});
+  check_not_bool_sub(self, other);
+  check_alpha(alpha, rt);
+  check_inplace_binary(self, other, rt);
+  dispatch<Types::Numeric>(rt, "sub_", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (alpha.is_one()) return store_binary<T>(self, other, [](T x, T y) { return T(x - y); });
+    const T s = alpha.to<T>();
+    store_binary<T>(self, other, [s](T x, T y) { return T(x - s * y); });
+  });
+}
+
+// ---- mul ---------------------------------------------------------------------------------
 
 namespace {
 struct MulBackward0 : Node {
   SavedTensor a, b;
   InputMeta ma, mb;
-  MulBackward0(const Tensor& x, const Tensor& y, bool need_x, bool need_y)
-      : ma(x), mb(y) {
+  MulBackward0(const Tensor& x, const Tensor& y, bool need_x, bool need_y) : ma(x), mb(y) {
     // each input's gradient needs the other input
     if (need_y) a = SavedTensor(x);
     if (need_x) b = SavedTensor(y);
@@ -176,6 +206,28 @@ struct MulBackward0 : Node {
   void release_saved() override { a.reset(), b.reset(); }
 };
 
+// Multiplication in T; bool multiplies as logical and.
+struct Mul {
+  template <class T> T operator()(T x, T y) const {
+    if constexpr (std::is_same_v<T, bool>) return x && y;
+    else return x * y;
+  }
+};
+}  // namespace
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_kernel<Types::All>(a, b, result_type({a, b}), "mul", Mul{});
+  set_history(make_node<MulBackward0>({a, b}, a, b, needs_grad(a), needs_grad(b)), {out});
+  return out;
+}
+
+void mul_(const Tensor& self, const Tensor& other) {
+  inplace_binary<Types::All>(self, other, result_type({self, other}), "mul_", Mul{});
+}
+
+// ---- div ---------------------------------------------------------------------------------
+
+namespace {
 struct DivBackward0 : Node {
   SavedTensor b, out;
   InputMeta ma, mb;
@@ -193,100 +245,117 @@ struct DivBackward0 : Node {
   }
   void release_saved() override { b.reset(), out.reset(); }
 };
-}  // namespace
 
-Tensor mul(const Tensor& a, const Tensor& b) {
-  DType ct = result_type({a, b});
-  Tensor out = ct == DType::Bool
-                   ? binary_kernel(a, b, ct, [](bool x, bool y) { return bool(x && y); })
-                   : binary_kernel(a, b, ct, [](auto x, auto y) { return decltype(x)(x * y); });
-  set_history(make_node<MulBackward0>({a, b}, a, b, needs_grad(a), needs_grad(b)), {out});
-  return out;
-}
-
-Tensor div(const Tensor& a, const Tensor& b) {
-  DType ct = float_type(result_type({a, b}));  // true division
-  Tensor out = binary_kernel(a, b, ct, [](auto x, auto y) { return decltype(x)(x / y); });
-  set_history(make_node<DivBackward0>({a, b}, a, b, out, needs_grad(b)), {out});
-  return out;
-}
-
-// ---- unary -----------------------------------------------------------------------------
-
-namespace {
-struct NegBackward0 : Node {
-  std::string name() const override { return "NegBackward0"; }
-  std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {neg(g[0])}; }
-};
-struct ExpBackward0 : Node {
-  SavedTensor out;
-  explicit ExpBackward0(const Tensor& o) : out(o, true) {}
-  std::string name() const override { return "ExpBackward0"; }
-  std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {mul(g[0], out.get(*this))}; }
-  void release_saved() override { out.reset(); }
-};
-struct ReluBackward0 : Node {
-  SavedTensor out;
-  explicit ReluBackward0(const Tensor& o) : out(o, true) {}
-  std::string name() const override { return "ReluBackward0"; }
-  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
-    const Tensor& o = out.get(*this);
-    return {binary_kernel(g[0], o, o->dtype, [](auto gy, auto y) {
-      return decltype(gy)(y > 0 ? gy : 0);
-    })};
+// Integer quotient (y != 0) rounded toward zero, or toward -inf when `floor`. INT64_MIN / -1
+// wraps, as it does in PyTorch, instead of trapping.
+struct IntDiv {
+  bool floor;
+  int64_t operator()(int64_t x, int64_t y) const {
+    if (y == -1) return (int64_t)(0 - (uint64_t)x);
+    int64_t q = x / y;
+    if (floor && (x % y != 0) && ((x < 0) != (y < 0))) --q;
+    return q;
   }
-  void release_saved() override { out.reset(); }
+};
+
+// Python's floor division for floats, as PyTorch computes it (exact near integers).
+template <class T>
+T floor_div_float(T a, T b) {
+  if (b == 0) return a / b;
+  T mod = std::fmod(a, b);
+  T q = (a - mod) / b;
+  if (mod != 0 && (b < 0) != (mod < 0)) q -= T(1);
+  if (q == 0) return std::copysign(T(0), a / b);
+  T fq = std::floor(q);
+  if (q - fq > T(0.5)) fq += T(1);
+  return fq;
+}
+
+// An int64 kernel whose divisor may be zero: PyTorch raises ZeroDivisionError. The kernel
+// only flags it, since it may run on worker threads, which must not throw.
+template <class F>
+Tensor int_division(const Tensor& a, const Tensor& b, F f) {
+  std::atomic<bool> zero{false};
+  Tensor out = map_binary<int64_t>(a, b, [&zero, f](int64_t x, int64_t y) -> int64_t {
+    if (y != 0) return f(x, y);
+    zero.store(true, std::memory_order_relaxed);
+    return 0;
+  });
+  TG_CHECK(!zero.load(), RuntimeError, "ZeroDivisionError");
+  return out;
+}
+
+Tensor rounding_div(const Tensor& a, const Tensor& b, bool floor) {
+  DType rt = result_type({a, b});
+  const char* op = floor ? "div_floor" : "div_trunc";
+  if (rt == DType::Int64) return int_division(a, b, IntDiv{floor});
+  if (floor)
+    return binary_kernel<Types::Float>(a, b, rt, op, [](auto x, auto y) { return floor_div_float(x, y); });
+  return binary_kernel<Types::Float>(a, b, rt, op, [](auto x, auto y) { return decltype(x)(std::trunc(x / y)); });
+}
+}  // namespace
+
+Tensor div(const Tensor& a, const Tensor& b, const std::string& rounding_mode) {
+  if (rounding_mode.empty()) {
+    DType ct = float_type(result_type({a, b}));  // true division
+    Tensor out = binary_kernel<Types::Float>(a, b, ct, "div", [](auto x, auto y) { return decltype(x)(x / y); });
+    set_history(make_node<DivBackward0>({a, b}, a, b, out, needs_grad(b)), {out});
+    return out;
+  }
+  TG_CHECK(rounding_mode == "trunc" || rounding_mode == "floor", RuntimeError,
+           "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '",
+           rounding_mode, "'");
+  Tensor out = rounding_div(a, b, rounding_mode == "floor");
+  // a rounded quotient is piecewise constant: zero gradient almost everywhere
+  set_history(make_node<ZeroBackward>({a, b}, "DivBackward2", std::vector<InputMeta>{a, b}), {out});
+  return out;
+}
+
+void div_(const Tensor& self, const Tensor& other) {
+  DType rt = float_type(result_type({self, other}));
+  inplace_binary<Types::Float>(self, other, rt, "div_", [](auto x, auto y) { return decltype(x)(x / y); });
+}
+
+// ---- remainder ---------------------------------------------------------------------------
+
+namespace {
+struct RemainderBackward0 : Node {
+  SavedTensor a, b;
+  InputMeta ma, mb;
+  RemainderBackward0(const Tensor& x, const Tensor& y, bool need_y) : ma(x), mb(y) {
+    if (need_y) a = SavedTensor(x), b = SavedTensor(y);
+  }
+  std::string name() const override { return "RemainderBackward0"; }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    Tensor ga, gb;
+    if (next_edges[0].fn) ga = grad_for(g[0], ma.shape, ma.dtype);
+    if (next_edges[1].fn)  // a - floor(a / b) * b
+      gb = grad_for(neg(mul(g[0], div(a.get(*this), b.get(*this), "floor"))), mb.shape, mb.dtype);
+    return {ga, gb};
+  }
+  void release_saved() override { a.reset(), b.reset(); }
 };
 }  // namespace
 
-Tensor neg(const Tensor& a) {
-  TG_CHECK(a->dtype != DType::Bool, TypeError,
-           "Negation, the `-` operator, on a bool tensor is not supported");
-  Tensor out = unary_kernel(a, a->dtype, [](auto x) { return decltype(x)(-x); });
-  set_history(make_node<NegBackward0>({a}), {out});
+Tensor remainder(const Tensor& a, const Tensor& b) {
+  DType rt = result_type({a, b});
+  Tensor out;
+  if (is_floating(rt)) {
+    // the result takes the divisor's sign, as Python's %
+    out = binary_kernel<Types::Float>(a, b, rt, "remainder", [](auto x, auto y) {
+      auto m = std::fmod(x, y);
+      return decltype(x)((m != 0 && (y < 0) != (m < 0)) ? m + y : m);
+    });
+  } else {
+    TG_CHECK(rt == DType::Int64, RuntimeError, "\"remainder\" not implemented for '", dtype_name(rt), "'");
+    out = int_division(a, b, [](int64_t x, int64_t y) -> int64_t {
+      if (y == -1) return 0;
+      int64_t m = x % y;
+      return (m != 0 && (m < 0) != (y < 0)) ? m + y : m;
+    });
+  }
+  set_history(make_node<RemainderBackward0>({a, b}, a, b, needs_grad(b)), {out});
   return out;
-}
-
-Tensor exp(const Tensor& a) {
-  Tensor out = unary_kernel(a, float_type(a->dtype), [](auto x) { return decltype(x)(std::exp(x)); });
-  set_history(make_node<ExpBackward0>({a}, out), {out});
-  return out;
-}
-
-Tensor relu(const Tensor& a) {
-  TG_CHECK(a->dtype != DType::Bool, TypeError, "relu is not supported for bool tensors");
-  Tensor out = unary_kernel(a, a->dtype, [](auto x) { return decltype(x)(x > 0 ? x : 0); });
-  set_history(make_node<ReluBackward0>({a}, out), {out});
-  return out;
-}
-
-// ---- in place --------------------------------------------------------------------------
-
-namespace {
-void check_inplace(const Tensor& self, const Tensor& other) {
-  TG_CHECK(!(grad_enabled() && self->requires_grad), RuntimeError,
-           self->is_leaf() ? "a leaf Variable that requires grad is being used in an in-place operation."
-                           : "in-place operations on tensors that require grad are only supported under no_grad()");
-  DType rt = result_type({self, other});
-  TG_CHECK(rt <= self->dtype && !(is_floating(rt) && !is_floating(self->dtype)), RuntimeError,
-           "result type ", dtype_name(rt), " can't be cast to the desired output type ",
-           dtype_name(self->dtype));
-  Shape bs = broadcast_shapes(self->shape, other->shape);
-  TG_CHECK(bs == self->shape, RuntimeError, "output with shape ", shape_str(self->shape),
-           " doesn't match the broadcast shape ", shape_str(bs));
-}
-}  // namespace
-
-void add_(const Tensor& self, const Tensor& other, double alpha) {
-  check_inplace(self, other);
-  Tensor o = cast(other, self->dtype);
-  Shape so = broadcast_strides(o, self->shape);
-  TG_DISPATCH_ALL(self->dtype, T, {
-    kernels::map2(self->shape, self->data_as<T>(), self->strides.data(), self->data_as<T>(),
-                  self->strides.data(), o->data_as<T>(), so.data(),
-                  [alpha](T x, T y) { return T(x + T(alpha) * y); });
-  });
-  self->storage->version++;
 }
 
 }  // namespace tg

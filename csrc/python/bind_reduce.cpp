@@ -1,13 +1,122 @@
-// Reductions.
+// Reductions and softmax.
 #include "ops/ops.h"
 #include "python/bind.h"
 
 namespace tg::bind {
 
+namespace {
+std::optional<DType> opt_dtype(py::handle dtype) {
+  if (dtype.is_none()) return std::nullopt;
+  return dtype_arg(dtype, DType::Float32);
+}
+
+// var/std's `correction` from PyTorch's arguments: `unbiased` (bool) or `correction`
+// (number), default 1.
+double correction_arg(py::handle unbiased, py::handle correction) {
+  TG_CHECK(unbiased.is_none() || correction.is_none(), TypeError,
+           "var()/std() take either unbiased or correction, not both");
+  if (!correction.is_none()) return correction.cast<double>();
+  if (!unbiased.is_none()) return unbiased.cast<bool>() ? 1.0 : 0.0;
+  return 1.0;
+}
+
+// var(dim=None, unbiased=None, keepdim=False, *, correction=None); like PyTorch, a bool
+// first argument is `unbiased` (x.var(False)).
+template <class Op>
+auto var_like(Op op) {
+  return [op](const Tensor& a, py::handle dim, py::handle unbiased, bool keepdim, py::handle correction) {
+    if (PyBool_Check(dim.ptr())) {
+      TG_CHECK(unbiased.is_none(), TypeError, "unbiased given twice");
+      unbiased = dim;
+      dim = py::none();
+    }
+    double c = correction_arg(unbiased, correction);
+    auto dims = dims_arg(dim);
+    return maybe_release(a->numel(), [&] { return op(a, dims, c, keepdim); });
+  };
+}
+}  // namespace
+
 void bind_reduce(py::module_& m, TensorClass& cls) {
-  def_both(cls, m, "sum", [](const Tensor& a, py::handle dim, bool keepdim) {
-    return sum(a, dims_arg(dim), keepdim);
+  // PyTorch's torch.return_types: named tuples with .values and .indices, whose
+  // __module__ is this submodule (importable by that name, as pickle needs).
+  py::module_ rt = m.def_submodule("return_types", "Named tuples returned by reductions");
+  auto namedtuple = py::module_::import("collections").attr("namedtuple");
+  for (const char* name : {"max", "min"})
+    rt.attr(name) = namedtuple(name, py::make_tuple("values", "indices"),
+                               py::arg("module") = rt.attr("__name__"));
+  py::object max_t = rt.attr("max"), min_t = rt.attr("min");
+
+  // sum/mean without dim are the full reductions (SumBackward0); with one, SumBackward1.
+  def_both(cls, m, "sum", [](const Tensor& a, py::handle dim, bool keepdim, py::handle dtype) {
+    auto dt = opt_dtype(dtype);
+    auto dims = dims_arg(dim);
+    bool full = dim.is_none() && !keepdim;
+    return maybe_release(a->numel(), [&] { return full ? sum(a, dt) : sum(a, dims, keepdim, dt); });
+  }, py::arg("dim") = py::none(), py::arg("keepdim") = false, py::kw_only(), py::arg("dtype") = py::none());
+  def_both(cls, m, "mean", [](const Tensor& a, py::handle dim, bool keepdim, py::handle dtype) {
+    auto dt = opt_dtype(dtype);
+    auto dims = dims_arg(dim);
+    bool full = dim.is_none() && !keepdim;
+    return maybe_release(a->numel(), [&] { return full ? mean(a, dt) : mean(a, dims, keepdim, dt); });
+  }, py::arg("dim") = py::none(), py::arg("keepdim") = false, py::kw_only(), py::arg("dtype") = py::none());
+
+  def_both(cls, m, "var", var_like([](const Tensor& a, std::vector<int64_t> d, double c, bool k) { return var(a, d, c, k); }),
+           py::arg("dim") = py::none(), py::arg("unbiased") = py::none(), py::arg("keepdim") = false,
+           py::kw_only(), py::arg("correction") = py::none());
+  def_both(cls, m, "std", var_like([](const Tensor& a, std::vector<int64_t> d, double c, bool k) { return stddev(a, d, c, k); }),
+           py::arg("dim") = py::none(), py::arg("unbiased") = py::none(), py::arg("keepdim") = false,
+           py::kw_only(), py::arg("correction") = py::none());
+
+  def_both(cls, m, "logsumexp", [](const Tensor& a, py::handle dim, bool keepdim) {
+    auto dims = dims_arg(dim);
+    return maybe_release(a->numel(), [&] { return logsumexp(a, dims, keepdim); });
+  }, py::arg("dim"), py::arg("keepdim") = false);
+
+  def_both(cls, m, "prod", [](const Tensor& a, std::optional<int64_t> dim, bool keepdim, py::handle dtype) {
+    auto dt = opt_dtype(dtype);
+    return maybe_release(a->numel(), [&] { return dim ? prod(a, *dim, keepdim, dt) : prod(a, dt); });
+  }, py::arg("dim") = py::none(), py::arg("keepdim") = false, py::kw_only(), py::arg("dtype") = py::none());
+
+  // max/min: no dim gives a 0-d tensor, a dim gives (values, indices). The dim overload
+  // takes only Python ints (py::int_, not int64_t, which would also take a 0-d integer
+  // tensor through __index__), so a binary max(input, other) bound elsewhere stays
+  // reachable.
+  def_both(cls, m, "max", [](const Tensor& a) { return maybe_release(a->numel(), [&] { return max(a); }); });
+  def_both(cls, m, "min", [](const Tensor& a) { return maybe_release(a->numel(), [&] { return min(a); }); });
+  def_both(cls, m, "max", [max_t](const Tensor& a, py::int_ dim_obj, bool keepdim) {
+    const int64_t dim = dim_obj.cast<int64_t>();
+    auto r = maybe_release(a->numel(), [&] { return max(a, dim, keepdim); });
+    return max_t(r.first, r.second);
+  }, py::arg("dim"), py::arg("keepdim") = false);
+  def_both(cls, m, "min", [min_t](const Tensor& a, py::int_ dim_obj, bool keepdim) {
+    const int64_t dim = dim_obj.cast<int64_t>();
+    auto r = maybe_release(a->numel(), [&] { return min(a, dim, keepdim); });
+    return min_t(r.first, r.second);
+  }, py::arg("dim"), py::arg("keepdim") = false);
+  def_both(cls, m, "amax", [](const Tensor& a, py::handle dim, bool keepdim) {
+    auto dims = dims_arg(dim);
+    return maybe_release(a->numel(), [&] { return amax(a, dims, keepdim); });
+  }, py::arg("dim") = py::tuple(), py::arg("keepdim") = false);
+  def_both(cls, m, "amin", [](const Tensor& a, py::handle dim, bool keepdim) {
+    auto dims = dims_arg(dim);
+    return maybe_release(a->numel(), [&] { return amin(a, dims, keepdim); });
+  }, py::arg("dim") = py::tuple(), py::arg("keepdim") = false);
+  def_both(cls, m, "argmax", [](const Tensor& a, std::optional<int64_t> dim, bool keepdim) {
+    return maybe_release(a->numel(), [&] { return argmax(a, dim, keepdim); });
   }, py::arg("dim") = py::none(), py::arg("keepdim") = false);
+  def_both(cls, m, "argmin", [](const Tensor& a, std::optional<int64_t> dim, bool keepdim) {
+    return maybe_release(a->numel(), [&] { return argmin(a, dim, keepdim); });
+  }, py::arg("dim") = py::none(), py::arg("keepdim") = false);
+
+  def_both(cls, m, "softmax", [](const Tensor& a, int64_t dim, py::handle dtype) {
+    auto dt = opt_dtype(dtype);
+    return maybe_release(a->numel(), [&] { return softmax(a, dim, dt); });
+  }, py::arg("dim"), py::arg("dtype") = py::none());
+  def_both(cls, m, "log_softmax", [](const Tensor& a, int64_t dim, py::handle dtype) {
+    auto dt = opt_dtype(dtype);
+    return maybe_release(a->numel(), [&] { return log_softmax(a, dim, dt); });
+  }, py::arg("dim"), py::arg("dtype") = py::none());
 }
 
 }  // namespace tg::bind

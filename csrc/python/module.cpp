@@ -27,7 +27,7 @@ PYBIND11_MODULE(_C, m) {
   m.def("get_num_threads", &get_num_threads);
   m.def("_pool_stats", [] {
     PoolStats s = pool_stats();
-    return py::dict(py::arg("cached_bytes") = s.cached_bytes, py::arg("cached_buffers") = s.cached_buffers,
+    return py::dict(py::arg("enabled") = s.enabled, py::arg("cached_bytes") = s.cached_bytes, py::arg("cached_buffers") = s.cached_buffers,
                     py::arg("hits") = s.hits, py::arg("misses") = s.misses);
   });
   m.def("_empty_cache", &pool_empty_cache);

@@ -9,6 +9,7 @@ from ._creation import (tensor, zeros, ones, empty, full, zeros_like, ones_like,
                         eye)
 from .grad_mode import no_grad, enable_grad, set_grad_enabled
 from . import autograd
+from .serialization import save, load
 
 float32 = getattr(dtype, "float32")
 float64 = getattr(dtype, "float64")
@@ -22,6 +23,7 @@ _install()
 
 # Every op that exists as a `tg.` function in C++ (add, sum, matmul, ...) is re-exported.
 globals().update({k: v for k, v in vars(_C).items() if not k.startswith("_") and k not in globals()})
+from . import utils, datasets  # noqa: E402  (they use the names above)
 
 __version__ = "0.1.0"
 

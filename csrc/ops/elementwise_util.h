@@ -1,0 +1,214 @@
+#pragma once
+// Internal helpers of the elementwise op files (elementwise.cpp, pow.cpp, select.cpp,
+// compare.cpp, unary.cpp, activation.cpp, inplace.cpp): dtype dispatch, kernels that
+// allocate their outputs, gradient reduction and the checks in-place ops share.
+// Not part of the public API.
+#include <string>
+
+#include "autograd/node.h"
+#include "kernels/loops.h"
+#include "ops/creation.h"
+#include "ops/elementwise.h"
+
+namespace tg::ew {
+
+// The dtypes an op's kernel is instantiated for. Instantiating only what an op supports
+// keeps compile time down, and the others raise PyTorch's message as a RuntimeError
+// (PyTorch's NotImplementedError is a RuntimeError subclass).
+enum class Types { All, Numeric, Float };
+
+template <class T>
+struct Tag { using type = T; };
+
+template <Types K, class F>
+void dispatch(DType dt, const char* op, F&& f) {
+  switch (dt) {
+    case DType::Float32: f(Tag<float>{}); return;
+    case DType::Float64: f(Tag<double>{}); return;
+    case DType::Int64:
+      if constexpr (K != Types::Float) { f(Tag<int64_t>{}); return; }
+      break;
+    case DType::Bool:
+      if constexpr (K == Types::All) { f(Tag<bool>{}); return; }
+      break;
+  }
+  throw RuntimeError(cat_str("\"", op, "\" not implemented for '", dtype_name(dt), "'"));
+}
+
+// Float functions on integer or bool inputs compute in the default float dtype.
+inline DType float_type(DType d) { return is_floating(d) ? d : DType::Float32; }
+
+// `t` converted to `dt` without autograd history (the op's own node covers it); `t`
+// itself when the dtype already matches, so matching dtypes never copy.
+Tensor cast(const Tensor& t, DType dt);
+// The gradient for an input of `shape` and `dtype`: undoes broadcasting, then casts.
+Tensor grad_for(const Tensor& g, const Shape& shape, DType dtype);
+
+// out = f(a) computed in T; the output dtype is what f returns.
+template <class T, class F>
+Tensor map_unary(const Tensor& a, F f) {
+  using TO = decltype(f(T{}));
+  Tensor ca = cast(a, dtype_of<T>::value);
+  Tensor out = empty(a->shape, dtype_of<TO>::value);
+  kernels::map1(a->shape, out->data_as<TO>(), out->strides.data(), ca->data_as<T>(),
+                ca->strides.data(), f);
+  return out;
+}
+
+// out = f(a, b) over the broadcast shape, both operands converted to T first.
+template <class T, class F>
+Tensor map_binary(const Tensor& a, const Tensor& b, F f) {
+  using TO = decltype(f(T{}, T{}));
+  Shape shape = broadcast_shapes(a->shape, b->shape);
+  Tensor ca = cast(a, dtype_of<T>::value), cb = cast(b, dtype_of<T>::value);
+  Shape sa = broadcast_strides(ca, shape), sb = broadcast_strides(cb, shape);
+  Tensor out = empty(shape, dtype_of<TO>::value);
+  kernels::map2(shape, out->data_as<TO>(), out->strides.data(), ca->data_as<T>(), sa.data(),
+                cb->data_as<T>(), sb.data(), f);
+  return out;
+}
+
+// out = f(a, b, c) over the broadcast shape, all operands converted to T first.
+template <class T, class F>
+Tensor map_ternary(const Tensor& a, const Tensor& b, const Tensor& c, F f) {
+  using TO = decltype(f(T{}, T{}, T{}));
+  Shape shape = broadcast_shapes(broadcast_shapes(a->shape, b->shape), c->shape);
+  const DType ct = dtype_of<T>::value;
+  Tensor ca = cast(a, ct), cb = cast(b, ct), cc = cast(c, ct);
+  Shape sa = broadcast_strides(ca, shape), sb = broadcast_strides(cb, shape),
+        sc = broadcast_strides(cc, shape);
+  Tensor out = empty(shape, dtype_of<TO>::value);
+  kernels::map3(shape, out->data_as<TO>(), out->strides.data(), ca->data_as<T>(), sa.data(),
+                cb->data_as<T>(), sb.data(), cc->data_as<T>(), sc.data(), f);
+  return out;
+}
+
+// The same, dispatched on the compute dtype `ct` (f is generic over T).
+template <Types K, class F>
+Tensor unary_kernel(const Tensor& a, DType ct, const char* op, F f) {
+  Tensor out;
+  dispatch<K>(ct, op, [&](auto tag) { out = map_unary<typename decltype(tag)::type>(a, f); });
+  return out;
+}
+template <Types K, class F>
+Tensor binary_kernel(const Tensor& a, const Tensor& b, DType ct, const char* op, F f) {
+  Tensor out;
+  dispatch<K>(ct, op, [&](auto tag) { out = map_binary<typename decltype(tag)::type>(a, b, f); });
+  return out;
+}
+template <Types K, class F>
+Tensor ternary_kernel(const Tensor& a, const Tensor& b, const Tensor& c, DType ct, const char* op,
+                      F f) {
+  Tensor out;
+  dispatch<K>(ct, op, [&](auto tag) { out = map_ternary<typename decltype(tag)::type>(a, b, c, f); });
+  return out;
+}
+
+// Shape and dtype of an input, kept by nodes that need no saved values of it.
+struct InputMeta {
+  Shape shape;
+  DType dtype;
+  InputMeta(const Tensor& t) : shape(t->shape), dtype(t->dtype) {}  // NOLINT
+};
+
+// Backward of an elementwise y = f(x) whose derivative needs one saved tensor, the input
+// or the output: dx = D(g, saved) in one fused pass. D supplies `name` (PyTorch's node
+// name) and `T operator()(T g, T saved)`.
+template <class D>
+struct PointwiseBackward : Node {
+  SavedTensor saved;
+  D d;
+  PointwiseBackward(const Tensor& s, bool is_output, D d) : saved(s, is_output), d(d) {}
+  std::string name() const override { return D::name; }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    const Tensor& s = saved.get(*this);
+    return {binary_kernel<Types::Float>(g[0], s, s->dtype, D::name, d)};
+  }
+  void release_saved() override { saved.reset(); }
+};
+
+// Backward of a piecewise-constant function (floor, sign, rounding division): a zero
+// gradient for each input.
+struct ZeroBackward : Node {
+  const char* node_name;
+  std::vector<InputMeta> inputs;
+  ZeroBackward(const char* n, std::vector<InputMeta> in) : node_name(n), inputs(std::move(in)) {}
+  std::string name() const override { return node_name; }
+  std::vector<Tensor> apply(std::vector<Tensor>&) override {
+    std::vector<Tensor> r(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i)
+      if (next_edges[i].fn) r[i] = zeros(inputs[i].shape, inputs[i].dtype);
+    return r;
+  }
+};
+
+// Which tensor a pointwise backward reads: the op's input or its output.
+enum class Saves { Input, Output };
+
+// y = f(x) for a float function (integer and bool inputs compute in float32), recording
+// PointwiseBackward<D> when x requires grad.
+template <class F, class D>
+Tensor float_op(const Tensor& a, const char* op, F f, D d, Saves saves) {
+  Tensor out = unary_kernel<Types::Float>(a, float_type(a->dtype), op, f);
+  const bool is_out = saves == Saves::Output;
+  set_history(make_node<PointwiseBackward<D>>({a}, is_out ? out : a, is_out, d), {out});
+  return out;
+}
+
+// ---- in place ----------------------------------------------------------------------------
+
+// Throws unless `self` may be written in place: no history is recorded, so it must need
+// no grad while grad mode is on, and no two of its elements may share memory.
+void check_writable(const Tensor& self);
+// An operand of an in-place op may not require grad while grad mode records: its
+// gradient would be silently lost.
+void check_operand(const Tensor& other);
+// PyTorch's canCast: a float result can't go into an integer or bool tensor, nor an
+// integer one into a bool tensor.
+void check_castable(DType from, DType to);
+// `src`, or a copy of it when it overlaps `self` in memory without being the very same
+// elements (an in-place write must never read an element it already wrote).
+Tensor unaliased(const Tensor& self, const Tensor& src);
+inline void bump_version(const Tensor& self) { self->storage->version++; }
+
+// The checks of an in-place binary op computing in `rt`: self writable, other needing no
+// grad, rt castable to self's dtype, and other broadcastable to self's shape (never the
+// other way round).
+void check_inplace_binary(const Tensor& self, const Tensor& other, DType rt);
+
+// self = f(self, other) computed in T (the promoted dtype) and stored into self's dtype;
+// call after check_inplace_binary.
+template <class T, class F>
+void store_binary(const Tensor& self, const Tensor& other, F f) {
+  if (dtype_of<T>::value != self->dtype) {
+    // only float32 self with a float64 operand: compute wide, round once when storing
+    copy_into(self, map_binary<T>(self, other, f));
+  } else {
+    Tensor o = cast(unaliased(self, other), self->dtype);
+    Shape so = broadcast_strides(o, self->shape);
+    kernels::map2(self->shape, self->data_as<T>(), self->strides.data(), self->data_as<T>(),
+                  self->strides.data(), o->data_as<T>(), so.data(), f);
+  }
+  bump_version(self);
+}
+
+template <Types K, class F>
+void inplace_binary(const Tensor& self, const Tensor& other, DType rt, const char* op, F f) {
+  check_inplace_binary(self, other, rt);
+  dispatch<K>(rt, op, [&](auto tag) { store_binary<typename decltype(tag)::type>(self, other, f); });
+}
+
+// self = f(self) in place, for ops whose result dtype `rt` is castable to self's.
+template <Types K, class F>
+void inplace_unary(const Tensor& self, DType rt, const char* op, F f) {
+  check_writable(self);
+  check_castable(rt, self->dtype);
+  dispatch<K>(self->dtype, op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::map1(self->shape, self->data_as<T>(), self->strides.data(), self->data_as<T>(),
+                  self->strides.data(), [&f](T x) { return T(f(x)); });
+  });
+  bump_version(self);
+}
+
+}  // namespace tg::ew

@@ -1,0 +1,114 @@
+// The rules every in-place op follows, and the in-place ops that are pure stores
+// (copy_, fill_, zero_). Arithmetic in-place ops sit next to their out-of-place forms.
+#include <cmath>
+#include <cstring>
+
+#include "ops/elementwise_util.h"
+
+namespace tg {
+namespace ew {
+
+void check_writable(const Tensor& self) {
+  TG_CHECK(!(grad_enabled() && self->requires_grad), RuntimeError,
+           self->is_leaf()
+               ? "a leaf Variable that requires grad is being used in an in-place operation."
+               : "in-place operations on tensors that require grad are only supported under no_grad()");
+  for (int64_t d = 0; d < self->ndim(); ++d)
+    TG_CHECK(self->shape[d] <= 1 || self->strides[d] != 0, RuntimeError,
+             "unsupported operation: more than one element of the written-to tensor refers to a "
+             "single memory location. Please clone() the tensor before performing the operation. "
+             "(shape ", shape_str(self->shape), ", strides ", shape_str(self->strides), ")");
+}
+
+void check_operand(const Tensor& other) {
+  TG_CHECK(!(grad_enabled() && other->requires_grad), RuntimeError,
+           "in-place operations with an operand that requires grad are only supported under "
+           "no_grad() (the gradient to it would be lost)");
+}
+
+void check_castable(DType from, DType to) {
+  bool ok = !(is_floating(from) && !is_floating(to)) && !(from != DType::Bool && to == DType::Bool);
+  TG_CHECK(ok, RuntimeError, "result type ", dtype_name(from),
+           " can't be cast to the desired output type ", dtype_name(to));
+}
+
+namespace {
+// The bytes [lo, hi) that a non-empty tensor's elements span.
+std::pair<const char*, const char*> byte_span(const Tensor& t) {
+  int64_t lo = 0, hi = 0;
+  for (int64_t d = 0; d < t->ndim(); ++d) {
+    int64_t reach = (t->shape[d] - 1) * t->strides[d];
+    (reach < 0 ? lo : hi) += reach;
+  }
+  const int64_t size = (int64_t)itemsize(t->dtype);
+  return {t->data() + lo * size, t->data() + (hi + 1) * size};
+}
+}  // namespace
+
+Tensor unaliased(const Tensor& self, const Tensor& src) {
+  if (self->numel() == 0 || src->numel() == 0) return src;
+  auto [a0, a1] = byte_span(self);
+  auto [b0, b1] = byte_span(src);
+  if (a1 <= b0 || b1 <= a0) return src;
+  // the very same elements in the same order are fine: each is read before it is written
+  if (src->data() == self->data() && src->dtype == self->dtype &&
+      broadcast_strides(src, self->shape) == self->strides)
+    return src;
+  Tensor copy = empty(src->shape, src->dtype);
+  copy_into(copy, src);
+  return copy;
+}
+
+void check_inplace_binary(const Tensor& self, const Tensor& other, DType rt) {
+  check_writable(self);
+  check_operand(other);
+  check_castable(rt, self->dtype);
+  Shape bs = broadcast_shapes(self->shape, other->shape);
+  TG_CHECK(bs == self->shape, RuntimeError, "output with shape ", shape_str(self->shape),
+           " doesn't match the broadcast shape ", shape_str(bs));
+}
+
+}  // namespace ew
+
+using namespace ew;
+
+void copy_(const Tensor& self, const Tensor& src) {
+  check_writable(self);
+  check_operand(src);
+  Shape bs = broadcast_shapes(self->shape, src->shape);
+  TG_CHECK(bs == self->shape, RuntimeError, "copy_: the source of shape ", shape_str(src->shape),
+           " can't be broadcast to the destination's shape ", shape_str(self->shape));
+  copy_into(self, unaliased(self, src));  // casts to self's dtype
+  bump_version(self);
+}
+
+void fill_(const Tensor& self, const Tensor& value) {
+  check_writable(self);
+  check_operand(value);
+  TG_CHECK(value->ndim() == 0, RuntimeError,
+           "fill_ only supports 0-dimension value tensor but got tensor with ", value->ndim(),
+           " dimensions.");
+  Tensor v = empty({}, self->dtype);  // read once: `value` may be an element of self
+  if (self->dtype == DType::Int64 && is_floating(value->dtype)) {
+    double x = 0;
+    TG_DISPATCH_FLOAT(value->dtype, T, { x = (double)*value->data_as<T>(); });
+    // 2^63 is exactly representable; anything at or beyond it overflows int64
+    TG_CHECK(std::isfinite(x) && x >= -9223372036854775808.0 && x < 9223372036854775808.0,
+             RuntimeError, "value cannot be converted to type int64_t without overflow: ", x);
+  }
+  copy_into(v, value);
+  copy_into(self, v);
+  bump_version(self);
+}
+
+void zero_(const Tensor& self) {
+  check_writable(self);
+  if (self->is_contiguous()) {
+    std::memset(self->data(), 0, self->numel() * itemsize(self->dtype));
+  } else {
+    copy_into(self, zeros({}, self->dtype));
+  }
+  bump_version(self);
+}
+
+}  // namespace tg

@@ -1,0 +1,56 @@
+// softmax and log_softmax along one dim: fused forward and backward kernels
+// (kernels/softmax.h), each op's backward node next to its forward.
+#include "autograd/node.h"
+#include "kernels/softmax.h"
+#include "ops/creation.h"
+#include "ops/reduce.h"
+#include "ops/reduce_dims.h"
+
+namespace tg {
+
+using namespace reduce_detail;
+
+namespace {
+struct SoftmaxBackward : Node {
+  SavedTensor out;
+  int64_t dim;
+  bool log;
+  SoftmaxBackward(const Tensor& out, int64_t dim, bool log) : out(out, /*is_output=*/true), dim(dim), log(log) {}
+  std::string name() const override { return log ? "LogSoftmaxBackward0" : "SoftmaxBackward0"; }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    Tensor y = dense(out.get(*this));
+    Tensor dy = dense(reduce_detail::cast(g[0], y->dtype));
+    Tensor dx = empty(y->shape, y->dtype);
+    TG_DISPATCH_FLOAT(y->dtype, T, {
+      kernels::softmax_backward(y->data_as<T>(), dy->data_as<T>(), dx->data_as<T>(),
+                                dim_geom(y->shape, dim), log);
+    });
+    return {dx};
+  }
+  void release_saved() override { out.reset(); }
+};
+
+Tensor softmax_impl(const Tensor& in, int64_t dim, std::optional<DType> dtype, bool log) {
+  Tensor a = dtype && *dtype != in->dtype ? to_dtype(in, *dtype) : in;
+  TG_CHECK(is_floating(a->dtype), RuntimeError, log ? "log_softmax" : "softmax",
+           "(): expected a floating point input, got ", dtype_name(a->dtype),
+           " (pass dtype= to compute in a floating dtype)");
+  const int64_t d = wrap_dim(dim, a->ndim());
+  Tensor x = dense(a);
+  Tensor y = empty(a->shape, a->dtype);
+  TG_DISPATCH_FLOAT(a->dtype, T, {
+    kernels::softmax_forward(x->data_as<T>(), y->data_as<T>(), dim_geom(a->shape, d), log);
+  });
+  set_history(make_node<SoftmaxBackward>({a}, y, d, log), {y});
+  return y;
+}
+}  // namespace
+
+Tensor softmax(const Tensor& a, int64_t dim, std::optional<DType> dtype) {
+  return softmax_impl(a, dim, dtype, false);
+}
+Tensor log_softmax(const Tensor& a, int64_t dim, std::optional<DType> dtype) {
+  return softmax_impl(a, dim, dtype, true);
+}
+
+}  // namespace tg

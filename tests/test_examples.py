@@ -1,0 +1,56 @@
+"""The example scripts, run in-process: one epoch of the MNIST MLP learns (and its
+checkpoint reloads), the regression fit converges, the optimizer comparison runs."""
+import math
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import tinygrad_cpp as tg
+from test_mnist import mnist_dir
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
+import mnist_mlp  # noqa: E402
+import optimizers  # noqa: E402
+import regression  # noqa: E402
+
+
+def test_mnist_mlp_one_epoch_learns_and_checkpoint_reloads(tmp_path, capsys):
+    path = str(tmp_path / "mlp.safetensors")
+    accuracy = mnist_mlp.main(["--epochs", "1", "--data-dir", mnist_dir(), "--save", path, "--no-download"])
+    out = capsys.readouterr().out
+    assert "epoch 1/1" in out and "samples/s" in out and "test accuracy" in out
+    assert accuracy >= 0.95
+
+    state = tg.load(path)
+    assert set(state) == {"layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias",
+                          "layers.4.weight", "layers.4.bias"}
+    assert state["layers.0.weight"].shape == (128, 784) and state["layers.4.bias"].shape == (10,)
+    model = mnist_mlp.MLP()
+    model.load_state_dict(state)
+    _, test_loader = mnist_mlp.make_loaders(mnist_dir(), download=False)
+    assert mnist_mlp.evaluate(model, test_loader) == accuracy
+
+
+def test_regression_loss_decreases_and_fits():
+    model, losses = regression.main(["--steps", "200"])
+    assert losses[-1] < 0.1 * losses[0]
+    assert losses[-1] < 0.02  # the noise floor is 0.01
+    np.testing.assert_allclose(model.weight.detach().numpy().reshape(-1), regression.TRUE_WEIGHT, atol=0.2)
+    assert abs(model.bias.item() - regression.TRUE_BIAS) < 0.1
+
+
+def test_optimizers_comparison_runs(capsys):
+    results = optimizers.main(["--steps", "5", "--data-dir", mnist_dir(), "--plot", "", "--no-download"])
+    assert list(results) == ["SGD", "SGD+momentum", "Adam", "RMSprop"]
+    for loss, accuracy, seconds in results.values():
+        assert math.isfinite(loss) and 0.0 <= accuracy <= 1.0
+    table = capsys.readouterr().out
+    assert "final loss" in table and "RMSprop" in table
+
+
+def test_optimizers_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    assert optimizers.plot({"a": [3.0, 2.0, 1.0]}, str(tmp_path / "c.png"), window=2)
+    assert (tmp_path / "c.png").stat().st_size > 0
