@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "kernels/exp.h"
 
 namespace tg::kernels {
 
@@ -183,7 +184,7 @@ struct ClassRow {
 
 template <class T>
 inline void exp_row(T* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = std::exp(y[i]);
+  exp_inplace(y, n);  // vectorized for float
 }
 
 // Max and double sum of a contiguous row, with independent accumulators so that the
