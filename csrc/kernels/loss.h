@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "kernels/exp.h"
 
 namespace tg::kernels {
 
@@ -172,28 +173,90 @@ struct ClassLossArgs {
   bool log_softmax = true;          // false: x already holds log-probabilities (nll_loss)
 };
 
-// Per-position coefficient a_c of the loss -sum_c a_c * logp_c; the loss of class-index
-// targets with smoothing eps is (1-eps)*w_y*(-logp_y) + (eps/C)*sum_c w_c*(-logp_c).
+// Work buffers of one thread for one position: its logits gathered contiguously, their
+// exps, and the loss coefficients a_c (the loss is -sum_c a_c * logp_c).
 template <class T>
-inline double class_coef(const ClassLossArgs<T>& a, int64_t base, int64_t p, int64_t c) {
-  const double w = a.weight ? double(a.weight[c]) : 1.0;
-  const double C = double(a.lay.classes), eps = a.smoothing;
-  if (a.probs) return w * (double(a.probs[base + c * a.lay.inner]) * (1 - eps) + eps / C);
-  return w * ((c == a.target[p] ? 1 - eps : 0.0) + eps / C);
+struct ClassRow {
+  std::vector<T> z, e;
+  std::vector<double> coef;
+  explicit ClassRow(int64_t C) : z(C), e(C), coef(C) {}
+};
+
+template <class T>
+inline void exp_row(T* y, int64_t n) {
+  exp_inplace(y, n);  // vectorized for float
 }
 
-// log-sum-exp of position p's logits (0 in nll mode: x are log-probabilities already).
+// Max and double sum of a contiguous row, with independent accumulators so that the
+// dependency chain of one running value does not bound the speed. A nan never wins the
+// max; it still turns the row's exp and sum into nan.
 template <class T>
-inline double position_lse(const ClassLossArgs<T>& a, int64_t base) {
-  if (!a.log_softmax) return 0;
+inline T row_max(const T* x, int64_t n) {
+  T m[8];
+  for (auto& v : m) v = -std::numeric_limits<T>::infinity();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) m[k] = x[i + k] > m[k] ? x[i + k] : m[k];
+  for (; i < n; ++i) m[0] = x[i] > m[0] ? x[i] : m[0];
+  T r = m[0];
+  for (int k = 1; k < 8; ++k) r = m[k] > r ? m[k] : r;
+  return r;
+}
+
+template <class T>
+inline double row_sum(const T* x, int64_t n) {
+  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) s[k] += double(x[i + k]);
+  for (; i < n; ++i) s[0] += double(x[i]);
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+// Gathers position p's logits into r.z and returns the index of its class target (-1 for
+// class probabilities).
+template <class T>
+inline int64_t gather_row(const ClassLossArgs<T>& a, int64_t base, int64_t p, ClassRow<T>& r) {
   const int64_t C = a.lay.classes, s = a.lay.inner;
   const T* x = a.x + base;
-  T mx = -std::numeric_limits<T>::infinity();
-  for (int64_t c = 0; c < C; ++c) mx = std::max(mx, x[c * s]);
+  T* z = r.z.data();
+  if (s == 1) std::copy(x, x + C, z);
+  else
+    for (int64_t c = 0; c < C; ++c) z[c] = x[c * s];
+  return a.target ? a.target[p] : -1;
+}
+
+// Fills r.coef for a position and returns sum_c a_c; with class index y and smoothing
+// eps: a_c = (1-eps)*w_y*[c == y] + (eps/C)*w_c; with probabilities t: a_c = w_c*((1-eps)
+// t_c + eps/C). Dense: whether any a_c besides a_y can be nonzero.
+template <class T>
+inline double fill_coef(const ClassLossArgs<T>& a, int64_t base, int64_t y, ClassRow<T>& r, bool& dense) {
+  const int64_t C = a.lay.classes, s = a.lay.inner;
+  const double eps = a.smoothing, off = eps / double(C);
+  dense = a.probs || eps != 0;
+  if (!dense) return a.weight ? double(a.weight[y]) : 1.0;
+  double S = 0;
+  for (int64_t c = 0; c < C; ++c) {
+    const double w = a.weight ? double(a.weight[c]) : 1.0;
+    const double t = a.probs ? double(a.probs[base + c * s]) * (1 - eps) : (c == y ? 1 - eps : 0.0);
+    r.coef[c] = w * (t + off);
+    S += r.coef[c];
+  }
+  return S;
+}
+
+// log-sum-exp of r.z (0 in nll mode: x are log-probabilities already).
+template <class T>
+inline double row_lse(const ClassLossArgs<T>& a, ClassRow<T>& r) {
+  if (!a.log_softmax) return 0;
+  const int64_t C = a.lay.classes;
+  const T* z = r.z.data();
+  T* e = r.e.data();
+  const T mx = row_max(z, C);
   if (std::isinf(mx)) return double(mx);  // all -inf (or a +inf): keep PyTorch's inf/nan
-  double sum = 0;
-  for (int64_t c = 0; c < C; ++c) sum += std::exp(double(x[c * s] - mx));
-  return double(mx) + std::log(sum);
+  for (int64_t c = 0; c < C; ++c) e[c] = z[c] - mx;  // exact near the max
+  exp_row(e, C);
+  return double(mx) + std::log(row_sum(e, C));
 }
 
 // Forward: loss[p] for every position and lse[p] (saved for backward, in double so that
@@ -203,21 +266,24 @@ inline double position_lse(const ClassLossArgs<T>& a, int64_t base) {
 template <class T>
 double class_loss_forward(const ClassLossArgs<T>& a, T* loss, double* lse) {
   const ClassLayout& L = a.lay;
-  const int64_t P = L.positions(), C = L.classes, s = L.inner;
-  parallel_for(P, C * 4, [&](int64_t b, int64_t e) {
+  const int64_t P = L.positions(), C = L.classes;
+  parallel_for(P, C * 8, [&](int64_t b, int64_t e) {
+    ClassRow<T> r(C);
     for (int64_t p = b; p < e; ++p) {
       const int64_t base = L.base(p);
       if (a.target && a.target[p] == a.ignore_index) {
         loss[p] = T(0), lse[p] = 0;
         continue;
       }
-      const double m = position_lse(a, base);
+      const int64_t y = gather_row(a, base, p, r);
+      const double m = row_lse(a, r);
+      bool dense;
+      const double S = fill_coef(a, base, y, r, dense);
       double l = 0;
-      if (a.target && a.smoothing == 0) {
-        const int64_t y = a.target[p];
-        l = (a.weight ? double(a.weight[y]) : 1.0) * (m - double(a.x[base + y * s]));
+      if (!dense) {
+        l = S * (m - double(r.z[y]));
       } else {
-        for (int64_t c = 0; c < C; ++c) l += class_coef(a, base, p, c) * (m - double(a.x[base + c * s]));
+        for (int64_t c = 0; c < C; ++c) l += r.coef[c] * (m - double(r.z[c]));
       }
       loss[p] = T(l), lse[p] = m;
     }
@@ -238,7 +304,9 @@ void class_loss_backward_input(const ClassLossArgs<T>& a, const double* lse, con
                                bool per_position, double scale, T* gx) {
   const ClassLayout& L = a.lay;
   const int64_t P = L.positions(), C = L.classes, s = L.inner;
-  parallel_for(P, C * 4, [&](int64_t b, int64_t e) {
+  parallel_for(P, C * 8, [&](int64_t b, int64_t e) {
+    ClassRow<T> r(C);
+    T* g = r.e.data();
     for (int64_t p = b; p < e; ++p) {
       const int64_t base = L.base(p);
       if (a.target && a.target[p] == a.ignore_index) {
@@ -246,16 +314,26 @@ void class_loss_backward_input(const ClassLossArgs<T>& a, const double* lse, con
         continue;
       }
       const double up = per_position ? double(grad_out[p]) : double(grad_out[0]) * scale;
-      double S = 0;
-      for (int64_t c = 0; c < C; ++c) {
-        const double ac = class_coef(a, base, p, c);
-        S += ac;
-        gx[base + c * s] = T(-ac * up);
+      const int64_t y = gather_row(a, base, p, r);
+      bool dense;
+      const double S = fill_coef(a, base, y, r, dense);
+      if (a.log_softmax) {
+        const double m = lse[p], k = S * up;
+        for (int64_t c = 0; c < C; ++c) g[c] = T(double(r.z[c]) - m);
+        exp_row(g, C);  // softmax
+        if (dense)
+          for (int64_t c = 0; c < C; ++c) g[c] = T(double(g[c]) * k - r.coef[c] * up);
+        else
+          for (int64_t c = 0; c < C; ++c) g[c] = T(double(g[c]) * k);
+      } else if (dense) {
+        for (int64_t c = 0; c < C; ++c) g[c] = T(-r.coef[c] * up);
+      } else {
+        std::fill(g, g + C, T(0));
       }
-      if (!a.log_softmax) continue;
-      const double m = lse[p];
-      for (int64_t c = 0; c < C; ++c)
-        gx[base + c * s] = T(double(gx[base + c * s]) + std::exp(double(a.x[base + c * s]) - m) * S * up);
+      if (!dense) g[y] = T(double(g[y]) - S * up);
+      if (s == 1) std::copy(g, g + C, gx + base);
+      else
+        for (int64_t c = 0; c < C; ++c) gx[base + c * s] = g[c];
     }
   });
 }

@@ -60,7 +60,7 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
 
 
 def linear(input, weight, bias=None):
-    """y = input @ weight.T + bias, as one fused C++ op (one node, no transposed copies)."""
+    """y = input @ weight.T + bias, one fused op (matmul with the bias added in place)."""
     return _C._linear(input, weight, bias)
 
 
