@@ -7,11 +7,15 @@ leaves a file that a later run would mistake for a good one.
 import os
 import sys
 import time
-import urllib.request
 
 _CHUNK = 1 << 16
-# Looked up at call time, so tests can serve local bytes instead of touching the network.
-urlopen = urllib.request.urlopen
+
+
+def urlopen(url, timeout):
+    """urllib's opener, imported on first use (it is slow to import). Looked up at call
+    time, so tests can serve local bytes instead of touching the network."""
+    import urllib.request
+    return urllib.request.urlopen(url, timeout=timeout)
 
 
 class _Progress:
