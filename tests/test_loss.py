@@ -423,3 +423,26 @@ def test_dtype_promotion_like_torch():
     assert F.mse_loss(x32, tg.tensor([[1, 0, 1]])).dtype == tg.float32
     with pytest.raises(RuntimeError, match="floating"):
         F.mse_loss(tg.tensor([1, 2]), tg.tensor([1, 1]))
+
+
+def test_class_losses_non_contiguous_and_empty():
+    x = rng.standard_normal((5, 4))
+    y = np.array([3, 0, 1, 2])
+    tx = tg.from_numpy(x).T  # [4, 5], non-contiguous
+    assert not tx.is_contiguous()
+    xt = x.T
+    logp = xt - np.log(np.exp(xt).sum(1, keepdims=True))
+    want = -logp[np.arange(4), y]
+    np.testing.assert_allclose(F.cross_entropy(tx, tg.tensor(y), reduction="none").numpy(), want, rtol=1e-12)
+    np.testing.assert_allclose(F.nll_loss(tg.tensor(logp).T.T, tg.tensor(y)).item(), want.mean(), rtol=1e-12)
+    p = rng.uniform(0.1, 0.9, (3, 2))
+    tp = tg.from_numpy(p.T.copy()).T
+    bce = -(0.5 * np.log(p) + 0.5 * np.log(1 - p))
+    np.testing.assert_allclose(F.binary_cross_entropy(tp, tg.full((3, 2), 0.5, dtype=tg.float64),
+                                                      reduction="none").numpy(), bce, rtol=1e-12)
+    empty = tg.zeros(0, 3, requires_grad=True)
+    out = F.cross_entropy(empty, tg.zeros(0, dtype=tg.int64))
+    assert np.isnan(out.item())
+    F.cross_entropy(empty, tg.zeros(0, dtype=tg.int64), reduction="sum").backward()
+    assert empty.grad.shape == (0, 3)
+    assert F.cross_entropy(empty, tg.zeros(0, dtype=tg.int64), reduction="none").shape == (0,)
