@@ -186,3 +186,20 @@ def test_buffer_pool_reuses_freed_buffers():
     assert after["hits"] - before["hits"] >= 19
     tg._C._empty_cache()
     assert tg._C._pool_stats()["cached_bytes"] == 0
+
+
+def test_explicit_dtype_keeps_python_float_precision():
+    assert tg.tensor([0.3], dtype=tg.float64).item() == 0.3
+    assert tg.tensor(0.1, dtype=tg.float64).item() == 0.1
+
+
+def test_deepcopy_and_pickle():
+    import copy
+    import pickle
+    t = tg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True).T
+    c = copy.deepcopy(t.detach().requires_grad_())
+    assert c.requires_grad and c.tolist() == t.tolist()
+    c.detach().numpy()[0, 0] = 9  # an independent copy
+    assert t.detach().numpy()[0, 0] == 1
+    p = pickle.loads(pickle.dumps(t.detach()))
+    assert p.tolist() == t.tolist() and p.dtype is tg.float32

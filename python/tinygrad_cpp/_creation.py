@@ -48,7 +48,7 @@ def tensor(data, dtype=None, requires_grad=False):
         arr = data
     else:
         arr = np.asarray(data)
-        if arr.dtype.kind == "f":  # Python floats become the default float dtype
+        if arr.dtype.kind == "f" and dtype is None:  # Python floats: the default float dtype
             arr = arr.astype(np.float32)
         elif arr.dtype.kind == "O":
             raise TypeError(f"could not convert {type(data).__name__} to a tensor")

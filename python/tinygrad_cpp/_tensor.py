@@ -82,6 +82,27 @@ def _tolist(self):
     return self.detach().numpy().tolist()
 
 
+def _deepcopy(self, memo):
+    if id(self) in memo:
+        return memo[id(self)]
+    out = self.detach().clone()
+    out.requires_grad_(self.requires_grad)
+    if self.grad is not None:
+        out.grad = self.grad.detach().clone()
+    memo[id(self)] = out
+    return out
+
+
+def _rebuild(array, requires_grad):
+    t = _C.from_numpy(array)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def _reduce(self):
+    # Pickles through a contiguous numpy copy of the data; history is not kept.
+    return (_rebuild, (np.ascontiguousarray(self.detach().numpy()).copy(), self.requires_grad))
+
+
 def install():
     Tensor.__module__ = "tinygrad_cpp"
     Tensor.__repr__ = _repr
@@ -92,6 +113,8 @@ def install():
     Tensor.__iter__ = _iter
     Tensor.backward = _backward
     Tensor.tolist = _tolist
+    Tensor.__deepcopy__ = _deepcopy
+    Tensor.__reduce__ = _reduce
     Tensor.__bool__ = lambda self: bool(self.item())
     Tensor.__float__ = lambda self: float(self.item())
     Tensor.__int__ = lambda self: int(self.item())
