@@ -27,7 +27,11 @@ bool TensorImpl::is_contiguous() const {
   return true;
 }
 
-int64_t TensorImpl::size(int64_t dim) const { return shape[wrap_dim(dim, ndim())]; }
+int64_t TensorImpl::size(int64_t dim) const {
+  // wrap_dim lets reductions take dim 0 of a 0-d tensor, but it has no size to read.
+  TG_CHECK(ndim() > 0, IndexError, "Dimension specified as ", dim, " but tensor has no dimensions");
+  return shape[wrap_dim(dim, ndim())];
+}
 
 Shape contiguous_strides(const Shape& shape) {
   Shape st(shape.size());

@@ -10,9 +10,26 @@
 
 namespace py = pybind11;
 
+// A Tensor parameter refuses None (pybind11 would hand the op a null pointer), so a call
+// like tg.add(x, None) raises TypeError instead of crashing. Parameters that may be
+// absent are declared as OptTensor.
+namespace pybind11::detail {
+template <>
+class type_caster<tg::Tensor> : public copyable_holder_caster<tg::TensorImpl, tg::Tensor> {
+ public:
+  bool load(handle src, bool convert) {
+    return !src.is_none() && copyable_holder_caster<tg::TensorImpl, tg::Tensor>::load(src, convert);
+  }
+};
+}  // namespace pybind11::detail
+
 namespace tg::bind {
 
 using TensorClass = py::class_<TensorImpl, Tensor>;
+
+// A Tensor argument that may be None (null inside the core).
+using OptTensor = std::optional<Tensor>;
+inline Tensor or_null(const OptTensor& t) { return t ? *t : nullptr; }
 
 // A Tensor, or a Python bool/int/float wrapped as a 0-d tensor; nullopt for other types.
 std::optional<Tensor> as_tensor(py::handle obj);

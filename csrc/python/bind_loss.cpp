@@ -7,14 +7,27 @@ namespace tg::bind {
 void bind_loss(py::module_& m, TensorClass&) {
   m.def("_mse_loss", &mse_loss, py::arg("input"), py::arg("target"), py::arg("reduction") = 1);
   m.def("_l1_loss", &l1_loss, py::arg("input"), py::arg("target"), py::arg("reduction") = 1);
-  m.def("_cross_entropy", &cross_entropy, py::arg("input"), py::arg("target"),
+  m.def("_cross_entropy", [](const Tensor& input, const Tensor& target, const OptTensor& weight,
+                             int64_t reduction, int64_t ignore_index, double label_smoothing) {
+    return cross_entropy(input, target, or_null(weight), reduction, ignore_index, label_smoothing);
+  }, py::arg("input"), py::arg("target"),
         py::arg("weight") = py::none(), py::arg("reduction") = 1, py::arg("ignore_index") = -100,
         py::arg("label_smoothing") = 0.0);
-  m.def("_nll_loss", &nll_loss, py::arg("input"), py::arg("target"), py::arg("weight") = py::none(),
+  m.def("_nll_loss", [](const Tensor& input, const Tensor& target, const OptTensor& weight,
+                        int64_t reduction, int64_t ignore_index) {
+    return nll_loss(input, target, or_null(weight), reduction, ignore_index);
+  }, py::arg("input"), py::arg("target"), py::arg("weight") = py::none(),
         py::arg("reduction") = 1, py::arg("ignore_index") = -100);
-  m.def("_binary_cross_entropy", &binary_cross_entropy, py::arg("input"), py::arg("target"),
+  m.def("_binary_cross_entropy", [](const Tensor& input, const Tensor& target, const OptTensor& weight,
+                                    int64_t reduction) {
+    return binary_cross_entropy(input, target, or_null(weight), reduction);
+  }, py::arg("input"), py::arg("target"),
         py::arg("weight") = py::none(), py::arg("reduction") = 1);
-  m.def("_binary_cross_entropy_with_logits", &binary_cross_entropy_with_logits, py::arg("input"),
+  m.def("_binary_cross_entropy_with_logits", [](const Tensor& input, const Tensor& target,
+                                                const OptTensor& weight, const OptTensor& pos_weight,
+                                                int64_t reduction) {
+    return binary_cross_entropy_with_logits(input, target, or_null(weight), or_null(pos_weight), reduction);
+  }, py::arg("input"),
         py::arg("target"), py::arg("weight") = py::none(), py::arg("pos_weight") = py::none(),
         py::arg("reduction") = 1);
 }

@@ -15,8 +15,10 @@ int64_t total_numel(const std::vector<Tensor>& ts) {
 
 void bind_optim(py::module_& m, TensorClass&) {
   m.def("_sgd_step", [](const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
-                        const std::vector<Tensor>& momentum_bufs, double lr, double momentum,
+                        const std::vector<OptTensor>& momentum_buffers, double lr, double momentum,
                         double dampening, double weight_decay, bool nesterov, bool maximize) {
+    std::vector<Tensor> momentum_bufs;
+    for (auto& b : momentum_buffers) momentum_bufs.push_back(or_null(b));
     return maybe_release(total_numel(params), [&] {
       return sgd_step(params, grads, momentum_bufs, lr, momentum, dampening, weight_decay, nesterov, maximize);
     });

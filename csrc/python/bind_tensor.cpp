@@ -38,7 +38,9 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
   }, py::arg("dim") = py::none());
   cls.def("stride", [](const Tensor& t, py::object dim) -> py::object {
     if (dim.is_none()) return py::tuple(py::cast(t->strides));
-    return py::int_(t->strides[wrap_dim(dim.cast<int64_t>(), t->ndim())]);
+    const int64_t d = dim.cast<int64_t>();
+    t->size(d);  // the same IndexError as size(d), also for a 0-d tensor
+    return py::int_(t->strides[wrap_dim(d, t->ndim())]);
   }, py::arg("dim") = py::none());
   cls.def("storage_offset", [](const Tensor& t) { return t->offset; });
   cls.def("is_contiguous", [](const Tensor& t) { return t->is_contiguous(); });
@@ -50,7 +52,8 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
   cls.def_property("requires_grad", [](const Tensor& t) { return t->requires_grad; }, &set_requires_grad);
   cls.def("requires_grad_", [](const Tensor& t, bool flag) { set_requires_grad(t, flag); return t; },
           py::arg("requires_grad") = true);
-  cls.def_property("grad", [](const Tensor& t) { return t->grad; }, [](const Tensor& t, const Tensor& g) {
+  cls.def_property("grad", [](const Tensor& t) { return t->grad; }, [](const Tensor& t, const OptTensor& opt) {
+    Tensor g = or_null(opt);
     TG_CHECK(!g || (g->shape == t->shape && g->dtype == t->dtype), RuntimeError,
              "assigned grad has data of a different size or type: expected ", dtype_name(t->dtype),
              " ", shape_str(t->shape), ", got ", g ? dtype_name(g->dtype) : "", " ",

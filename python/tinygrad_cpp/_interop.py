@@ -7,5 +7,7 @@ from . import _C
 
 def from_dlpack(ext_tensor):
     """A tensor sharing memory with any object that implements the DLPack protocol."""
+    if not hasattr(ext_tensor, "__dlpack__"):
+        raise TypeError(f"from_dlpack(): expected an object with __dlpack__, got {type(ext_tensor).__name__}")
     arr = ext_tensor if isinstance(ext_tensor, np.ndarray) else np.from_dlpack(ext_tensor)
     return _C.from_numpy(arr)

@@ -16,6 +16,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if create_graph:
         raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
     outputs, inputs = _as_list(outputs), _as_list(inputs)
+    for what, ts in (("outputs", outputs), ("inputs", inputs)):
+        if not ts or not all(isinstance(t, _C.Tensor) for t in ts):
+            raise TypeError(f"grad(): {what} must be a Tensor or a non-empty sequence of Tensors, got {ts!r:.100}")
     grad_outputs = _as_list(grad_outputs) or [None] * len(outputs)
     if len(grad_outputs) != len(outputs):
         raise RuntimeError(f"grad_outputs has {len(grad_outputs)} tensors but outputs has {len(outputs)}")

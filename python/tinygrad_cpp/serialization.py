@@ -31,6 +31,7 @@ _DTYPES = {  # safetensors name -> (tinygrad_cpp dtype, little-endian numpy dtyp
     "BOOL": (_C.dtype.bool, np.dtype("u1")),
 }
 _NAMES = {v[0]: k for k, v in _DTYPES.items()}
+_MAX_DIMS = 64  # numpy's, through which tensors are read
 
 
 class _Corrupt(Exception):
@@ -191,6 +192,9 @@ def _parse_header(f, size):
         if nbytes != offsets[1] - offsets[0]:
             raise _Corrupt(f"tensor {name!r} of shape {shape} and dtype {dtype} needs {nbytes} "
                            f"bytes but its data_offsets span {offsets[1] - offsets[0]}")
+        # Even an empty tensor's shape must be one an array can have (numpy's limits).
+        if len(shape) > _MAX_DIMS or math.prod(s for s in shape if s) * _DTYPES[dtype][1].itemsize >= 2 ** 63:
+            raise _Corrupt(f"tensor {name!r} has a shape no array can have: {shape!r:.200}")
         entries.append((name, dtype, shape, offsets))
     spans = sorted((o[0], o[1], name) for name, _, _, o in entries if o[1] > o[0])
     for (_, end, a), (begin, _, b) in zip(spans, spans[1:]):
