@@ -203,3 +203,16 @@ def test_deepcopy_and_pickle():
     assert t.detach().numpy()[0, 0] == 1
     p = pickle.loads(pickle.dumps(t.detach()))
     assert p.tolist() == t.tolist() and p.dtype is tg.float32
+
+
+def test_numpy_scalars_act_as_python_numbers():
+    t = tg.ones(2)
+    for r in (t * np.float32(2), np.float32(2) * t, t + np.int64(1)):
+        assert isinstance(r, tg.Tensor) and r.dtype is tg.float32
+        np.testing.assert_array_equal(r.numpy(), [2.0, 2.0])
+    assert (tg.ones(2, dtype=tg.int64) * np.float64(1.5)).dtype is tg.float32
+
+
+def test_float_to_int_conversion_of_non_finite_values_is_defined():
+    out = tg.tensor([float("nan"), float("inf"), 1e30, -3.7]).long().tolist()
+    assert out[3] == -3 and out[:3] == [-(2**63)] * 3

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 
 #include "autograd/node.h"
 #include "kernels/loops.h"
@@ -75,12 +77,25 @@ Tensor scalar_tensor(double value, DType dtype, bool wrapped) {
   return t;
 }
 
+namespace {
+// static_cast, except that a float outside int64's range (or nan) becomes INT64_MIN, as
+// on x86 hardware and in PyTorch, instead of undefined behaviour.
+template <class TD, class TS>
+inline TD convert(TS x) {
+  if constexpr (std::is_same_v<TD, int64_t> && std::is_floating_point_v<TS>) {
+    if (!(x >= TS(-9223372036854775808.0) && x < TS(9223372036854775808.0)))
+      return std::numeric_limits<int64_t>::min();
+  }
+  return static_cast<TD>(x);
+}
+}  // namespace
+
 void copy_into(const Tensor& dst, const Tensor& src) {
   Shape bs = broadcast_strides(src, dst->shape);
   TG_DISPATCH_ALL(dst->dtype, TD, {
     TG_DISPATCH_ALL(src->dtype, TS, {
       kernels::map1(dst->shape, dst->data_as<TD>(), dst->strides.data(), src->data_as<TS>(),
-                    bs.data(), [](TS x) { return static_cast<TD>(x); });
+                    bs.data(), [](TS x) { return convert<TD>(x); });
     });
   });
 }

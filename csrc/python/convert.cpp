@@ -18,6 +18,12 @@ std::optional<Tensor> as_tensor(py::handle obj) {
     return t;
   }
   if (PyFloat_Check(obj.ptr())) return scalar_tensor(PyFloat_AS_DOUBLE(obj.ptr()), DType::Float64);
+  // numpy scalars (np.float32(2), np.int64(3), np.bool_) act as the Python numbers they hold
+  static PyObject* np_generic = py::object(py::module_::import("numpy").attr("generic")).release().ptr();
+  if (PyObject_IsInstance(obj.ptr(), np_generic) == 1) {
+    py::object v = obj.attr("item")();
+    if (PyBool_Check(v.ptr()) || PyLong_Check(v.ptr()) || PyFloat_Check(v.ptr())) return as_tensor(v);
+  }
   return std::nullopt;
 }
 
