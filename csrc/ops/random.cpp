@@ -83,10 +83,12 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, DType dtype, Gener
            low, " >= to=", high);
   Tensor t = empty(shape, DType::Int64);
   int64_t n = t->numel();
-  uint64_t off = g.take(n), seed = g.seed, range = (uint64_t)(high - low);
+  // In uint64 arithmetic: high - low can exceed INT64_MAX (signed overflow is undefined).
+  uint64_t off = g.take(n), seed = g.seed, range = (uint64_t)high - (uint64_t)low;
   int64_t* p = t->data_as<int64_t>();
   parallel_for(n, 4, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) p[i] = low + (int64_t)kernels::below(kernels::rand64(seed, off + i), range);
+    for (int64_t i = b; i < e; ++i)
+      p[i] = (int64_t)((uint64_t)low + kernels::below(kernels::rand64(seed, off + i), range));
   });
   return dtype == DType::Int64 ? t : to_dtype(t, dtype);
 }

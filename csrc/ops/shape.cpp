@@ -19,7 +19,8 @@ Shape infer_shape(Shape shape, int64_t numel) {
       infer = (int64_t)i;
     } else {
       TG_CHECK(shape[i] >= 0, RuntimeError, "invalid shape dimension ", shape[i]);
-      known *= shape[i];
+      TG_CHECK(!__builtin_mul_overflow(known, shape[i], &known), RuntimeError, "shape '",
+               shape_str(shape), "' is invalid for input of size ", numel);
     }
   }
   if (infer >= 0) {
@@ -346,7 +347,7 @@ Tensor slice(const Tensor& a, int64_t dim, int64_t start, int64_t end, int64_t s
   int64_t len = end == start ? 0 : (end - start - 1) / step + 1;
   Shape shape = a->shape, strides = a->strides;
   shape[dim] = len;
-  strides[dim] *= step;
+  if (len > 1) strides[dim] *= step;  // then step < size: no overflow (a huge step gives len <= 1)
   return record_view<SliceBackward0>(a, shape, strides, a->offset + start * a->strides[dim],
                                      a->shape, dim, start, end, step);
 }

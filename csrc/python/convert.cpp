@@ -34,13 +34,26 @@ Tensor to_tensor(py::handle obj, const char* what) {
   return *t;
 }
 
+namespace {
+// Python ints and what converts like them (numpy integers, 0-d integer tensors); not bools.
+bool is_index(py::handle h) { return PyIndex_Check(h.ptr()) && !PyBool_Check(h.ptr()); }
+
+int64_t index_value(py::handle h) {
+  py::object i = py::reinterpret_steal<py::object>(PyNumber_Index(h.ptr()));
+  if (!i) throw py::error_already_set();
+  int overflow = 0;
+  long long v = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+  TG_CHECK(!overflow, RuntimeError, "Overflow when unpacking long");
+  return (int64_t)v;
+}
+}  // namespace
+
 Shape shape_from_seq(py::handle seq) {
   Shape s;
   for (auto item : seq) {
-    TG_CHECK(PyLong_Check(item.ptr()) && !PyBool_Check(item.ptr()), TypeError,
-             "size must be a sequence of ints, but got an element of type ",
+    TG_CHECK(is_index(item), TypeError, "size must be a sequence of ints, but got an element of type ",
              std::string(py::str(py::type::handle_of(item).attr("__name__"))));
-    s.push_back(item.cast<int64_t>());
+    s.push_back(index_value(item));
   }
   return s;
 }
@@ -53,7 +66,7 @@ Shape shape_from_args(const py::args& args) {
 
 std::vector<int64_t> dims_arg(py::handle dim) {
   if (dim.is_none()) return {};
-  if (PyLong_Check(dim.ptr())) return {dim.cast<int64_t>()};
+  if (is_index(dim) && !py::isinstance<py::sequence>(dim)) return {index_value(dim)};
   return shape_from_seq(dim);
 }
 

@@ -1,5 +1,6 @@
 """Tensor factories: argument parsing in Python, filling in C++."""
 import builtins
+import operator
 
 import numpy as np
 
@@ -13,10 +14,9 @@ def _size(size):
         size = size[0]
     out = []
     for s in size:
-        if isinstance(s, _C.Tensor):
-            s = int(s)
-        if not isinstance(s, int) or isinstance(s, builtins.bool):
+        if isinstance(s, builtins.bool) or not hasattr(type(s), "__index__"):
             raise TypeError(f"size must be a sequence of ints, but got {type(s).__name__}")
+        s = operator.index(s)  # ints, numpy integers, 0-d integer tensors
         if s < 0:
             raise ValueError(f"negative dimension {s} in size {list(size)}")
         out.append(s)
@@ -44,8 +44,8 @@ def tensor(data, dtype=None, requires_grad=False):
     """A new tensor holding a copy of `data` (nested lists, numbers, numpy arrays, tensors)."""
     if isinstance(data, _C.Tensor):
         arr = data.detach().numpy()
-    elif isinstance(data, np.ndarray):
-        arr = data
+    elif isinstance(data, (np.ndarray, np.generic)):  # numpy scalars keep their dtype too
+        arr = np.asarray(data)
     else:
         arr = np.asarray(data)
         if arr.dtype.kind == "f" and dtype is None:  # Python floats: the default float dtype
@@ -82,19 +82,29 @@ def full(size, fill_value, dtype=None, requires_grad=False):
     return _finish(_C._full(_size((size,)), float(fill_value), dtype), requires_grad)
 
 
+def _like(fn, input):
+    if not isinstance(input, _C.Tensor):
+        raise TypeError(f"{fn}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    return input
+
+
 def zeros_like(input, dtype=None, requires_grad=False):
+    input = _like("zeros_like", input)
     return zeros(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
 def ones_like(input, dtype=None, requires_grad=False):
+    input = _like("ones_like", input)
     return ones(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
 def empty_like(input, dtype=None, requires_grad=False):
+    input = _like("empty_like", input)
     return empty(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
 def full_like(input, fill_value, dtype=None, requires_grad=False):
+    input = _like("full_like", input)
     return full(input.shape, fill_value, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
@@ -119,10 +129,12 @@ def randint(low, high=None, size=None, dtype=None, generator=None, requires_grad
 
 
 def rand_like(input, dtype=None, requires_grad=False):
+    input = _like("rand_like", input)
     return rand(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
 def randn_like(input, dtype=None, requires_grad=False):
+    input = _like("randn_like", input)
     return randn(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
