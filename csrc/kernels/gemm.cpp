@@ -14,6 +14,7 @@
 #include "core/parallel.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_arch.h"
+#include "kernels/wrapping.h"
 
 namespace tg::kernels {
 
@@ -109,9 +110,9 @@ void direct(const Gemm<T>& g, int64_t i0, int64_t i1) {
       const T a = g.A[i * g.rsa + p * g.csa];
       const T* b = g.B + p * g.rsb;
       if (g.csb == 1 && g.csc == 1) {
-        for (int64_t j = 0; j < g.N; ++j) c[j] += a * b[j];
+        for (int64_t j = 0; j < g.N; ++j) c[j] = wrap_add(c[j], wrap_mul(a, b[j]));
       } else {
-        for (int64_t j = 0; j < g.N; ++j) c[j * g.csc] += a * b[j * g.csb];
+        for (int64_t j = 0; j < g.N; ++j) c[j * g.csc] = wrap_add(c[j * g.csc], wrap_mul(a, b[j * g.csb]));
       }
     }
   }
