@@ -43,15 +43,20 @@ def _last_case(out):
     return starts[-1] if starts else "(none)"
 
 
+def _stderr(err):
+    """The start of a sanitizer report (what and where) and the end of anything else."""
+    return err if len(err) < 6000 else err[:4000] + "\n...\n" + err[-2000:]
+
+
 def _check_child(proc, args):
     out = proc.stdout
     if proc.returncode < 0:
         sig = signal.Signals(-proc.returncode).name
         pytest.fail(f"fuzz worker {args} killed by {sig} in {_last_case(out)}\n"
-                    f"stderr:\n{proc.stderr[-3000:]}")
+                    f"stderr:\n{_stderr(proc.stderr)}")
     violations = [line for line in out.splitlines() if line.startswith("VIOLATION")]
     assert proc.returncode == 0, (f"fuzz worker {args} exited with {proc.returncode} in "
-                                  f"{_last_case(out)}\nstderr:\n{proc.stderr[-3000:]}")
+                                  f"{_last_case(out)}\nstderr:\n{_stderr(proc.stderr)}")
     assert not violations, "\n".join(violations[:30])
     assert out.rstrip().endswith("DONE"), out[-2000:]
 
@@ -68,6 +73,13 @@ def test_random_bad_calls(seed):
 def test_impossible_allocations_raise():
     proc = _run_child(["alloc"], timeout=600 if SANITIZED else 60)
     _check_child(proc, ["alloc"])
+
+
+def test_read_only_memory_is_never_written(tmp_path):
+    """Tensors sharing a read-only memory map (from_numpy, from_dlpack) refuse in-place
+    writes with RuntimeError; writing would fault."""
+    proc = _run_child(["readonly", tmp_path / "ro.npy"], timeout=600 if SANITIZED else 60)
+    _check_child(proc, ["readonly"])
 
 
 def test_worker_reports_a_crash():
@@ -91,6 +103,7 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
     import numpy as np
 
     import tinygrad_cpp as tg
+    import tinygrad_cpp.optim  # noqa: F401  (tg.optim in the read-only cases)
     import tinygrad_cpp.nn as nn
     import tinygrad_cpp.nn.functional as F
     import tinygrad_cpp.optim as optim
@@ -110,6 +123,40 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
     if mode == "crash":
         say("case 0: ctypes.string_at(0)")
         ctypes.string_at(0)
+        return
+
+    if mode == "readonly":
+        np.save(argv[1], np.arange(12, dtype=np.float32).reshape(3, 4))
+        arr = np.load(argv[1], mmap_mode="r")  # pages mapped read-only: a write faults
+        writes = [
+            ("add_", lambda t: t.add_(1)), ("mul_", lambda t: t.mul_(2)), ("copy_", lambda t: t.copy_(t + 1)),
+            ("fill_", lambda t: t.fill_(0)), ("zero_", lambda t: t.zero_()), ("exp_", lambda t: t.exp_()),
+            ("clamp_", lambda t: t.clamp_(0, 1)), ("+=", lambda t: t.__iadd__(1)),
+            ("setitem", lambda t: t.__setitem__(0, 5.0)), ("setitem mask", lambda t: t.__setitem__(t > 3, 0.0)),
+            ("index_put_", lambda t: t.index_put_((tg.tensor([0]),), tg.tensor([1.0]))),
+            ("masked_fill_", lambda t: t.masked_fill_(t > 3, 0.0)), ("uniform_", lambda t: t.uniform_()),
+            ("normal_", lambda t: t.normal_()), ("view add_", lambda t: t[1:, ::2].add_(1)),
+            ("T fill_", lambda t: t.T.fill_(1)),
+            ("sgd step", lambda t: tg.optim.SGD([t.requires_grad_()], lr=0.1).step()),
+            ("sgd step with grad", lambda t: (setattr(t.requires_grad_(), "grad", tg.ones(3, 4)),
+                                              tg.optim.SGD([t], lr=0.1).step())),
+            ("adam step with grad", lambda t: (setattr(t.requires_grad_(), "grad", tg.ones(3, 4)),
+                                               tg.optim.Adam([t], lr=0.1).step())),
+            ("numpy() write", lambda t: t.numpy().__setitem__(0, 1.0)),
+        ]
+        for i, (desc, fn) in enumerate(writes):
+            for make in (tg.from_numpy, tg.from_dlpack):
+                say(f"case {i}: {desc} on {make.__name__}(read-only memmap)")
+                t = make(arr)
+                try:
+                    fn(t)
+                    if desc != "sgd step":  # no grad: nothing to write
+                        say(f"VIOLATION case {i}: {desc}: wrote to read-only memory without an error")
+                except (RuntimeError, ValueError):  # numpy's own refusal is a ValueError
+                    pass
+                np.testing.assert_array_equal(arr, np.arange(12, dtype=np.float32).reshape(3, 4))
+                assert (t.detach() + 1).sum().item() == 66 + 12  # still readable
+        say("DONE")
         return
 
     if mode == "alloc":
@@ -219,7 +266,9 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
             one[-1] = 1
             t = tg.tensor(array(one, dtype)).expand(*shape)
         elif kind == "numpy":
-            t = tg.from_numpy(array(shape, dtype))
+            a = array(shape, dtype)
+            a.setflags(write=rng.random() < 0.7)  # some read-only: in-place ops must refuse them
+            t = tg.from_numpy(a)
         elif kind == "leaf" and floating:
             t = tg.tensor(array(shape, dtype), requires_grad=True)
         elif kind == "graph" and floating:
@@ -645,7 +694,8 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
         if opt_name == "SGD":
             kw = {"momentum": rng.choice([0, 0.9, -1, 2])}
         elif opt_name.startswith("Adam"):
-            kw = {"betas": maybe_bad(rng.choice([(0.9, 0.999), (1.5, 0.9), (0.9,)]), 0.2)}
+            # (a dict would raise KeyError, as in PyTorch, which indexes betas[0])
+            kw = {"betas": rng.choice([(0.9, 0.999), (1.5, 0.9), (0.9,), "ab", None, (float("nan"), 0.9)])}
 
         def run():
             opt = getattr(optim, opt_name)([p], lr=lr, **kw)
@@ -719,6 +769,11 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
             else:
                 thunk()
         except ALLOWED as e:
+            raised = e
+        except OverflowError as e:
+            if not desc.startswith("__int__"):  # int(tensor(inf)) is Python's own rule, as in PyTorch
+                violations += 1
+                say(f"VIOLATION case {i}: {maker.__name__}: {desc:.200}: raised OverflowError: {e}")
             raised = e
         except Exception as e:  # noqa: BLE001
             violations += 1

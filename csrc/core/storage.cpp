@@ -1,5 +1,7 @@
 #include "core/storage.h"
 
+#include "core/error.h"
+
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -90,6 +92,12 @@ Storage::~Storage() {
     }
   }
   std::free(data);
+}
+
+void check_storage_writable(const Storage& s) {
+  TG_CHECK(!s.readonly, RuntimeError,
+           "cannot write in place to a tensor that shares memory with a read-only array (e.g. a "
+           "read-only numpy array or memory map); clone() it first");
 }
 
 PoolStats pool_stats() {

@@ -15,6 +15,9 @@ struct Storage {
   std::shared_ptr<void> owner;  // set for foreign memory; empty when we own `data`
   // Bumped by every in-place write so autograd can detect a saved tensor that changed.
   std::atomic<uint64_t> version{0};
+  // Foreign memory that must not be written (a read-only numpy array, e.g. a read-only
+  // memory map): in-place ops refuse it instead of faulting.
+  bool readonly = false;
 
   static std::shared_ptr<Storage> allocate(size_t nbytes);
   static std::shared_ptr<Storage> wrap(void* data, size_t nbytes, std::shared_ptr<void> owner);
@@ -31,6 +34,8 @@ struct PoolStats {
   size_t cached_bytes, cached_buffers, hits, misses;
 };
 PoolStats pool_stats();
+// RuntimeError when `s` is read-only; every in-place write checks this first.
+void check_storage_writable(const Storage& s);
 void pool_empty_cache();
 
 }  // namespace tg

@@ -38,7 +38,9 @@ Shape contiguous_strides(const Shape& shape) {
   int64_t acc = 1;
   for (int64_t i = (int64_t)shape.size() - 1; i >= 0; --i) {
     st[i] = acc;
-    acc *= std::max<int64_t>(shape[i], 1);
+    // Only an empty tensor whose other sizes multiply past int64 fails (PyTorch's message).
+    TG_CHECK(i == 0 || !__builtin_mul_overflow(acc, std::max<int64_t>(shape[i], 1), &acc), RuntimeError,
+             "Stride calculation overflowed (shape ", shape_str(shape), ")");
   }
   return st;
 }

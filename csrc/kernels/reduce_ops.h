@@ -6,6 +6,8 @@
 #include <limits>
 #include <type_traits>
 
+#include "kernels/wrapping.h"
+
 namespace tg::kernels {
 
 // What a sum of T accumulates in: double for floats, int64 for bool and int64.
@@ -19,8 +21,8 @@ struct SumOp {
   TO* out;
   double divisor = 1;  // mean divides; 0/0 gives the nan PyTorch gives for an empty mean
   Acc init() const { return 0; }
-  Acc step(Acc a, T x, int64_t) const { return a + Acc(x); }
-  Acc combine(Acc a, Acc b) const { return a + b; }
+  Acc step(Acc a, T x, int64_t) const { return wrap_add(a, Acc(x)); }
+  Acc combine(Acc a, Acc b) const { return wrap_add(a, b); }
   void write(int64_t o, Acc a) const {
     if constexpr (std::is_floating_point_v<Acc>) out[o] = TO(divisor == 1 ? a : a / divisor);
     else out[o] = TO(a);
@@ -32,8 +34,8 @@ struct ProdOp {
   using Acc = SumAcc<T>;
   TO* out;
   Acc init() const { return 1; }
-  Acc step(Acc a, T x, int64_t) const { return a * Acc(x); }
-  Acc combine(Acc a, Acc b) const { return a * b; }
+  Acc step(Acc a, T x, int64_t) const { return wrap_mul(a, Acc(x)); }
+  Acc combine(Acc a, Acc b) const { return wrap_mul(a, b); }
   void write(int64_t o, Acc a) const { out[o] = TO(a); }
 };
 

@@ -8,6 +8,7 @@
 #include "ops/elementwise_util.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
+#include "kernels/wrapping.h"
 
 namespace tg {
 
@@ -94,11 +95,11 @@ void check_not_bool_sub(const Tensor& a, const Tensor& b) {
 // x + alpha * y in T, alpha converted once (and the multiply skipped for alpha = +-1).
 template <class T>
 Tensor add_in(const Tensor& a, const Tensor& b, const Scalar& alpha) {
-  if (alpha.is_one()) return map_binary<T>(a, b, [](T x, T y) { return T(x + y); });
+  if (alpha.is_one()) return map_binary<T>(a, b, [](T x, T y) { return kernels::wrap_add(x, y); });
   if constexpr (!std::is_same_v<T, bool>)
-    if (alpha.to<T>() == T(-1)) return map_binary<T>(a, b, [](T x, T y) { return T(x - y); });
+    if (alpha.to<T>() == T(-1)) return map_binary<T>(a, b, [](T x, T y) { return kernels::wrap_sub(x, y); });
   const T s = alpha.to<T>();
-  return map_binary<T>(a, b, [s](T x, T y) { return T(x + s * y); });
+  return map_binary<T>(a, b, [s](T x, T y) { return kernels::wrap_add(x, kernels::wrap_mul(s, y)); });
 }
 
 template <Types K>
@@ -166,9 +167,9 @@ void add_(const Tensor& self, const Tensor& other, Scalar alpha) {
   check_inplace_binary(self, other, rt);
   dispatch<Types::All>(rt, "add_", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if (alpha.is_one()) return store_binary<T>(self, other, [](T x, T y) { return T(x + y); });
+    if (alpha.is_one()) return store_binary<T>(self, other, [](T x, T y) { return kernels::wrap_add(x, y); });
     const T s = alpha.to<T>();
-    store_binary<T>(self, other, [s](T x, T y) { return T(x + s * y); });
+    store_binary<T>(self, other, [s](T x, T y) { return kernels::wrap_add(x, kernels::wrap_mul(s, y)); });
   });
 }
 
@@ -179,9 +180,9 @@ void sub_(const Tensor& self, const Tensor& other, Scalar alpha) {
   check_inplace_binary(self, other, rt);
   dispatch<Types::Numeric>(rt, "sub_", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if (alpha.is_one()) return store_binary<T>(self, other, [](T x, T y) { return T(x - y); });
+    if (alpha.is_one()) return store_binary<T>(self, other, [](T x, T y) { return kernels::wrap_sub(x, y); });
     const T s = alpha.to<T>();
-    store_binary<T>(self, other, [s](T x, T y) { return T(x - s * y); });
+    store_binary<T>(self, other, [s](T x, T y) { return kernels::wrap_sub(x, kernels::wrap_mul(s, y)); });
   });
 }
 
@@ -210,7 +211,7 @@ struct MulBackward0 : Node {
 struct Mul {
   template <class T> T operator()(T x, T y) const {
     if constexpr (std::is_same_v<T, bool>) return x && y;
-    else return x * y;
+    else return kernels::wrap_mul(x, y);
   }
 };
 }  // namespace

@@ -20,6 +20,7 @@ namespace {
 // In-place writes bypass autograd, so they are refused on tensors that record it
 // (same wording as the other in-place ops).
 void check_writable(const Tensor& self) {
+  check_storage_writable(*self->storage);
   TG_CHECK(!(grad_enabled() && self->requires_grad), RuntimeError,
            self->is_leaf() ? "a leaf Variable that requires grad is being used in an in-place operation."
                            : "in-place operations on tensors that require grad are only supported under no_grad()");

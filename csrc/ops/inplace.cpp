@@ -9,6 +9,7 @@ namespace tg {
 namespace ew {
 
 void check_writable(const Tensor& self) {
+  check_storage_writable(*self->storage);
   TG_CHECK(!(grad_enabled() && self->requires_grad), RuntimeError,
            self->is_leaf()
                ? "a leaf Variable that requires grad is being used in an in-place operation."

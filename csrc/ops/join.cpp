@@ -204,7 +204,7 @@ std::vector<Tensor> chunk(const Tensor& a, int64_t chunks, int64_t dim) {
   const int64_t size = a->shape[dim];
   if (size == 0)  // PyTorch gives `chunks` empty pieces here
     return split_with_sizes(a, std::vector<int64_t>(chunks, 0), dim);
-  return split(a, (size + chunks - 1) / chunks, dim);
+  return split(a, size / chunks + (size % chunks != 0), dim);  // ceil, without overflow
 }
 
 std::vector<Tensor> unbind(const Tensor& a, int64_t dim) {

@@ -16,6 +16,7 @@ void check_count(const std::vector<Tensor>& list, size_t n, const char* what, co
 
 void check_param(const Tensor& p, size_t i, const char* op) {
   TG_CHECK(p, RuntimeError, op, ": parameter ", i, " is None");
+  check_storage_writable(*p->storage);
   TG_CHECK(is_floating(p->dtype), RuntimeError, op, ": parameter ", i,
            " must have a floating dtype, got ", dtype_name(p->dtype));
 }

@@ -34,6 +34,7 @@ namespace {
 // Runs fill(contiguous_out) and copies into `t` when `t` is a non-contiguous view.
 template <class Fill>
 void fill_any(const Tensor& t, Fill fill) {
+  check_storage_writable(*t->storage);
   TG_CHECK(!(grad_enabled() && t->requires_grad), RuntimeError,
            "a leaf Variable that requires grad is being used in an in-place operation.");
   if (t->is_contiguous()) {

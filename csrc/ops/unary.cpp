@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "ops/elementwise_util.h"
+#include "kernels/wrapping.h"
 
 namespace tg {
 
@@ -28,7 +29,7 @@ struct NegBackward0 : Node {
   std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {neg(g[0])}; }
 };
 struct Neg {
-  template <class T> T operator()(T x) const { return T(-x); }
+  template <class T> T operator()(T x) const { return kernels::wrap_neg(x); }
 };
 void check_neg(DType d) {
   TG_CHECK(d != DType::Bool, RuntimeError,
@@ -221,7 +222,7 @@ Tensor round(const Tensor& a, int64_t decimals) {
   if (decimals == 0 || !is_floating(a->dtype)) return rounding(a, "round", "RoundBackward0", Round{});
   // PyTorch's formula: scale by 10^|decimals| in the tensor's dtype, round, scale back
   const bool negative = decimals < 0;
-  const double p = std::pow(10.0, (double)(negative ? -decimals : decimals));
+  const double p = std::pow(10.0, negative ? -(double)decimals : (double)decimals);  // no int negation: INT64_MIN
   return rounding(a, "round", "RoundBackward1", [negative, p](auto x) {
     using T = decltype(x);
     const T s = T(p);

@@ -116,7 +116,9 @@ py::array to_numpy(const Tensor& t) {
   py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<Storage>*>(p); });
   std::vector<py::ssize_t> shape(t->shape.begin(), t->shape.end()), strides;
   for (int64_t s : t->strides) strides.push_back(s * (int64_t)itemsize(t->dtype));
-  return py::array(np_dtype(t->dtype), shape, strides, t->data(), base);
+  py::array arr(np_dtype(t->dtype), shape, strides, t->data(), base);
+  if (t->storage->readonly) arr.attr("setflags")(py::arg("write") = false);
+  return arr;
 }
 
 Tensor from_numpy(py::array a) {
@@ -160,6 +162,7 @@ Tensor from_numpy(py::array a) {
     Py_DECREF((PyObject*)p);
   });
   t->storage = Storage::wrap(const_cast<void*>(a.data()), nbytes, std::move(hold));
+  t->storage->readonly = !a.writeable();
   return t;
 }
 

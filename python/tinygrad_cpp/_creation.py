@@ -124,7 +124,8 @@ def randint(low, high=None, size=None, dtype=None, generator=None, requires_grad
         low, high, size = 0, low, high
     elif high is None:
         raise TypeError("randint() missing required argument 'high'")
-    return _finish(_C._randint(int(low), int(high), _size((size,)), dtype or _C.dtype.int64, generator),
+    low, high = _int("randint", "low", low), _int("randint", "high", high)
+    return _finish(_C._randint(low, high, _size((size,)), dtype or _C.dtype.int64, generator),
                    requires_grad)
 
 
@@ -151,10 +152,19 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
     return _finish(_C._arange(float(start), float(end), float(step), dtype), requires_grad)
 
 
+def _int(fn, name, v):
+    """An integer argument: ints and numpy integers, not floats (TypeError, as in PyTorch)."""
+    if isinstance(v, builtins.bool) or not hasattr(type(v), "__index__"):
+        raise TypeError(f"{fn}(): argument '{name}' must be int, not {type(v).__name__}")
+    return operator.index(v)
+
+
 def linspace(start, end, steps, dtype=None, requires_grad=False):
-    return _finish(_C._linspace(float(start), float(end), int(steps), dtype or _default_float),
-                   requires_grad)
+    return _finish(_C._linspace(float(start), float(end), _int("linspace", "steps", steps),
+                                dtype or _default_float), requires_grad)
 
 
 def eye(n, m=None, dtype=None, requires_grad=False):
-    return _finish(_C._eye(int(n), int(n if m is None else m), dtype or _default_float), requires_grad)
+    n = _int("eye", "n", n)
+    m = n if m is None else _int("eye", "m", m)
+    return _finish(_C._eye(n, m, dtype or _default_float), requires_grad)

@@ -105,7 +105,8 @@ def _reduction(reduction, size_average, reduce):
 
 def _check_tensors(fn, **tensors):
     for name, t in tensors.items():
-        if t is not None and not isinstance(t, _C.Tensor):
+        optional = name in ("weight", "pos_weight")
+        if not (optional and t is None) and not isinstance(t, _C.Tensor):
             raise TypeError(f"{fn}(): argument '{name}' must be a Tensor, not {type(t).__name__}")
 
 
