@@ -5,6 +5,7 @@ from copy import deepcopy
 from itertools import chain
 
 from .. import _C
+from .._grads import zero_grads
 from ..grad_mode import enable_grad
 
 
@@ -81,18 +82,7 @@ class Optimizer:
         self.param_groups.append(param_group)
 
     def zero_grad(self, set_to_none=True):
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    if p.grad.grad_fn is not None:
-                        p.grad.detach_()
-                    else:
-                        p.grad.requires_grad_(False)
-                    p.grad.zero_()
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure=None):
         """Updates every parameter that has a gradient; returns closure()'s loss."""

@@ -3,6 +3,7 @@ traversal order, state_dict key names and repr."""
 from collections import OrderedDict, namedtuple
 
 from ... import _C
+from ..._grads import zero_grads
 from ...grad_mode import no_grad
 from ..parameter import Parameter
 
@@ -247,17 +248,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none=True):
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                if p.grad.grad_fn is not None:
-                    p.grad.detach_()
-                else:
-                    p.grad.requires_grad_(False)
-                p.grad.zero_()
+        zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn):
         for m in self.children():
