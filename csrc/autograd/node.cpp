@@ -68,10 +68,11 @@ Edge gradient_edge(const Tensor& t) {
   return {acc, 0};
 }
 
-void set_history(const std::shared_ptr<Node>& node, const std::vector<Tensor>& outputs) {
+void set_history(const std::shared_ptr<Node>& node, TensorRefs outputs) {
   if (!node) return;
   node->seq = g_next_seq.fetch_add(1, std::memory_order_relaxed);
   node->outputs.clear();
+  node->outputs.reserve(outputs.size());
   for (size_t i = 0; i < outputs.size(); ++i) {
     auto& o = outputs[i];
     node->outputs.push_back({o->shape, o->dtype});

@@ -80,17 +80,18 @@ bool any_needs_grad(const Ts&... ts) {
 // Creates NodeT and wires it when grad mode is on and some input requires grad;
 // returns null otherwise (then the op records nothing).
 template <class NodeT, class... Args>
-std::shared_ptr<NodeT> make_node(const std::vector<Tensor>& inputs, Args&&... args) {
+std::shared_ptr<NodeT> make_node(TensorRefs inputs, Args&&... args) {
   if (!grad_enabled()) return nullptr;
   bool any = false;
-  for (auto& t : inputs) any |= (t && t->requires_grad);
+  for (size_t i = 0; i < inputs.size(); ++i) any |= (inputs[i] && inputs[i]->requires_grad);
   if (!any) return nullptr;
   auto n = std::make_shared<NodeT>(std::forward<Args>(args)...);
-  for (auto& t : inputs) n->next_edges.push_back(gradient_edge(t));
+  n->next_edges.reserve(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) n->next_edges.push_back(gradient_edge(inputs[i]));
   return n;
 }
 // Records `node` as the history of `outputs` (no-op when node is null).
-void set_history(const std::shared_ptr<Node>& node, const std::vector<Tensor>& outputs);
+void set_history(const std::shared_ptr<Node>& node, TensorRefs outputs);
 
 // Backward entry points.
 void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,

@@ -5,31 +5,41 @@
 #include <cstdlib>
 #include <mutex>
 #include <new>
-#include <unordered_map>
 #include <vector>
 
 namespace tg {
 
 namespace {
 
-// Small buffers come from malloc (fast already); only these sizes and up are pooled.
-constexpr size_t kPoolMin = 4096;
 // Upper bound on what the pool keeps cached; beyond it freed buffers go back to the OS.
 constexpr size_t kPoolMaxCached = size_t(1) << 30;
+// Below this, classes are every multiple of 64 bytes; from it on, 4 per power of two,
+// so nearby sizes share a class while the waste stays under 25%.
+constexpr size_t kFineLimit = 4096;
+constexpr int kFineClasses = kFineLimit / 64;
+constexpr int kNumClasses = kFineClasses + 4 * 64;
 
-// Rounds up to 64 bytes, and above kPoolMin to one of 4 steps per power of two, so
-// nearby sizes share a class while the waste stays under 25%.
-size_t size_class(size_t n) {
-  n = (n + 63) / 64 * 64;
-  if (n < kPoolMin) return n == 0 ? 64 : n;
-  size_t p = size_t(1) << (63 - __builtin_clzll(n));  // highest power of two <= n
-  size_t step = p / 4;
-  return (n + step - 1) / step * step;
+// Every buffer is pooled, small ones included: 64-byte aligned allocations skip malloc's
+// per-thread fast path, and a tiny op would otherwise pay more for its output buffer
+// than for its arithmetic.
+struct SizeClass {
+  int index;
+  size_t bytes;
+};
+
+SizeClass size_class(size_t n) {
+  if (n > (size_t(1) << 62)) throw std::bad_alloc();  // rounding up would overflow
+  n = n == 0 ? 64 : (n + 63) / 64 * 64;
+  if (n < kFineLimit) return {int(n / 64), n};
+  int log2 = 63 - __builtin_clzll(n);  // highest power of two <= n
+  size_t step = (size_t(1) << log2) / 4;
+  size_t k = (n + step - 1) / step;  // 4..8 steps of this power of two
+  return {kFineClasses + 4 * (log2 - 12) + int(k - 4), k * step};
 }
 
 struct Pool {
   std::mutex mu;
-  std::unordered_map<size_t, std::vector<void*>> free;
+  std::vector<void*> free[kNumClasses];
   size_t cached = 0, buffers = 0, hits = 0, misses = 0;
 };
 
@@ -48,15 +58,15 @@ constexpr bool kPoolEnabled = true;
 
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
   auto s = std::make_shared<Storage>();
-  size_t cap = size_class(nbytes);
-  if (cap < nbytes) throw std::bad_alloc();  // overflow
-  if (kPoolEnabled && cap >= kPoolMin) {
+  SizeClass c = size_class(nbytes);
+  size_t cap = c.bytes;
+  if (kPoolEnabled) {
     Pool& p = pool();
     std::lock_guard<std::mutex> lock(p.mu);
-    auto it = p.free.find(cap);
-    if (it != p.free.end() && !it->second.empty()) {
-      s->data = it->second.back();
-      it->second.pop_back();
+    std::vector<void*>& list = p.free[c.index];
+    if (!list.empty()) {
+      s->data = list.back();
+      list.pop_back();
       p.cached -= cap;
       p.buffers--;
       p.hits++;
@@ -81,11 +91,11 @@ std::shared_ptr<Storage> Storage::wrap(void* data, size_t nbytes, std::shared_pt
 
 Storage::~Storage() {
   if (owner || !data) return;
-  if (kPoolEnabled && capacity >= kPoolMin) {
+  if (kPoolEnabled) {
     Pool& p = pool();
     std::lock_guard<std::mutex> lock(p.mu);
     if (p.cached + capacity <= kPoolMaxCached) {
-      p.free[capacity].push_back(data);
+      p.free[size_class(capacity).index].push_back(data);
       p.cached += capacity;
       p.buffers++;
       return;
@@ -109,9 +119,10 @@ PoolStats pool_stats() {
 void pool_empty_cache() {
   Pool& p = pool();
   std::lock_guard<std::mutex> lock(p.mu);
-  for (auto& kv : p.free)
-    for (void* ptr : kv.second) std::free(ptr);
-  p.free.clear();
+  for (auto& list : p.free) {
+    for (void* ptr : list) std::free(ptr);
+    list.clear();
+  }
   p.cached = 0;
   p.buffers = 0;
 }

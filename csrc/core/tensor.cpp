@@ -92,9 +92,10 @@ int combine_categories(int higher, int lower) {
 }
 }  // namespace
 
-DType result_type(const std::vector<Tensor>& operands) {
+DType result_type(TensorRefs operands) {
   int dim = kUndef, zero = kUndef, wrapped = kUndef;
-  for (auto& t : operands) {
+  for (size_t i = 0; i < operands.size(); ++i) {
+    const Tensor& t = operands[i];
     int d = (int)t->dtype;
     if (t->wrapped_number) {
       if (is_floating(t->dtype)) d = (int)DType::Float32;  // the default float dtype

@@ -1,5 +1,7 @@
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <initializer_list>
 #include <memory>
 #include <vector>
 
@@ -44,6 +46,23 @@ struct TensorImpl {
   int64_t size(int64_t dim) const;
 };
 
+// A read-only view of several tensors, given as a braced list `{a, b}` or a vector. Every
+// op passes its operands through one of these on each call, so it neither allocates nor
+// touches the reference counts. Only for parameters: the list lives as long as the call.
+class TensorRefs {
+ public:
+  using Refs = std::initializer_list<std::reference_wrapper<const Tensor>>;
+  TensorRefs(Refs list) : refs_(list), n_(list.size()) {}                     // NOLINT
+  TensorRefs(const std::vector<Tensor>& v) : vec_(v.data()), n_(v.size()) {}  // NOLINT
+  size_t size() const { return n_; }
+  const Tensor& operator[](size_t i) const { return vec_ ? vec_[i] : refs_.begin()[i].get(); }
+
+ private:
+  Refs refs_;
+  const Tensor* vec_ = nullptr;
+  size_t n_;
+};
+
 int64_t numel_of(const Shape& shape);
 Shape contiguous_strides(const Shape& shape);
 // Wraps a possibly negative dim into [0, ndim); IndexError names the valid range.
@@ -59,6 +78,6 @@ Tensor alias(const Tensor& t);
 
 // PyTorch's result_type: dimensioned tensors outrank 0-d tensors, which outrank Python
 // numbers; a lower rank only wins when it is of a higher category (bool < int < float).
-DType result_type(const std::vector<Tensor>& operands);
+DType result_type(TensorRefs operands);
 
 }  // namespace tg
