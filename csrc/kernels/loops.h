@@ -41,31 +41,49 @@ Geometry<N> coalesce(const std::vector<int64_t>& shape,
   return g;
 }
 
+// The element count when every operand is laid out densely in row-major order over
+// `shape` (dims of size 1 aside), so the whole loop is one row; -1 otherwise. Checked
+// first because it is the common case and needs no coalescing (which allocates).
+template <size_t N>
+int64_t dense_numel(const std::vector<int64_t>& shape, const std::array<const int64_t*, N>& strides) {
+  int64_t numel = 1;
+  for (size_t k = 0; k < N; ++k) {
+    int64_t expect = 1;
+    for (size_t d = shape.size(); d-- > 0;) {
+      if (shape[d] == 1) continue;
+      if (strides[k][d] != expect) return -1;
+      expect *= shape[d];
+    }
+    numel = expect;
+  }
+  return numel;
+}
+
+// body over one row of n elements, split across threads.
+template <size_t N, class Body>
+void row_loop(int64_t n, const std::array<char*, N>& base, const std::array<int64_t, N>& stride,
+              Body& body) {
+  parallel_for(n, 1, [&](int64_t b, int64_t e) {
+    std::array<char*, N> p;
+    for (size_t k = 0; k < N; ++k) p[k] = base[k] + b * stride[k];
+    body(p, stride, e - b);
+  });
+}
+
 template <size_t N, class Body>
 void strided_loop(const std::vector<int64_t>& shape, const std::array<const int64_t*, N>& strides,
                   std::array<char*, N> base, const std::array<int64_t, N>& itemsize, Body&& body) {
   for (int64_t s : shape)
     if (s == 0) return;
+  if (int64_t n = dense_numel<N>(shape, strides); n >= 0) return row_loop<N>(n, base, itemsize, body);
   Geometry<N> g = coalesce<N>(shape, strides, itemsize);
   std::array<int64_t, N> inner_stride{};
-  if (g.shape.empty()) {
-    body(base, inner_stride, int64_t(1));
-    return;
-  }
-  const int64_t nd = (int64_t)g.shape.size();
+  const int64_t nd = (int64_t)g.shape.size();  // >= 1: dense layouts returned above
   const int64_t inner = g.shape[nd - 1];
   for (size_t k = 0; k < N; ++k) inner_stride[k] = g.stride[k][nd - 1];
   int64_t outer = 1;
   for (int64_t d = 0; d + 1 < nd; ++d) outer *= g.shape[d];
-
-  if (outer == 1) {  // one long row: split it
-    parallel_for(inner, 1, [&](int64_t b, int64_t e) {
-      std::array<char*, N> p;
-      for (size_t k = 0; k < N; ++k) p[k] = base[k] + b * inner_stride[k];
-      body(p, inner_stride, e - b);
-    });
-    return;
-  }
+  if (outer == 1) return row_loop<N>(inner, base, inner_stride, body);
   parallel_for(outer, inner, [&](int64_t b, int64_t e) {
     std::vector<int64_t> idx(nd - 1, 0);
     std::array<char*, N> p = base;

@@ -4,7 +4,22 @@
 
 namespace tg::bind {
 
+namespace {
+// The Tensor held by a Python Tensor (or subclass, such as Parameter), read straight from
+// the instance: every binary operator converts its other operand, and pybind11's generic
+// path looks the type up by name each time.
+bool held_tensor(py::handle obj, Tensor& out) {
+  static PyTypeObject* tensor_type = (PyTypeObject*)py::type::of<TensorImpl>().ptr();
+  if (!PyObject_TypeCheck(obj.ptr(), tensor_type)) return false;
+  auto vh = reinterpret_cast<py::detail::instance*>(obj.ptr())->get_value_and_holder();
+  if (!vh.holder_constructed()) return false;  // a subclass that skipped __init__
+  out = vh.holder<Tensor>();
+  return true;
+}
+}  // namespace
+
 std::optional<Tensor> as_tensor(py::handle obj) {
+  if (Tensor t; held_tensor(obj, t)) return t;
   if (py::isinstance<TensorImpl>(obj)) return obj.cast<Tensor>();
   // bool before int: Python's bool is an int subclass
   if (PyBool_Check(obj.ptr())) return scalar_tensor(obj.ptr() == Py_True, DType::Bool);
