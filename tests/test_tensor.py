@@ -1,4 +1,8 @@
 """Creation, attributes, conversion, numpy/DLPack interop and repr."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -186,6 +190,14 @@ def test_buffer_pool_reuses_freed_buffers():
     assert after["hits"] - before["hits"] >= 19
     tg._C._empty_cache()
     assert tg._C._pool_stats()["cached_bytes"] == 0
+
+
+def test_buffer_pool_can_be_switched_off():
+    code = ("import tinygrad_cpp as tg; s = tg._C._pool_stats(); y = (tg.ones(300) * 2).sum().item(); "
+            "assert tg._C._pool_stats()['cached_bytes'] == 0; print(s['enabled'], y)")
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, TG_NO_POOL="1"),
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "600.0"]
 
 
 def test_explicit_dtype_keeps_python_float_precision():

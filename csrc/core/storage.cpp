@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <new>
+#include <string>
 #include <vector>
 
 namespace tg {
@@ -48,11 +49,19 @@ Pool& pool() {
   return *p;
 }
 
+// Off in sanitizer builds (ASan must see every free) and when TG_NO_POOL=1 is set, e.g.
+// to check memory with valgrind or to measure what the pool buys.
+bool pool_enabled() {
 #ifdef TG_NO_POOL
-constexpr bool kPoolEnabled = false;  // sanitizer builds: let ASan see every free
+  return false;
 #else
-constexpr bool kPoolEnabled = true;
+  static const bool on = [] {
+    const char* v = std::getenv("TG_NO_POOL");
+    return !v || !*v || std::string(v) == "0";
+  }();
+  return on;
 #endif
+}
 
 }  // namespace
 
@@ -60,7 +69,7 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
   auto s = std::make_shared<Storage>();
   SizeClass c = size_class(nbytes);
   size_t cap = c.bytes;
-  if (kPoolEnabled) {
+  if (pool_enabled()) {
     Pool& p = pool();
     std::lock_guard<std::mutex> lock(p.mu);
     std::vector<void*>& list = p.free[c.index];
@@ -91,7 +100,7 @@ std::shared_ptr<Storage> Storage::wrap(void* data, size_t nbytes, std::shared_pt
 
 Storage::~Storage() {
   if (owner || !data) return;
-  if (kPoolEnabled) {
+  if (pool_enabled()) {
     Pool& p = pool();
     std::lock_guard<std::mutex> lock(p.mu);
     if (p.cached + capacity <= kPoolMaxCached) {
@@ -113,7 +122,7 @@ void check_storage_writable(const Storage& s) {
 PoolStats pool_stats() {
   Pool& p = pool();
   std::lock_guard<std::mutex> lock(p.mu);
-  return {kPoolEnabled, p.cached, p.buffers, p.hits, p.misses};
+  return {pool_enabled(), p.cached, p.buffers, p.hits, p.misses};
 }
 
 void pool_empty_cache() {
