@@ -284,7 +284,7 @@ def ulp_error(got, ref64):
     ("silu", lambda x: x / (1 + np.exp(-x)), -80.0, 80.0, 4),
     ("gelu", np_gelu, -5.0, 12.0, 8),
 ])
-def test_float32_kernels_are_accurate_over_wide_ranges(name, ref, lo, hi, max_ulp):
+def test_float32_kernels_are_accurate_over_wide_ranges(name, ref, lo, hi, max_ulp, vec_isa):
     if name == "log":
         x = np.geomspace(lo, hi, 100003).astype(np.float32)
     else:
@@ -297,7 +297,7 @@ def test_float32_kernels_are_accurate_over_wide_ranges(name, ref, lo, hi, max_ul
     np.testing.assert_array_equal(getattr(tg, name)(tg.from_numpy(wide[::2])).numpy(), got[:3001])
 
 
-def test_float32_kernel_special_values():
+def test_float32_kernel_special_values(vec_isa):
     x = tg.tensor([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-45, -1e-45], dtype=tg.float32)
     e = tg.exp(x).numpy()
     assert np.isnan(e[0]) and e[1] == np.inf and e[2] == 0 and e[3] == 1 and e[4] == 1
@@ -315,7 +315,7 @@ def test_float32_kernel_special_values():
     assert tg.tanh(tg.tensor([1e-30])).item() == pytest.approx(1e-30, rel=1e-6)
 
 
-def test_float32_gradient_kernels_match_float64():
+def test_float32_gradient_kernels_match_float64(vec_isa):
     x = np.linspace(-6, 6, 1001)
     for fn in (tg.gelu, tg.silu, lambda t: tg.gelu(t, approximate="tanh")):
         grads = []

@@ -213,6 +213,23 @@ def test_cross_entropy_is_stable_for_huge_logits():
     np.testing.assert_allclose(tx.grad.numpy(), softmax - onehot, atol=1e-6)
 
 
+@pytest.mark.parametrize("classes", [1, 5, 8, 17, 100, 1001])
+def test_cross_entropy_float32_rows_match_float64(classes, vec_isa):
+    # the SIMD row kernels of the fused loss, forward and backward, against float64
+    rng = np.random.default_rng(classes)
+    x = (rng.standard_normal((9, classes)) * 3).astype(np.float32)
+    x[4] -= 300.0  # far from 0: the row max is subtracted first
+    y = rng.integers(0, classes, 9)
+    out = {}
+    for dt in (tg.float32, tg.float64):
+        t = tg.tensor(x, dtype=dt, requires_grad=True)
+        loss = F.cross_entropy(t, tg.tensor(y), reduction="none")
+        (loss * tg.tensor(np.arange(1.0, 10.0), dtype=dt)).sum().backward()
+        out[dt] = loss.detach().numpy().astype(np.float64), t.grad.numpy().astype(np.float64)
+    np.testing.assert_allclose(out[tg.float32][0], out[tg.float64][0], rtol=2e-6, atol=2e-6)
+    np.testing.assert_allclose(out[tg.float32][1], out[tg.float64][1], rtol=2e-5, atol=2e-6)
+
+
 def test_cross_entropy_is_one_node():
     x = tg.tensor(rng.standard_normal((3, 4)), requires_grad=True)
     loss = F.cross_entropy(x, tg.tensor([0, 1, 2]))

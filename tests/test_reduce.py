@@ -216,14 +216,15 @@ def test_logsumexp_forward(dtype, dim):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_logsumexp_is_stable(dtype):
+def test_logsumexp_is_stable(dtype, vec_isa):
     a = np.array([[1e4, 1e4 - 1, -1e4], [-1e4, -1e4 - 2, -1e4 + 1]], dtype)
     got = tg.tensor(a).logsumexp(1).numpy()
     np.testing.assert_allclose(got, np_logsumexp(a.astype(np.float64), 1), rtol=1e-6)
     inf = np.inf
-    b = np.array([[-inf, -inf], [inf, 1.0], [-inf, 2.0]], dtype)
+    b = np.array([[-inf, -inf], [inf, 1.0], [-inf, 2.0], [np.nan, 1.0], [inf, np.nan]], dtype)
     got = tg.tensor(b).logsumexp(1).numpy()
     assert got[0] == -inf and got[1] == inf and got[2] == pytest.approx(2.0)
+    assert np.isnan(got[3]) and np.isnan(got[4])
 
 
 def test_logsumexp_of_ints_is_float32():

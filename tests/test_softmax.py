@@ -78,11 +78,27 @@ def test_extreme_values_like_torch():
         np.testing.assert_allclose(ls, torch.tensor(a).log_softmax(1).numpy())
 
 
-def test_float32_exp_accuracy_over_the_range():
+def test_float32_exp_accuracy_over_the_range(vec_isa):
     # the vectorized float exp: every lane and tail position, arguments down to underflow
     a = np.linspace(-110, 0, 10007).astype(np.float32)
     got = tg.tensor(a[None]).softmax(1).numpy()[0]
     np.testing.assert_allclose(got, np_softmax(a, 0), rtol=2e-6, atol=1e-44)
+
+
+@pytest.mark.parametrize("n", [1, 3, 7, 8, 15, 16, 17, 63, 64, 65, 129, 1000, 4099])
+def test_float32_rows_of_every_length(n, vec_isa):
+    # the SIMD row passes (max, exp and sum, scale): every lane count, tail and block
+    a = (RNG.standard_normal((3, n)) * 4).astype(np.float32)
+    a[1] += 50  # the max is subtracted first
+    s, ls = tg.tensor(a).softmax(1).numpy(), tg.tensor(a).log_softmax(1).numpy()
+    np.testing.assert_allclose(s, np_softmax(a, 1), rtol=2e-6, atol=1e-30)
+    np.testing.assert_allclose(ls, np_log_softmax(a, 1), rtol=2e-6, atol=2e-6)
+    np.testing.assert_allclose(tg.tensor(a).logsumexp(1).numpy(),
+                               np.log(np.exp(a.astype(np.float64) - 60).sum(1)) + 60, rtol=1e-6)
+    nan_row = a.copy()
+    nan_row[0, n // 2] = np.nan
+    assert np.all(np.isnan(tg.tensor(nan_row).softmax(1).numpy()[0]))
+    assert np.all(np.isfinite(tg.tensor(nan_row).softmax(1).numpy()[1:]))
 
 
 def test_dtype_argument_and_int_inputs():

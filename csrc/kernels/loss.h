@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "core/parallel.h"
@@ -179,6 +180,7 @@ template <class T>
 struct ClassRow {
   std::vector<T> z, e;
   std::vector<double> coef;
+  const T* zp = nullptr;  // the logits: in place when contiguous, else gathered into z
   explicit ClassRow(int64_t C) : z(C), e(C), coef(C) {}
 };
 
@@ -213,16 +215,18 @@ inline double row_sum(const T* x, int64_t n) {
   return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
-// Gathers position p's logits into r.z and returns the index of its class target (-1 for
-// class probabilities).
+// Points r.zp at position p's logits (gathered into r.z when strided) and returns the
+// index of its class target (-1 for class probabilities).
 template <class T>
 inline int64_t gather_row(const ClassLossArgs<T>& a, int64_t base, int64_t p, ClassRow<T>& r) {
   const int64_t C = a.lay.classes, s = a.lay.inner;
   const T* x = a.x + base;
-  T* z = r.z.data();
-  if (s == 1) std::copy(x, x + C, z);
-  else
-    for (int64_t c = 0; c < C; ++c) z[c] = x[c * s];
+  if (s == 1) {
+    r.zp = x;
+  } else {
+    for (int64_t c = 0; c < C; ++c) r.z[c] = x[c * s];
+    r.zp = r.z.data();
+  }
   return a.target ? a.target[p] : -1;
 }
 
@@ -245,18 +249,40 @@ inline double fill_coef(const ClassLossArgs<T>& a, int64_t base, int64_t y, Clas
   return S;
 }
 
-// log-sum-exp of r.z (0 in nll mode: x are log-probabilities already).
+// log-sum-exp of the logits r.zp (0 in nll mode: x are log-probabilities already).
 template <class T>
 inline double row_lse(const ClassLossArgs<T>& a, ClassRow<T>& r) {
   if (!a.log_softmax) return 0;
   const int64_t C = a.lay.classes;
-  const T* z = r.z.data();
+  const T* z = r.zp;
   T* e = r.e.data();
+  if constexpr (std::is_same_v<T, float>) {
+    const float mx = vec_row_max(z, C);
+    if (std::isinf(mx)) return double(mx);  // all -inf (or a +inf): keep PyTorch's inf/nan
+    return double(mx) + std::log(vec_exp_sum(z, mx, nullptr, C));
+  }
   const T mx = row_max(z, C);
-  if (std::isinf(mx)) return double(mx);  // all -inf (or a +inf): keep PyTorch's inf/nan
+  if (std::isinf(mx)) return double(mx);
   for (int64_t c = 0; c < C; ++c) e[c] = z[c] - mx;  // exact near the max
   exp_row(e, C);
   return double(mx) + std::log(row_sum(e, C));
+}
+
+// y = softmax of the C logits z, given their log-sum-exp m.
+template <class T>
+inline void softmax_row(const T* z, double m, T* y, int64_t C) {
+  if constexpr (std::is_same_v<T, float>) {
+    // exp(z - max) / sum: z - max is exact for nearby logits, where z - m in float would
+    // round away what m (a double) carries beyond float precision
+    const float mx = vec_row_max(z, C);
+    if (!std::isinf(mx)) {
+      const float inv = float(1.0 / vec_exp_sum(z, mx, y, C));
+      for (int64_t c = 0; c < C; ++c) y[c] *= inv;
+      return;
+    }
+  }
+  for (int64_t c = 0; c < C; ++c) y[c] = T(double(z[c]) - m);
+  exp_row(y, C);
 }
 
 // Forward: loss[p] for every position and lse[p] (saved for backward, in double so that
@@ -281,9 +307,9 @@ double class_loss_forward(const ClassLossArgs<T>& a, T* loss, double* lse) {
       const double S = fill_coef(a, base, y, r, dense);
       double l = 0;
       if (!dense) {
-        l = S * (m - double(r.z[y]));
+        l = S * (m - double(r.zp[y]));
       } else {
-        for (int64_t c = 0; c < C; ++c) l += r.coef[c] * (m - double(r.z[c]));
+        for (int64_t c = 0; c < C; ++c) l += r.coef[c] * (m - double(r.zp[c]));
       }
       loss[p] = T(l), lse[p] = m;
     }
@@ -319,8 +345,7 @@ void class_loss_backward_input(const ClassLossArgs<T>& a, const double* lse, con
       const double S = fill_coef(a, base, y, r, dense);
       if (a.log_softmax) {
         const double m = lse[p], k = S * up;
-        for (int64_t c = 0; c < C; ++c) g[c] = T(double(r.z[c]) - m);
-        exp_row(g, C);  // softmax
+        softmax_row(r.zp, m, g, C);
         if (dense)
           for (int64_t c = 0; c < C; ++c) g[c] = T(double(g[c]) * k - r.coef[c] * up);
         else

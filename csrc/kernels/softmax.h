@@ -8,6 +8,7 @@
 //                 log_softmax  gx = g - exp(y) * sum(g)
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/exp.h"
 #include "kernels/reduce_dim.h"
@@ -31,6 +32,18 @@ void softmax_forward(const T* x, T* y, const DimGeom& g, bool log) {
       for (int64_t o = b; o < e; ++o) {
         const T* xr = x + o * g.n;
         T* yr = y + o * g.n;
+        if constexpr (std::is_same_v<T, float>) {  // max, exp and sum in SIMD passes
+          const float m = vec_row_max(xr, g.n);
+          const double s = vec_exp_sum(xr, m, yr, g.n);
+          if (log) {
+            const float lse = float(std::log(s));
+            for (int64_t i = 0; i < g.n; ++i) yr[i] = (xr[i] - m) - lse;
+          } else {
+            const float inv = float(1.0 / s);
+            for (int64_t i = 0; i < g.n; ++i) yr[i] *= inv;
+          }
+          continue;
+        }
         const T m = fold_run(max_op, max_op.init(), xr, g.n, 1, 0);
         for (int64_t i = 0; i < g.n; ++i) yr[i] = xr[i] - m;
         if (log) {

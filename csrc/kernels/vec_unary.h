@@ -1,8 +1,10 @@
 #pragma once
-// Bulk float32 elementwise functions on SIMD lanes (vmath.h), with an AVX2+FMA build chosen
-// at run time where the CPU has it. The float64 versions of these ops stay on libm: float64
-// results are what tests compare with finite differences, so they keep libm's accuracy.
+// Bulk float32 elementwise functions on SIMD lanes (vmath.h), with AVX-512 and AVX2+FMA
+// builds chosen at run time where the CPU has them. The float64 versions of these ops
+// stay on libm: float64 results are what tests compare with finite differences, so they
+// keep libm's accuracy.
 #include <cstdint>
+#include <string>
 
 namespace tg::kernels {
 
@@ -14,5 +16,16 @@ enum class VecGrad : uint8_t { Silu, Gelu, GeluTanh };
 void vec_unary(VecFn f, const float* x, float* y, int64_t n);
 // dx[i] = g[i] * f'(x[i]) for n contiguous floats; dx may alias g or x.
 void vec_grad(VecGrad f, const float* g, const float* x, float* dx, int64_t n);
+
+// Row helpers of softmax, log-sum-exp and cross entropy on n contiguous floats.
+// The largest value (a nan never wins; -inf for an all-nan row):
+float vec_row_max(const float* x, int64_t n);
+// y[i] = exp(x[i] - m), stored unless y is null; returns the sum of those exps.
+double vec_exp_sum(const float* x, float m, float* y, int64_t n);
+
+// The instruction set these kernels use: "avx512", "avx2" or "portable" (the baseline
+// SIMD build). Tests may force a lower one; ValueError for one this CPU cannot run.
+std::string vec_isa();
+void set_vec_isa(const std::string& isa);
 
 }  // namespace tg::kernels

@@ -16,4 +16,10 @@ void vec_grad_avx2(VecGrad f, const float* g, const float* x, float* dx, int64_t
   vec_grad_impl<f8, i8>(f, g, x, dx, n);
 }
 
+float vec_row_max_avx2(const float* x, int64_t n) { return v_row_max<f8>(x, n); }
+
+double vec_exp_sum_avx2(const float* x, float m, float* y, int64_t n) {
+  return v_exp_sum<f8, i8>(x, m, y, n);
+}
+
 }  // namespace tg::kernels

@@ -229,5 +229,65 @@ inline void v_map2(const float* a, const float* b, float* out, int64_t n, Fn f) 
   }
 }
 
+// ---- rows (softmax, log-sum-exp, cross entropy) ------------------------------------------
+
+// Largest of x[0..n); a nan never wins (the row's exp and sum turn nan anyway); -inf for
+// an empty or all-nan row.
+template <class F>
+inline float v_row_max(const float* x, int64_t n) {
+  constexpr int64_t W = sizeof(F) / sizeof(float);
+  const float ninf = -__builtin_inff();
+  F m[4] = {splat<F>(ninf), splat<F>(ninf), splat<F>(ninf), splat<F>(ninf)};
+  int64_t i = 0;
+  for (; i + 4 * W <= n; i += 4 * W)
+    for (int k = 0; k < 4; ++k) {
+      F v;
+      __builtin_memcpy(&v, x + i + k * W, sizeof(F));
+      m[k] = v > m[k] ? v : m[k];
+    }
+  for (; i + W <= n; i += W) {
+    F v;
+    __builtin_memcpy(&v, x + i, sizeof(F));
+    m[0] = v > m[0] ? v : m[0];
+  }
+  float best = ninf;
+  for (int k = 0; k < 4; ++k)
+    for (int64_t l = 0; l < W; ++l) best = m[k][l] > best ? m[k][l] : best;
+  for (; i < n; ++i) best = x[i] > best ? x[i] : best;
+  return best;
+}
+
+// y[i] = exp(x[i] - m) for i < n, stored unless y is null; returns their sum. Each lane
+// adds at most 8 terms in float before its partial sum goes into a double, so the sum
+// keeps float accuracy on rows of any length.
+template <class F, class I>
+inline double v_exp_sum(const float* x, float m, float* y, int64_t n) {
+  constexpr int64_t W = sizeof(F) / sizeof(float);
+  const F mv = splat<F>(m);
+  double acc[W] = {};  // in memory: the exp already needs most vector registers
+  int64_t i = 0;
+  while (i + W <= n) {
+    F part{};
+    for (int k = 0; k < 8 && i + W <= n; ++k, i += W) {
+      F v;
+      __builtin_memcpy(&v, x + i, sizeof(F));
+      v = v_exp<F, I>(v - mv);
+      if (y) __builtin_memcpy(y + i, &v, sizeof(F));
+      part += v;
+    }
+    for (int64_t l = 0; l < W; ++l) acc[l] += part[l];
+  }
+  if (i < n) {  // the tail through one padded vector, its padding left out of the sum
+    F v{};
+    __builtin_memcpy(&v, x + i, (n - i) * sizeof(float));
+    v = v_exp<F, I>(v - mv);
+    if (y) __builtin_memcpy(y + i, &v, (n - i) * sizeof(float));
+    for (int64_t l = 0; l < n - i; ++l) acc[l] += v[l];
+  }
+  double total = 0;
+  for (int64_t l = 0; l < W; ++l) total += acc[l];
+  return total;
+}
+
 }  // namespace
 }  // namespace tg::kernels

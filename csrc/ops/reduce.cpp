@@ -9,6 +9,7 @@
 #include "kernels/reduce.h"
 #include "kernels/reduce_dim.h"
 #include "kernels/reduce_ops.h"
+#include "kernels/vec_unary.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
 #include "ops/reduce_dims.h"
@@ -195,16 +196,31 @@ Tensor logsumexp(const Tensor& in, std::vector<int64_t> dims, bool keepdim) {
   dims = normalize_dims(std::move(dims), a->ndim());
   auto plan = kernels::make_plan(a->shape, a->strides, dims);
   Tensor out = empty(reduced_shape(a->shape, dims, keepdim), a->dtype);
-  TG_DISPATCH_FLOAT(a->dtype, T, {
-    // Shift by the max so exp cannot overflow; an infinite max (all -inf, or some +inf)
-    // would turn the shift into nan, so shift by 0 there, as PyTorch does.
-    std::vector<T> shift(std::max<int64_t>(plan.n_out, 1));
-    const T* x = a->data_as<T>();
-    kernels::reduce(plan, x, kernels::ExtremeOp<true, T>{shift.data()});
-    for (auto& s : shift)
-      if (std::isinf(s)) s = 0;
-    kernels::reduce(plan, x, kernels::SumExpOp<T>{shift.data(), out->data_as<T>()});
-  });
+  // Shift by the max so exp cannot overflow; an infinite max (all -inf, or some +inf)
+  // would turn the shift into nan, so shift by 0 there, as PyTorch does.
+  if (a->dtype == DType::Float32 && plan.red_shape.size() == 1 && plan.red_strides[0] == 1) {
+    // contiguous float32 rows: max, then exp and sum, as SIMD passes over each row
+    const float* x = a->data_as<float>();
+    float* o = out->data_as<float>();
+    const int64_t n = plan.n_red, nk = (int64_t)plan.kept_shape.size();
+    parallel_for(plan.n_out, n * 8, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const float* row = x + kernels::kept_offset(plan, i, nk);
+        float m = kernels::vec_row_max(row, n);
+        if (std::isinf(m)) m = 0;
+        o[i] = float(double(m) + std::log(kernels::vec_exp_sum(row, m, nullptr, n)));
+      }
+    });
+  } else {
+    TG_DISPATCH_FLOAT(a->dtype, T, {
+      std::vector<T> shift(std::max<int64_t>(plan.n_out, 1));
+      const T* x = a->data_as<T>();
+      kernels::reduce(plan, x, kernels::ExtremeOp<true, T>{shift.data()});
+      for (auto& s : shift)
+        if (std::isinf(s)) s = 0;
+      kernels::reduce(plan, x, kernels::SumExpOp<T>{shift.data(), out->data_as<T>()});
+    });
+  }
   set_history(make_node<LogsumexpBackward0>({a}, a, out, reduced_shape(a->shape, dims, true)),
               {out});
   return out;

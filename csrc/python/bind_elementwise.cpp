@@ -1,4 +1,5 @@
 // Arithmetic operators, comparisons, elementwise functions and their in-place forms.
+#include "kernels/vec_unary.h"
 #include "ops/ops.h"
 #include "python/bind.h"
 
@@ -73,6 +74,9 @@ std::string rounding_arg(py::handle h) { return h.is_none() ? "" : h.cast<std::s
 }  // namespace
 
 void bind_elementwise(py::module_& m, TensorClass& cls) {
+  m.def("_vec_isa", &kernels::vec_isa);
+  m.def("_set_vec_isa", &kernels::set_vec_isa, py::arg("isa"));
+
   // ---- operators --------------------------------------------------------------------------
   auto add_f = [](const Tensor& a, const Tensor& b) { return add(a, b); };
   auto sub_f = [](const Tensor& a, const Tensor& b) { return sub(a, b); };
