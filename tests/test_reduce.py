@@ -112,11 +112,14 @@ def test_sum_fast_paths_match_numpy(shape, dim, dtype):
                                    atol=1e-5 if dtype == np.float32 else 1e-11, err_msg=name)
 
 
-def test_float32_sum_is_accurate():
+def test_float32_sum_is_accurate(vec_isa):
     # 1e6 values near 1: naive float32 accumulation would be off by ~1e-4 relative
     a = (1 + RNG.random(1_000_000) * 1e-3).astype(np.float32)
     ref = a.astype(np.float64).sum()
     assert abs(tg.tensor(a).sum().item() - ref) <= 1e-7 * ref
+    for n in (1, 7, 8, 9, 63, 64, 65, 1000, 16385):  # every tail and block boundary
+        part = a[:n] * np.float32(1 + n % 3) - np.float32(1)
+        np.testing.assert_allclose(tg.tensor(part).sum().item(), part.astype(np.float64).sum(), rtol=1e-6, atol=1e-6)
     col = a.reshape(-1, 4)  # over dim 0 (rows layout), 250000 rows
     np.testing.assert_allclose(tg.tensor(col).sum(0).numpy(), col.astype(np.float64).sum(0), rtol=1e-7)
     np.testing.assert_allclose(tg.tensor(col).mean(0).numpy(), col.astype(np.float64).mean(0), rtol=1e-7)

@@ -21,9 +21,11 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "core/parallel.h"
+#include "kernels/vec_unary.h"
 
 namespace tg::kernels {
 
@@ -125,11 +127,20 @@ void walk_reduced(const ReducePlan& p, const T* base, int64_t begin, int64_t end
   }
 }
 
+// An Op with `static constexpr bool kVecSum = true` is a plain float sum: contiguous runs
+// go through the SIMD sum.
+template <class Op, class = void>
+struct is_vec_sum : std::false_type {};
+template <class Op>
+struct is_vec_sum<Op, std::void_t<decltype(Op::kVecSum)>> : std::bool_constant<Op::kVecSum> {};
+
 // Folds n elements spaced by `stride` into acc.
 template <class T, class Op>
 typename Op::Acc fold_run(const Op& op, typename Op::Acc acc, const T* x, int64_t n,
                           int64_t stride, int64_t o) {
   using Acc = typename Op::Acc;
+  if constexpr (is_vec_sum<Op>::value)
+    if (stride == 1) return op.combine(acc, vec_sum(x, n));
   if (stride == 1 && n >= 2 * kLanes) {
     Acc l[kLanes];
     for (int k = 0; k < kLanes; ++k) l[k] = op.init();

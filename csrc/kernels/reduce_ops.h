@@ -18,6 +18,7 @@ using SumAcc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
 template <class T, class TO>
 struct SumOp {
   using Acc = SumAcc<T>;
+  static constexpr bool kVecSum = std::is_same_v<T, float>;
   TO* out;
   double divisor = 1;  // mean divides; 0/0 gives the nan PyTorch gives for an empty mean
   Acc init() const { return 0; }

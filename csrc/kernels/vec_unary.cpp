@@ -20,10 +20,12 @@ void vec_unary_avx2(VecFn f, const float* x, float* y, int64_t n);
 void vec_grad_avx2(VecGrad f, const float* g, const float* x, float* dx, int64_t n);
 float vec_row_max_avx2(const float* x, int64_t n);
 double vec_exp_sum_avx2(const float* x, float m, float* y, int64_t n);
+double vec_sum_avx2(const float* x, int64_t n);
 void vec_unary_avx512(VecFn f, const float* x, float* y, int64_t n);
 void vec_grad_avx512(VecGrad f, const float* g, const float* x, float* dx, int64_t n);
 float vec_row_max_avx512(const float* x, int64_t n);
 double vec_exp_sum_avx512(const float* x, float m, float* y, int64_t n);
+double vec_sum_avx512(const float* x, int64_t n);
 
 namespace {
 enum class Level : int { Base = 0, Avx2 = 1, Avx512 = 2 };
@@ -85,6 +87,11 @@ float vec_row_max(const float* x, int64_t n) {
 double vec_exp_sum(const float* x, float m, float* y, int64_t n) {
   TG_VEC_DISPATCH(vec_exp_sum, x, m, y, n)
   return v_exp_sum<f4, i4>(x, m, y, n);
+}
+
+double vec_sum(const float* x, int64_t n) {
+  TG_VEC_DISPATCH(vec_sum, x, n)
+  return v_sum<f4>(x, n);
 }
 
 }  // namespace tg::kernels

@@ -22,6 +22,8 @@ void vec_grad(VecGrad f, const float* g, const float* x, float* dx, int64_t n);
 float vec_row_max(const float* x, int64_t n);
 // y[i] = exp(x[i] - m), stored unless y is null; returns the sum of those exps.
 double vec_exp_sum(const float* x, float m, float* y, int64_t n);
+// The sum of x[0..n), as accurate as a float sum in double.
+double vec_sum(const float* x, int64_t n);
 
 // The instruction set these kernels use: "avx512", "avx2" or "portable" (the baseline
 // SIMD build). Tests may force a lower one; ValueError for one this CPU cannot run.

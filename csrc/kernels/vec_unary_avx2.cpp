@@ -22,4 +22,6 @@ double vec_exp_sum_avx2(const float* x, float m, float* y, int64_t n) {
   return v_exp_sum<f8, i8>(x, m, y, n);
 }
 
+double vec_sum_avx2(const float* x, int64_t n) { return v_sum<f8>(x, n); }
+
 }  // namespace tg::kernels

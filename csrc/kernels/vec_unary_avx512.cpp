@@ -22,4 +22,6 @@ double vec_exp_sum_avx512(const float* x, float m, float* y, int64_t n) {
   return v_exp_sum<f16, i16>(x, m, y, n);
 }
 
+double vec_sum_avx512(const float* x, int64_t n) { return v_sum<f16>(x, n); }
+
 }  // namespace tg::kernels

@@ -257,13 +257,12 @@ inline float v_row_max(const float* x, int64_t n) {
   return best;
 }
 
-// y[i] = exp(x[i] - m) for i < n, stored unless y is null; returns their sum. Each lane
-// adds at most 8 terms in float before its partial sum goes into a double, so the sum
-// keeps float accuracy on rows of any length.
-template <class F, class I>
-inline double v_exp_sum(const float* x, float m, float* y, int64_t n) {
+// Sum of f(v) over the vectors of x[0..n) (f(v) = v: a plain sum), each vector also handed
+// to `store` with its lane count. Each lane adds at most 8 terms in float before its
+// partial sum goes into a double, so sums of any length keep float accuracy and more.
+template <class F, class Fn, class Store>
+inline double v_sum_of(const float* x, int64_t n, Fn f, Store store) {
   constexpr int64_t W = sizeof(F) / sizeof(float);
-  const F mv = splat<F>(m);
   double acc[W] = {};  // in memory: the exp already needs most vector registers
   int64_t i = 0;
   while (i + W <= n) {
@@ -271,8 +270,8 @@ inline double v_exp_sum(const float* x, float m, float* y, int64_t n) {
     for (int k = 0; k < 8 && i + W <= n; ++k, i += W) {
       F v;
       __builtin_memcpy(&v, x + i, sizeof(F));
-      v = v_exp<F, I>(v - mv);
-      if (y) __builtin_memcpy(y + i, &v, sizeof(F));
+      v = f(v);
+      store(i, v, W);
       part += v;
     }
     for (int64_t l = 0; l < W; ++l) acc[l] += part[l];
@@ -280,13 +279,29 @@ inline double v_exp_sum(const float* x, float m, float* y, int64_t n) {
   if (i < n) {  // the tail through one padded vector, its padding left out of the sum
     F v{};
     __builtin_memcpy(&v, x + i, (n - i) * sizeof(float));
-    v = v_exp<F, I>(v - mv);
-    if (y) __builtin_memcpy(y + i, &v, (n - i) * sizeof(float));
+    v = f(v);
+    store(i, v, n - i);
     for (int64_t l = 0; l < n - i; ++l) acc[l] += v[l];
   }
   double total = 0;
   for (int64_t l = 0; l < W; ++l) total += acc[l];
   return total;
+}
+
+template <class F>
+inline double v_sum(const float* x, int64_t n) {
+  return v_sum_of<F>(x, n, [](F v) { return v; }, [](int64_t, F, int64_t) {});
+}
+
+// y[i] = exp(x[i] - m) for i < n, stored unless y is null; returns their sum.
+template <class F, class I>
+inline double v_exp_sum(const float* x, float m, float* y, int64_t n) {
+  const F mv = splat<F>(m);
+  auto f = [mv](F v) { return v_exp<F, I>(v - mv); };
+  if (!y) return v_sum_of<F>(x, n, f, [](int64_t, F, int64_t) {});
+  return v_sum_of<F>(x, n, f, [y](int64_t i, F v, int64_t w) {
+    __builtin_memcpy(y + i, &v, w * sizeof(float));
+  });
 }
 
 }  // namespace
