@@ -12,6 +12,17 @@ namespace tg::kernels {
 namespace {
 typedef float f4 __attribute__((vector_size(16)));
 typedef int32_t i4 __attribute__((vector_size(16)));
+
+// Which build runs: the widest this CPU has, unless a test asked for a lower one.
+enum class Level : int { Base = 0, Avx2 = 1, Avx512 = 2 };
+Level best_level() {
+  const CpuFeatures& f = cpu_features();  // all false off x86
+  return f.avx512 ? Level::Avx512 : f.avx2_fma ? Level::Avx2 : Level::Base;
+}
+std::atomic<int>& current_level() {
+  static std::atomic<int> l{(int)best_level()};
+  return l;
+}
 }  // namespace
 
 #if defined(TG_X86)
@@ -27,32 +38,15 @@ float vec_row_max_avx512(const float* x, int64_t n);
 double vec_exp_sum_avx512(const float* x, float m, float* y, int64_t n);
 double vec_sum_avx512(const float* x, int64_t n);
 
-namespace {
-enum class Level : int { Base = 0, Avx2 = 1, Avx512 = 2 };
-Level best_level() {
-  return cpu_features().avx512 ? Level::Avx512 : cpu_features().avx2_fma ? Level::Avx2 : Level::Base;
-}
-std::atomic<int>& current_level() {
-  static std::atomic<int> l{(int)best_level()};
-  return l;
-}
-Level level() { return (Level)current_level().load(std::memory_order_relaxed); }
-}  // namespace
-
-// Calls the widest build of `name` this CPU runs.
-#define TG_VEC_DISPATCH(name, ...)                                   \
-  switch (level()) {                                                 \
-    case Level::Avx512: return name##_avx512(__VA_ARGS__);           \
-    case Level::Avx2: return name##_avx2(__VA_ARGS__);               \
-    case Level::Base: break;                                         \
+// Returns from the calling function through the current build of `name`, unless that is
+// the baseline one (which the caller runs itself).
+#define TG_VEC_DISPATCH(name, ...)                                     \
+  switch ((Level)current_level().load(std::memory_order_relaxed)) {    \
+    case Level::Avx512: return name##_avx512(__VA_ARGS__);             \
+    case Level::Avx2: return name##_avx2(__VA_ARGS__);                 \
+    case Level::Base: break;                                           \
   }
 #else
-enum class Level : int { Base = 0 };
-Level best_level() { return Level::Base; }
-std::atomic<int>& current_level() {
-  static std::atomic<int> l{0};
-  return l;
-}
 #define TG_VEC_DISPATCH(name, ...)
 #endif
 

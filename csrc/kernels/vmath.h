@@ -257,8 +257,8 @@ inline float v_row_max(const float* x, int64_t n) {
   return best;
 }
 
-// Sum of f(v) over the vectors of x[0..n) (f(v) = v: a plain sum), each vector also handed
-// to `store` with its lane count. Each lane adds at most 8 terms in float before its
+// The sum of every lane of f(v) over the vectors v of x[0..n), each f(v) also handed to
+// `store` with its count of valid lanes. Each lane adds at most 8 terms in float before its
 // partial sum goes into a double, so sums of any length keep float accuracy and more.
 template <class F, class Fn, class Store>
 inline double v_sum_of(const float* x, int64_t n, Fn f, Store store) {
