@@ -1,6 +1,6 @@
 #pragma once
-// The bodies of vec_unary / vec_grad for one vector width, included by vec_unary.cpp
-// (baseline SIMD) and vec_unary_avx2.cpp (AVX2 + FMA).
+// The bodies of the vector kernels for one vector width, included by vec_unary.cpp
+// (baseline SIMD), vec_unary_avx2.cpp (AVX2 + FMA) and vec_unary_avx512.cpp.
 #include "kernels/vec_unary.h"
 #include "kernels/vmath.h"
 
@@ -32,3 +32,25 @@ void vec_grad_impl(VecGrad f, const float* g, const float* x, float* dx, int64_t
 
 }  // namespace
 }  // namespace tg::kernels
+
+// The external entry points of one SIMD build, named vec_unary_<ISA> etc. (declared and
+// dispatched in vec_unary.cpp), on float vectors of BYTES bytes. Each *_avx2.cpp /
+// *_avx512.cpp file expands this once, so both builds always offer the same functions.
+#define TG_VEC_KERNELS(ISA, BYTES)                                                          \
+  namespace tg::kernels {                                                                  \
+  namespace {                                                                              \
+  typedef float F_##ISA __attribute__((vector_size(BYTES)));                               \
+  typedef int32_t I_##ISA __attribute__((vector_size(BYTES)));                             \
+  }                                                                                        \
+  void vec_unary_##ISA(VecFn f, const float* x, float* y, int64_t n) {                     \
+    vec_unary_impl<F_##ISA, I_##ISA>(f, x, y, n);                                          \
+  }                                                                                        \
+  void vec_grad_##ISA(VecGrad f, const float* g, const float* x, float* dx, int64_t n) {   \
+    vec_grad_impl<F_##ISA, I_##ISA>(f, g, x, dx, n);                                       \
+  }                                                                                        \
+  float vec_row_max_##ISA(const float* x, int64_t n) { return v_row_max<F_##ISA>(x, n); }  \
+  double vec_exp_sum_##ISA(const float* x, float m, float* y, int64_t n) {                 \
+    return v_exp_sum<F_##ISA, I_##ISA>(x, m, y, n);                                        \
+  }                                                                                        \
+  double vec_sum_##ISA(const float* x, int64_t n) { return v_sum<F_##ISA>(x, n); }         \
+  }  // namespace tg::kernels
