@@ -28,6 +28,22 @@ def test_tensor_copy_is_independent_of_numpy_source():
     assert t.numpy()[0, 0] == 0
 
 
+def test_full_converts_its_value_exactly_or_refuses():
+    assert tg.full((2,), 2 ** 62 + 1).tolist() == [2 ** 62 + 1] * 2  # no trip through a double
+    assert tg.full((1,), 0.1, dtype=tg.float64).item() == 0.1
+    assert tg.full((2,), 3.7, dtype=tg.int64).tolist() == [3, 3]  # truncates, as PyTorch
+    assert tg.full((2,), 0.5, dtype=tg.bool).tolist() == [True, True]
+    assert tg.full((2,), tg.tensor(2.5)).tolist() == [2.5, 2.5]
+    for bad in (1e30, -1e19, float("nan"), float("inf")):
+        with pytest.raises(RuntimeError, match="int64_t without overflow"):
+            tg.full((2,), bad, dtype=tg.int64)
+    with pytest.raises(TypeError, match="fill_value"):
+        tg.full((2,), "a")
+    if torch is not None:
+        with pytest.raises(RuntimeError, match="without overflow"):
+            torch.full((2,), 1e30, dtype=torch.int64)
+
+
 def test_factories():
     assert tg.zeros(2, 3).shape == (2, 3)
     assert tg.zeros((2, 3)).shape == (2, 3)

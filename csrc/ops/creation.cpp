@@ -22,6 +22,12 @@ Tensor full(const Shape& shape, double value, DType dtype) {
   return t;
 }
 
+Tensor full(const Shape& shape, const Tensor& value, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  fill_(t, value);
+  return t;
+}
+
 Tensor zeros(const Shape& shape, DType dtype) {
   Tensor t = empty(shape, dtype);
   std::memset(t->data(), 0, t->numel() * itemsize(dtype));

@@ -4,6 +4,9 @@
 namespace tg {
 
 Tensor full(const Shape& shape, double value, DType dtype);
+// `value` (a 0-d tensor or wrapped number) converted exactly to `dtype`, as fill_ does:
+// RuntimeError when it does not fit (a float beyond int64's range, nan into int64).
+Tensor full(const Shape& shape, const Tensor& value, DType dtype);
 Tensor zeros(const Shape& shape, DType dtype);
 Tensor ones(const Shape& shape, DType dtype);
 Tensor arange(double start, double end, double step, DType dtype);

@@ -5,7 +5,9 @@
 namespace tg::bind {
 
 void bind_creation(py::module_& m, TensorClass&) {
-  m.def("_full", [](const Shape& shape, double value, DType dtype) { return full(shape, value, dtype); });
+  m.def("_full", [](const Shape& shape, py::handle value, DType dtype) {
+    return full(shape, to_tensor(value, "fill_value"), dtype);
+  });
   m.def("_empty", [](const Shape& shape, DType dtype) { return empty(shape, dtype); });
   m.def("_arange", [](double start, double end, double step, DType dtype) {
     return arange(start, end, step, dtype);

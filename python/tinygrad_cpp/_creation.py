@@ -79,7 +79,7 @@ def full(size, fill_value, dtype=None, requires_grad=False):
     if dtype is None:
         dtype = (_C.dtype.bool if isinstance(fill_value, builtins.bool) else
                  _C.dtype.int64 if isinstance(fill_value, int) else _default_float)
-    return _finish(_C._full(_size((size,)), float(fill_value), dtype), requires_grad)
+    return _finish(_C._full(_size((size,)), fill_value, dtype), requires_grad)
 
 
 def _like(fn, input):
