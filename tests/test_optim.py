@@ -76,7 +76,7 @@ CONFIGS = [
 
 
 @pytest.mark.parametrize("name,kw", CONFIGS, ids=[f"{n}-{'-'.join(k)}" for n, k in CONFIGS])
-def test_matches_torch_step_by_step(name, kw):
+def test_matches_torch_step_by_step(name, kw, vec_isa):
     pytest.importorskip("torch")
     arrays = init_arrays()
     model, tmodel = TinyMLP(arrays), torch_mlp(arrays)

@@ -55,6 +55,8 @@ std::string vec_isa() {
   return l == 2 ? "avx512" : l == 1 ? "avx2" : "portable";
 }
 
+bool vec_avx2() { return current_level().load(std::memory_order_relaxed) >= (int)Level::Avx2; }
+
 void set_vec_isa(const std::string& isa) {
   TG_CHECK(isa == "avx512" || isa == "avx2" || isa == "portable", ValueError,
            "unknown vector instruction set '", isa, "' (expected avx512, avx2 or portable)");

@@ -29,5 +29,7 @@ double vec_sum(const float* x, int64_t n);
 // SIMD build). Tests may force a lower one; ValueError for one this CPU cannot run.
 std::string vec_isa();
 void set_vec_isa(const std::string& isa);
+// Whether that choice allows AVX2 + FMA; the optimizer updates follow it too.
+bool vec_avx2();
 
 }  // namespace tg::kernels

@@ -98,7 +98,7 @@ std::vector<Tensor> sgd_step(const std::vector<Tensor>& params, const std::vecto
     Updated up(p), buf(entry(momentum_bufs, i));
     Tensor g = readable(grads[i]);
     TG_DISPATCH_FLOAT(p->dtype, T, {
-      kernels::sgd_step<T>(up.data<T>(), g->data_as<T>(), buf.data<T>(), p->numel(), h, init);
+      kernels::sgd_step(up.data<T>(), g->data_as<T>(), buf.data<T>(), p->numel(), h, init);
     });
     up.commit(), buf.commit();
   }
@@ -132,7 +132,7 @@ void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& gra
     Updated up(p), m(exp_avgs[i]), v(exp_avg_sqs[i]), vmax(amsgrad ? max_exp_avg_sqs[i] : nullptr);
     Tensor g = readable(grads[i]);
     TG_DISPATCH_FLOAT(p->dtype, T, {
-      kernels::adam_step<T>(up.data<T>(), g->data_as<T>(), m.data<T>(), v.data<T>(), vmax.data<T>(),
+      kernels::adam_step(up.data<T>(), g->data_as<T>(), m.data<T>(), v.data<T>(), vmax.data<T>(),
                             p->numel(), h, step);
     });
     up.commit(), m.commit(), v.commit(), vmax.commit();
@@ -167,7 +167,7 @@ void rmsprop_step(const std::vector<Tensor>& params, const std::vector<Tensor>& 
         buf(momentum > 0 ? momentum_bufs[i] : nullptr);
     Tensor g = readable(grads[i]);
     TG_DISPATCH_FLOAT(p->dtype, T, {
-      kernels::rmsprop_step<T>(up.data<T>(), g->data_as<T>(), sq.data<T>(), gavg.data<T>(),
+      kernels::rmsprop_step(up.data<T>(), g->data_as<T>(), sq.data<T>(), gavg.data<T>(),
                                buf.data<T>(), p->numel(), h);
     });
     up.commit(), sq.commit(), gavg.commit(), buf.commit();
