@@ -6,6 +6,9 @@
 // Internal linkage on purpose: each translation unit keeps its own copy, so the linker can
 // never hand AVX2-compiled code to a baseline caller.
 #include <cstdint>
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace tg::kernels {
 namespace {
@@ -188,6 +191,34 @@ inline F v_silu_grad(F g, F x) {
   return g * s * (1.f + x * (1.f - s));
 }
 
+// The first w lanes of p, the others 0; and storing only the first w lanes (0 <= w < W).
+// Masked moves where the build has them: a row tail copied through memory would stall
+// the vector load that follows (the stores cannot be forwarded to it).
+template <class F>
+inline F v_load_n(const float* p, int64_t w) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(F) == 64) return (F)_mm512_maskz_loadu_ps((__mmask16)((1u << w) - 1), p);
+#endif
+#if defined(__AVX2__)
+  if constexpr (sizeof(F) == 32)
+    return (F)_mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)w), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+#endif
+  F v{};
+  __builtin_memcpy(&v, p, w * sizeof(float));
+  return v;
+}
+template <class F>
+inline void v_store_n(float* p, F v, int64_t w) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(F) == 64) return _mm512_mask_storeu_ps(p, (__mmask16)((1u << w) - 1), (__m512)v);
+#endif
+#if defined(__AVX2__)
+  if constexpr (sizeof(F) == 32)
+    return _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)w), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), (__m256)v);
+#endif
+  __builtin_memcpy(p, &v, w * sizeof(float));
+}
+
 // out[i] = f(in[i]) for i < n, W lanes at a time; the tail goes through one padded
 // vector, so every element gets the same formula.
 template <class F, class Fn>
@@ -200,12 +231,7 @@ inline void v_map(const float* in, float* out, int64_t n, Fn f) {
     v = f(v);
     __builtin_memcpy(out + i, &v, sizeof(F));
   }
-  if (i < n) {
-    F v{};
-    __builtin_memcpy(&v, in + i, (n - i) * sizeof(float));
-    v = f(v);
-    __builtin_memcpy(out + i, &v, (n - i) * sizeof(float));
-  }
+  if (i < n) v_store_n<F>(out + i, f(v_load_n<F>(in + i, n - i)), n - i);
 }
 
 // out[i] = f(a[i], b[i]) for i < n.
@@ -220,13 +246,7 @@ inline void v_map2(const float* a, const float* b, float* out, int64_t n, Fn f) 
     u = f(u, v);
     __builtin_memcpy(out + i, &u, sizeof(F));
   }
-  if (i < n) {
-    F u{}, v{};
-    __builtin_memcpy(&u, a + i, (n - i) * sizeof(float));
-    __builtin_memcpy(&v, b + i, (n - i) * sizeof(float));
-    u = f(u, v);
-    __builtin_memcpy(out + i, &u, (n - i) * sizeof(float));
-  }
+  if (i < n) v_store_n<F>(out + i, f(v_load_n<F>(a + i, n - i), v_load_n<F>(b + i, n - i)), n - i);
 }
 
 // ---- rows (softmax, log-sum-exp, cross entropy) ------------------------------------------
@@ -250,9 +270,14 @@ inline float v_row_max(const float* x, int64_t n) {
     __builtin_memcpy(&v, x + i, sizeof(F));
     m[0] = v > m[0] ? v : m[0];
   }
-  float best = ninf;
-  for (int k = 0; k < 4; ++k)
-    for (int64_t l = 0; l < W; ++l) best = m[k][l] > best ? m[k][l] : best;
+  // fold the accumulators, then the lanes pairwise: short dependency chains for short rows
+  const F m01 = m[1] > m[0] ? m[1] : m[0], m23 = m[3] > m[2] ? m[3] : m[2];
+  const F mm = m23 > m01 ? m23 : m01;
+  float lanes[W];
+  __builtin_memcpy(lanes, &mm, sizeof(F));
+  for (int64_t h = W / 2; h >= 1; h /= 2)
+    for (int64_t l = 0; l < h; ++l) lanes[l] = lanes[l + h] > lanes[l] ? lanes[l + h] : lanes[l];
+  float best = lanes[0];
   for (; i < n; ++i) best = x[i] > best ? x[i] : best;
   return best;
 }
@@ -277,15 +302,14 @@ inline double v_sum_of(const float* x, int64_t n, Fn f, Store store) {
     for (int64_t l = 0; l < W; ++l) acc[l] += part[l];
   }
   if (i < n) {  // the tail through one padded vector, its padding left out of the sum
-    F v{};
-    __builtin_memcpy(&v, x + i, (n - i) * sizeof(float));
-    v = f(v);
-    store(i, v, n - i);
-    for (int64_t l = 0; l < n - i; ++l) acc[l] += v[l];
+    const int64_t w = n - i;
+    const F v = f(v_load_n<F>(x + i, w));
+    store(i, v, w);
+    for (int64_t l = 0; l < w; ++l) acc[l] += v[l];
   }
-  double total = 0;
-  for (int64_t l = 0; l < W; ++l) total += acc[l];
-  return total;
+  for (int64_t h = W / 2; h >= 1; h /= 2)  // pairwise: a short dependency chain
+    for (int64_t l = 0; l < h; ++l) acc[l] += acc[l + h];
+  return acc[0];
 }
 
 template <class F>
@@ -300,7 +324,8 @@ inline double v_exp_sum(const float* x, float m, float* y, int64_t n) {
   auto f = [mv](F v) { return v_exp<F, I>(v - mv); };
   if (!y) return v_sum_of<F>(x, n, f, [](int64_t, F, int64_t) {});
   return v_sum_of<F>(x, n, f, [y](int64_t i, F v, int64_t w) {
-    __builtin_memcpy(y + i, &v, w * sizeof(float));
+    if (w == (int64_t)(sizeof(F) / sizeof(float))) __builtin_memcpy(y + i, &v, sizeof(F));
+    else v_store_n<F>(y + i, v, w);
   });
 }
 
