@@ -6,7 +6,25 @@ from itertools import islice
 from .module import Module, _addindent
 
 
-class Sequential(Module):
+class _Container(Module):
+    """What Sequential and ModuleList share: their modules, keyed in order."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def _renumber(self):
+        """Keys back to 0..n-1 after a deletion."""
+        self.__dict__["_modules"] = OrderedDict((str(i), m) for i, m in enumerate(self._modules.values()))
+
+
+class Sequential(_Container):
     """Chains modules: the output of each is the input of the next.
 
     Built from modules (`Sequential(a, b)`) or an OrderedDict of named modules."""
@@ -42,19 +60,7 @@ class Sequential(Module):
                 delattr(self, key)
         else:
             delattr(self, self._get_item_by_idx(self._modules.keys(), idx))
-        # keep the keys numbered 0..n-1
-        self.__dict__["_modules"] = OrderedDict(
-            (str(i), m) for i, m in enumerate(self._modules.values()))
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
+        self._renumber()
 
     def extend(self, modules):
         for m in modules:
@@ -80,7 +86,7 @@ class Sequential(Module):
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_Container):
     """A list of modules that registers them (their parameters show in `parameters()`)."""
 
     def __init__(self, modules=None):
@@ -108,21 +114,10 @@ class ModuleList(Module):
                 delattr(self, str(k))
         else:
             delattr(self, self._get_abs_string_index(idx))
-        self.__dict__["_modules"] = OrderedDict(
-            (str(i), m) for i, m in enumerate(self._modules.values()))
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+        self._renumber()
 
     def __iadd__(self, modules):
         return self.extend(modules)
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules):
         if isinstance(modules, Module) and not isinstance(modules, (ModuleList, Sequential)):
