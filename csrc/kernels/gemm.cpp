@@ -291,34 +291,39 @@ T* thread_scratch(int64_t elems) {
 }
 
 int threads_for(int64_t macs) {
-#ifdef _OPENMP
-  if (omp_in_parallel()) return 1;
-#endif
+  if (in_parallel_region()) return 1;
   return (int)std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), macs / kThreadMacs));
 }
 
-// How `nt` threads split C: a tm x tn grid of blocks aligned to the micro-tile, chosen to
-// minimise one thread's multiply-adds plus the packing it repeats.
+// How C is cut into tasks for `nt` threads: a tm x tn grid of blocks aligned to the
+// micro-tile. Threads claim blocks as they come free, so C is cut into up to
+// kTasksPerThread blocks per thread, each at least kTaskMacs of work: a thread that the
+// OS parks then holds back a small block, not half the product. Among grids with that
+// many blocks, the one with the least work per thread (multiply-adds plus the packing
+// each block repeats) wins.
 struct Grid {
   int tm, tn;
 };
+constexpr int kTasksPerThread = 4;
+constexpr int64_t kTaskMacs = 1 << 19;
 template <class T>
 Grid choose_grid(const MicroKernel<T>& uk, int64_t M, int64_t N, int64_t K, int nt) {
   const int64_t pm = (M + uk.mr - 1) / uk.mr, pn = (N + uk.nr - 1) / uk.nr;
-  Grid best{1, nt};
-  int64_t best_cost = -1;
-  for (int tm = 1; tm <= nt; ++tm) {
-    if (nt % tm) continue;
-    const int tn = nt / tm;
-    if (tm > pm || tn > pn) continue;
+  const int64_t want = std::clamp<int64_t>(M * N * K / kTaskMacs, nt, nt * kTasksPerThread);
+  Grid best{(int)std::min<int64_t>(pm, nt), 1};
+  double best_cost = -1;
+  for (int64_t tm = 1; tm <= std::min(pm, 2 * want); ++tm) {
+    const int64_t tn = std::min(pn, (want + tm - 1) / tm);
+    if (tm * tn < std::min(want, pm * pn)) continue;
     const int64_t m = (pm + tm - 1) / tm * uk.mr, n = (pn + tn - 1) / tn * uk.nr;
-    const int64_t cost = m * n * K + kPackCost * K * (m + n);
-    if (best_cost < 0 || cost < best_cost) best = {tm, tn}, best_cost = cost;
+    const int64_t rounds = (tm * tn + nt - 1) / nt;  // blocks the busiest thread runs
+    const double cost = double(rounds) * double(m * n * K + kPackCost * K * (m + n));
+    if (best_cost < 0 || cost < best_cost) best = {(int)tm, (int)tn}, best_cost = cost;
   }
   return best;
 }
 
-// Thread `id`'s block of C in a grid: rows [i0, i1), columns [j0, j1).
+// Block `id` of C in a grid: rows [i0, i1), columns [j0, j1).
 template <class T>
 Gemm<T> grid_block(const MicroKernel<T>& uk, const Gemm<T>& g, Grid grid, int id) {
   const int64_t pm = (g.M + uk.mr - 1) / uk.mr, pn = (g.N + uk.nr - 1) / uk.nr;
@@ -385,21 +390,12 @@ void gemm_float(Gemm<T> g) {
   if (pl.transposed) g = g.transposed();
   const int nt = threads_for(g.M * g.N * g.K);
   const int64_t slice = path_scratch(uk, g, pl.path);  // enough for any block of g
-  T* scratch = slice ? thread_scratch<T>(slice * nt) : nullptr;
-  if (nt == 1) return run_serial(uk, g, pl.path, scratch);
-  const Grid grid0 = choose_grid(uk, g.M, g.N, g.K, nt);
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-  {
-    // The runtime may grant fewer threads than asked: split by the number granted.
-    const int got = omp_get_num_threads(), id = omp_get_thread_num();
-    const Grid grid = got == nt ? grid0 : choose_grid(uk, g.M, g.N, g.K, got);
-    const Gemm<T> part = grid_block(uk, g, grid, id);
-    if (part.M > 0 && part.N > 0) run_serial(uk, part, pl.path, scratch + slice * id);
-  }
-#else
-  run_serial(uk, g, pl.path, scratch);
-#endif
+  if (nt == 1) return run_serial(uk, g, pl.path, slice ? thread_scratch<T>(slice) : nullptr);
+  const Grid grid = choose_grid(uk, g.M, g.N, g.K, nt);
+  parallel_tasks(grid.tm * grid.tn, nt, [&](int64_t id) {
+    const Gemm<T> part = grid_block(uk, g, grid, (int)id);
+    if (part.M > 0 && part.N > 0) run_serial(uk, part, pl.path, slice ? thread_scratch<T>(slice) : nullptr);
+  });
 }
 
 template <class T>
@@ -421,18 +417,10 @@ void gemm_batched_float(int64_t batch, const int64_t* a_off, const int64_t* b_of
   const Plan pl = plan(uk, g);  // the same for every product: same geometry
   const Gemm<T> run_as = pl.transposed ? g.transposed() : g;
   const int64_t slice = path_scratch(uk, run_as, pl.path);
-  T* scratch = thread_scratch<T>(std::max<int64_t>(slice * nt, 1));
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-  for (int64_t b = 0; b < batch; ++b) {
-    int id = 0;
-#ifdef _OPENMP
-    id = omp_get_thread_num();
-#endif
+  parallel_tasks(batch, nt, [&](int64_t b) {
     const Gemm<T> gb = item(b);
-    run_serial(uk, pl.transposed ? gb.transposed() : gb, pl.path, scratch + slice * id);
-  }
+    run_serial(uk, pl.transposed ? gb.transposed() : gb, pl.path, slice ? thread_scratch<T>(slice) : nullptr);
+  });
 }
 
 }  // namespace

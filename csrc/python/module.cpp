@@ -25,6 +25,22 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_dtype(m);
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("get_num_threads", &get_num_threads);
+  m.def("_available_cpus", &available_cpus);
+  m.def("_parallel_stats", [] {
+    ParallelStats s = parallel_stats();
+    return py::dict(py::arg("regions") = s.regions, py::arg("chunks_caller") = s.chunks_caller,
+                    py::arg("chunks_helpers") = s.chunks_helpers, py::arg("waits") = s.waits,
+                    py::arg("sleeps") = s.sleeps, py::arg("wait_ns") = s.wait_ns);
+  });
+  m.def(
+      "_parallel_probe",
+      [](int64_t n, int64_t cost, int64_t sleep_us, int64_t throw_at, bool nested) {
+        py::gil_scoped_release release;
+        ParallelProbe p = parallel_probe(n, cost, sleep_us, throw_at, nested);
+        return std::make_pair(p.hits, p.threads_seen);
+      },
+      py::arg("n"), py::arg("cost") = 1, py::arg("sleep_us") = 0, py::arg("throw_at") = -1,
+      py::arg("nested") = false);
   m.def("_pool_stats", [] {
     PoolStats s = pool_stats();
     return py::dict(py::arg("enabled") = s.enabled, py::arg("cached_bytes") = s.cached_bytes, py::arg("cached_buffers") = s.cached_buffers,
