@@ -1,6 +1,7 @@
 """float32 GEMM throughput of tinygrad_cpp next to PyTorch (when importable) and numpy.
 
     PYTHONPATH=python python bench/gemm.py [--threads 1,2] [--repeats 7] [--clock wall|cpu]
+                                           [--isa avx2]
 
 Rows: square n x n @ n x n for n = 64 .. 2048, and the products of a 784-128-64-10 MLP
 on a batch of 64, forward (x @ W.T with W stored [out, in], a transposed operand) and
@@ -22,6 +23,10 @@ because OpenBLAS reads them only when it loads. The children are started with
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from the environment: this machine may
 set them, and they can pin OpenBLAS to slower kernels than it picks by itself, which
 would flatter the comparison.
+
+`--isa avx2` measures the AVX2 paths on a CPU that also has AVX-512, as on the AVX2-only
+CPUs most users have: our `_set_gemm_isa('avx2')`, OpenBLAS with OPENBLAS_CORETYPE=Haswell
+(its AVX2 kernels) and PyTorch's MKL with MKL_ENABLE_INSTRUCTIONS=AVX2.
 """
 import argparse
 import json
@@ -67,10 +72,12 @@ def timed(f, repeats, clock=time.perf_counter, min_time=0.01):
     return times[len(times) // 2]
 
 
-def child(threads, repeats, clock_name):
+def child(threads, repeats, clock_name, isa):
     import numpy as np
 
     import tinygrad_cpp as tg
+    if isa != "native":
+        tg._C._set_gemm_isa(isa)
     try:
         import torch
     except ImportError:
@@ -102,14 +109,16 @@ def child(threads, repeats, clock_name):
                       "clock": "cpu" if clock is time.thread_time else "wall"}))
 
 
-def run_child(threads, repeats, clock):
+def run_child(threads, repeats, clock, isa):
     env = dict(os.environ)
-    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "MKL_ENABLE_INSTRUCTIONS"):
         env.pop(var, None)
+    if isa == "avx2":
+        env.update(OPENBLAS_CORETYPE="Haswell", MKL_ENABLE_INSTRUCTIONS="AVX2")
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", str(threads),
-                          "--repeats", str(repeats), "--clock", clock],
+                          "--repeats", str(repeats), "--clock", clock, "--isa", isa],
                          env=env, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -120,13 +129,15 @@ def main():
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="cpu: time 1-thread runs by thread CPU time (busy machines)")
+    p.add_argument("--isa", choices=("native", "avx2"), default="native",
+                   help="avx2: every library on its AVX2 kernels")
     p.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        return child(args.child, args.repeats, args.clock)
+        return child(args.child, args.repeats, args.clock, args.isa)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    results = [run_child(int(t), args.repeats, args.clock) for t in args.threads.split(",")]
+    results = [run_child(int(t), args.repeats, args.clock, args.isa) for t in args.threads.split(",")]
     peak = next((r["peak"] for r in results if r["peak"]), None)
     print(f"tinygrad_cpp GEMM ({results[0]['isa']}), float32 GFLOP/s, median of {args.repeats}; "
           f"load average {load:.2f}")

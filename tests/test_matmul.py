@@ -110,6 +110,19 @@ def test_long_k_crosses_cache_blocks(isa, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_packed_panels_every_k_tail(isa, dtype):
+    # Products big enough for the packed path, with every remainder of K modulo the
+    # packing's 8-wide transposes inside the last cache block (row panels of A are
+    # stored in whole 8-lane blocks that overlap the next row's slots).
+    rng = np.random.default_rng(4)
+    for k in (256 + 1, 256 + 7, 256 + 8, 300, 517):
+        a, b = rand(rng, (133, k)), rand(rng, (k, 260))
+        check(a, b, dtype)
+        check(a.T.copy().T, b, dtype)
+        check(a, b.T.copy().T, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_transposed_sliced_and_broadcast_operands(isa, dtype):
     rng = np.random.default_rng(3)
     a, b = rand(rng, (70, 50)), rand(rng, (40, 50))

@@ -62,10 +62,14 @@ template <> const MicroKernel<double>* micro_kernel<double>() {
 
 // Products with row-major C run the ISA's small kernel (A read in place, B in place when
 // row-major, else packed) up to this many multiply-adds, while B stays within half an
-// L2: there packing A costs more than it saves. Measured on Zen 4: the small kernel wins
-// up to 256^3 and on 64 x 2048 x 64; full packing wins at 512^3 and on long-K, wide-N
-// products.
-constexpr int64_t kSmallMacs = int64_t(1) << 24;
+// L2: there packing A costs more than it saves. Measured on Zen 4 (AVX2 and AVX-512
+// kernels): the small kernel wins up to 128^3 and on the MLP's batch-64 products, ties
+// at 256^3; full packing wins from 384^3 and on long-K, wide-N products.
+constexpr int64_t kSmallMacs = int64_t(1) << 23;
+// A read in place but stored transposed (each row of the tile a separate stream along K)
+// only while it fits in L1: beyond that (x.T @ g of a layer's weight gradient) its
+// columns come from L2 at every step and packing wins by 10-40%.
+constexpr int64_t kSmallStridedABytes = int64_t(16) << 10;
 constexpr int64_t kSmallBBytes = int64_t(512) << 10;
 // Products below this many multiply-adds run on one thread (a parallel region costs a
 // few microseconds); above it each thread gets at least this much work.
@@ -348,7 +352,8 @@ Plan plan(const MicroKernel<T>& uk, const Gemm<T>& g) {
   if (g.M == 0 || g.N == 0 || g.K == 0) return {Path::Empty, false};
   if (g.M == 1 || g.N == 1) return {Path::Gemv, false};
   if (uk.small && g.csc == 1 && g.M * g.N * g.K <= kSmallMacs &&
-      g.K * g.N * (int64_t)sizeof(T) <= kSmallBBytes)
+      g.K * g.N * (int64_t)sizeof(T) <= kSmallBBytes &&
+      (g.csa == 1 || g.M * g.K * (int64_t)sizeof(T) <= kSmallStridedABytes))
     return {Path::Small, false};
   auto padded = [&](int64_t m, int64_t n) { return m * ((n + uk.nr - 1) / uk.nr * uk.nr); };
   return {Path::Blocked, padded(g.N, g.M) * 5 < padded(g.M, g.N) * 4};

@@ -104,6 +104,18 @@ void small_tile(int64_t n, int64_t K, const typename V::T* a, int64_t rsa, int64
       for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
     }
   }
+  // Full tiles store with plain moves: AVX2's masked store (vmaskmovps) is microcoded
+  // and slow on AMD, and with a short K these stores are a large part of the tile.
+  if (full) {
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) {
+        typename V::T* out = c + i * rsc + j * W;
+        V::store(out, accumulate ? V::add(acc[i][j], V::load(out)) : acc[i][j]);
+      }
+    return;
+  }
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
@@ -222,7 +234,13 @@ void pack_panel(int64_t rows, int64_t k, const T* src, int64_t ld, int64_t inc, 
           v[r] = r0 + r < rows ? Bk::load(src + (r0 + r) * ld + p) : Bk::zero();
         Bk::transpose(v);
         const int n = P - r0 < B ? P - r0 : B;
-        for (int u = 0; u < B; ++u) Bk::store(dst + (p + u) * P + r0, v[u], n);
+        // A panel narrower than a block (P = 6 of 8 floats) is stored whole: the extra
+        // lanes land on the next row's first slots, which the next store rewrites. Only
+        // the panel's last row needs the masked store (vmaskmovps, microcoded and slow
+        // on AMD). Wider panels with a short last block keep the mask: their next row's
+        // first slots are already written.
+        for (int u = 0; u < B; ++u)
+          Bk::store(dst + (p + u) * P + r0, v[u], P < B && p + u + 1 < k ? B : n);
       }
     }
     for (; p < k; ++p)
