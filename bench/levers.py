@@ -6,7 +6,7 @@ on ("after"), medians of --repeat timed loops, one thread unless a row says othe
 Workloads: one training step (forward, backward, SGD with momentum) of the reference MLP
 784-128-64-10 at batch 64, and single calls where a lever acts on one op. Levers:
   - GEMM micro-kernel: portable C++ -> AVX2+FMA -> AVX-512 (tg._C._set_gemm_isa);
-  - OpenMP: 1 -> 2 threads (tg.set_num_threads);
+  - threads: 1 -> 2 (tg.set_num_threads; the pool in csrc/core/parallel.cpp);
   - buffer pool: TG_NO_POOL=1 -> default (a fresh process each, as the switch is read once);
   - fused linear: `x @ w.T + b` (matmul and add, two nodes) -> F.linear (one node);
   - fused cross entropy: F.nll_loss(F.log_softmax(x, 1), y) -> F.cross_entropy(x, y);
@@ -107,7 +107,7 @@ def in_process(repeat):
         tg.set_num_threads(2)
         two = per_call_us(step_b, repeat)
         tg.set_num_threads(1)
-        rows.append(("OpenMP 1 -> 2 threads", f"train step b={bs}", one, two))
+        rows.append(("threads, 1 -> 2", f"train step b={bs}", one, two))
 
     rng = np.random.default_rng(1)
     x = tg.tensor(rng.standard_normal((64, 784), dtype=np.float32), requires_grad=True)

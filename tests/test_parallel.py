@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -168,3 +169,38 @@ def test_regions_work_in_a_forked_child(threads):
     got = os.read(r, 1)
     os.waitpid(pid, 0)
     assert got == b"1"
+
+
+def _helpers_back(stats, within=2.0):
+    """Runs small regions until one runs with helpers (not backed off); False on timeout."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        before = stats()["regions"]
+        probe(2, 10**6)
+        if stats()["regions"] > before:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_late_helper_makes_the_pool_back_off_then_return(threads):
+    # Index 1 sleeps 5 ms: when a helper holds it, the caller waits far longer than one
+    # thread would have taken, so the pool takes the helper away and the next regions run
+    # on the caller alone; after the back-off (at most 64 ms) helpers come back.
+    threads(2)
+    stats = tg._C._parallel_stats
+    assert _helpers_back(stats)
+    for _ in range(50):
+        before = stats()
+        probe(2, 10**6, sleep_us=5000, slow_index=1)
+        if stats()["late"] > before["late"]:
+            break
+        assert _helpers_back(stats)
+    else:
+        pytest.skip("the helper never took the slow index (machine too busy to schedule it)")
+    s0 = stats()
+    hits, seen = probe(2, 10**6)
+    s1 = stats()
+    assert list(hits) == [1, 1] and seen == 1
+    assert s1["backed_off"] == s0["backed_off"] + 1 and s1["regions"] == s0["regions"]
+    assert _helpers_back(stats)

@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -79,50 +80,47 @@ void futex_wake(std::atomic<uint32_t>&, int) {
 
 using Clock = std::chrono::steady_clock;
 
-// How long a helper stays awake after a region, waiting for the next one. A training step
-// runs one region after another with microseconds to a few hundred microseconds of Python
-// in between, and a helper still awake joins the next region at once, while waking a
-// sleeping one costs the caller a futex syscall (~10 us here) and the helper tens of
-// microseconds more to arrive. Only the first kPauseSpinNs spin on the core; the rest of
-// the wait yields it to any other runnable thread on every check, so on a busy machine a
-// waiting helper takes next to nothing from the threads doing work. TG_SPIN_US overrides
-// the whole wait (0: sleep at once).
-constexpr int64_t kPauseSpinNs = 20000;
+// How long a helper stays awake after a region, spinning for the next one. A training
+// step runs one region after another with microseconds to a few hundred microseconds of
+// Python in between, and a helper still awake joins the next region at once, while
+// waking a sleeping one costs the caller a futex syscall (~10 us here) and the helper
+// tens of microseconds more to arrive. TG_SPIN_US overrides it (0: sleep at once).
 int64_t helper_wait_ns() {
   static const int64_t ns = [] {
     const char* s = std::getenv("TG_SPIN_US");
-    return s && *s ? std::max(0L, std::atol(s)) * 1000 : 1000000;
+    return s && *s ? std::max(0L, std::atol(s)) * 1000 : 200000;
   }();
   return ns;
 }
-// The caller waiting for the last chunks: a short spin, then yield, then sleep (freeing
-// its core lets the OS move a parked helper there).
+// The caller waiting for the last chunks: a short spin, then sleep (freeing its core lets
+// the OS move a parked helper there).
 constexpr int64_t kCallerWaitNs = 50000;
+// A gap this long between two checks of a spin means the OS gave the core to another
+// thread: the machine is busy, or the spinner shares a core with the thread it waits
+// for. The spin ends. On a quiet machine it does not happen.
+//
+// Spinning never yields the core with sched_yield: measured here (Linux 6.18), a
+// yielding spinner keeps sharing a core with the thread it waits for instead of being
+// moved to the idle one, and answers a store after milliseconds at the 90th percentile,
+// where a pausing spinner answers in 0.13 us.
+constexpr int64_t kPreemptedNs = 30000;
 
-// Waits until pred() or `ns` elapse, spinning for the first kPauseSpinNs and yielding the
-// core between checks after that; true if pred() held. A yield that takes long means
-// another thread wanted this core: the machine is busy, and the wait ends early so the
-// caller sleeps instead of competing for the core.
-constexpr int64_t kBusyYieldNs = 30000;
+// Spins until pred(), until `ns` elapse, or until the spinner finds it was descheduled.
+enum class Spin { Ready, Timeout, Preempted };
 template <class Pred>
-bool spin_until(Pred pred, int64_t ns) {
-  if (pred()) return true;
+Spin spin_until(Pred pred, int64_t ns) {
+  if (pred()) return Spin::Ready;
   const auto start = Clock::now();
-  auto since = [](Clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t).count();
-  };
+  auto last = start;
   for (;;) {
     for (int i = 0; i < 64; ++i) {
-      if (pred()) return true;
+      if (pred()) return Spin::Ready;
       cpu_relax();
     }
-    const int64_t waited = since(start);
-    if (waited >= ns) return pred();
-    if (waited >= kPauseSpinNs) {
-      const auto before = Clock::now();
-      sched_yield();
-      if (since(before) >= kBusyYieldNs) return pred();
-    }
+    const auto now = Clock::now();
+    if (now - last >= std::chrono::nanoseconds(kPreemptedNs)) return pred() ? Spin::Ready : Spin::Preempted;
+    if (now - start >= std::chrono::nanoseconds(ns)) return pred() ? Spin::Ready : Spin::Timeout;
+    last = now;
   }
 }
 
@@ -139,16 +137,24 @@ inline uint64_t pack(uint32_t gen, uint32_t chunks, uint32_t next) {
 struct alignas(64) Worker {
   std::atomic<uint32_t> invite{0};  // the generation this worker is asked to join; futex word
   std::atomic<bool> sleeping{false};
+  std::atomic<bool> preempted{false};  // found itself descheduled while waiting for work
 };
 
 thread_local bool t_in_region = false;
 
 class Pool {
  public:
-  // Runs one region; false (nothing run) when another region holds the pool.
+  // Runs one region; false (nothing run) when another region holds the pool or the pool
+  // is backing off (see below): the caller then runs it alone.
   bool run(int64_t n, int64_t chunks, int threads, parallel_detail::ChunkFn fn, void* ctx) {
     if (busy_.exchange(true, std::memory_order_acquire)) return false;
-    const int helpers = std::min<int>(threads - 1, ensure_workers(threads - 1));
+    const auto start = Clock::now();
+    const int helpers = std::min({threads - 1, ensure_workers(threads - 1), allowed_helpers(threads - 1, start)});
+    if (helpers <= 0) {
+      stats_.backed_off += 1;
+      busy_.store(false, std::memory_order_release);
+      return false;
+    }
     chunks = std::min(chunks, kMaxChunks);
     const uint32_t gen = ++gen_;
     fn_ = fn, ctx_ = ctx, n_ = n, chunks_ = (uint32_t)chunks;
@@ -163,8 +169,13 @@ class Pool {
     }
     t_in_region = true;
     const int64_t mine = work(gen);
-    wait_done();
+    const auto mine_done = Clock::now();
+    const int64_t waited = wait_done();
     t_in_region = false;
+    bool preempted = false;
+    for (int i = 0; i < helpers; ++i) preempted |= workers_[i]->preempted.exchange(false, std::memory_order_relaxed);
+    judge(helpers, chunks, mine, std::chrono::duration_cast<std::chrono::nanoseconds>(mine_done - start).count(),
+          waited, preempted, Clock::now());
     stats_.regions += 1;
     stats_.chunks_caller += mine;
     stats_.chunks_helpers += (int64_t)chunks - mine;
@@ -213,25 +224,69 @@ class Pool {
     }
   }
 
-  // Waits for the chunks helpers still hold; counts the waits in stats_.
-  void wait_done() {
+  // Waits for the chunks helpers still hold; returns the nanoseconds waited.
+  int64_t wait_done() {
     const uint32_t total = chunks_;
     auto finished = [&] { return done_.load(std::memory_order_acquire) == total; };
-    if (finished()) return;
+    if (finished()) return 0;
     const auto start = Clock::now();
     stats_.waits += 1;
-    if (!spin_until(finished, kCallerWaitNs)) {
+    if (spin_until(finished, kCallerWaitNs) != Spin::Ready) {
       stats_.sleeps += 1;
       caller_sleeping_.store(true, std::memory_order_seq_cst);
       for (uint32_t d; (d = done_.load(std::memory_order_seq_cst)) != total;) futex_wait(done_, d);
       caller_sleeping_.store(false, std::memory_order_relaxed);
     }
-    stats_.wait_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+    const int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+    stats_.wait_ns += ns;
+    return ns;
+  }
+
+  // Backing off. Each region is judged by what the helpers won or lost: the caller's own
+  // chunks give the time one thread would have taken for all of them, against which the
+  // region's time (the caller's chunks plus its wait for the helpers' last ones) is a
+  // gain or a loss. Losses add to a debt, gains pay it off (banking at most kCreditNs),
+  // and a helper that found itself descheduled while waiting for work adds kPreemptedDebtNs
+  // (it was sharing a core, maybe the caller's own). A debt above kDebtNs means some helper
+  // is not getting a core of its own (the machine is busy, or the OS put it on the
+  // caller's core): one helper is taken away, and given back after `backoff_ns_`, which
+  // doubles with each new debt (up to kMaxBackoffNs) and halves after four of its own
+  // length without one. With every helper taken away regions run on the caller alone,
+  // waking no one: about as fast as one thread. Sporadic hiccups (an interrupt, the host
+  // taking the virtual CPU for a moment) are paid off by the gains around them.
+  static constexpr int64_t kMinBackoffNs = 1000000, kMaxBackoffNs = 64000000;
+  static constexpr int64_t kDebtNs = 2000000, kCreditNs = 2000000, kPreemptedDebtNs = 500000;
+  int allowed_helpers(int wanted, Clock::time_point now) {
+    if (backoff_ns_ > 0 && now - last_strike_ >= std::chrono::nanoseconds(4 * backoff_ns_)) {
+      backoff_ns_ /= 2;
+      last_strike_ = now;
+    }
+    if (taken_ > 0 && now >= give_back_at_) {
+      taken_ -= 1;
+      give_back_at_ = now + std::chrono::nanoseconds(std::max(backoff_ns_, kMinBackoffNs));
+    }
+    return wanted - std::min(taken_, wanted);
+  }
+  void judge(int helpers, int64_t chunks, int64_t mine, int64_t mine_ns, int64_t waited_ns, bool preempted,
+             Clock::time_point now) {
+    if (mine > 0) debt_ns_ += mine_ns + waited_ns - mine_ns * chunks / mine;
+    if (preempted) debt_ns_ += kPreemptedDebtNs;
+    debt_ns_ = std::max(debt_ns_, -kCreditNs);
+    if (debt_ns_ <= kDebtNs) return;
+    stats_.late += 1;
+    debt_ns_ = 0;
+    backoff_ns_ = std::clamp(2 * backoff_ns_, kMinBackoffNs, kMaxBackoffNs);
+    taken_ = std::min(taken_, helpers - 1) + 1;  // one fewer than this region had
+    give_back_at_ = now + std::chrono::nanoseconds(backoff_ns_);
+    last_strike_ = now;
   }
 
  public:
   ParallelStats stats() {  // a snapshot between regions; may race with one in flight
-    return stats_;
+    ParallelStats s = stats_;
+    s.helper_sleeps = helper_sleeps_.load(std::memory_order_relaxed);
+    s.helper_preempted = helper_preempted_.load(std::memory_order_relaxed);
+    return s;
   }
 
  private:
@@ -240,7 +295,18 @@ class Pool {
     uint32_t seen = w->invite.load(std::memory_order_acquire);
     for (;;) {
       auto invited = [&] { return w->invite.load(std::memory_order_acquire) != seen; };
-      if (!spin_until(invited, helper_wait_ns())) {
+      const Spin spun = spin_until(invited, helper_wait_ns());
+      if (spun == Spin::Preempted) {
+        // Descheduled while spinning: the core is contended, maybe by the caller itself
+        // (on a machine with no idle core the OS tends to wake a helper on its waker's
+        // core). Joining a region now would slow the caller down: skip it, sleep, and
+        // tell the caller, who backs off from waking this helper for a while.
+        seen = w->invite.load(std::memory_order_acquire);
+        w->preempted.store(true, std::memory_order_relaxed);
+      }
+      if (spun != Spin::Ready) {
+        helper_sleeps_.fetch_add(1, std::memory_order_relaxed);
+        if (spun == Spin::Preempted) helper_preempted_.fetch_add(1, std::memory_order_relaxed);
         w->sleeping.store(true, std::memory_order_seq_cst);
         while (w->invite.load(std::memory_order_seq_cst) == seen) futex_wait(w->invite, seen);
         w->sleeping.store(false, std::memory_order_relaxed);
@@ -274,7 +340,11 @@ class Pool {
   }
 
   std::atomic<bool> busy_{false};
-  ParallelStats stats_;  // updated by the thread holding busy_
+  // Updated by the thread holding busy_:
+  ParallelStats stats_;
+  int taken_ = 0;  // helpers taken away by backing off
+  int64_t backoff_ns_ = 0, debt_ns_ = 0;
+  Clock::time_point give_back_at_{}, last_strike_{};
   uint32_t gen_ = 0;  // written only by the thread holding busy_
   std::vector<Worker*> workers_, abandoned_;
   // The job: written before job_ is published, read only by threads holding an
@@ -287,6 +357,7 @@ class Pool {
   alignas(64) std::atomic<uint32_t> done_{0};  // chunks finished; futex word of the caller
   std::atomic<bool> caller_sleeping_{false};
   std::atomic<bool> failed_{false};
+  std::atomic<int64_t> helper_sleeps_{0}, helper_preempted_{0};
   std::mutex error_mu_;
   std::exception_ptr error_;
 };

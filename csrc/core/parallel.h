@@ -83,20 +83,24 @@ void parallel_tasks(int64_t n, int threads, F&& f) {
 namespace tg {
 // What the pool has done since the process started (bound as _C._parallel_stats): regions
 // run, chunks run by the caller and by helpers, regions whose caller had to wait for a
-// helper's last chunk, of those how many waits ended in a sleep, and the time waited.
+// helper's last chunk, of those how many waits ended in a sleep, the time waited, times the
+// pool backed off (helpers lost more time than they won) and regions run alone meanwhile.
 struct ParallelStats {
   int64_t regions = 0, chunks_caller = 0, chunks_helpers = 0, waits = 0, sleeps = 0, wait_ns = 0;
+  int64_t late = 0, backed_off = 0;
+  int64_t helper_sleeps = 0, helper_preempted = 0;  // helpers going to sleep; of those, preempted
 };
 ParallelStats parallel_stats();
 
 // A probe of the runtime for the tests (bound as _C._parallel_probe): runs parallel_for
-// over [0, n) with `cost` per index, each index sleeping `sleep_us` microseconds, and
-// returns how often each index ran and how many distinct threads ran them. `throw_at`
-// >= 0 makes that index throw a RuntimeError; `nested` runs a parallel_for inside each
-// chunk.
+// over [0, n) with `cost` per index, each index (or only `slow_index` if >= 0) sleeping
+// `sleep_us` microseconds, and returns how often each index ran and how many distinct
+// threads ran them. `throw_at` >= 0 makes that index throw a RuntimeError; `nested` runs
+// a parallel_for inside each chunk.
 struct ParallelProbe {
   std::vector<int64_t> hits;
   int threads_seen = 0;
 };
-ParallelProbe parallel_probe(int64_t n, int64_t cost, int64_t sleep_us, int64_t throw_at, bool nested);
+ParallelProbe parallel_probe(int64_t n, int64_t cost, int64_t sleep_us, int64_t slow_index, int64_t throw_at,
+                             bool nested);
 }  // namespace tg

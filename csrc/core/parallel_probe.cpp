@@ -11,7 +11,8 @@
 
 namespace tg {
 
-ParallelProbe parallel_probe(int64_t n, int64_t cost, int64_t sleep_us, int64_t throw_at, bool nested) {
+ParallelProbe parallel_probe(int64_t n, int64_t cost, int64_t sleep_us, int64_t slow_index, int64_t throw_at,
+                             bool nested) {
   TG_CHECK(n >= 0 && cost >= 0 && sleep_us >= 0, ValueError, "parallel_probe: negative argument");
   std::unique_ptr<std::atomic<int64_t>[]> hits(new std::atomic<int64_t>[n]);
   for (int64_t i = 0; i < n; ++i) hits[i] = 0;
@@ -24,7 +25,8 @@ ParallelProbe parallel_probe(int64_t n, int64_t cost, int64_t sleep_us, int64_t 
     }
     for (int64_t i = b; i < e; ++i) {
       TG_CHECK(i != throw_at, RuntimeError, "parallel_probe: index ", i, " failed");
-      if (sleep_us) std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
+      if (sleep_us && (slow_index < 0 || i == slow_index))
+        std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
       if (nested) {  // runs inline: each inner index lands on this thread
         std::atomic<int64_t> inner{0};
         parallel_for(1000, 1000, [&](int64_t ib, int64_t ie) { inner += ie - ib; });

@@ -299,30 +299,47 @@ int threads_for(int64_t macs) {
   return (int)std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), macs / kThreadMacs));
 }
 
+enum class Path { Empty, Small, Gemv, Blocked };
+
 // How C is cut into tasks for `nt` threads: a tm x tn grid of blocks aligned to the
-// micro-tile. Threads claim blocks as they come free, so C is cut into up to
-// kTasksPerThread blocks per thread, each at least kTaskMacs of work: a thread that the
-// OS parks then holds back a small block, not half the product. Among grids with that
-// many blocks, the one with the least work per thread (multiply-adds plus the packing
-// each block repeats) wins.
+// micro-tile, claimed by the threads as they come free. Up to kTasksPerThread blocks per
+// thread (each at least kTaskMacs of work), so that a thread the OS parks holds back a
+// small block, not half the product. But every block packs its own operands: a grid may
+// repack no more than 1/16 of the product's work over one undivided call, because on a
+// busy machine the caller may run every block itself (the pool backs off) and must then
+// be as fast as one thread.
 struct Grid {
   int tm, tn;
 };
 constexpr int kTasksPerThread = 4;
 constexpr int64_t kTaskMacs = 1 << 19;
 template <class T>
-Grid choose_grid(const MicroKernel<T>& uk, int64_t M, int64_t N, int64_t K, int nt) {
-  const int64_t pm = (M + uk.mr - 1) / uk.mr, pn = (N + uk.nr - 1) / uk.nr;
-  const int64_t want = std::clamp<int64_t>(M * N * K / kTaskMacs, nt, nt * kTasksPerThread);
-  Grid best{(int)std::min<int64_t>(pm, nt), 1};
-  double best_cost = -1;
-  for (int64_t tm = 1; tm <= std::min(pm, 2 * want); ++tm) {
-    const int64_t tn = std::min(pn, (want + tm - 1) / tm);
-    if (tm * tn < std::min(want, pm * pn)) continue;
-    const int64_t m = (pm + tm - 1) / tm * uk.mr, n = (pn + tn - 1) / tn * uk.nr;
-    const int64_t rounds = (tm * tn + nt - 1) / nt;  // blocks the busiest thread runs
-    const double cost = double(rounds) * double(m * n * K + kPackCost * K * (m + n));
-    if (best_cost < 0 || cost < best_cost) best = {(int)tm, (int)tn}, best_cost = cost;
+Grid choose_grid(const MicroKernel<T>& uk, const Gemm<T>& g, Path path, int nt) {
+  const int64_t pm = (g.M + uk.mr - 1) / uk.mr, pn = (g.N + uk.nr - 1) / uk.nr;
+  const int64_t macs = g.M * g.N * g.K;
+  const int64_t want = std::clamp<int64_t>(macs / kTaskMacs, nt, nt * kTasksPerThread);
+  // Elements packed beyond what one call packs: the blocked path packs A once per column
+  // block and B once per row block; the small path packs nothing but B (if not row-major),
+  // once per row block.
+  auto repacked = [&](int64_t tm, int64_t tn) -> int64_t {
+    if (path == Path::Blocked) return ((tn - 1) * g.M + (tm - 1) * g.N) * g.K;
+    return g.csb == 1 ? 0 : (tm - 1) * g.N * g.K;
+  };
+  // Among the grids within the budget: the best balance across threads (3 blocks on 2
+  // threads keep one thread idle a third of the time), then the most blocks, then the
+  // least repacking.
+  Grid best{1, 1};
+  int64_t best_tasks = 1, best_repack = 0;
+  double best_balance = 0;
+  for (int64_t tm = 1; tm <= std::min(pm, want); ++tm) {
+    for (int64_t tn = 1; tn <= std::min(pn, want / tm); ++tn) {
+      const int64_t tasks = tm * tn, repack = repacked(tm, tn);
+      if (kPackCost * repack * 16 > macs && tasks > 1) continue;
+      const double balance = double(tasks) / double(nt * ((tasks + nt - 1) / nt));
+      if (balance > best_balance + 1e-9 ||
+          (balance > best_balance - 1e-9 && (tasks > best_tasks || (tasks == best_tasks && repack < best_repack))))
+        best = {(int)tm, (int)tn}, best_tasks = tasks, best_repack = repack, best_balance = balance;
+    }
   }
   return best;
 }
@@ -339,7 +356,6 @@ Gemm<T> grid_block(const MicroKernel<T>& uk, const Gemm<T>& g, Grid grid, int id
   return g.rows(i0, i1).cols(j0, j1);
 }
 
-enum class Path { Empty, Small, Gemv, Blocked };
 struct Plan {
   Path path;
   bool transposed;  // run as C^T = B^T A^T (Blocked only)
@@ -396,7 +412,7 @@ void gemm_float(Gemm<T> g) {
   const int nt = threads_for(g.M * g.N * g.K);
   const int64_t slice = path_scratch(uk, g, pl.path);  // enough for any block of g
   if (nt == 1) return run_serial(uk, g, pl.path, slice ? thread_scratch<T>(slice) : nullptr);
-  const Grid grid = choose_grid(uk, g.M, g.N, g.K, nt);
+  const Grid grid = choose_grid(uk, g, pl.path, nt);
   parallel_tasks(grid.tm * grid.tn, nt, [&](int64_t id) {
     const Gemm<T> part = grid_block(uk, g, grid, (int)id);
     if (part.M > 0 && part.N > 0) run_serial(uk, part, pl.path, slice ? thread_scratch<T>(slice) : nullptr);

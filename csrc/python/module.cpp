@@ -30,16 +30,18 @@ PYBIND11_MODULE(_C, m) {
     ParallelStats s = parallel_stats();
     return py::dict(py::arg("regions") = s.regions, py::arg("chunks_caller") = s.chunks_caller,
                     py::arg("chunks_helpers") = s.chunks_helpers, py::arg("waits") = s.waits,
-                    py::arg("sleeps") = s.sleeps, py::arg("wait_ns") = s.wait_ns);
+                    py::arg("sleeps") = s.sleeps, py::arg("wait_ns") = s.wait_ns, py::arg("late") = s.late,
+                    py::arg("backed_off") = s.backed_off, py::arg("helper_sleeps") = s.helper_sleeps,
+                    py::arg("helper_preempted") = s.helper_preempted);
   });
   m.def(
       "_parallel_probe",
-      [](int64_t n, int64_t cost, int64_t sleep_us, int64_t throw_at, bool nested) {
+      [](int64_t n, int64_t cost, int64_t sleep_us, int64_t slow_index, int64_t throw_at, bool nested) {
         py::gil_scoped_release release;
-        ParallelProbe p = parallel_probe(n, cost, sleep_us, throw_at, nested);
+        ParallelProbe p = parallel_probe(n, cost, sleep_us, slow_index, throw_at, nested);
         return std::make_pair(p.hits, p.threads_seen);
       },
-      py::arg("n"), py::arg("cost") = 1, py::arg("sleep_us") = 0, py::arg("throw_at") = -1,
+      py::arg("n"), py::arg("cost") = 1, py::arg("sleep_us") = 0, py::arg("slow_index") = -1, py::arg("throw_at") = -1,
       py::arg("nested") = false);
   m.def("_pool_stats", [] {
     PoolStats s = pool_stats();
