@@ -81,14 +81,18 @@ void futex_wake(std::atomic<uint32_t>&, int) {
 using Clock = std::chrono::steady_clock;
 
 // How long a helper stays awake after a region, spinning for the next one. A training
-// step runs one region after another with microseconds to a few hundred microseconds of
-// Python in between, and a helper still awake joins the next region at once, while
-// waking a sleeping one costs the caller a futex syscall (~10 us here) and the helper
-// tens of microseconds more to arrive. TG_SPIN_US overrides it (0: sleep at once).
+// step runs one region after another with a few to a few hundred microseconds of Python
+// in between; a helper still awake joins the next region at once, while waking a
+// sleeping one costs the caller a futex syscall (~10 us here) and the helper tens of
+// microseconds more to arrive. But a spinner that shares a core (on a busy machine the
+// OS often wakes a helper on its waker's core) takes that time from the caller. 50 us
+// was the best compromise measured (MNIST MLP epochs at batch 64 and 256, quiet and
+// beside one and two busy processes, against 0, 200 and 1000 us). TG_SPIN_US overrides
+// it (0: sleep at once).
 int64_t helper_wait_ns() {
   static const int64_t ns = [] {
     const char* s = std::getenv("TG_SPIN_US");
-    return s && *s ? std::max(0L, std::atol(s)) * 1000 : 200000;
+    return s && *s ? std::max(0L, std::atol(s)) * 1000 : 50000;
   }();
   return ns;
 }
@@ -138,7 +142,17 @@ struct alignas(64) Worker {
   std::atomic<uint32_t> invite{0};  // the generation this worker is asked to join; futex word
   std::atomic<bool> sleeping{false};
   std::atomic<bool> preempted{false};  // found itself descheduled while waiting for work
+  std::atomic<uint32_t> joined{0};     // the last generation it ran a chunk of...
+  std::atomic<int> cpu{-1};            // ...on this CPU
 };
+
+inline int current_cpu() {
+#ifdef __linux__
+  return sched_getcpu();
+#else
+  return -1;
+#endif
+}
 
 thread_local bool t_in_region = false;
 
@@ -172,8 +186,19 @@ class Pool {
     const auto mine_done = Clock::now();
     const int64_t waited = wait_done();
     t_in_region = false;
+    // A helper that was descheduled while waiting, or that ran a chunk on the caller's own
+    // CPU, is sharing a core: the region's own timing cannot show what that costs the
+    // caller, so it counts against the helpers as a fixed debt.
     bool preempted = false;
-    for (int i = 0; i < helpers; ++i) preempted |= workers_[i]->preempted.exchange(false, std::memory_order_relaxed);
+    const int me = current_cpu();
+    for (int i = 0; i < helpers; ++i) {
+      Worker& w = *workers_[i];
+      preempted |= w.preempted.exchange(false, std::memory_order_relaxed);
+      if (me >= 0 && w.joined.load(std::memory_order_relaxed) == gen && w.cpu.load(std::memory_order_relaxed) == me) {
+        preempted = true;
+        stats_.shared_core += 1;
+      }
+    }
     judge(helpers, chunks, mine, std::chrono::duration_cast<std::chrono::nanoseconds>(mine_done - start).count(),
           waited, preempted, Clock::now());
     stats_.regions += 1;
@@ -196,7 +221,8 @@ class Pool {
 
  private:
   // Claims and runs chunks of generation `gen` until none is left; returns how many.
-  int64_t work(uint32_t gen) {
+  // A helper (w) records the CPU it runs its first chunk on.
+  int64_t work(uint32_t gen, Worker* w = nullptr) {
     uint64_t cur = job_.load(std::memory_order_acquire);
     for (int64_t ran = 0;; ++ran) {
       const uint32_t g = uint32_t(cur >> 32), total = uint32_t(cur >> 16) & 0xFFFF, next = cur & 0xFFFF;
@@ -206,6 +232,10 @@ class Pool {
         continue;
       }
       // Chunk `next` of job `gen` is ours and unfinished, so the job (fn_, ctx_, n_) stays.
+      if (w && ran == 0) {
+        w->cpu.store(current_cpu(), std::memory_order_relaxed);
+        w->joined.store(gen, std::memory_order_relaxed);  // published by the done_ add below
+      }
       if (!failed_.load(std::memory_order_relaxed)) {
         try {
           fn_(ctx_, n_ * next / total, n_ * (next + 1) / total);
@@ -313,7 +343,7 @@ class Pool {
       }
       seen = w->invite.load(std::memory_order_acquire);
       t_in_region = true;
-      work(seen);
+      work(seen, w);
       t_in_region = false;
     }
   }

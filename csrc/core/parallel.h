@@ -89,6 +89,7 @@ struct ParallelStats {
   int64_t regions = 0, chunks_caller = 0, chunks_helpers = 0, waits = 0, sleeps = 0, wait_ns = 0;
   int64_t late = 0, backed_off = 0;
   int64_t helper_sleeps = 0, helper_preempted = 0;  // helpers going to sleep; of those, preempted
+  int64_t shared_core = 0;  // helpers found running a chunk on the caller's CPU
 };
 ParallelStats parallel_stats();
 
