@@ -1,0 +1,312 @@
+"""Adadelta and Adagrad: step-by-step parity with PyTorch from equal weights and gradients
+(float32 and float64), PyTorch's documented algorithms in numpy (without torch), state
+dicts, errors."""
+import numpy as np
+import pytest
+
+import tinygrad_cpp as tg
+import tinygrad_cpp.nn as nn
+import tinygrad_cpp.optim as optim
+from helpers import torch
+from test_optim import SHAPES, TinyMLP, batches, init_arrays, torch_mlp, train_step
+
+# ---- Adadelta / Adagrad: parity with torch.optim ------------------------------------------
+
+CONFIGS = [
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1)),
+    ("Adadelta", dict(lr=2.0, maximize=True)),
+    ("Adagrad", dict()),
+    ("Adagrad", dict(lr=0.05, lr_decay=0.01)),
+    ("Adagrad", dict(lr=0.05, weight_decay=0.1, initial_accumulator_value=0.1)),
+    ("Adagrad", dict(lr=0.02, eps=1e-6, maximize=True)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=[f"{n}-{'-'.join(k) or 'default'}" for n, k in CONFIGS])
+def test_matches_torch_step_by_step(name, kw, dtype, vec_isa):
+    pytest.importorskip("torch")
+    arrays = init_arrays(dtype=dtype)
+    model, tmodel = TinyMLP(arrays), torch_mlp(arrays)
+    opt = getattr(optim, name)(model.parameters(), **kw)
+    topt = getattr(torch.optim, name)([getattr(tmodel, k) for k in SHAPES], **kw)
+    rtol, atol = (1e-4, 1e-6) if dtype == np.float32 else (1e-10, 1e-12)
+    for step, (x, y) in enumerate(batches(dtype=dtype)):
+        loss, tloss = train_step(model, opt, x, y, tg), train_step(tmodel, topt, x, y, torch)
+        np.testing.assert_allclose(loss, tloss, rtol=rtol, err_msg=f"loss at step {step}")
+        for k in SHAPES:
+            np.testing.assert_allclose(getattr(model, k).detach().numpy(),
+                                       getattr(tmodel, k).detach().numpy(), rtol=rtol, atol=atol,
+                                       err_msg=f"{k} after step {step}")
+    for k in SHAPES:
+        ours, theirs = opt.state[getattr(model, k)], topt.state[getattr(tmodel, k)]
+        assert sorted(ours) == sorted(theirs)
+        for key, v in theirs.items():
+            assert isinstance(ours[key], tg.Tensor) and ours[key].shape == tuple(v.shape)
+            np.testing.assert_allclose(ours[key].numpy(), v.numpy(), rtol=rtol, atol=atol)
+        assert ours["step"].item() == 20.0
+
+
+def adadelta_reference(p, grads, lr=1.0, rho=0.9, eps=1e-6, wd=0.0, maximize=False):
+    """PyTorch's documented Adadelta, in numpy float64."""
+    sq = acc = 0.0
+    for g in grads:
+        g = -g if maximize else g
+        g = g + wd * p
+        sq = rho * sq + (1 - rho) * g * g
+        delta = np.sqrt(acc + eps) / np.sqrt(sq + eps) * g
+        acc = rho * acc + (1 - rho) * delta * delta
+        p = p - lr * delta
+    return p, sq, acc
+
+
+def adagrad_reference(p, grads, lr=1e-2, lr_decay=0.0, wd=0.0, init=0.0, eps=1e-10, maximize=False):
+    """PyTorch's documented Adagrad, in numpy float64."""
+    s = np.full_like(p, init)
+    for t, g in enumerate(grads, 1):
+        g = -g if maximize else g
+        g = g + wd * p
+        clr = lr / (1 + (t - 1) * lr_decay)
+        s = s + g * g
+        p = p - clr * g / (np.sqrt(s) + eps)
+    return p, s
+
+
+@pytest.mark.parametrize("kw", [{}, dict(lr=0.3, rho=0.5, weight_decay=0.2), dict(eps=1e-3, maximize=True)])
+def test_adadelta_matches_documented_algorithm(kw):
+    rng = np.random.default_rng(3)
+    grads = [rng.standard_normal(7) for _ in range(8)]
+    p0 = rng.standard_normal(7)
+    p = nn.Parameter(tg.tensor(p0))
+    opt = optim.Adadelta([p], **kw)
+    for g in grads:
+        p.grad = tg.tensor(g)
+        opt.step()
+    ref = dict(kw)
+    ref["wd"] = ref.pop("weight_decay", 0.0)
+    want, sq, acc = adadelta_reference(p0, grads, **ref)
+    np.testing.assert_allclose(p.detach().numpy(), want, rtol=1e-12)
+    np.testing.assert_allclose(opt.state[p]["square_avg"].numpy(), sq, rtol=1e-12)
+    np.testing.assert_allclose(opt.state[p]["acc_delta"].numpy(), acc, rtol=1e-12)
+    assert opt.state[p]["step"].item() == 8.0
+
+
+@pytest.mark.parametrize("kw", [{}, dict(lr=0.1, lr_decay=0.05), dict(weight_decay=0.3, initial_accumulator_value=0.5),
+                                dict(lr=0.2, eps=1e-2, maximize=True)])
+def test_adagrad_matches_documented_algorithm(kw):
+    rng = np.random.default_rng(4)
+    grads = [rng.standard_normal(6) for _ in range(8)]
+    p0 = rng.standard_normal(6)
+    p = nn.Parameter(tg.tensor(p0))
+    opt = optim.Adagrad([p], **kw)
+    for g in grads:
+        p.grad = tg.tensor(g)
+        opt.step()
+    ref = dict(kw)
+    ref["wd"] = ref.pop("weight_decay", 0.0)
+    ref["init"] = ref.pop("initial_accumulator_value", 0.0)
+    want, s = adagrad_reference(p0, grads, **ref)
+    np.testing.assert_allclose(p.detach().numpy(), want, rtol=1e-12)
+    np.testing.assert_allclose(opt.state[p]["sum"].numpy(), s, rtol=1e-12)
+
+
+def test_float32_kernels_agree_with_float64(vec_isa):
+    # the SIMD and portable float32 builds against the float64 loop, over a long vector
+    rng = np.random.default_rng(5)
+    p0 = rng.standard_normal(1037)
+    grads = [rng.standard_normal(1037) for _ in range(5)]
+    for make in (lambda ps: optim.Adadelta(ps, lr=0.7, weight_decay=0.05),
+                 lambda ps: optim.Adagrad(ps, lr=0.05, lr_decay=0.1, weight_decay=0.05)):
+        out = {}
+        for dt in (tg.float32, tg.float64):
+            p = nn.Parameter(tg.tensor(p0, dtype=dt))
+            opt = make([p])
+            for g in grads:
+                p.grad = tg.tensor(g, dtype=dt)
+                opt.step()
+            out[dt] = p.detach().numpy().astype(np.float64)
+        np.testing.assert_allclose(out[tg.float32], out[tg.float64], rtol=1e-5, atol=1e-6)
+
+
+def test_adagrad_state_exists_from_construction_like_torch():
+    a, b = nn.Parameter(tg.ones(2)), nn.Parameter(tg.ones(3, dtype=tg.float64))
+    opt = optim.Adagrad([a, b], initial_accumulator_value=0.25)
+    assert sorted(opt.state[a]) == ["step", "sum"] and opt.state[a]["step"].item() == 0.0
+    np.testing.assert_array_equal(opt.state[b]["sum"].numpy(), [0.25] * 3)
+    assert opt.state[b]["sum"].dtype == tg.float64
+    sd = opt.state_dict()
+    assert sorted(sd["state"]) == [0, 1]
+    # a group added later is initialized lazily from the constructor's value
+    c = nn.Parameter(tg.zeros(2))
+    opt.add_param_group({"params": [c], "initial_accumulator_value": 9.0})
+    assert c not in opt.state
+    c.grad = tg.ones(2)
+    opt.step()
+    np.testing.assert_allclose(opt.state[c]["sum"].numpy(), [1.25, 1.25])
+    if torch is not None:
+        tc = torch.nn.Parameter(torch.zeros(2))
+        topt = torch.optim.Adagrad([torch.nn.Parameter(torch.ones(2))], initial_accumulator_value=0.25)
+        topt.add_param_group({"params": [tc], "initial_accumulator_value": 9.0})
+        tc.grad = torch.ones(2)
+        topt.step()
+        np.testing.assert_allclose(opt.state[c]["sum"].numpy(), topt.state[tc]["sum"].numpy())
+        np.testing.assert_allclose(c.detach().numpy(), tc.detach().numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.Adadelta(ps, lr=0.5, weight_decay=0.01),
+                                  lambda ps: optim.Adagrad(ps, lr=0.05, lr_decay=0.01)],
+                         ids=["Adadelta", "Adagrad"])
+def test_state_dict_round_trip(make):
+    arrays = init_arrays(2)
+    model = TinyMLP(arrays)
+    opt = make([{"params": [model.w1, model.b1]}, {"params": [model.w2, model.b2], "lr": 0.003}])
+    data = batches(6, seed=7)
+    for x, y in data[:3]:
+        train_step(model, opt, x, y, tg)
+    sd = opt.state_dict()
+    assert [g["params"] for g in sd["param_groups"]] == [[0, 1], [2, 3]]
+    assert sd["param_groups"][1]["lr"] == 0.003 and sorted(sd["state"]) == [0, 1, 2, 3]
+    assert sd["state"][0]["step"].item() == 3.0
+
+    model2 = TinyMLP({k: getattr(model, k).detach().numpy().copy() for k in SHAPES})
+    opt2 = make([{"params": [model2.w1, model2.b1]}, {"params": [model2.w2, model2.b2]}])
+    opt2.load_state_dict(sd)
+    assert opt2.param_groups[1]["lr"] == 0.003
+    for key, v in opt.state[model.w1].items():
+        loaded = opt2.state[model2.w1][key]
+        assert loaded.data_ptr() != v.data_ptr()  # copied, not shared
+        np.testing.assert_array_equal(loaded.numpy(), v.numpy())
+    for x, y in data[3:]:
+        train_step(model, opt, x, y, tg)
+        train_step(model2, opt2, x, y, tg)
+    for k in SHAPES:
+        np.testing.assert_array_equal(getattr(model2, k).detach().numpy(), getattr(model, k).detach().numpy())
+
+
+@pytest.mark.parametrize("name,kw", [("Adadelta", dict(lr=0.5)), ("Adagrad", dict(lr=0.05, lr_decay=0.01))])
+def test_load_state_dict_from_torch_and_continue(name, kw):
+    pytest.importorskip("torch")
+    arrays = init_arrays(5)
+    tmodel = torch_mlp(arrays)
+    topt = getattr(torch.optim, name)([getattr(tmodel, k) for k in SHAPES], **kw)
+    data = batches(8, seed=9)
+    for x, y in data[:4]:
+        train_step(tmodel, topt, x, y, torch)
+    model = TinyMLP({k: getattr(tmodel, k).detach().numpy().copy() for k in SHAPES})
+    opt = getattr(optim, name)(model.parameters(), lr=1.0)
+    tsd = topt.state_dict()
+    opt.load_state_dict({"state": {i: {k: tg.tensor(v.numpy()) for k, v in s.items()}
+                                   for i, s in tsd["state"].items()},
+                         "param_groups": tsd["param_groups"]})
+    assert opt.param_groups[0]["lr"] == kw["lr"]
+    for x, y in data[4:]:
+        train_step(tmodel, topt, x, y, torch)
+        train_step(model, opt, x, y, tg)
+    for k in SHAPES:
+        np.testing.assert_allclose(getattr(model, k).detach().numpy(), getattr(tmodel, k).detach().numpy(),
+                                   rtol=1e-4, atol=1e-6)
+
+
+def test_param_groups_and_one_c_call_per_group(monkeypatch):
+    for cname, make in [("_adadelta_step", lambda g: optim.Adadelta(g, lr=1.0)),
+                        ("_adagrad_step", lambda g: optim.Adagrad(g, lr=0.1))]:
+        calls = []
+        real = getattr(tg._C, cname)
+        monkeypatch.setattr(tg._C, cname, lambda *a, _real=real, **k: (calls.append(len(a[0])), _real(*a, **k))[1])
+        ps = [nn.Parameter(tg.ones(4)) for _ in range(5)]
+        opt = make([{"params": ps[:3]}, {"params": ps[3:], "lr": 0.0}])
+        for p in ps:
+            p.grad = tg.ones(4)
+        opt.step()
+        assert calls == [3, 2], cname
+        assert np.all(ps[0].detach().numpy() < 1.0)
+        np.testing.assert_array_equal(ps[4].detach().numpy(), np.ones(4))  # lr 0 in group 1
+
+
+def test_params_without_grad_are_skipped_and_views_updated_in_place():
+    a, b = nn.Parameter(tg.ones(3)), nn.Parameter(tg.ones(2))
+    opt = optim.Adadelta([a, b])
+    a.grad = tg.ones(3)
+    opt.step()
+    assert b not in opt.state and len(opt.state[a]) == 3
+    np.testing.assert_array_equal(b.detach().numpy(), [1.0, 1.0])
+    base = tg.tensor(np.arange(6, dtype=np.float64).reshape(2, 3))
+    p = base.T  # a non-contiguous view
+    p.requires_grad_(True)
+    p.grad = tg.ones(3, 2, dtype=tg.float64)
+    optim.Adagrad([p], lr=0.5).step()
+    # first Adagrad step: -lr * g / (|g| + eps)
+    np.testing.assert_allclose(base.numpy(), np.arange(6).reshape(2, 3) - 0.5 / (1 + 1e-10), rtol=1e-14)
+
+
+@pytest.mark.parametrize("name,kw,match", [
+    ("Adadelta", dict(lr=-0.1), "Invalid learning rate"),
+    ("Adadelta", dict(rho=1.5), "Invalid rho value"),
+    ("Adadelta", dict(rho=-0.1), "Invalid rho value"),
+    ("Adadelta", dict(eps=-1e-6), "Invalid epsilon"),
+    ("Adadelta", dict(weight_decay=-1), "Invalid weight_decay"),
+    ("Adagrad", dict(lr=-0.1), "Invalid learning rate"),
+    ("Adagrad", dict(lr_decay=-0.1), "Invalid lr_decay"),
+    ("Adagrad", dict(weight_decay=-0.1), "Invalid weight_decay"),
+    ("Adagrad", dict(initial_accumulator_value=-1), "Invalid initial_accumulator_value"),
+    ("Adagrad", dict(eps=-1), "Invalid epsilon"),
+])
+def test_invalid_options_raise_value_error(name, kw, match):
+    with pytest.raises(ValueError, match=match):
+        getattr(optim, name)([nn.Parameter(tg.ones(1))], **kw)
+    if torch is not None:  # PyTorch raises the same error
+        with pytest.raises(ValueError, match=match):
+            getattr(torch.optim, name)([torch.nn.Parameter(torch.ones(1))], **kw)
+    with pytest.raises(ValueError, match="empty parameter list"):
+        getattr(optim, name)([])
+
+
+def test_rho_bounds_are_inclusive_like_torch():
+    p = nn.Parameter(tg.ones(2))
+    for rho in (0.0, 1.0):
+        opt = optim.Adadelta([p], rho=rho)
+        p.grad = tg.ones(2)
+        opt.step()
+    assert np.all(np.isfinite(p.detach().numpy()))
+
+
+def test_step_rejects_mismatched_state_without_writing():
+    p, q = nn.Parameter(tg.ones(3)), nn.Parameter(tg.ones(2))
+    for opt, key, name in [(optim.Adadelta([p, q]), "acc_delta", "acc_delta"),
+                           (optim.Adagrad([p, q]), "sum", "sum")]:
+        p.grad, q.grad = tg.ones(3), tg.ones(2)
+        opt.step()
+        before = p.detach().numpy().copy()
+        opt.state[q][key] = tg.zeros(5)
+        with pytest.raises(RuntimeError, match=rf"{name} of parameter 1 .*\[5\].*\[2\]"):
+            opt.step()
+        np.testing.assert_array_equal(p.detach().numpy(), before)  # nothing was written
+        opt.state[q][key] = tg.zeros(2, dtype=tg.float64)
+        with pytest.raises(RuntimeError, match="float64"):
+            opt.step()
+
+
+def test_unsupported_flags():
+    p = [nn.Parameter(tg.ones(1))]
+    with pytest.raises(NotImplementedError, match="differentiable"):
+        optim.Adadelta(p, differentiable=True)
+    with pytest.raises(NotImplementedError, match="differentiable"):
+        optim.Adagrad(p, differentiable=True)
+    with pytest.raises(RuntimeError, match="foreach"):
+        optim.Adagrad(p, fused=True, foreach=True)
+    # accepted and kept in the groups, as in PyTorch
+    assert optim.Adagrad(p, fused=True, foreach=False).param_groups[0]["fused"] is True
+    assert optim.Adadelta(p, foreach=False).param_groups[0]["foreach"] is False
+
+
+def test_adadelta_and_adagrad_train():
+    arrays = init_arrays(11)
+    for make in (lambda ps: optim.Adadelta(ps, lr=1.0), lambda ps: optim.Adagrad(ps, lr=0.1)):
+        model = TinyMLP(arrays)
+        opt = make(model.parameters())
+        x, y = batches(1, seed=12)[0]
+        first = train_step(model, opt, x, y, tg)
+        for _ in range(80):
+            last = train_step(model, opt, x, y, tg)
+        assert last < 0.5 * first
