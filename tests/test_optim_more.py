@@ -1,6 +1,6 @@
-"""Adadelta and Adagrad: step-by-step parity with PyTorch from equal weights and gradients
-(float32 and float64), PyTorch's documented algorithms in numpy (without torch), state
-dicts, errors."""
+"""Adadelta, Adagrad and LBFGS: step-by-step
+parity with PyTorch from equal weights and gradients (float32 and float64), PyTorch's
+documented algorithms in numpy (without torch), state dicts, errors."""
 import numpy as np
 import pytest
 
@@ -251,6 +251,7 @@ def test_params_without_grad_are_skipped_and_views_updated_in_place():
     ("Adagrad", dict(weight_decay=-0.1), "Invalid weight_decay"),
     ("Adagrad", dict(initial_accumulator_value=-1), "Invalid initial_accumulator_value"),
     ("Adagrad", dict(eps=-1), "Invalid epsilon"),
+    ("LBFGS", dict(lr=-1), "Invalid learning rate"),
 ])
 def test_invalid_options_raise_value_error(name, kw, match):
     with pytest.raises(ValueError, match=match):
@@ -310,3 +311,153 @@ def test_adadelta_and_adagrad_train():
         for _ in range(80):
             last = train_step(model, opt, x, y, tg)
         assert last < 0.5 * first
+
+
+# ---- LBFGS ---------------------------------------------------------------------------------
+
+def lbfgs_problem(lib, w0, c0, A, b, opt_cls, **kw):
+    """Least squares plus a quartic term (so that the Hessian changes): returns the params,
+    the optimizer and its closure."""
+    w = lib.tensor(w0.copy(), requires_grad=True)
+    c = lib.tensor(c0.copy(), requires_grad=True)
+    opt = opt_cls([w, c], **kw)
+    At, bt = lib.tensor(A), lib.tensor(b)
+
+    def closure():
+        opt.zero_grad()
+        r = At @ w + c - bt
+        loss = (r * r).sum() + ((w * w) * (w * w)).sum() * 0.1
+        loss.backward()
+        return loss
+    return (w, c), opt, closure
+
+
+LBFGS_CONFIGS = [dict(), dict(line_search_fn="strong_wolfe"), dict(history_size=3, max_iter=7),
+                 dict(lr=0.5, line_search_fn="strong_wolfe", history_size=2), dict(max_iter=4, max_eval=6),
+                 dict(tolerance_change=1e-4, tolerance_grad=1e-3)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kw", LBFGS_CONFIGS, ids=[",".join(f"{k}={v}" for k, v in c.items()) or "default"
+                                                   for c in LBFGS_CONFIGS])
+def test_lbfgs_matches_torch(kw, dtype):
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    A, b = rng.standard_normal((6, 3)).astype(dtype), rng.standard_normal(6).astype(dtype)
+    w0, c0 = rng.standard_normal(3).astype(dtype), np.array([0.5], dtype=dtype)
+    (w, c), opt, closure = lbfgs_problem(tg, w0, c0, A, b, optim.LBFGS, **kw)
+    (tw, tc), topt, tclosure = lbfgs_problem(torch, w0, c0, A, b, torch.optim.LBFGS, **kw)
+    # float32: the stopping tests compare float32 losses, so one iteration more or less can
+    # happen at the end of a step; one step is compared there, three in float64
+    steps, rtol = (3, 1e-9) if dtype == np.float64 else (1, 2e-4)
+    for step in range(steps):
+        loss = opt.step(closure)
+        tloss = topt.step(tclosure)
+        assert isinstance(loss, tg.Tensor)
+        np.testing.assert_allclose(loss.item(), tloss.item(), rtol=rtol, err_msg=f"step {step}")
+        np.testing.assert_allclose(w.detach().numpy(), tw.detach().numpy(), rtol=rtol, atol=rtol * 1e-2)
+        np.testing.assert_allclose(c.detach().numpy(), tc.detach().numpy(), rtol=rtol, atol=rtol * 1e-2)
+    st, tst = opt.state[w], topt.state[tw]
+    assert sorted(st) == sorted(tst)
+    if dtype == np.float64:
+        assert (st["func_evals"], st["n_iter"]) == (tst["func_evals"], tst["n_iter"])
+        assert len(st["old_dirs"]) == len(tst["old_dirs"]) and len(st["ro"]) == len(tst["ro"])
+        np.testing.assert_allclose(st["d"].numpy(), tst["d"].numpy(), rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(float(st["t"]), float(tst["t"]), rtol=1e-9)
+        np.testing.assert_allclose(st["prev_flat_grad"].numpy(), tst["prev_flat_grad"].numpy(),
+                                   rtol=1e-8, atol=1e-12)
+
+
+def rosenbrock_closure(opt, x):
+    def closure():
+        opt.zero_grad()
+        loss = (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+        loss.backward()
+        return loss
+    return closure
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_minimizes_rosenbrock(line_search_fn):
+    x = tg.tensor([-1.5, 2.0], dtype=tg.float64, requires_grad=True)
+    opt = optim.LBFGS([x], lr=1 if line_search_fn else 0.1, max_iter=200, history_size=10,
+                      line_search_fn=line_search_fn, tolerance_grad=1e-12, tolerance_change=1e-14)
+    closure = rosenbrock_closure(opt, x)
+    first = opt.step(closure).item()
+    assert first == pytest.approx((1 + 1.5) ** 2 + 100 * (2.0 - 2.25) ** 2)
+    for _ in range(20 if line_search_fn else 60):
+        opt.step(closure)
+    np.testing.assert_allclose(x.detach().numpy(), [1.0, 1.0], atol=1e-4)
+
+
+def test_lbfgs_stops_at_an_optimum_and_handles_missing_grads():
+    x = tg.tensor([1.0, 1.0], dtype=tg.float64, requires_grad=True)
+    unused = tg.tensor([3.0], dtype=tg.float64, requires_grad=True)  # never gets a gradient
+    opt = optim.LBFGS([x, unused])
+    closure = rosenbrock_closure(opt, x)
+    assert opt.step(closure).item() == 0.0
+    np.testing.assert_array_equal(x.detach().numpy(), [1.0, 1.0])
+    assert opt.state[x]["func_evals"] == 1 and opt.state[x]["n_iter"] == 0
+    x2 = tg.tensor([0.0, 0.0], dtype=tg.float64, requires_grad=True)
+    opt = optim.LBFGS([unused, x2], line_search_fn="strong_wolfe")
+    opt.step(rosenbrock_closure(opt, x2))
+    assert opt.step(rosenbrock_closure(opt, x2)).item() < 1.0  # the first step's loss is 1
+    np.testing.assert_array_equal(unused.detach().numpy(), [3.0])
+    assert "n_iter" in opt.state[unused]  # the state lives under the first parameter
+
+
+def test_lbfgs_state_dict_round_trip():
+    rng = np.random.default_rng(2)
+    A, b = rng.standard_normal((5, 3)), rng.standard_normal(5)
+    w0, c0 = rng.standard_normal(3), np.array([0.1])
+    (w, c), opt, closure = lbfgs_problem(tg, w0, c0, A, b, optim.LBFGS, max_iter=3, history_size=4)
+    opt.step(closure)
+    sd = opt.state_dict()
+    assert sorted(sd["state"]) == [0] and sd["param_groups"][0]["params"] == [0, 1]
+    assert sd["param_groups"][0]["max_eval"] == 3 * 5 // 4 and sd["param_groups"][0]["line_search_fn"] is None
+    assert sorted(sd["state"][0]) == ["H_diag", "al", "d", "func_evals", "n_iter", "old_dirs", "old_stps",
+                                      "prev_flat_grad", "prev_loss", "ro", "t"]
+    (w2, c2), opt2, closure2 = lbfgs_problem(tg, w.detach().numpy(), c.detach().numpy(), A, b, optim.LBFGS,
+                                            max_iter=3, history_size=4)
+    opt2.load_state_dict(sd)
+    st2 = opt2.state[w2]
+    assert st2["old_dirs"][0].data_ptr() != opt.state[w]["old_dirs"][0].data_ptr()
+    for _ in range(2):
+        np.testing.assert_array_equal(opt2.step(closure2).item(), opt.step(closure).item())
+    np.testing.assert_array_equal(w2.detach().numpy(), w.detach().numpy())
+    assert opt2.state[w2]["n_iter"] == opt.state[w]["n_iter"] > 3
+
+
+def test_lbfgs_errors():
+    p, q = nn.Parameter(tg.ones(2)), nn.Parameter(tg.ones(2))
+    with pytest.raises(ValueError, match="parameter groups"):
+        optim.LBFGS([{"params": [p]}, {"params": [q]}])
+    opt = optim.LBFGS([p])
+    with pytest.raises(ValueError, match="parameter groups"):
+        opt.add_param_group({"params": [q]})
+    with pytest.raises(TypeError):
+        opt.step()
+    with pytest.raises(RuntimeError, match="closure"):
+        opt.step(None)
+    x = nn.Parameter(tg.zeros(2))  # not at the optimum, so the line search is reached
+    bad = optim.LBFGS([x], line_search_fn="armijo")
+    with pytest.raises(RuntimeError, match="only 'strong_wolfe' is supported"):
+        bad.step(rosenbrock_closure(bad, x))
+    # a closure that raises leaves the optimizer usable
+    with pytest.raises(ZeroDivisionError):
+        opt.step(lambda: 1 / 0)
+    opt = optim.LBFGS([x])
+    opt.step(rosenbrock_closure(opt, x))
+    assert x.grad is not None and tg.is_grad_enabled() and opt.state[x]["n_iter"] > 0
+
+
+def test_lbfgs_runs_closure_with_grad_enabled_even_under_no_grad():
+    x = tg.tensor([-1.0, 1.0], dtype=tg.float64, requires_grad=True)
+    opt = optim.LBFGS([x], max_iter=2)
+    with tg.no_grad():
+        opt.step(rosenbrock_closure(opt, x))
+    # grad (-4, 0), so d = (4, 0) and t = min(1, 1 / |g|_1) = 0.25; the loss then rises
+    # from 4 to 101, but only the change tests stop L-BFGS (as in PyTorch, after 1 iteration)
+    np.testing.assert_array_equal(x.detach().numpy(), [0.0, 1.0])
+    assert opt.state[x]["n_iter"] == 1
+    assert tg.is_grad_enabled()
