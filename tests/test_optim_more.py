@@ -1,6 +1,8 @@
-"""Adadelta, Adagrad and LBFGS: step-by-step
+"""Adadelta, Adagrad, LBFGS and the OneCycleLR / ReduceLROnPlateau schedulers: step-by-step
 parity with PyTorch from equal weights and gradients (float32 and float64), PyTorch's
 documented algorithms in numpy (without torch), state dicts, errors."""
+import math
+
 import numpy as np
 import pytest
 
@@ -8,6 +10,7 @@ import tinygrad_cpp as tg
 import tinygrad_cpp.nn as nn
 import tinygrad_cpp.optim as optim
 from helpers import torch
+from tinygrad_cpp.optim import lr_scheduler
 from test_optim import SHAPES, TinyMLP, batches, init_arrays, torch_mlp, train_step
 
 # ---- Adadelta / Adagrad: parity with torch.optim ------------------------------------------
@@ -461,3 +464,241 @@ def test_lbfgs_runs_closure_with_grad_enabled_even_under_no_grad():
     np.testing.assert_array_equal(x.detach().numpy(), [0.0, 1.0])
     assert opt.state[x]["n_iter"] == 1
     assert tg.is_grad_enabled()
+
+
+# ---- OneCycleLR ------------------------------------------------------------------------------
+
+def sgd_pair(lrs=(0.1,), momentum=0.9):
+    ours = optim.SGD([{"params": [nn.Parameter(tg.ones(1))], "lr": lr} for lr in lrs], lr=lrs[0],
+                     momentum=momentum)
+    theirs = None
+    if torch is not None:
+        theirs = torch.optim.SGD([{"params": [torch.nn.Parameter(torch.ones(1))], "lr": lr} for lr in lrs],
+                                 lr=lrs[0], momentum=momentum)
+    return ours, theirs
+
+
+def adam_pair(lrs=(0.1,)):
+    ours = optim.Adam([{"params": [nn.Parameter(tg.ones(1))], "lr": lr} for lr in lrs], lr=lrs[0])
+    theirs = None
+    if torch is not None:
+        theirs = torch.optim.Adam([{"params": [torch.nn.Parameter(torch.ones(1))], "lr": lr} for lr in lrs],
+                                  lr=lrs[0])
+    return ours, theirs
+
+
+def group_values(opt):
+    """lr, momentum and betas of each group (nan where the optimizer has none)."""
+    nan = float("nan")
+    return [(g["lr"], g.get("momentum", nan)) + tuple(g.get("betas", (nan, nan))) for g in opt.param_groups]
+
+
+ONECYCLE = [
+    ("sgd", dict(max_lr=1.0, total_steps=30)),
+    ("sgd", dict(max_lr=[0.5, 2.0], total_steps=25, anneal_strategy="linear")),
+    ("sgd", dict(max_lr=1.0, epochs=4, steps_per_epoch=7, three_phase=True)),
+    ("sgd", dict(max_lr=0.3, total_steps=20, pct_start=0.45, div_factor=10.0, final_div_factor=100.0,
+                 base_momentum=[0.7, 0.8], max_momentum=0.99)),
+    ("sgd", dict(max_lr=0.3, total_steps=20, cycle_momentum=False, three_phase=True, anneal_strategy="linear")),
+    ("adam", dict(max_lr=0.01, total_steps=30)),
+    ("adam", dict(max_lr=0.01, total_steps=17, three_phase=True, base_momentum=0.5)),
+]
+
+
+@pytest.mark.parametrize("kind,kw", ONECYCLE, ids=[f"{k}-{i}" for i, (k, _) in enumerate(ONECYCLE)])
+def test_one_cycle_matches_torch(kind, kw):
+    pytest.importorskip("torch")
+    opt, topt = (sgd_pair if kind == "sgd" else adam_pair)((0.1, 0.03))
+    sched = lr_scheduler.OneCycleLR(opt, **kw)
+    tsched = torch.optim.lr_scheduler.OneCycleLR(topt, **kw)
+    total = kw.get("total_steps") or kw["epochs"] * kw["steps_per_epoch"]
+    assert sched.total_steps == total
+    for step in range(total):
+        ours, theirs = group_values(opt), group_values(topt)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15, err_msg=f"step {step}")
+        assert sched.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-12)
+        if step < total - 1:
+            opt.step(), topt.step()
+            sched.step(), tsched.step()
+    for key in ("initial_lr", "max_lr", "min_lr"):
+        assert [g[key] for g in opt.param_groups] == pytest.approx([g[key] for g in topt.param_groups])
+    opt.step()
+    sched.step()  # step total_steps is the last one allowed
+    with pytest.raises(ValueError, match=f"Tried to step {total + 1} times.*total steps is {total}"):
+        sched.step()
+
+
+def test_one_cycle_shape_without_torch():
+    opt, _ = sgd_pair((1.0,))
+    sched = lr_scheduler.OneCycleLR(opt, max_lr=2.0, total_steps=11, pct_start=0.5, anneal_strategy="linear")
+    lrs, moms = [], []
+    for _ in range(11):
+        lrs.append(opt.param_groups[0]["lr"])
+        moms.append(opt.param_groups[0]["momentum"])
+        opt.step()
+        sched.step()
+    # linear up from 2/25 to 2 over steps 0..4.5 (end_step = 0.5 * 11 - 1), then down to 2/25/1e4
+    np.testing.assert_allclose(lrs[0], 2 / 25)
+    np.testing.assert_allclose(lrs[1], 2 / 25 + (2 - 2 / 25) / 4.5)
+    assert max(lrs) == lrs[5] and lrs[5] < 2.0
+    np.testing.assert_allclose(lrs[-1], 2 / 25 / 1e4)
+    np.testing.assert_allclose(moms[0], 0.95)
+    np.testing.assert_allclose(moms[-1], 0.95)
+    assert min(moms) == moms[5]
+    assert all(a > b for a, b in zip(lrs[5:], lrs[6:]))
+
+
+def test_one_cycle_cos_values_and_state_dict():
+    opt, _ = adam_pair((1.0,))
+    sched = lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=10, pct_start=0.5)
+    # cosine annealing from 1/25 to 1 over end_step = 4 steps
+    for step in range(3):
+        want = 1.0 + (1 / 25 - 1.0) / 2 * (math.cos(math.pi * step / 4) + 1)
+        assert opt.param_groups[0]["lr"] == pytest.approx(want, rel=1e-14)
+        beta1 = 0.85 + (0.95 - 0.85) / 2 * (math.cos(math.pi * step / 4) + 1)
+        assert opt.param_groups[0]["betas"] == pytest.approx((beta1, 0.999), rel=1e-14)
+        opt.step()
+        sched.step()
+    sd = sched.state_dict()
+    assert "optimizer" not in sd and sd["last_epoch"] == 3 and sd["total_steps"] == 10
+    opt2, _ = adam_pair((1.0,))
+    sched2 = lr_scheduler.OneCycleLR(opt2, max_lr=1.0, total_steps=10, pct_start=0.5)
+    sched2.load_state_dict(sd)
+    opt2.load_state_dict(opt.state_dict())
+    for _ in range(5):
+        opt.step(), opt2.step()
+        sched.step(), sched2.step()
+        np.testing.assert_array_equal(group_values(opt), group_values(opt2))
+
+
+def test_one_cycle_errors():
+    opt, _ = sgd_pair()
+    with pytest.raises(ValueError, match="total_steps OR"):
+        lr_scheduler.OneCycleLR(opt, max_lr=1.0)
+    with pytest.raises(ValueError, match="total_steps OR"):
+        lr_scheduler.OneCycleLR(opt, max_lr=1.0, epochs=3)
+    with pytest.raises(ValueError, match="positive integer total_steps"):
+        lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=0)
+    with pytest.raises(ValueError, match="positive integer total_steps"):
+        lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=2.5)
+    with pytest.raises(ValueError, match="positive integer epochs"):
+        lr_scheduler.OneCycleLR(opt, max_lr=1.0, epochs=-1, steps_per_epoch=2)
+    with pytest.raises(ValueError, match="positive integer steps_per_epoch"):
+        lr_scheduler.OneCycleLR(opt, max_lr=1.0, epochs=1, steps_per_epoch=0)
+    with pytest.raises(ValueError, match="pct_start"):
+        lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=10, pct_start=1.5)
+    with pytest.raises(ValueError, match="pct_start"):
+        lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=10, pct_start=1)
+    with pytest.raises(ValueError, match="anneal_strategy"):
+        lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=10, anneal_strategy="exp")
+    with pytest.raises(ValueError, match="max_lr must have the same length"):
+        lr_scheduler.OneCycleLR(opt, max_lr=[1.0, 2.0], total_steps=10)
+    with pytest.raises(ValueError, match="momentum or beta1"):
+        lr_scheduler.OneCycleLR(optim.Adagrad([nn.Parameter(tg.ones(1))]), max_lr=1.0, total_steps=10)
+    lr_scheduler.OneCycleLR(optim.Adadelta([nn.Parameter(tg.ones(1))]), max_lr=1.0, total_steps=10,
+                            cycle_momentum=False)
+    with pytest.raises(TypeError, match="is not an Optimizer"):
+        lr_scheduler.OneCycleLR(object(), max_lr=1.0, total_steps=10)
+
+
+# ---- ReduceLROnPlateau -----------------------------------------------------------------------
+
+METRICS = [1.0, 0.9, 0.95, 0.95, 0.9, 0.91, 0.89999, 0.95, 1.0, 0.5, 0.6, 0.6, 0.6, 0.6, 0.49, 0.7,
+           0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7]
+
+PLATEAU = [
+    dict(patience=1),
+    dict(patience=0, factor=0.5, cooldown=2),
+    dict(mode="max", patience=1, factor=0.3),
+    dict(threshold_mode="abs", threshold=0.05, patience=1),
+    dict(mode="max", threshold_mode="abs", threshold=0.01, patience=0, cooldown=1),
+    dict(patience=0, factor=0.5, min_lr=[0.02, 0.001]),
+    dict(patience=0, factor=0.9, eps=0.002),
+    dict(patience=2, threshold=0.1),
+]
+
+
+@pytest.mark.parametrize("kw", PLATEAU, ids=[",".join(f"{k}={v}" for k, v in c.items()) for c in PLATEAU])
+def test_reduce_on_plateau_matches_torch(kw):
+    pytest.importorskip("torch")
+    opt, topt = sgd_pair((0.1, 0.03), momentum=0)
+    sched = lr_scheduler.ReduceLROnPlateau(opt, **kw)
+    tsched = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, **kw)
+    assert sched.get_last_lr() == tsched.get_last_lr() == [0.1, 0.03]
+    for i, m in enumerate(METRICS):
+        opt.step(), topt.step()
+        sched.step(tg.tensor(m, dtype=tg.float64) if i % 2 else m)  # a 0-d tensor works too
+        tsched.step(m)
+        assert [g["lr"] for g in opt.param_groups] == pytest.approx([g["lr"] for g in topt.param_groups],
+                                                                    rel=1e-12), f"epoch {i}"
+        assert sched.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-12)
+        assert (sched.best, sched.num_bad_epochs, sched.cooldown_counter, sched.last_epoch) == \
+            pytest.approx((tsched.best, tsched.num_bad_epochs, tsched.cooldown_counter, tsched.last_epoch))
+
+
+def test_reduce_on_plateau_values_without_torch():
+    opt, _ = sgd_pair((1.0,), momentum=0)
+    sched = lr_scheduler.ReduceLROnPlateau(opt, patience=2, factor=0.5, cooldown=1, min_lr=0.2)
+    lrs = []
+    for m in [5, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4]:
+        sched.step(m)
+        lrs.append(sched.get_last_lr()[0])
+    # 3 bad epochs (> patience 2) halve the lr; one cooldown epoch then counts nothing
+    assert lrs == [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25]
+    for _ in range(10):
+        sched.step(4)
+    assert sched.get_last_lr() == [0.2]  # min_lr
+    assert sched.best == 4 and sched.last_epoch == 21
+
+
+def test_reduce_on_plateau_state_dict_round_trip():
+    opt, _ = sgd_pair((1.0,), momentum=0)
+    sched = lr_scheduler.ReduceLROnPlateau(opt, mode="max", patience=1, cooldown=2)
+    for m in [1.0, 2.0, 1.5, 1.5]:
+        sched.step(m)
+    sd = sched.state_dict()
+    assert "optimizer" not in sd and sd["best"] == 2.0 and sd["mode"] == "max" and sd["cooldown_counter"] == 2
+    opt2, _ = sgd_pair((1.0,), momentum=0)
+    opt2.load_state_dict(opt.state_dict())
+    sched2 = lr_scheduler.ReduceLROnPlateau(opt2)
+    sched2.load_state_dict(sd)
+    assert sched2.mode_worse == -math.inf and sched2.mode == "max"
+    for m in [1.0, 1.0, 1.0, 3.0, 2.0, 2.0, 2.0]:
+        sched.step(m)
+        sched2.step(m)
+        assert sched2.get_last_lr() == sched.get_last_lr()
+        assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+
+
+def test_reduce_on_plateau_errors():
+    opt, _ = sgd_pair((1.0, 2.0), momentum=0)
+    with pytest.raises(ValueError, match="Factor should be < 1.0"):
+        lr_scheduler.ReduceLROnPlateau(opt, factor=1.0)
+    with pytest.raises(ValueError, match="mode avg is unknown"):
+        lr_scheduler.ReduceLROnPlateau(opt, mode="avg")
+    with pytest.raises(ValueError, match="threshold mode x is unknown"):
+        lr_scheduler.ReduceLROnPlateau(opt, threshold_mode="x")
+    with pytest.raises(ValueError, match="expected 2 min_lrs, got 3"):
+        lr_scheduler.ReduceLROnPlateau(opt, min_lr=[0.1, 0.1, 0.1])
+    with pytest.raises(TypeError, match="is not an Optimizer"):
+        lr_scheduler.ReduceLROnPlateau(object())
+    sched = lr_scheduler.ReduceLROnPlateau(opt, min_lr=[0.1, 0.1], patience=0)
+    with pytest.raises(TypeError):
+        sched.step(None)
+    with pytest.raises(ValueError):
+        sched.step("low")
+    with pytest.raises((ValueError, RuntimeError)):
+        sched.step(tg.ones(2))  # not a single number
+    sched.step(1.0)
+    opt.add_param_group({"params": [nn.Parameter(tg.ones(1))], "lr": 0.5})
+    with pytest.raises(RuntimeError, match="number of param groups"):
+        sched.step(2.0)
+    # with one min_lr for all groups, a new group just gets it
+    opt2, _ = sgd_pair((1.0,), momentum=0)
+    sched2 = lr_scheduler.ReduceLROnPlateau(opt2, min_lr=0.4, patience=0)
+    sched2.step(1.0)
+    opt2.add_param_group({"params": [nn.Parameter(tg.ones(1))], "lr": 0.5})
+    sched2.step(2.0)
+    assert sched2.get_last_lr() == [0.4, 0.4] and sched2.min_lrs == [0.4, 0.4]
+    with pytest.warns(UserWarning, match="epoch parameter"):
+        lr_scheduler.ReduceLROnPlateau(opt).step(1.0, epoch=4)
