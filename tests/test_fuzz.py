@@ -414,6 +414,8 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
             ("leaky_relu", (maybe_bad(scalar()),), {}),
             ("elu", (maybe_bad(scalar()),), {}),
             ("to", (dtype_arg(),), {}),
+            ("to", (maybe_bad(rng.choice(["cpu", "cuda", "cpu:1", "gpu", 0, None, tg.device("cpu")])),),
+             {"dtype": rng.choice([None, tg.float64, "x"]), "copy": rng.choice([True, False, 1])}),
             ("requires_grad_", (maybe_bad(rng.choice([True, False])),), {}),
             ("size", (maybe_bad(dim()),), {}),
             ("stride", (maybe_bad(dim()),), {}),
