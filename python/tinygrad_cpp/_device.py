@@ -208,6 +208,10 @@ def install(tensor_cls):
     to_dtype = tensor_cls.to
 
     def to(self, *args, **kwargs):
+        """to(dtype, non_blocking=False, copy=False), to(device=None, dtype=None,
+        non_blocking=False, copy=False) or to(other, non_blocking=False, copy=False): self
+        when nothing changes and copy is False, else a converted copy (recorded by autograd).
+        Only CPU devices are accepted; others raise RuntimeError."""
         dev, dtype, _non_blocking, copy = parse_to("to", args, kwargs)
         if dev is not None:
             _check_usable(dev)
@@ -222,7 +226,6 @@ def install(tensor_cls):
         _check_usable(as_device("cuda" if device is None else device))
         return self  # not reached: only CPU devices are usable
 
-    to.__doc__ = parse_to.__doc__
     tensor_cls.to = to
     tensor_cls.cpu = lambda self, memory_format=None: self
     tensor_cls.cuda = cuda
