@@ -205,13 +205,21 @@ def parse_to(name, args, kwargs, *, allow_copy=True):
 def install(tensor_cls):
     """Tensor.to (devices, dtypes, another tensor's dtype and device), .cpu(), .cuda(),
     .device and friends. The dtype conversion itself is the C++ `to` (with autograd)."""
+    from . import _C
     to_dtype = tensor_cls.to
+    dtype_cls = _C.dtype
 
     def to(self, *args, **kwargs):
         """to(dtype, non_blocking=False, copy=False), to(device=None, dtype=None,
         non_blocking=False, copy=False) or to(other, non_blocking=False, copy=False): self
         when nothing changes and copy is False, else a converted copy (recorded by autograd).
         Only CPU devices are accepted; others raise RuntimeError."""
+        if len(args) == 1 and not kwargs:  # the common calls, without the general parsing
+            a = args[0]
+            if type(a) is dtype_cls:
+                return to_dtype(self, a)
+            if (type(a) is str and a == "cpu") or (type(a) is _Device and a._type == "cpu"):
+                return self
         dev, dtype, _non_blocking, copy = parse_to("to", args, kwargs)
         if dev is not None:
             _check_usable(dev)
