@@ -119,7 +119,7 @@ struct BceLogitsTerm {
 };
 
 // 0.5 z^2 / beta below beta, z - 0.5 beta above (z = |x - y|); beta > 0 here (beta == 0
-// is L1, which the op calls instead). The gradient is z / beta clamped to [-1, 1].
+// is L1, which the op calls instead). The gradient is (x - y) / beta clamped to [-1, 1].
 struct SmoothL1Term {
   static constexpr const char* name = "SmoothL1LossBackward0";
   template <class T> static T loss(T x, T y, T, T, T beta) {
