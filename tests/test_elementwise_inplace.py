@@ -69,6 +69,27 @@ def test_add_sub_alpha_inplace():
         i.add_(1, alpha=0.5)
 
 
+def test_alpha_may_be_a_one_element_tensor():
+    # PyTorch takes a 0-d tensor's value (L-BFGS passes its step sizes so); a float tensor
+    # must not be read through __index__ as an integer
+    a, b = RNG.standard_normal(3), RNG.standard_normal(3)
+    t = tg.tensor(a)
+    t.add_(tg.tensor(b), alpha=tg.tensor(0.25, dtype=tg.float64))
+    np.testing.assert_allclose(t.numpy(), a + 0.25 * b)
+    np.testing.assert_allclose(tg.sub(tg.tensor(a), tg.tensor(b), alpha=tg.tensor([-1.5])).numpy(), a + 1.5 * b)
+    i = tg.tensor([1, 2])
+    assert i.add(tg.tensor([1, 1]), alpha=tg.tensor(3)).tolist() == [4, 5]
+    with pytest.raises(RuntimeError, match="alpha"):
+        i.add_(1, alpha=tg.tensor(0.5))  # a float alpha for an int64 tensor, as with 0.5
+    with pytest.raises(RuntimeError, match=r"alpha.*one-element.*\[2\]"):
+        t.add_(tg.tensor(b), alpha=tg.ones(2))
+    np.testing.assert_allclose(t.numpy(), a + 0.25 * b)  # unchanged by the failed calls
+    if torch is not None:
+        tt = torch.tensor(a)
+        tt.add_(torch.tensor(b), alpha=torch.tensor(0.25, dtype=torch.float64))
+        np.testing.assert_allclose(t.numpy(), tt.numpy())
+
+
 def test_inplace_on_non_contiguous_self_with_aliasing_operand():
     a = RNG.standard_normal((4, 4))
     t = tg.tensor(a)

@@ -414,6 +414,8 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
             ("leaky_relu", (maybe_bad(scalar()),), {}),
             ("elu", (maybe_bad(scalar()),), {}),
             ("to", (dtype_arg(),), {}),
+            ("to", (maybe_bad(rng.choice(["cpu", "cuda", "cpu:1", "gpu", 0, None, tg.device("cpu")])),),
+             {"dtype": rng.choice([None, tg.float64, "x"]), "copy": rng.choice([True, False, 1])}),
             ("requires_grad_", (maybe_bad(rng.choice([True, False])),), {}),
             ("size", (maybe_bad(dim()),), {}),
             ("stride", (maybe_bad(dim()),), {}),
@@ -632,7 +634,8 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
                    [n, c] if rng.random() < 0.6 else None, infos)
         name = rng.choice(["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
                            "binary_cross_entropy_with_logits", "dropout", "softmax", "log_softmax",
-                           "linear", "relu", "gelu", "leaky_relu", "silu"])
+                           "linear", "relu", "gelu", "leaky_relu", "silu", "smooth_l1_loss",
+                           "huber_loss", "kl_div"])
         kw = {}
         if name in ("cross_entropy", "nll_loss"):
             tshape = [n] if rng.random() < 0.7 else None
@@ -647,12 +650,21 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
                 kw["ignore_index"] = rng.choice([-100, -1, 0, 1, 2 ** 62])
             if name == "cross_entropy" and rng.random() < 0.3:
                 kw["label_smoothing"] = rng.choice([0.0, 0.1, 1.0, -0.5, 2.0, float("nan")])
-        elif name in ("mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"):
+        elif name in ("mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+                      "smooth_l1_loss", "huber_loss", "kl_div"):
             args = [x, maybe_bad(tensor(rng.choice([x.dtype, tg.float64, tg.int64]), x.shape if rng.random() < 0.7 else None, infos), 0.1)]
             if name.startswith("binary") and rng.random() < 0.3:
                 kw["weight"] = tensor(infos=infos)
             if name.endswith("logits") and rng.random() < 0.3:
                 kw["pos_weight"] = tensor(infos=infos)
+            if name == "smooth_l1_loss" and rng.random() < 0.5:
+                kw["beta"] = maybe_bad(rng.choice([1.0, 0.0, 0.5, -1.0, float("nan"), float("inf")]))
+            if name == "huber_loss" and rng.random() < 0.5:
+                kw["delta"] = maybe_bad(rng.choice([1.0, 0.0, 2.5, -1.0, float("nan"), float("inf")]))
+            if name == "huber_loss" and rng.random() < 0.2:
+                kw["weight"] = rng.choice([tensor(x.dtype, x.shape, infos), tensor(infos=infos)])
+            if name == "kl_div" and rng.random() < 0.5:
+                kw["log_target"] = maybe_bad(rng.choice([True, False]))
         elif name == "dropout":
             args = [x, maybe_bad(rng.choice([0.0, 0.5, 1.0, -0.1, 1.5, float("nan")])), rng.choice([True, False])]
         elif name in ("softmax", "log_softmax"):
@@ -665,8 +677,9 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
             args, kw = [x], {"approximate": rng.choice(["none", "tanh", "x"])}
         else:
             args = [x] + ([maybe_bad(scalar())] if name == "leaky_relu" else [])
-        if name in ("cross_entropy", "nll_loss", "mse_loss", "l1_loss") and rng.random() < 0.3:
-            kw["reduction"] = rng.choice(["mean", "sum", "none", "avg", None, 1])
+        if name in ("cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
+                    "kl_div") and rng.random() < 0.3:
+            kw["reduction"] = rng.choice(["mean", "sum", "none", "batchmean", "avg", None, 1])
         return f"F.{name}(..., {kw!r:.80})", lambda: getattr(F, name)(*args, **kw)
 
     @entry(2, kind="mut")
@@ -688,18 +701,36 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
             strict = rng.choice([True, False])
             return "Linear.load_state_dict(random)", lambda: lin.load_state_dict(sd, strict=strict)
         p = tg.tensor(np.ones((2, 2)), requires_grad=True)
-        opt_name = rng.choice(["SGD", "Adam", "AdamW", "RMSprop"])
+        opt_name = rng.choice(["SGD", "Adam", "AdamW", "RMSprop", "Adadelta", "Adagrad", "LBFGS"])
         lr = maybe_bad(rng.choice([0.1, 0.0, -1.0, float("nan")]), 0.3)
         kw = {}
         if opt_name == "SGD":
             kw = {"momentum": rng.choice([0, 0.9, -1, 2])}
-        elif opt_name.startswith("Adam"):
+        elif opt_name.startswith("Adam") and opt_name != "Adadelta":
             # (a dict would raise KeyError, as in PyTorch, which indexes betas[0])
             kw = {"betas": rng.choice([(0.9, 0.999), (1.5, 0.9), (0.9,), "ab", None, (float("nan"), 0.9)])}
+        elif opt_name == "Adadelta":
+            kw = {"rho": maybe_bad(rng.choice([0.9, 0.0, 1.0, 1.5, -0.1, float("nan")]))}
+        elif opt_name == "Adagrad":
+            kw = {"lr_decay": maybe_bad(rng.choice([0, 0.1, -1])),
+                  "initial_accumulator_value": maybe_bad(rng.choice([0, 0.5, -1, float("nan")]))}
+        else:
+            kw = {"max_iter": rng.choice([1, 3, 0]), "history_size": rng.choice([1, 5, 0]),
+                  "line_search_fn": rng.choice([None, "strong_wolfe", "bad"])}
+        grad = rng.choice([tg.ones(2, 2, dtype=tg.float64), tg.ones(2, 2, dtype=tg.float64), tg.ones(2, 2),
+                           tg.ones(3, dtype=tg.float64)])
 
         def run():
             opt = getattr(optim, opt_name)([p], lr=lr, **kw)
-            p.grad = tg.ones(2, 2, dtype=tg.float64)
+            if opt_name == "LBFGS":
+                def closure():
+                    opt.zero_grad()
+                    loss = ((p - 3.0) ** 2).sum()
+                    loss.backward()
+                    return loss
+                opt.step(closure)
+                return
+            p.grad = grad
             opt.step()
             opt.step()
         return f"optim.{opt_name}(lr={lr!r}, {kw})", run

@@ -36,9 +36,10 @@ double blocked_sum(int64_t n, int64_t cost, F f) {
 // Reduction codes, PyTorch's numbering.
 enum Reduction : int64_t { kNone = 0, kMean = 1, kSum = 2 };
 
-// out = per-element loss f(i) (reduction none), or its sum / mean as out[0].
+// out = per-element loss f(i) (reduction none), or its sum / mean as out[0]. The mean
+// divides by `divisor` (the element count, or the batch size of KL's 'batchmean').
 template <class T, class F>
-void pointwise_loss_forward(int64_t n, int64_t reduction, T* out, F f) {
+void pointwise_loss_forward(int64_t n, int64_t reduction, T* out, F f, double divisor) {
   if (reduction == kNone) {
     parallel_for(n, 8, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) out[i] = T(f(i));
@@ -46,53 +47,55 @@ void pointwise_loss_forward(int64_t n, int64_t reduction, T* out, F f) {
     return;
   }
   double s = blocked_sum(n, 8, [&](int64_t i) { return double(f(i)); });
-  out[0] = T(reduction == kMean ? s / double(n) : s);  // mean of nothing is nan, as in PyTorch
+  out[0] = T(reduction == kMean ? s / divisor : s);  // mean of nothing is nan, as in PyTorch
 }
 
 // grad[i] = dloss_i/dx_i * upstream_i, where upstream is grad_out[i] (reduction none) or
 // grad_out[0] scaled for the reduction.
 template <class T, class D>
-void pointwise_loss_backward(int64_t n, int64_t reduction, const T* grad_out, T* grad, D d) {
+void pointwise_loss_backward(int64_t n, int64_t reduction, const T* grad_out, T* grad, D d,
+                             double divisor) {
   if (reduction == kNone) {
     parallel_for(n, 8, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) grad[i] = T(d(i) * grad_out[i]);
     });
     return;
   }
-  const T up = reduction == kMean ? T(double(grad_out[0]) / double(n)) : grad_out[0];
+  const T up = reduction == kMean ? T(double(grad_out[0]) / divisor) : grad_out[0];
   parallel_for(n, 8, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) grad[i] = T(d(i) * up);
   });
 }
 
 // Pointwise loss terms: loss, d/dx and d/dy of one element with input x, target y,
-// weight w and positive-class weight pw (1 where not given). PyTorch's formulas.
+// weight w, positive-class weight pw (1 where not given) and the loss's scalar option k
+// (SmoothL1's beta, Huber's delta; unused by the others). PyTorch's formulas.
 struct MseTerm {
   static constexpr const char* name = "MseLossBackward0";
-  template <class T> static T loss(T x, T y, T, T) { return (x - y) * (x - y); }
-  template <class T> static T dx(T x, T y, T, T) { return T(2) * (x - y); }
-  template <class T> static T dy(T x, T y, T, T) { return T(-2) * (x - y); }
+  template <class T> static T loss(T x, T y, T, T, T) { return (x - y) * (x - y); }
+  template <class T> static T dx(T x, T y, T, T, T) { return T(2) * (x - y); }
+  template <class T> static T dy(T x, T y, T, T, T) { return T(-2) * (x - y); }
 };
 
 struct L1Term {
   static constexpr const char* name = "L1LossBackward0";
   template <class T> static T sign(T v) { return T((v > 0) - (v < 0)); }
-  template <class T> static T loss(T x, T y, T, T) { return std::abs(x - y); }
-  template <class T> static T dx(T x, T y, T, T) { return sign(x - y); }
-  template <class T> static T dy(T x, T y, T, T) { return -sign(x - y); }
+  template <class T> static T loss(T x, T y, T, T, T) { return std::abs(x - y); }
+  template <class T> static T dx(T x, T y, T, T, T) { return sign(x - y); }
+  template <class T> static T dy(T x, T y, T, T, T) { return -sign(x - y); }
 };
 
 // Inputs are probabilities; logs are clamped to >= -100 so that x = 0 or 1 stays finite.
 struct BceTerm {
   static constexpr const char* name = "BinaryCrossEntropyBackward0";
-  template <class T> static T loss(T x, T y, T w, T) {
+  template <class T> static T loss(T x, T y, T w, T, T) {
     return w * ((y - T(1)) * std::max(T(std::log1p(-x)), T(-100)) -
                 y * std::max(T(std::log(x)), T(-100)));
   }
-  template <class T> static T dx(T x, T y, T w, T) {
+  template <class T> static T dx(T x, T y, T w, T, T) {
     return w * (x - y) / std::max((T(1) - x) * x, T(1e-12));
   }
-  template <class T> static T dy(T x, T, T w, T) { return w * (T(std::log1p(-x)) - T(std::log(x))); }
+  template <class T> static T dy(T x, T, T w, T, T) { return w * (T(std::log1p(-x)) - T(std::log(x))); }
 };
 
 template <class T>
@@ -103,32 +106,96 @@ inline T log_sigmoid(T x) {
 // Stable in x: log(sigmoid(x)) never overflows.
 struct BceLogitsTerm {
   static constexpr const char* name = "BinaryCrossEntropyWithLogitsBackward0";
-  template <class T> static T loss(T x, T y, T w, T pw) {
+  template <class T> static T loss(T x, T y, T w, T pw, T) {
     return w * ((T(1) - y) * x - (T(1) + (pw - T(1)) * y) * log_sigmoid(x));
   }
-  template <class T> static T dx(T x, T y, T w, T pw) {
+  template <class T> static T dx(T x, T y, T w, T pw, T) {
     const T s = T(1) / (T(1) + std::exp(-x));
     return w * ((pw * y + T(1) - y) * s - pw * y);
   }
-  template <class T> static T dy(T x, T, T w, T pw) {
+  template <class T> static T dy(T x, T, T w, T pw, T) {
     return w * (log_sigmoid(-x) - pw * log_sigmoid(x));
   }
 };
 
+// 0.5 z^2 / beta below beta, z - 0.5 beta above (z = |x - y|); beta > 0 here (beta == 0
+// is L1, which the op calls instead). The gradient is (x - y) / beta clamped to [-1, 1].
+struct SmoothL1Term {
+  static constexpr const char* name = "SmoothL1LossBackward0";
+  template <class T> static T loss(T x, T y, T, T, T beta) {
+    const T z = std::abs(x - y);
+    return z < beta ? T(0.5) * z * z / beta : z - T(0.5) * beta;
+  }
+  template <class T> static T dx(T x, T y, T, T, T beta) {
+    const T d = x - y;
+    return d <= -beta ? T(-1) : d >= beta ? T(1) : d / beta;
+  }
+  template <class T> static T dy(T x, T y, T w, T pw, T beta) { return -dx(x, y, w, pw, beta); }
+};
+
+// 0.5 z^2 below delta, delta (z - 0.5 delta) above: SmoothL1 scaled by delta.
+struct HuberTerm {
+  static constexpr const char* name = "HuberLossBackward0";
+  template <class T> static T loss(T x, T y, T, T, T delta) {
+    const T z = std::abs(x - y);
+    return z < delta ? T(0.5) * z * z : delta * (z - T(0.5) * delta);
+  }
+  template <class T> static T dx(T x, T y, T, T, T delta) {
+    const T d = x - y;
+    return d <= -delta ? -delta : d >= delta ? delta : d;
+  }
+  template <class T> static T dy(T x, T y, T w, T pw, T delta) { return -dx(x, y, w, pw, delta); }
+};
+
+// xlogy(a, b): 0 where a == 0 (unless b is nan), else a * log(b); PyTorch's convention,
+// so that a zero target contributes nothing to the KL divergence.
+template <class T>
+inline T xlogy(T a, T b) {
+  if (std::isnan(b)) return b;
+  return a == T(0) ? T(0) : a * T(std::log(b));
+}
+
+// KL divergence of input log-probabilities x from target probabilities y: y (log y - x),
+// computed as PyTorch's composite does (xlogy(y, y) - y * x); d/dy is that composite's
+// gradient too, xlogy(y != 0, y) + y / y - x (nan where y == 0, as in PyTorch).
+struct KlDivTerm {
+  static constexpr const char* name = "KlDivBackward0";
+  template <class T> static T loss(T x, T y, T, T, T) { return xlogy(y, y) - y * x; }
+  template <class T> static T dx(T, T y, T, T, T) { return -y; }
+  template <class T> static T dy(T x, T y, T, T, T) {
+    return xlogy(T(y != T(0)), y) + y / y - x;
+  }
+};
+
+// The same with log-probability targets: exp(y) (y - x).
+struct KlDivLogTerm {
+  static constexpr const char* name = "KlDivBackward0";
+  template <class T> static T loss(T x, T y, T, T, T) { return T(std::exp(y)) * (y - x); }
+  template <class T> static T dx(T, T y, T, T, T) { return -T(std::exp(y)); }
+  template <class T> static T dy(T x, T y, T, T, T) {
+    const T e = T(std::exp(y));
+    return e * (y - x) + e;
+  }
+};
+
 // The operands of a pointwise loss, contiguous and of one shape; w and pw may be null.
+// k: the term's scalar option; divisor: the mean's denominator (n unless set).
 template <class T>
 struct PointArgs {
   const T *x = nullptr, *y = nullptr, *w = nullptr, *pw = nullptr;
   int64_t n = 0;
+  T k = T(0);
+  double divisor = -1;
   T weight(int64_t i) const { return w ? w[i] : T(1); }
   T pos_weight(int64_t i) const { return pw ? pw[i] : T(1); }
+  double mean_divisor() const { return divisor < 0 ? double(n) : divisor; }
 };
 
 template <class Term, class T>
 void point_loss_forward(const PointArgs<T>& a, int64_t reduction, T* out) {
   pointwise_loss_forward(a.n, reduction, out, [&](int64_t i) {
-    return Term::loss(a.x[i], a.y[i], a.weight(i), a.pos_weight(i));
-  });
+    return Term::loss(a.x[i], a.y[i], a.weight(i), a.pos_weight(i), a.k);
+  }, a.mean_divisor());
 }
 
 // wrt_target: the gradient w.r.t. y instead of x.
@@ -137,12 +204,12 @@ void point_loss_backward(const PointArgs<T>& a, int64_t reduction, const T* grad
                          bool wrt_target, T* grad) {
   if (wrt_target)
     pointwise_loss_backward(a.n, reduction, grad_out, grad, [&](int64_t i) {
-      return Term::dy(a.x[i], a.y[i], a.weight(i), a.pos_weight(i));
-    });
+      return Term::dy(a.x[i], a.y[i], a.weight(i), a.pos_weight(i), a.k);
+    }, a.mean_divisor());
   else
     pointwise_loss_backward(a.n, reduction, grad_out, grad, [&](int64_t i) {
-      return Term::dx(a.x[i], a.y[i], a.weight(i), a.pos_weight(i));
-    });
+      return Term::dx(a.x[i], a.y[i], a.weight(i), a.pos_weight(i), a.k);
+    }, a.mean_divisor());
 }
 
 // Index of the first element outside [lo, hi] (nan included), or -1.

@@ -14,6 +14,9 @@ void adam_step_avx2(float* p, const float* g, float* m, float* v, float* vmax, i
                     const AdamHyper& h, double step);
 void rmsprop_step_avx2(float* p, const float* g, float* sq, float* gavg, float* buf, int64_t n,
                        const RmspropHyper& h);
+void adadelta_step_avx2(float* p, const float* g, float* sq, float* acc, int64_t n,
+                        const AdadeltaHyper& h);
+void adagrad_step_avx2(float* p, const float* g, float* sum, int64_t n, const AdagradHyper& h);
 #define TG_OPTIM_AVX2(call) \
   if (vec_avx2()) return call
 #else
@@ -46,6 +49,24 @@ void rmsprop_step(float* p, const float* g, float* sq, float* gavg, float* buf, 
 void rmsprop_step(double* p, const double* g, double* sq, double* gavg, double* buf, int64_t n,
                   const RmspropHyper& h) {
   rmsprop_update<double>(p, g, sq, gavg, buf, n, h);
+}
+
+
+void adadelta_step(float* p, const float* g, float* sq, float* acc, int64_t n, const AdadeltaHyper& h) {
+  TG_OPTIM_AVX2(adadelta_step_avx2(p, g, sq, acc, n, h));
+  adadelta_update<float>(p, g, sq, acc, n, h);
+}
+void adadelta_step(double* p, const double* g, double* sq, double* acc, int64_t n,
+                   const AdadeltaHyper& h) {
+  adadelta_update<double>(p, g, sq, acc, n, h);
+}
+
+void adagrad_step(float* p, const float* g, float* sum, int64_t n, const AdagradHyper& h) {
+  TG_OPTIM_AVX2(adagrad_step_avx2(p, g, sum, n, h));
+  adagrad_update<float>(p, g, sum, n, h);
+}
+void adagrad_step(double* p, const double* g, double* sum, int64_t n, const AdagradHyper& h) {
+  adagrad_update<double>(p, g, sum, n, h);
 }
 
 }  // namespace tg::kernels

@@ -21,6 +21,17 @@ struct RmspropHyper {
   bool centered, maximize;
 };
 
+struct AdadeltaHyper {
+  double lr, rho, eps, weight_decay;
+  bool maximize;
+};
+
+// lr is the step's decayed rate, lr / (1 + (step - 1) * lr_decay) (it depends on the step).
+struct AdagradHyper {
+  double lr, eps, weight_decay;
+  bool maximize;
+};
+
 // buf is null when momentum == 0; init_buf: the buffer starts as the first gradient.
 void sgd_step(float* p, const float* g, float* buf, int64_t n, const SgdHyper& h, bool init_buf);
 void sgd_step(double* p, const double* g, double* buf, int64_t n, const SgdHyper& h, bool init_buf);
@@ -36,5 +47,13 @@ void rmsprop_step(float* p, const float* g, float* sq, float* gavg, float* buf, 
                   const RmspropHyper& h);
 void rmsprop_step(double* p, const double* g, double* sq, double* gavg, double* buf, int64_t n,
                   const RmspropHyper& h);
+
+// sq: running mean of squared gradients; acc: of squared updates.
+void adadelta_step(float* p, const float* g, float* sq, float* acc, int64_t n, const AdadeltaHyper& h);
+void adadelta_step(double* p, const double* g, double* sq, double* acc, int64_t n,
+                   const AdadeltaHyper& h);
+// sum: the running sum of squared gradients.
+void adagrad_step(float* p, const float* g, float* sum, int64_t n, const AdagradHyper& h);
+void adagrad_step(double* p, const double* g, double* sum, int64_t n, const AdagradHyper& h);
 
 }  // namespace tg::kernels

@@ -18,4 +18,13 @@ void rmsprop_step_avx2(float* p, const float* g, float* sq, float* gavg, float* 
   rmsprop_update<float>(p, g, sq, gavg, buf, n, h);
 }
 
+void adadelta_step_avx2(float* p, const float* g, float* sq, float* acc, int64_t n,
+                        const AdadeltaHyper& h) {
+  adadelta_update<float>(p, g, sq, acc, n, h);
+}
+
+void adagrad_step_avx2(float* p, const float* g, float* sum, int64_t n, const AdagradHyper& h) {
+  adagrad_update<float>(p, g, sum, n, h);
+}
+
 }  // namespace tg::kernels

@@ -151,5 +151,54 @@ void rmsprop_update(T* p, const T* g, T* sq, T* gavg, T* buf, int64_t n, const R
   }, h.weight_decay != 0, gavg != nullptr, buf != nullptr, w < T(0.5));
 }
 
+
+template <class T>
+void adadelta_update(T* p, const T* g, T* sq, T* acc, int64_t n, const AdadeltaHyper& h) {
+  const T sign = h.maximize ? T(-1) : T(1), wd = T(h.weight_decay), rho = T(h.rho);
+  const T w = T(1 - h.rho), eps = T(h.eps), neg_lr = T(-h.lr);
+  with_flags([&](auto Wd) {
+    for_chunks(n, [&](int64_t b, int64_t e) {
+      T* __restrict pp = p;
+      const T* __restrict gp = g;
+      T* __restrict sp = sq;
+      T* __restrict ap = acc;
+      const T sg = sign, wdc = wd, rc = rho, wc = w, epsc = eps, nlr = neg_lr;
+      for (int64_t i = b; i < e; ++i) {
+        T d = sg * gp[i];
+        if constexpr (Wd()) d = d + wdc * pp[i];
+        const T si = sp[i] * rc + wc * d * d;
+        sp[i] = si;
+        const T root = std::sqrt(si + epsc);
+        // torch: delta = sqrt(acc + eps).div_(std).mul_(grad), with the old acc
+        const T delta = std::sqrt(ap[i] + epsc) / root * d;
+        ap[i] = ap[i] * rc + wc * delta * delta;
+        pp[i] = pp[i] + nlr * delta;
+      }
+    });
+  }, h.weight_decay != 0);
+}
+
+
+template <class T>
+void adagrad_update(T* p, const T* g, T* sum, int64_t n, const AdagradHyper& h) {
+  const T sign = h.maximize ? T(-1) : T(1), wd = T(h.weight_decay), eps = T(h.eps);
+  const T neg_lr = T(-h.lr);
+  with_flags([&](auto Wd) {
+    for_chunks(n, [&](int64_t b, int64_t e) {
+      T* __restrict pp = p;
+      const T* __restrict gp = g;
+      T* __restrict sp = sum;
+      const T sg = sign, wdc = wd, epsc = eps, nlr = neg_lr;
+      for (int64_t i = b; i < e; ++i) {
+        T d = sg * gp[i];
+        if constexpr (Wd()) d = d + wdc * pp[i];
+        const T si = sp[i] + T(1) * d * d;  // addcmul_(grad, grad, value=1)
+        sp[i] = si;
+        pp[i] = pp[i] + nlr * d / (std::sqrt(si) + epsc);  // addcdiv_(grad, std, value=-clr)
+      }
+    });
+  }, h.weight_decay != 0);
+}
+
 }  // namespace
 }  // namespace tg::kernels

@@ -14,6 +14,7 @@ namespace {
 using kernels::kMean;
 using kernels::kNone;
 using kernels::kSum;
+constexpr int64_t kBatchMean = 3;  // kl_div only: the sum divided by the batch size
 
 void check_reduction(int64_t r) {
   TG_CHECK(r == kNone || r == kMean || r == kSum, ValueError, r,
@@ -66,10 +67,13 @@ struct PointwiseLossBackward : Node {
   Shape shape, in_shape, tgt_shape;
   DType dt, in_dtype, tgt_dtype;
   int64_t reduction;
+  double option, divisor;  // the term's scalar option; the mean's denominator (-1: numel)
   PointwiseLossBackward(const Tensor& input, const Tensor& target, const Tensor& dx,
-                        const Tensor& dy, const Tensor& dw, const Tensor& dpw, int64_t reduction)
+                        const Tensor& dy, const Tensor& dw, const Tensor& dpw, int64_t reduction,
+                        double option, double divisor)
       : x(dx), y(dy), shape(dx->shape), in_shape(input->shape), tgt_shape(target->shape),
-        dt(dx->dtype), in_dtype(input->dtype), tgt_dtype(target->dtype), reduction(reduction) {
+        dt(dx->dtype), in_dtype(input->dtype), tgt_dtype(target->dtype), reduction(reduction),
+        option(option), divisor(divisor) {
     if (dw) w = SavedTensor(dw);
     if (dpw) pw = SavedTensor(dpw);
   }
@@ -86,7 +90,7 @@ struct PointwiseLossBackward : Node {
         a.y = ptr<T>(y.get(*this));
         a.w = w.t ? ptr<T>(w.get(*this)) : nullptr;
         a.pw = pw.t ? ptr<T>(pw.get(*this)) : nullptr;
-        a.n = numel_of(shape);
+        a.n = numel_of(shape), a.k = T(option), a.divisor = divisor;
         kernels::point_loss_backward<Term>(a, reduction, go->data_as<T>(), k == 1, gr->data_as<T>());
       });
       out[k] = k == 0 ? reduce_grad(gr, in_shape, in_dtype) : reduce_grad(gr, tgt_shape, tgt_dtype);
@@ -96,10 +100,12 @@ struct PointwiseLossBackward : Node {
   void release_saved() override { x.reset(), y.reset(), w.reset(), pw.reset(); }
 };
 
-// Runs Term on dense operands of `shape` in dtype `dt` and records the node.
+// Runs Term on dense operands of `shape` in dtype `dt` and records the node. k: the
+// term's scalar option; divisor: the mean's denominator (-1: the number of elements).
 template <class Term>
 Tensor pointwise_loss(const Tensor& input, const Tensor& target, const Tensor& weight,
-                      const Tensor& pos_weight, const Shape& shape, DType dt, int64_t reduction) {
+                      const Tensor& pos_weight, const Shape& shape, DType dt, int64_t reduction,
+                      double k = 0, double divisor = -1) {
   check_reduction(reduction);
   Tensor x = dense(input, shape, dt), y = dense(target, shape, dt);
   Tensor w = dense_opt(weight, shape, dt), pw = dense_opt(pos_weight, shape, dt);
@@ -107,11 +113,11 @@ Tensor pointwise_loss(const Tensor& input, const Tensor& target, const Tensor& w
   TG_DISPATCH_FLOAT(dt, T, {
     kernels::PointArgs<T> a;
     a.x = x->data_as<T>(), a.y = y->data_as<T>(), a.w = ptr<T>(w), a.pw = ptr<T>(pw);
-    a.n = numel_of(shape);
+    a.n = numel_of(shape), a.k = T(k), a.divisor = divisor;
     kernels::point_loss_forward<Term>(a, reduction, out->data_as<T>());
   });
   set_history(make_node<PointwiseLossBackward<Term>>({input, target}, input, target, x, y, w, pw,
-                                                     reduction),
+                                                     reduction, k, divisor),
               {out});
   return out;
 }
@@ -136,6 +142,48 @@ Tensor l1_loss(const Tensor& input, const Tensor& target, int64_t reduction) {
   DType dt = regression_dtype(input, target, "l1_loss");
   return pointwise_loss<kernels::L1Term>(input, target, nullptr, nullptr,
                                          broadcast_shapes(input->shape, target->shape), dt, reduction);
+}
+
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, int64_t reduction, double beta) {
+  DType dt = regression_dtype(input, target, "smooth_l1_loss");
+  TG_CHECK(beta >= 0, RuntimeError, "smooth_l1_loss does not support negative values for beta. Got: ",
+           beta);
+  // PyTorch computes beta == 0 as l1_loss (its gradient is 0, not nan, where x == y)
+  if (beta == 0) return l1_loss(input, target, reduction);
+  return pointwise_loss<kernels::SmoothL1Term>(input, target, nullptr, nullptr,
+                                               broadcast_shapes(input->shape, target->shape), dt,
+                                               reduction, beta);
+}
+
+Tensor huber_loss(const Tensor& input, const Tensor& target, int64_t reduction, double delta) {
+  DType dt = regression_dtype(input, target, "huber_loss");
+  TG_CHECK(delta > 0, RuntimeError, "huber_loss does not support non-positive values for delta. Got: ",
+           delta);
+  return pointwise_loss<kernels::HuberTerm>(input, target, nullptr, nullptr,
+                                            broadcast_shapes(input->shape, target->shape), dt,
+                                            reduction, delta);
+}
+
+Tensor kl_div(const Tensor& input, const Tensor& target, int64_t reduction, bool log_target) {
+  TG_CHECK(is_floating(input->dtype) && is_floating(target->dtype), RuntimeError,
+           "kl_div: Integral inputs not supported (input ", dtype_name(input->dtype), " ",
+           shape_str(input->shape), ", target ", dtype_name(target->dtype), " ",
+           shape_str(target->shape), ")");
+  TG_CHECK(reduction >= kNone && reduction <= kBatchMean, ValueError, reduction,
+           " is not a valid value for reduction (expected 0 none, 1 mean, 2 sum or 3 batchmean)");
+  const Shape shape = broadcast_shapes(input->shape, target->shape);
+  const DType dt = result_type({input, target});
+  // batchmean: the sum over the input's first dimension's size (the sum for a 0-d input)
+  double divisor = -1;
+  if (reduction == kBatchMean) {
+    divisor = input->ndim() == 0 ? 1.0 : double(input->shape[0]);
+    reduction = kMean;
+  }
+  if (log_target)
+    return pointwise_loss<kernels::KlDivLogTerm>(input, target, nullptr, nullptr, shape, dt, reduction,
+                                                 0, divisor);
+  return pointwise_loss<kernels::KlDivTerm>(input, target, nullptr, nullptr, shape, dt, reduction, 0,
+                                            divisor);
 }
 
 Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight,

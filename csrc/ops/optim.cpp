@@ -174,4 +174,62 @@ void rmsprop_step(const std::vector<Tensor>& params, const std::vector<Tensor>& 
   }
 }
 
+void adadelta_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                   const std::vector<Tensor>& square_avgs, const std::vector<Tensor>& acc_deltas,
+                   const std::vector<Tensor>& steps, double lr, double rho, double eps,
+                   double weight_decay, bool maximize) {
+  const char* op = "adadelta";
+  const size_t n = params.size();
+  check_count(grads, n, "gradients", op);
+  check_count(square_avgs, n, "square_avg tensors", op);
+  check_count(acc_deltas, n, "acc_delta tensors", op);
+  check_count(steps, n, "step tensors", op);
+  for (size_t i = 0; i < n; ++i) {
+    check_param(params[i], i, op);
+    check_like(grads[i], params[i], i, "gradient", op);
+    check_like(square_avgs[i], params[i], i, "square_avg", op);
+    check_like(acc_deltas[i], params[i], i, "acc_delta", op);
+    check_step(steps[i], i, op);
+  }
+  const kernels::AdadeltaHyper h{lr, rho, eps, weight_decay, maximize};
+  for (size_t i = 0; i < n; ++i) {
+    const Tensor& p = params[i];
+    advance(steps[i]);
+    Updated up(p), sq(square_avgs[i]), acc(acc_deltas[i]);
+    Tensor g = readable(grads[i]);
+    TG_DISPATCH_FLOAT(p->dtype, T, {
+      kernels::adadelta_step(up.data<T>(), g->data_as<T>(), sq.data<T>(), acc.data<T>(), p->numel(), h);
+    });
+    up.commit(), sq.commit(), acc.commit();
+  }
+}
+
+void adagrad_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                  const std::vector<Tensor>& state_sums, const std::vector<Tensor>& steps, double lr,
+                  double lr_decay, double weight_decay, double eps, bool maximize) {
+  const char* op = "adagrad";
+  const size_t n = params.size();
+  check_count(grads, n, "gradients", op);
+  check_count(state_sums, n, "sum tensors", op);
+  check_count(steps, n, "step tensors", op);
+  for (size_t i = 0; i < n; ++i) {
+    check_param(params[i], i, op);
+    check_like(grads[i], params[i], i, "gradient", op);
+    check_like(state_sums[i], params[i], i, "sum", op);
+    check_step(steps[i], i, op);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const Tensor& p = params[i];
+    const double step = advance(steps[i]);
+    // the decayed rate in double, as torch computes it from the step's Python value
+    const kernels::AdagradHyper h{lr / (1 + (step - 1) * lr_decay), eps, weight_decay, maximize};
+    Updated up(p), sum(state_sums[i]);
+    Tensor g = readable(grads[i]);
+    TG_DISPATCH_FLOAT(p->dtype, T, {
+      kernels::adagrad_step(up.data<T>(), g->data_as<T>(), sum.data<T>(), p->numel(), h);
+    });
+    up.commit(), sum.commit();
+  }
+}
+
 }  // namespace tg

@@ -29,4 +29,14 @@ void rmsprop_step(const std::vector<Tensor>& params, const std::vector<Tensor>& 
                   double lr, double alpha, double eps, double weight_decay, double momentum,
                   bool centered, bool maximize);
 
+void adadelta_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                   const std::vector<Tensor>& square_avgs, const std::vector<Tensor>& acc_deltas,
+                   const std::vector<Tensor>& steps, double lr, double rho, double eps,
+                   double weight_decay, bool maximize);
+
+// Each parameter's rate decays with its own step: lr / (1 + (step - 1) * lr_decay).
+void adagrad_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                  const std::vector<Tensor>& state_sums, const std::vector<Tensor>& steps, double lr,
+                  double lr_decay, double weight_decay, double eps, bool maximize);
+
 }  // namespace tg

@@ -56,8 +56,24 @@ auto unary_inplace(F f) {
   };
 }
 
-// alpha=: a Python bool, int or float (numpy scalars included), keeping which it was.
+// alpha=: a Python bool, int or float (numpy scalars included), or a one-element tensor
+// (its value, as PyTorch takes it), keeping which kind it was. Tensors come first: they
+// have __index__, which would read a float tensor as an integer.
 Scalar scalar_arg(py::handle h, const char* what) {
+  if (py::isinstance<TensorImpl>(h)) {
+    const Tensor t = h.cast<Tensor>();
+    TG_CHECK(t->numel() == 1, RuntimeError, what, " must be a number or a one-element tensor, got a ",
+             dtype_name(t->dtype), " tensor of shape ", shape_str(t->shape));
+    if (t->dtype == DType::Bool) return Scalar::boolean(*t->data_as<bool>());
+    if (!is_floating(t->dtype)) {
+      int64_t v = 0;
+      TG_DISPATCH_ALL(t->dtype, T, { v = int64_t(*t->data_as<T>()); });
+      return Scalar::integer(v);
+    }
+    double v = 0;
+    TG_DISPATCH_ALL(t->dtype, T, { v = double(*t->data_as<T>()); });
+    return Scalar(v);
+  }
   if (PyBool_Check(h.ptr())) return Scalar::boolean(h.ptr() == Py_True);
   if (PyLong_Check(h.ptr()) || (!PyFloat_Check(h.ptr()) && PyIndex_Check(h.ptr())))
     return Scalar::integer(h.cast<int64_t>());

@@ -1,4 +1,5 @@
-// Losses (the Python layer maps reduction names to PyTorch's codes: 0 none, 1 mean, 2 sum).
+// Losses (the Python layer maps reduction names to PyTorch's codes: 0 none, 1 mean, 2 sum;
+// 3 batchmean for kl_div).
 #include "ops/ops.h"
 #include "python/bind.h"
 
@@ -7,6 +8,12 @@ namespace tg::bind {
 void bind_loss(py::module_& m, TensorClass&) {
   m.def("_mse_loss", &mse_loss, py::arg("input"), py::arg("target"), py::arg("reduction") = 1);
   m.def("_l1_loss", &l1_loss, py::arg("input"), py::arg("target"), py::arg("reduction") = 1);
+  m.def("_smooth_l1_loss", &smooth_l1_loss, py::arg("input"), py::arg("target"),
+        py::arg("reduction") = 1, py::arg("beta") = 1.0);
+  m.def("_huber_loss", &huber_loss, py::arg("input"), py::arg("target"), py::arg("reduction") = 1,
+        py::arg("delta") = 1.0);
+  m.def("_kl_div", &kl_div, py::arg("input"), py::arg("target"), py::arg("reduction") = 1,
+        py::arg("log_target") = false);
   m.def("_cross_entropy", [](const Tensor& input, const Tensor& target, const OptTensor& weight,
                              int64_t reduction, int64_t ignore_index, double label_smoothing) {
     return cross_entropy(input, target, or_null(weight), reduction, ignore_index, label_smoothing);

@@ -55,6 +55,28 @@ void bind_optim(py::module_& m, TensorClass&) {
      py::arg("momentum_buffers"), py::arg("state_steps"), py::arg("lr"), py::arg("alpha"),
      py::arg("eps"), py::arg("weight_decay"), py::arg("momentum"), py::arg("centered"),
      py::arg("maximize"));
+
+  m.def("_adadelta_step", [](const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                             const std::vector<Tensor>& square_avgs, const std::vector<Tensor>& acc_deltas,
+                             const std::vector<Tensor>& steps, double lr, double rho, double eps,
+                             double weight_decay, bool maximize) {
+    maybe_release(total_numel(params), [&] {
+      adadelta_step(params, grads, square_avgs, acc_deltas, steps, lr, rho, eps, weight_decay, maximize);
+      return 0;
+    });
+  }, py::arg("params"), py::arg("grads"), py::arg("square_avgs"), py::arg("acc_deltas"),
+     py::arg("state_steps"), py::arg("lr"), py::arg("rho"), py::arg("eps"), py::arg("weight_decay"),
+     py::arg("maximize"));
+
+  m.def("_adagrad_step", [](const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                            const std::vector<Tensor>& state_sums, const std::vector<Tensor>& steps,
+                            double lr, double lr_decay, double weight_decay, double eps, bool maximize) {
+    maybe_release(total_numel(params), [&] {
+      adagrad_step(params, grads, state_sums, steps, lr, lr_decay, weight_decay, eps, maximize);
+      return 0;
+    });
+  }, py::arg("params"), py::arg("grads"), py::arg("state_sums"), py::arg("state_steps"),
+     py::arg("lr"), py::arg("lr_decay"), py::arg("weight_decay"), py::arg("eps"), py::arg("maximize"));
 }
 
 }  // namespace tg::bind

@@ -5,8 +5,9 @@ from ._interop import from_dlpack
 from ._C import dtype
 from ._tensor import install as _install
 from ._creation import (tensor, zeros, ones, empty, full, zeros_like, ones_like, full_like,
-                        empty_like, rand, randn, randint, rand_like, randn_like, arange, linspace,
-                        eye)
+                        empty_like, rand, randn, randint, randperm, rand_like, randn_like, arange,
+                        linspace, eye)
+from ._device import device, get_default_device, set_default_device
 from .grad_mode import no_grad, enable_grad, set_grad_enabled
 from . import autograd
 from .serialization import save, load
@@ -24,6 +25,7 @@ _install()
 # Every op that exists as a `tg.` function in C++ (add, sum, matmul, ...) is re-exported.
 globals().update({k: v for k, v in vars(_C).items() if not k.startswith("_") and k not in globals()})
 from . import utils, datasets  # noqa: E402  (they use the names above)
+from . import accelerator, backends, cuda  # noqa: E402
 
 __version__ = "0.1.0"
 

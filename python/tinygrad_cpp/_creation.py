@@ -5,6 +5,7 @@ import operator
 import numpy as np
 
 from . import _C
+from ._device import check_device
 
 _default_float = _C.dtype.float32
 
@@ -40,8 +41,9 @@ def _numpy_dtype_to_tg(arr):
     raise TypeError(f"can't convert data of numpy type {arr.dtype} to a tensor")
 
 
-def tensor(data, dtype=None, requires_grad=False):
+def tensor(data, dtype=None, requires_grad=False, device=None):
     """A new tensor holding a copy of `data` (nested lists, numbers, numpy arrays, tensors)."""
+    check_device(device)
     if isinstance(data, _C.Tensor):
         arr = data.detach().numpy()
     elif isinstance(data, (np.ndarray, np.generic)):  # numpy scalars keep their dtype too
@@ -63,19 +65,23 @@ def tensor(data, dtype=None, requires_grad=False):
     return _finish(_C._tensor_from_numpy(arr, dtype), requires_grad)
 
 
-def zeros(*size, dtype=None, requires_grad=False):
+def zeros(*size, dtype=None, requires_grad=False, device=None):
+    check_device(device)
     return _finish(_C._zeros(_size(size), dtype or _default_float), requires_grad)
 
 
-def ones(*size, dtype=None, requires_grad=False):
+def ones(*size, dtype=None, requires_grad=False, device=None):
+    check_device(device)
     return _finish(_C._full(_size(size), 1.0, dtype or _default_float), requires_grad)
 
 
-def empty(*size, dtype=None, requires_grad=False):
+def empty(*size, dtype=None, requires_grad=False, device=None):
+    check_device(device)
     return _finish(_C._empty(_size(size), dtype or _default_float), requires_grad)
 
 
-def full(size, fill_value, dtype=None, requires_grad=False):
+def full(size, fill_value, dtype=None, requires_grad=False, device=None):
+    check_device(device)
     if dtype is None:
         dtype = (_C.dtype.bool if isinstance(fill_value, builtins.bool) else
                  _C.dtype.int64 if isinstance(fill_value, int) else _default_float)
@@ -88,36 +94,44 @@ def _like(fn, input):
     return input
 
 
-def zeros_like(input, dtype=None, requires_grad=False):
+def zeros_like(input, dtype=None, requires_grad=False, device=None):
+    check_device(device)
     input = _like("zeros_like", input)
     return zeros(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
-def ones_like(input, dtype=None, requires_grad=False):
+def ones_like(input, dtype=None, requires_grad=False, device=None):
+    check_device(device)
     input = _like("ones_like", input)
     return ones(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
-def empty_like(input, dtype=None, requires_grad=False):
+def empty_like(input, dtype=None, requires_grad=False, device=None):
+    check_device(device)
     input = _like("empty_like", input)
     return empty(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
-def full_like(input, fill_value, dtype=None, requires_grad=False):
+def full_like(input, fill_value, dtype=None, requires_grad=False, device=None):
+    check_device(device)
     input = _like("full_like", input)
     return full(input.shape, fill_value, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
-def rand(*size, dtype=None, requires_grad=False, generator=None):
+def rand(*size, dtype=None, requires_grad=False, generator=None, device=None):
+    check_device(device)
     return _finish(_C._rand(_size(size), dtype or _default_float, generator), requires_grad)
 
 
-def randn(*size, dtype=None, requires_grad=False, generator=None):
+def randn(*size, dtype=None, requires_grad=False, generator=None, device=None):
+    check_device(device)
     return _finish(_C._randn(_size(size), dtype or _default_float, generator), requires_grad)
 
 
-def randint(low, high=None, size=None, dtype=None, generator=None, requires_grad=False):
+def randint(low, high=None, size=None, dtype=None, generator=None, requires_grad=False,
+            device=None):
     """randint(high, size) or randint(low, high, size), like PyTorch."""
+    check_device(device)
     if size is None:
         if not isinstance(high, (tuple, list)):
             raise TypeError("randint() missing required argument 'size'")
@@ -129,12 +143,19 @@ def randint(low, high=None, size=None, dtype=None, generator=None, requires_grad
                    requires_grad)
 
 
-def rand_like(input, dtype=None, requires_grad=False):
+def randperm(n, *, generator=None, dtype=None, requires_grad=False, device=None):
+    check_device(device)
+    return _finish(_C.randperm(n, dtype=dtype or _C.dtype.int64, generator=generator), requires_grad)
+
+
+def rand_like(input, dtype=None, requires_grad=False, device=None):
+    check_device(device)
     input = _like("rand_like", input)
     return rand(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
-def randn_like(input, dtype=None, requires_grad=False):
+def randn_like(input, dtype=None, requires_grad=False, device=None):
+    check_device(device)
     input = _like("randn_like", input)
     return randn(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
@@ -144,7 +165,8 @@ def _is_float(*xs):
                (isinstance(x, _C.Tensor) and x.dtype.is_floating_point) for x in xs)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
+    check_device(device)
     if end is None:
         start, end = 0, start
     if dtype is None:
@@ -159,12 +181,14 @@ def _int(fn, name, v):
     return operator.index(v)
 
 
-def linspace(start, end, steps, dtype=None, requires_grad=False):
+def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
+    check_device(device)
     return _finish(_C._linspace(float(start), float(end), _int("linspace", "steps", steps),
                                 dtype or _default_float), requires_grad)
 
 
-def eye(n, m=None, dtype=None, requires_grad=False):
+def eye(n, m=None, dtype=None, requires_grad=False, device=None):
+    check_device(device)
     n = _int("eye", "n", n)
     m = n if m is None else _int("eye", "m", m)
     return _finish(_C._eye(n, m, dtype or _default_float), requires_grad)

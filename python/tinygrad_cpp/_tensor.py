@@ -2,7 +2,7 @@
 numpy protocol, backward's argument handling). The arithmetic lives in C++."""
 import numpy as np
 
-from . import _C
+from . import _C, _device
 
 Tensor = _C.Tensor
 
@@ -122,6 +122,7 @@ def install():
     Tensor.T = property(lambda self: self.permute(*reversed(range(self.ndim))))
     Tensor.__dlpack__ = lambda self, stream=None, **kw: self.detach().numpy().__dlpack__(**kw)
     Tensor.__dlpack_device__ = lambda self: (1, 0)  # kDLCPU
+    _device.install(Tensor)
 
 
 def _index(self):

@@ -2,11 +2,12 @@
 PyTorch's names and semantics."""
 from . import functional, init
 from .modules import (GELU, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Flatten,
-                      Identity, L1Loss, LeakyReLU, Linear, LogSoftmax, Module, ModuleList,
-                      MSELoss, NLLLoss, ReLU, Sequential, SiLU, Sigmoid, Softmax, Tanh)
+                      HuberLoss, Identity, KLDivLoss, L1Loss, LeakyReLU, Linear, LogSoftmax, Module,
+                      ModuleList, MSELoss, NLLLoss, ReLU, Sequential, SiLU, Sigmoid, SmoothL1Loss,
+                      Softmax, Tanh)
 from .parameter import Parameter
 
 __all__ = ["Module", "Parameter", "Linear", "Identity", "Sequential", "ModuleList", "ReLU",
            "Sigmoid", "Tanh", "GELU", "SiLU", "LeakyReLU", "Softmax", "LogSoftmax", "Flatten",
-           "Dropout", "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
-           "BCEWithLogitsLoss", "functional", "init"]
+           "Dropout", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "KLDivLoss",
+           "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "functional", "init"]

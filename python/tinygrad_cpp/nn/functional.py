@@ -5,8 +5,8 @@ import warnings
 from .. import _C
 
 __all__ = ["relu", "sigmoid", "tanh", "gelu", "silu", "leaky_relu", "softmax", "log_softmax",
-           "linear", "dropout", "mse_loss", "l1_loss", "cross_entropy", "nll_loss",
-           "binary_cross_entropy", "binary_cross_entropy_with_logits"]
+           "linear", "dropout", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div",
+           "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"]
 
 # The `inplace` flags below are accepted for PyTorch compatibility; the result is always
 # a new tensor (the value is the same, the input is left unchanged).
@@ -129,6 +129,61 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     _check_tensors("l1_loss", input=input, target=target)
     _warn_broadcast(input, target)
     return _C._l1_loss(input, target, _reduction(reduction, size_average, reduce))
+
+
+def _float_arg(fn, name, v):
+    """A float option: numbers (and one-element tensors), not strings (TypeError)."""
+    if isinstance(v, (str, bytes)) or not hasattr(type(v), "__float__"):
+        raise TypeError(f"{fn}(): argument '{name}' must be float, not {type(v).__name__}")
+    return float(v)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """0.5 (x - y)^2 / beta where |x - y| < beta, else |x - y| - 0.5 beta; beta=0 is
+    l1_loss. Target broadcasts against input (with a warning)."""
+    _check_tensors("smooth_l1_loss", input=input, target=target)
+    _warn_broadcast(input, target)
+    return _C._smooth_l1_loss(input, target, _reduction(reduction, size_average, reduce),
+                              _float_arg("smooth_l1_loss", "beta", beta))
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """0.5 (x - y)^2 where |x - y| < delta, else delta (|x - y| - 0.5 delta): smooth_l1_loss
+    times delta. `weight` (the input's shape) scales each element's loss before the
+    reduction; that path is composed of tensor ops, as in PyTorch."""
+    _check_tensors("huber_loss", input=input, target=target, weight=weight)
+    _warn_broadcast(input, target)
+    delta = _float_arg("huber_loss", "delta", delta)
+    if weight is None:
+        return _C._huber_loss(input, target, _reduction_code(reduction), delta)
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError("Weights and input must have the same size.")
+    code = _reduction_code(reduction)
+    weighted = _C._huber_loss(input, target, 0, delta) * weight
+    return weighted if code == 0 else weighted.sum() if code == 2 else weighted.mean()
+
+
+_KL_MEAN_WARNING = ("reduction: 'mean' divides the total loss by both the batch size and the support "
+                    "size.'batchmean' divides only by the batch size, and aligns with the KL div math "
+                    "definition.'mean' will be changed to behave the same as 'batchmean' in the next "
+                    "major release.")
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """KL divergence: target * (log(target) - input) for log-probabilities `input` (0 where
+    target == 0), or exp(target) * (target - input) with log_target. reduction 'batchmean'
+    divides the sum by input.size(0), the KL divergence's mathematical definition; 'mean'
+    divides by the number of elements and warns, as PyTorch does."""
+    _check_tensors("kl_div", input=input, target=target)
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce)
+    if reduction == "batchmean":
+        code = 3
+    else:
+        if reduction == "mean":
+            warnings.warn(_KL_MEAN_WARNING, stacklevel=2)
+        code = _reduction_code(reduction)
+    return _C._kl_div(input, target, code, bool(log_target))
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,

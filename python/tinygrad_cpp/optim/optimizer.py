@@ -17,6 +17,13 @@ class _RequiredParameter:
 required = _RequiredParameter()
 
 
+def _check_not_differentiable(differentiable):
+    """The fused update kernels are not recorded by autograd."""
+    if differentiable:
+        raise NotImplementedError("differentiable=True is not supported: the fused optimizer "
+                                  "step is not recorded by autograd")
+
+
 class Optimizer:
     """Base class: holds `param_groups` (dicts of params and options) and `state`
     (a dict per parameter). Subclasses implement `_update_group(group)`."""

@@ -3,6 +3,7 @@ traversal order, state_dict key names and repr."""
 from collections import OrderedDict, namedtuple
 
 from ... import _C
+from ..._device import check_device, parse_to
 from ..._grads import zero_grads
 from ...grad_mode import no_grad
 from ..parameter import Parameter
@@ -278,29 +279,24 @@ class Module:
         return self
 
     def to(self, *args, **kwargs):
-        """Converts floating parameters and buffers to a dtype; devices other than the CPU
-        do not exist here, so a device argument ("cpu") only is accepted."""
-        dtype = kwargs.pop("dtype", None)
-        device = kwargs.pop("device", None)
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, _C.dtype):
-                dtype = a
-            elif isinstance(a, str):
-                device = a
-            elif isinstance(a, _C.Tensor):
-                dtype = a.dtype
-            else:
-                raise TypeError(f"to() received an invalid argument {a!r}")
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise RuntimeError(f"tinygrad_cpp only supports the cpu device, got {device!r}")
+        """Converts floating parameters and buffers to a dtype (PyTorch's forms: to(dtype),
+        to(device, dtype), to(tensor), keywords). Every tensor lives on the CPU, so a CPU
+        device is accepted and leaves the module as it is; another device raises
+        RuntimeError."""
+        device, dtype, _non_blocking, _copy = parse_to("to", args, kwargs, allow_copy=False)
+        if device is not None:
+            check_device(device)
         if dtype is None:
             return self
         if not dtype.is_floating_point:
             raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype!r}")
         return self._apply(lambda t: t.to(dtype) if t.dtype.is_floating_point else t)
+
+    def cuda(self, device=None):
+        """Raises RuntimeError: there is no CUDA backend (check tg.cuda.is_available())."""
+        check_device("cuda" if device is None else device if not isinstance(device, int)
+                     else f"cuda:{device}")
+        return self
 
     def float(self):
         return self.to(_C.dtype.float32)
