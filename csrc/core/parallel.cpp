@@ -154,6 +154,26 @@ inline int current_cpu() {
 #endif
 }
 
+// Moves the calling thread off `cpu` (if its affinity mask allows another), then gives it
+// its whole mask back. Woken from a futex, a helper is often placed on its waker's CPU:
+// on a machine with no idle core, and on virtual machines whose idle virtual CPUs look
+// preempted to the guest's scheduler (measured on this development VM: most wake-ups of
+// a helper landed on the caller's CPU with the other one idle). Sharing the caller's core
+// is the one place a helper only does harm.
+void move_off_cpu(int cpu) {
+#ifdef __linux__
+  cpu_set_t mask;
+  if (cpu < 0 || cpu >= CPU_SETSIZE || pthread_getaffinity_np(pthread_self(), sizeof mask, &mask) != 0) return;
+  if (!CPU_ISSET(cpu, &mask) || CPU_COUNT(&mask) < 2) return;
+  cpu_set_t others = mask;
+  CPU_CLR(cpu, &others);
+  if (pthread_setaffinity_np(pthread_self(), sizeof others, &others) == 0)
+    pthread_setaffinity_np(pthread_self(), sizeof mask, &mask);
+#else
+  (void)cpu;
+#endif
+}
+
 thread_local bool t_in_region = false;
 
 class Pool {
@@ -172,6 +192,7 @@ class Pool {
     chunks = std::min(chunks, kMaxChunks);
     const uint32_t gen = ++gen_;
     fn_ = fn, ctx_ = ctx, n_ = n, chunks_ = (uint32_t)chunks;
+    caller_cpu_.store(current_cpu(), std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
     failed_.store(false, std::memory_order_relaxed);
     error_ = nullptr;
@@ -316,6 +337,7 @@ class Pool {
     ParallelStats s = stats_;
     s.helper_sleeps = helper_sleeps_.load(std::memory_order_relaxed);
     s.helper_preempted = helper_preempted_.load(std::memory_order_relaxed);
+    s.helper_moved = stats_moved_.load(std::memory_order_relaxed);
     return s;
   }
 
@@ -342,6 +364,10 @@ class Pool {
         w->sleeping.store(false, std::memory_order_relaxed);
       }
       seen = w->invite.load(std::memory_order_acquire);
+      if (spun != Spin::Ready && current_cpu() == caller_cpu_.load(std::memory_order_relaxed)) {
+        stats_moved_.fetch_add(1, std::memory_order_relaxed);
+        move_off_cpu(caller_cpu_.load(std::memory_order_relaxed));
+      }
       t_in_region = true;
       work(seen, w);
       t_in_region = false;
@@ -387,7 +413,8 @@ class Pool {
   alignas(64) std::atomic<uint32_t> done_{0};  // chunks finished; futex word of the caller
   std::atomic<bool> caller_sleeping_{false};
   std::atomic<bool> failed_{false};
-  std::atomic<int64_t> helper_sleeps_{0}, helper_preempted_{0};
+  std::atomic<int64_t> helper_sleeps_{0}, helper_preempted_{0}, stats_moved_{0};
+  std::atomic<int> caller_cpu_{-1};
   std::mutex error_mu_;
   std::exception_ptr error_;
 };

@@ -90,6 +90,7 @@ struct ParallelStats {
   int64_t late = 0, backed_off = 0;
   int64_t helper_sleeps = 0, helper_preempted = 0;  // helpers going to sleep; of those, preempted
   int64_t shared_core = 0;  // helpers found running a chunk on the caller's CPU
+  int64_t helper_moved = 0;  // helpers woken on the caller's CPU that moved themselves off
 };
 ParallelStats parallel_stats();
 

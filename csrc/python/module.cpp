@@ -32,7 +32,8 @@ PYBIND11_MODULE(_C, m) {
                     py::arg("chunks_helpers") = s.chunks_helpers, py::arg("waits") = s.waits,
                     py::arg("sleeps") = s.sleeps, py::arg("wait_ns") = s.wait_ns, py::arg("late") = s.late,
                     py::arg("backed_off") = s.backed_off, py::arg("helper_sleeps") = s.helper_sleeps,
-                    py::arg("helper_preempted") = s.helper_preempted, py::arg("shared_core") = s.shared_core);
+                    py::arg("helper_preempted") = s.helper_preempted, py::arg("shared_core") = s.shared_core,
+                    py::arg("helper_moved") = s.helper_moved);
   });
   m.def(
       "_parallel_probe",
