@@ -13,7 +13,6 @@ region stalls whenever a busy process holds one of its cores, so the default sho
 at most 1.2x the 1-thread epoch beside one busy process and 1.5x beside two. On a quiet
 machine the summary compares the default-thread epochs with PyTorch's instead."""
 import argparse
-import gzip
 import importlib.util
 import json
 import os
@@ -25,8 +24,8 @@ import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_DATA = os.path.join(os.path.dirname(os.path.dirname(HERE)), "shared", "data", "mnist")
+from mnist_data import DEFAULT_DATA, equal_init, load_mnist
+
 # Unset for "default" runs, so that each library picks its own thread count.
 THREAD_VARS = ("OMP_NUM_THREADS", "TG_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 # Targets for tg default / tg 1 thread, by number of busy processes; and, on a quiet
@@ -36,28 +35,9 @@ QUIET_TARGET = 1.0
 HOG_SETTLE_S = 0.5
 
 
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-def load_mnist_train(data_dir):
-    def find(name):
-        for candidate in (name + ".gz", name):
-            if os.path.exists(os.path.join(data_dir, candidate)):
-                return os.path.join(data_dir, candidate)
-        raise FileNotFoundError(f"{name} not found in {data_dir}")
-    x = read_idx(find("train-images-idx3-ubyte")).reshape(-1, 784).astype(np.float32) / 255.0
-    return x, read_idx(find("train-labels-idx1-ubyte")).astype(np.int64)
-
-
 def worker(lib_name, batch, threads, images, data_dir):
     """One measurement in this (fresh) process; prints a JSON line."""
-    xtr, ytr = load_mnist_train(data_dir)  # before the import and outside the timing
+    xtr, ytr = load_mnist(data_dir, test=False)  # before the import and outside the timing
     if lib_name == "torch":
         import torch as lib
     else:
@@ -69,13 +49,9 @@ def worker(lib_name, batch, threads, images, data_dir):
     lib.manual_seed(0)
     X, Y = lib.from_numpy(xtr), lib.from_numpy(ytr)
     model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
-    # Same numpy-drawn start (PyTorch's default init) and batch order for both libraries.
+    # One starting point and one batch order for both libraries, drawn with numpy.
     rng = np.random.default_rng(0)
-    with lib.no_grad():
-        for layer in (model[0], model[2], model[4]):
-            bound = 1 / np.sqrt(layer.in_features)
-            for p in (layer.weight, layer.bias):
-                p.copy_(lib.from_numpy(rng.uniform(-bound, bound, tuple(p.shape)).astype(np.float32)))
+    equal_init(lib, model, rng)
     loss_fn = nn.CrossEntropyLoss()
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     start = time.perf_counter()

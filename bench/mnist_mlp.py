@@ -10,7 +10,6 @@ the import time.
 Every measurement runs in a fresh subprocess; figures are medians over --repeat runs and
 the last column is tinygrad_cpp's epoch time over PyTorch's (below 1 means faster)."""
 import argparse
-import gzip
 import json
 import os
 import statistics
@@ -20,29 +19,8 @@ import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_DATA = os.path.join(os.path.dirname(os.path.dirname(HERE)), "shared", "data", "mnist")
+from mnist_data import DEFAULT_DATA, equal_init, load_mnist
 
-
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-def load_mnist(data_dir):
-    def find(name):
-        for candidate in (name + ".gz", name):
-            if os.path.exists(os.path.join(data_dir, candidate)):
-                return os.path.join(data_dir, candidate)
-        raise FileNotFoundError(f"{name} not found in {data_dir}")
-    xs = [read_idx(find(n)).reshape(-1, 784).astype(np.float32) / 255.0
-          for n in ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte")]
-    ys = [read_idx(find(n)).astype(np.int64) for n in ("train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte")]
-    return xs[0], ys[0], xs[1], ys[1]
 
 
 def rss_kb(field):
@@ -74,15 +52,9 @@ def worker(lib_name, batch, threads, epochs, data_dir):
     lib.manual_seed(0)
     X, Y, Xte, Yte = (lib.from_numpy(a) for a in (xtr, ytr, xte, yte))
     model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
-    # One starting point and one batch order for both libraries, drawn with numpy (PyTorch's
-    # default init, U(-1/sqrt(fan_in), 1/sqrt(fan_in))), so that their test accuracies can be
-    # compared to a fraction of a point: with their own generators they differ by seed noise.
+    # One starting point and one batch order for both libraries, drawn with numpy.
     rng = np.random.default_rng(0)
-    with lib.no_grad():
-        for layer in (model[0], model[2], model[4]):
-            bound = 1 / np.sqrt(layer.in_features)
-            for p in (layer.weight, layer.bias):
-                p.copy_(lib.from_numpy(rng.uniform(-bound, bound, tuple(p.shape)).astype(np.float32)))
+    equal_init(lib, model, rng)
     loss_fn = nn.CrossEntropyLoss()
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     epoch_s = []
