@@ -70,26 +70,36 @@ def test_nested_regions_run_inline_without_deadlock(threads):
     assert np.all(np.asarray(hits) == 1)
 
 
-def test_regions_from_several_python_threads_at_once(threads):
-    threads(2)
-    errors, results = [], []
-    start = threading.Barrier(4)
+def _in_threads(n, work):
+    """Runs work() on n Python threads started together; raises the first error any hit."""
+    errors = []
+    start = threading.Barrier(n)
 
-    def work():
+    def run():
         try:
             start.wait()
-            for _ in range(20):
-                hits, seen = probe(50_000, 200)
-                results.append((min(hits), max(hits), seen))
+            work()
         except BaseException as e:  # noqa: BLE001  (reported below)
             errors.append(e)
 
-    ts = [threading.Thread(target=work) for _ in range(4)]
+    ts = [threading.Thread(target=run) for _ in range(n)]
     for t in ts:
         t.start()
     for t in ts:
         t.join()
     assert not errors, errors
+
+
+def test_regions_from_several_python_threads_at_once(threads):
+    threads(2)
+    results = []
+
+    def work():
+        for _ in range(20):
+            hits, seen = probe(50_000, 200)
+            results.append((min(hits), max(hits), seen))
+
+    _in_threads(4, work)
     assert len(results) == 80
     assert all(r[:2] == (1, 1) and 1 <= r[2] <= 2 for r in results)
 
@@ -101,22 +111,13 @@ def test_matmul_from_several_python_threads(threads):
     a = rng.standard_normal((300, 400)).astype(np.float32)
     b = rng.standard_normal((400, 500)).astype(np.float32)
     want = tg.tensor(a) @ tg.tensor(b)
-    errors = []
 
     def work():
-        try:
-            for _ in range(10):
-                got = ((tg.tensor(a) @ tg.tensor(b)) * 0.01).exp().log() * 100
-                np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-3, atol=1e-3)
-        except BaseException as e:  # noqa: BLE001
-            errors.append(e)
+        for _ in range(10):
+            got = ((tg.tensor(a) @ tg.tensor(b)) * 0.01).exp().log() * 100
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-3, atol=1e-3)
 
-    ts = [threading.Thread(target=work) for _ in range(3)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert not errors, errors
+    _in_threads(3, work)
 
 
 def _child_threads(env_extra, code="import tinygrad_cpp as tg; print(tg.get_num_threads())"):

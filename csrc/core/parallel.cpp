@@ -21,7 +21,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <fstream>
 #include <mutex>
@@ -233,9 +232,8 @@ class Pool {
   }
 
   // After fork(): the child has none of the parent's threads. The old workers are
-  // abandoned (never touched again), the pool starts empty.
+  // leaked on purpose (never touched again), the pool starts empty.
   void reset_after_fork() {
-    abandoned_.insert(abandoned_.end(), workers_.begin(), workers_.end());
     workers_.clear();
     busy_.store(false);
   }
@@ -337,12 +335,11 @@ class Pool {
     ParallelStats s = stats_;
     s.helper_sleeps = helper_sleeps_.load(std::memory_order_relaxed);
     s.helper_preempted = helper_preempted_.load(std::memory_order_relaxed);
-    s.helper_moved = stats_moved_.load(std::memory_order_relaxed);
+    s.helper_moved = helper_moved_.load(std::memory_order_relaxed);
     return s;
   }
 
  private:
-
   void helper_loop(Worker* w) {
     uint32_t seen = w->invite.load(std::memory_order_acquire);
     for (;;) {
@@ -364,9 +361,10 @@ class Pool {
         w->sleeping.store(false, std::memory_order_relaxed);
       }
       seen = w->invite.load(std::memory_order_acquire);
-      if (spun != Spin::Ready && current_cpu() == caller_cpu_.load(std::memory_order_relaxed)) {
-        stats_moved_.fetch_add(1, std::memory_order_relaxed);
-        move_off_cpu(caller_cpu_.load(std::memory_order_relaxed));
+      const int caller_cpu = caller_cpu_.load(std::memory_order_relaxed);
+      if (spun != Spin::Ready && current_cpu() == caller_cpu) {
+        helper_moved_.fetch_add(1, std::memory_order_relaxed);
+        move_off_cpu(caller_cpu);
       }
       t_in_region = true;
       work(seen, w);
@@ -402,7 +400,7 @@ class Pool {
   int64_t backoff_ns_ = 0, debt_ns_ = 0;
   Clock::time_point give_back_at_{}, last_strike_{};
   uint32_t gen_ = 0;  // written only by the thread holding busy_
-  std::vector<Worker*> workers_, abandoned_;
+  std::vector<Worker*> workers_;
   // The job: written before job_ is published, read only by threads holding an
   // unfinished chunk of it.
   alignas(64) std::atomic<uint64_t> job_{0};
@@ -413,7 +411,7 @@ class Pool {
   alignas(64) std::atomic<uint32_t> done_{0};  // chunks finished; futex word of the caller
   std::atomic<bool> caller_sleeping_{false};
   std::atomic<bool> failed_{false};
-  std::atomic<int64_t> helper_sleeps_{0}, helper_preempted_{0}, stats_moved_{0};
+  std::atomic<int64_t> helper_sleeps_{0}, helper_preempted_{0}, helper_moved_{0};
   std::atomic<int> caller_cpu_{-1};
   std::mutex error_mu_;
   std::exception_ptr error_;
@@ -490,7 +488,7 @@ int default_threads() {
 namespace parallel_detail {
 void run(int64_t n, int64_t chunks, int threads, ChunkFn fn, void* ctx) {
   if (threads > 1 && chunks > 1 && !t_in_region && g_pool->run(n, chunks, threads, fn, ctx)) return;
-  fn(ctx, 0, n);  // nested, or the pool is busy with another thread's region
+  fn(ctx, 0, n);  // nested, the pool busy with another thread's region, or backing off
 }
 }  // namespace parallel_detail
 

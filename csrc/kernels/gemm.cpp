@@ -75,7 +75,7 @@ constexpr int64_t kSmallBBytes = int64_t(512) << 10;
 // few microseconds); above it each thread gets at least this much work.
 constexpr int64_t kThreadMacs = 1 << 18;
 // Packing one element costs about this many multiply-adds of the micro-kernel; used to
-// weigh the packing each thread repeats when choosing how to split C among threads.
+// weigh the packing the blocks of a threaded product repeat (choose_grid).
 constexpr int64_t kPackCost = 8;
 constexpr int kMaxTile = 1024;  // elements of the largest micro-tile of any ISA
 
@@ -329,17 +329,17 @@ Grid choose_grid(const MicroKernel<T>& uk, const Gemm<T>& g, Path path, int nt) 
   // Among the grids within the budget: the best balance across threads (3 blocks on 2
   // threads keep one thread idle a third of the time), then the most blocks, then the
   // least repacking.
+  // Balance is tasks / slots, slots = nt * rounds: compared as fractions, exactly.
+  auto slots = [&](int64_t tasks) { return nt * ((tasks + nt - 1) / nt); };
   Grid best{1, 1};
   int64_t best_tasks = 1, best_repack = 0;
-  double best_balance = 0;
   for (int64_t tm = 1; tm <= std::min(pm, want); ++tm) {
     for (int64_t tn = 1; tn <= std::min(pn, want / tm); ++tn) {
       const int64_t tasks = tm * tn, repack = repacked(tm, tn);
       if (kPackCost * repack * kRepackShare > macs && tasks > 1) continue;
-      const double balance = double(tasks) / double(nt * ((tasks + nt - 1) / nt));
-      if (balance > best_balance + 1e-9 ||
-          (balance > best_balance - 1e-9 && (tasks > best_tasks || (tasks == best_tasks && repack < best_repack))))
-        best = {(int)tm, (int)tn}, best_tasks = tasks, best_repack = repack, best_balance = balance;
+      const int64_t lhs = tasks * slots(best_tasks), rhs = best_tasks * slots(tasks);
+      if (lhs > rhs || (lhs == rhs && (tasks > best_tasks || (tasks == best_tasks && repack < best_repack))))
+        best = {(int)tm, (int)tn}, best_tasks = tasks, best_repack = repack;
     }
   }
   return best;
@@ -412,11 +412,11 @@ void gemm_float(Gemm<T> g) {
   if (pl.transposed) g = g.transposed();
   const int nt = threads_for(g.M * g.N * g.K);
   const int64_t slice = path_scratch(uk, g, pl.path);  // enough for any block of g
-  if (nt == 1) return run_serial(uk, g, pl.path, slice ? thread_scratch<T>(slice) : nullptr);
+  if (nt == 1) return run_serial(uk, g, pl.path, thread_scratch<T>(slice));
   const Grid grid = choose_grid(uk, g, pl.path, nt);
   parallel_tasks(grid.tm * grid.tn, nt, [&](int64_t id) {
     const Gemm<T> part = grid_block(uk, g, grid, (int)id);
-    if (part.M > 0 && part.N > 0) run_serial(uk, part, pl.path, slice ? thread_scratch<T>(slice) : nullptr);
+    if (part.M > 0 && part.N > 0) run_serial(uk, part, pl.path, thread_scratch<T>(slice));
   });
 }
 
@@ -441,7 +441,7 @@ void gemm_batched_float(int64_t batch, const int64_t* a_off, const int64_t* b_of
   const int64_t slice = path_scratch(uk, run_as, pl.path);
   parallel_tasks(batch, nt, [&](int64_t b) {
     const Gemm<T> gb = item(b);
-    run_serial(uk, pl.transposed ? gb.transposed() : gb, pl.path, slice ? thread_scratch<T>(slice) : nullptr);
+    run_serial(uk, pl.transposed ? gb.transposed() : gb, pl.path, thread_scratch<T>(slice));
   });
 }
 
