@@ -185,8 +185,9 @@ def _helpers_back(stats, within=2.0):
 
 
 def test_a_late_helper_makes_the_pool_back_off_then_return(threads):
-    # Index 1 sleeps 5 ms: when a helper holds it, the caller waits far longer than one
-    # thread would have taken, so the pool takes the helper away and the next regions run
+    # Index 1 sleeps 5 ms, index 0 0.25 ms (long enough for the helper to claim one of
+    # them): when a helper holds index 1, the caller waits far longer than one thread
+    # would have taken, so the pool takes the helper away and the next regions run
     # on the caller alone; after the back-off (at most 64 ms) helpers come back.
     threads(2)
     stats = tg._C._parallel_stats

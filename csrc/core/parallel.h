@@ -96,8 +96,8 @@ struct ParallelStats {
 ParallelStats parallel_stats();
 
 // A probe of the runtime for the tests (bound as _C._parallel_probe): runs parallel_for
-// over [0, n) with `cost` per index, each index (or only `slow_index` if >= 0) sleeping
-// `sleep_us` microseconds, and returns how often each index ran and how many distinct
+// over [0, n) with `cost` per index, each index sleeping `sleep_us` microseconds (with
+// `slow_index` >= 0: that index, the others a twentieth of it), and returns how often each index ran and how many distinct
 // threads ran them. `throw_at` >= 0 makes that index throw a RuntimeError; `nested` runs
 // a parallel_for inside each chunk.
 struct ParallelProbe {

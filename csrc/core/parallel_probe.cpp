@@ -25,8 +25,10 @@ ParallelProbe parallel_probe(int64_t n, int64_t cost, int64_t sleep_us, int64_t 
     }
     for (int64_t i = b; i < e; ++i) {
       TG_CHECK(i != throw_at, RuntimeError, "parallel_probe: index ", i, " failed");
-      if (sleep_us && (slow_index < 0 || i == slow_index))
-        std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
+      if (sleep_us) {
+        const int64_t us = slow_index < 0 || i == slow_index ? sleep_us : sleep_us / 20;
+        std::this_thread::sleep_for(std::chrono::microseconds(us));
+      }
       if (nested) {  // runs inline: each inner index lands on this thread
         std::atomic<int64_t> inner{0};
         parallel_for(1000, 1000, [&](int64_t ib, int64_t ie) { inner += ie - ib; });
