@@ -682,6 +682,38 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
             kw["reduction"] = rng.choice(["mean", "sum", "none", "batchmean", "avg", None, 1])
         return f"F.{name}(..., {kw!r:.80})", lambda: getattr(F, name)(*args, **kw)
 
+    @entry(2, kind="graph")
+    def convolution(infos):
+        dims = rng.choice([1, 2])
+        transposed = rng.random() < 0.3
+        n, c, o = rng.choice([0, 1, 2]), rng.choice([0, 1, 2, 4]), rng.choice([1, 2, 4])
+        spatial = [rng.choice([0, 1, 3, 5]) for _ in range(dims)]
+        k = [rng.choice([1, 2, 3, 7]) for _ in range(dims)]
+        dt = rng.choice([tg.float32, tg.float64, tg.float32, tg.int64, tg.bool])
+        x = tensor(dt, ([n, c] if rng.random() < 0.8 else [c]) + spatial if rng.random() < 0.8 else None, infos)
+        groups = maybe_bad(rng.choice([1, 1, 2, 4, 0, -1]), 0.1)
+        wshape = ([c, o] if transposed else [o, max(c // 2, 1) if groups == 2 else c]) + k
+        w = tensor(rng.choice([dt, dt, tg.float64]), wshape if rng.random() < 0.8 else None, infos)
+        b = rng.choice([None, None, tensor(w.dtype, [o], infos), tensor(infos=infos)])
+        ints = lambda *vals: maybe_bad(rng.choice(list(vals) + [tuple(rng.choice(vals) for _ in range(dims))]), 0.1)
+        kw = {"stride": ints(1, 2, 3, 0, -1), "padding": ints(0, 1, 2, -1), "dilation": ints(1, 2, 0),
+              "groups": groups}
+        if transposed:
+            kw["output_padding"] = ints(0, 1, 2)
+            name = f"conv_transpose{dims}d"
+        else:
+            if rng.random() < 0.2:
+                kw["padding"] = rng.choice(["same", "valid", "full"])
+            name = f"conv{dims}d"
+        backward = rng.random() < 0.3
+
+        def run():
+            out = getattr(F, name)(x, w, b, **kw)
+            if backward and out.requires_grad:
+                out.sum().backward()
+            return out
+        return f"F.{name}({list(x.shape)}, {list(w.shape)}, {kw!r:.80})", run
+
     @entry(2, kind="mut")
     def modules(infos):
         r = rng.random()

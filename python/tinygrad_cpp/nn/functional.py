@@ -1,11 +1,12 @@
 """nn.functional: activations, linear, dropout and losses as functions. Activations call
 the tensor ops; each loss is one fused C++ op with its own backward node."""
+import operator
 import warnings
 
 from .. import _C
 
 __all__ = ["relu", "sigmoid", "tanh", "gelu", "silu", "leaky_relu", "softmax", "log_softmax",
-           "linear", "dropout", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div",
+           "linear", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "dropout", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div",
            "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"]
 
 # The `inplace` flags below are accepted for PyTorch compatibility; the result is always
@@ -62,6 +63,86 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
 def linear(input, weight, bias=None):
     """y = input @ weight.T + bias, one fused op (matmul with the bias added in place)."""
     return _C._linear(input, weight, bias)
+
+
+def _per_dim(value, dims, fn, name):
+    """An int or a sequence of ints as a list of `dims` ints (TypeError for anything else,
+    as PyTorch's argument parser)."""
+    items = list(value) if isinstance(value, (tuple, list)) else [value]
+    out = []
+    for v in items:
+        try:
+            if isinstance(v, bool):
+                raise TypeError
+            out.append(operator.index(v))
+        except TypeError:
+            raise TypeError(f"{fn}(): argument '{name}' must be tuple of ints, but found element of "
+                            f"type {type(v).__name__}") from None
+    return out
+
+
+def _conv_padding(padding, weight, dims, stride, dilation, fn):
+    """padding as (leading, trailing) lists; 'same' pads d*(k-1) in all, the odd one after."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return [0] * dims, [0] * dims
+        if padding != "same":
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+        if any(s != 1 for s in stride):
+            raise RuntimeError("padding='same' is not supported for strided convolutions")
+        if not isinstance(weight, _C.Tensor) or weight.dim() != dims + 2:
+            return [0] * dims, [0] * dims  # the op reports the bad weight
+        dilation = dilation * dims if len(dilation) == 1 else dilation
+        total = [d * (k - 1) for d, k in zip(dilation, weight.shape[2:])]
+        return [t // 2 for t in total], [t - t // 2 for t in total]
+    pad = _per_dim(padding, dims, fn, "padding")
+    return pad, pad
+
+
+def _check_conv_tensors(fn, input, weight, bias):
+    for name, t in (("input", input), ("weight", weight), ("bias", bias)):
+        if not isinstance(t, _C.Tensor) and not (name == "bias" and t is None):
+            raise TypeError(f"{fn}(): argument '{name}' must be a Tensor, not {type(t).__name__}")
+
+
+def _conv(dims, input, weight, bias, stride, padding, dilation, groups):
+    fn = f"conv{dims}d"
+    _check_conv_tensors(fn, input, weight, bias)
+    stride = _per_dim(stride, dims, fn, "stride")
+    dilation = _per_dim(dilation, dims, fn, "dilation")
+    if isinstance(groups, bool) or not isinstance(groups, int):
+        raise TypeError(f"{fn}(): argument 'groups' must be int, not {type(groups).__name__}")
+    lead, trail = _conv_padding(padding, weight, dims, stride, dilation, fn)
+    return _C._conv(input, weight, bias, dims, stride, lead, trail, dilation, groups)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-d convolution over [N, C, L] (or [C, L]); padding an int, a tuple or 'same'/'valid'."""
+    return _conv(1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-d convolution over [N, C, H, W] (or [C, H, W]); padding an int, a tuple or 'same'/'valid'."""
+    return _conv(2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transpose(dims, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    fn = f"conv_transpose{dims}d"
+    _check_conv_tensors(fn, input, weight, bias)
+    args = [_per_dim(v, dims, fn, name) for v, name in
+            ((stride, "stride"), (padding, "padding"), (output_padding, "output_padding"), (dilation, "dilation"))]
+    if isinstance(groups, bool) or not isinstance(groups, int):
+        raise TypeError(f"{fn}(): argument 'groups' must be int, not {type(groups).__name__}")
+    stride, padding, output_padding, dilation = args
+    return _C._conv_transpose(input, weight, bias, dims, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return _conv_transpose(1, input, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return _conv_transpose(2, input, weight, bias, stride, padding, output_padding, groups, dilation)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
