@@ -713,6 +713,57 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
                 out.sum().backward()
             return out
         return f"F.{name}({list(x.shape)}, {list(w.shape)}, {kw!r:.80})", run
+    @entry(3)
+    def pooling(infos):
+        name = rng.choice(["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
+                           "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d"])
+        one_d = name.endswith("1d")
+        shape = None
+        if rng.random() < 0.7:
+            shape = [rng.choice([0, 1, 2, 3])] * (rng.random() < 0.7) + [rng.choice([0, 1, 2]), *[rng.choice([0, 1, 3, 5]) for _ in range(1 if one_d else 2)]]
+        x = tensor(rng.choice([tg.float32, tg.float64, tg.float32, tg.int64]), shape, infos)
+
+        def ints(vals):
+            v = rng.choice(vals)
+            r = rng.random()
+            if r < 0.6:
+                return maybe_bad(v, 0.15)
+            if r < 0.9:
+                return tuple(maybe_bad(rng.choice(vals), 0.1) for _ in range(1 if one_d else 2))
+            return tuple(rng.choice(vals) for _ in range(rng.randrange(0, 4)))
+
+        kw = {}
+        if name.startswith("adaptive"):
+            size = ints([0, 1, 2, 3, 7, -1, 2 ** 40])
+            if not one_d and rng.random() < 0.2:
+                size = rng.choice([(None, 2), (2, None), (None, None)])
+            args = [x, size]
+            if "max" in name and rng.random() < 0.5:
+                kw["return_indices"] = rng.choice([True, False])
+        else:
+            args = [x, ints([1, 2, 3, 0, -1, 2 ** 31, 2 ** 62])]
+            if rng.random() < 0.7:
+                kw["stride"] = rng.choice([None, ints([1, 2, 0, -2, 2 ** 40])])
+            if rng.random() < 0.5:
+                kw["padding"] = ints([0, 1, 2, -1, 2 ** 33])
+            if name.startswith("max") and rng.random() < 0.4:
+                kw["dilation"] = ints([1, 2, 3, 0, -1])
+            if rng.random() < 0.3:
+                kw["ceil_mode"] = maybe_bad(rng.choice([True, False]), 0.3)
+            if name.startswith("max") and rng.random() < 0.3:
+                kw["return_indices"] = rng.choice([True, False])
+            if name.startswith("avg") and rng.random() < 0.3:
+                kw["count_include_pad"] = maybe_bad(rng.choice([True, False]), 0.3)
+            if name == "avg_pool2d" and rng.random() < 0.3:
+                kw["divisor_override"] = maybe_bad(rng.choice([None, 1, 3, 0, -2, 2 ** 40]))
+        if rng.random() < 0.5:
+            return f"F.{name}(x {list(x.shape)}, {args[1:]!r:.60}, {kw!r:.100})", lambda: getattr(F, name)(*args, **kw)
+        mod = {"max_pool1d": nn.MaxPool1d, "max_pool2d": nn.MaxPool2d, "avg_pool1d": nn.AvgPool1d,
+               "avg_pool2d": nn.AvgPool2d, "adaptive_avg_pool1d": nn.AdaptiveAvgPool1d,
+               "adaptive_avg_pool2d": nn.AdaptiveAvgPool2d, "adaptive_max_pool1d": nn.AdaptiveMaxPool1d,
+               "adaptive_max_pool2d": nn.AdaptiveMaxPool2d}[name]
+        return (f"nn.{mod.__name__}({args[1:]!r:.60}, {kw!r:.100})(x {list(x.shape)})",
+                lambda: mod(*args[1:], **kw)(x))
 
     @entry(2, kind="mut")
     def modules(infos):

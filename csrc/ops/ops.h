@@ -8,6 +8,7 @@
 #include "ops/linalg.h"
 #include "ops/loss.h"
 #include "ops/optim.h"
+#include "ops/pool.h"
 #include "ops/random.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"

@@ -41,6 +41,9 @@ Shape shape_from_seq(py::handle seq);
 // `dim` arguments: None -> {} (all dims), int -> {d}, tuple/list -> dims.
 std::vector<int64_t> dims_arg(py::handle dim);
 DType dtype_arg(py::handle dtype, DType fallback);
+// PyTorch's `int[n]` arguments: an int (repeated n times) or a tuple/list of ints; anything
+// else is TypeError naming the function `fn` and the argument.
+std::vector<int64_t> int_list_arg(py::handle obj, const char* fn, const char* name, size_t n);
 
 // The one Python object per dtype, so `t.dtype is tg.float32` holds.
 py::object dtype_object(DType d);
@@ -78,5 +81,6 @@ void bind_loss(py::module_& m, TensorClass& cls);
 void bind_optim(py::module_& m, TensorClass& cls);
 void bind_random(py::module_& m, TensorClass& cls);
 void bind_conv(py::module_& m, TensorClass& cls);
+void bind_pool(py::module_& m, TensorClass& cls);
 
 }  // namespace tg::bind

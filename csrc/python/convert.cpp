@@ -85,6 +85,22 @@ std::vector<int64_t> dims_arg(py::handle dim) {
   return shape_from_seq(dim);
 }
 
+std::vector<int64_t> int_list_arg(py::handle obj, const char* fn, const char* name, size_t n) {
+  auto type_name = [](py::handle h) { return std::string(py::str(py::type::handle_of(h).attr("__name__"))); };
+  if (is_index(obj) && !py::isinstance<py::sequence>(obj)) return std::vector<int64_t>(n, index_value(obj));
+  TG_CHECK(py::isinstance<py::tuple>(obj) || py::isinstance<py::list>(obj), TypeError, fn, "(): argument '",
+           name, "' must be tuple of ints, not ", type_name(obj));
+  std::vector<int64_t> v;
+  size_t pos = 0;
+  for (auto item : obj) {
+    TG_CHECK(is_index(item), TypeError, fn, "(): argument '", name,
+             "' must be tuple of ints, but found element of type ", type_name(item), " at pos ", pos);
+    v.push_back(index_value(item));
+    ++pos;
+  }
+  return v;
+}
+
 DType dtype_arg(py::handle dtype, DType fallback) {
   if (dtype.is_none()) return fallback;
   TG_CHECK(py::isinstance<DType>(dtype), TypeError, "dtype must be a tinygrad_cpp dtype, not ",

@@ -64,4 +64,5 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_optim(m, cls);
   bind::bind_random(m, cls);
   bind::bind_conv(m, cls);
+  bind::bind_pool(m, cls);
 }

@@ -1,14 +1,8 @@
 """tinygrad_cpp.nn: modules, parameters, losses, functional forms and initialisers, with
 PyTorch's names and semantics."""
 from . import functional, init
-from .modules import (GELU, Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Flatten,
-                      HuberLoss, Identity, KLDivLoss, L1Loss, LeakyReLU, Linear, LogSoftmax, Module,
-                      ModuleList, MSELoss, NLLLoss, ReLU, Sequential, SiLU, Sigmoid, SmoothL1Loss,
-                      Softmax, Tanh)
+from .modules import *  # noqa: F401,F403  (every layer, at PyTorch's module paths)
+from .modules import __all__ as _modules
 from .parameter import Parameter
 
-__all__ = ["Module", "Parameter", "Linear", "Identity", "Conv1d", "Conv2d", "ConvTranspose1d",
-           "ConvTranspose2d", "Sequential", "ModuleList", "ReLU",
-           "Sigmoid", "Tanh", "GELU", "SiLU", "LeakyReLU", "Softmax", "LogSoftmax", "Flatten",
-           "Dropout", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "KLDivLoss",
-           "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "functional", "init"]
+__all__ = ["Parameter", "functional", "init"] + _modules

@@ -5,9 +5,13 @@ import warnings
 
 from .. import _C
 
-__all__ = ["relu", "sigmoid", "tanh", "gelu", "silu", "leaky_relu", "softmax", "log_softmax",
-           "linear", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "dropout", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div",
-           "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"]
+__all__ = ["relu", "sigmoid", "tanh", "gelu", "silu", "leaky_relu", "softmax", "log_softmax", "linear",
+           "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "dropout", "mse_loss", "l1_loss",
+           "smooth_l1_loss", "huber_loss", "kl_div", "cross_entropy", "nll_loss", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "max_pool1d", "max_pool2d", "max_pool1d_with_indices",
+           "max_pool2d_with_indices", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
+           "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+           "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices"]
 
 # The `inplace` flags below are accepted for PyTorch compatibility; the result is always
 # a new tensor (the value is the same, the input is left unchanged).
@@ -300,3 +304,90 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                    pos_weight=pos_weight)
     return _C._binary_cross_entropy_with_logits(input, target, weight, pos_weight,
                                                 _reduction(reduction, size_average, reduce))
+
+
+# ---- pooling ---------------------------------------------------------------------------
+# Each is one C++ op (the 1-d forms run the 2-d kernels with H = 1). stride=None means the
+# kernel size; kernel_size/stride/padding/dilation are an int or a tuple.
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=False):
+    """(values, indices) of 1-d max pooling over the last dim of [N, C, L] or [C, L]."""
+    return _C.max_pool1d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    if return_indices:
+        return _C.max_pool1d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)
+    return _C.max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=False):
+    """(values, indices) of max pooling over [N, C, H, W] or [C, H, W]; indices are flat
+    positions h * W + w in each input plane. A NaN in a window wins."""
+    return _C._max_pool2d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    if return_indices:
+        return _C._max_pool2d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)
+    return _C.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    return _C.avg_pool1d(input, kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Window means; the divisor counts the padding a window covers (count_include_pad),
+    or is divisor_override when given."""
+    return _C._avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                          divisor_override)
+
+
+def _list_with_default(out_size, defaults):
+    """output_size with None entries replaced by the input's sizes (PyTorch's helper)."""
+    if isinstance(out_size, int):
+        return out_size
+    if len(defaults) <= len(out_size):
+        raise ValueError(f"Input dimension should be at least {len(out_size) + 1}")
+    return [v if v is not None else d for v, d in zip(out_size, defaults[-len(out_size):])]
+
+
+def _check_input(fn, input):
+    if not isinstance(input, _C.Tensor):
+        raise TypeError(f"{fn}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+
+
+def adaptive_avg_pool1d(input, output_size):
+    return _C.adaptive_avg_pool1d(input, output_size)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Means over output_size windows tiling H x W; None keeps that input size."""
+    _check_input("adaptive_avg_pool2d", input)
+    return _C._adaptive_avg_pool2d(input, _list_with_default(output_size, input.size()))
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):
+    return _C.adaptive_max_pool1d(input, output_size)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    out = _C.adaptive_max_pool1d(input, output_size)
+    return out if return_indices else out[0]
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=False):
+    _check_input("adaptive_max_pool2d", input)
+    return _C._adaptive_max_pool2d(input, _list_with_default(output_size, input.size()))
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    out = adaptive_max_pool2d_with_indices(input, output_size)
+    return out if return_indices else out[0]
