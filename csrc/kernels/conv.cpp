@@ -2,7 +2,6 @@
 #include "kernels/conv.h"
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include "core/parallel.h"
@@ -68,8 +67,8 @@ void im2col(const ConvGeom& g, const T* image, int64_t c0, int64_t j0, int64_t j
           const T* row = plane + ih * g.W;  // row[ow*sw + off] is the tap of column ow
           const int64_t a = std::clamp(lo, ow0, ow1), b = std::clamp(hi, ow0, ow1);
           std::fill(d, d + (a - ow0), T(0));
-          if (g.sw == 1)
-            std::memcpy(d + (a - ow0), row + (a + off), (b - a) * sizeof(T));
+          if (g.sw == 1)  // rows are short (tens of pixels): a loop beats a memcpy call
+            for (int64_t ow = a; ow < b; ++ow) d[ow - ow0] = row[ow + off];
           else
             for (int64_t ow = a; ow < b; ++ow) d[ow - ow0] = row[ow * g.sw + off];
           std::fill(d + (b - ow0), d + (ow1 - ow0), T(0));
@@ -96,16 +95,25 @@ void col2im(const ConvGeom& g, const T* col, int64_t c0, int64_t j0, int64_t j1,
           const T* s = src + at;  // s[ow - ow0] is map column ow of this row
           T* row = plane + ih * g.W;
           const int64_t a = std::clamp(lo, ow0, ow1), b = std::clamp(hi, ow0, ow1);
-          for (int64_t ow = a; ow < b; ++ow) row[ow * g.sw + off] += s[ow - ow0];
+          if (g.sw == 1)  // contiguous: vectorizes
+            for (int64_t ow = a; ow < b; ++ow) row[ow + off] += s[ow - ow0];
+          else
+            for (int64_t ow = a; ow < b; ++ow) row[ow * g.sw + off] += s[ow - ow0];
         });
       }
   }
 }
 
-// Map positions per band: as many as keep one group's unfolded band within kColElems.
+// Map positions per band: the plane cut into equal bands, each keeping one group's
+// unfolded band within kColElems, rounded up to 32 columns (the widest micro-tile), so no
+// band is a thin remainder the GEMM runs at a fraction of its speed.
 int64_t band_width(const ConvGeom& g) {
-  if (g.pointwise()) return g.map_plane();
-  return std::clamp<int64_t>(kColElems / std::max<int64_t>(g.Kg(), 1), 1, g.map_plane());
+  const int64_t S = g.map_plane();
+  if (g.pointwise() || S == 0) return std::max<int64_t>(S, 1);
+  const int64_t widest = std::max<int64_t>(kColElems / std::max<int64_t>(g.Kg(), 1), 1);
+  const int64_t bands = (S + widest - 1) / widest;
+  const int64_t even = (S + bands - 1) / bands, rounded = (even + 31) / 32 * 32;
+  return std::min(S, rounded <= widest ? rounded : even);
 }
 
 int64_t image_macs(const ConvGeom& g) { return g.O * g.Kg() * g.map_plane(); }
@@ -151,12 +159,17 @@ void conv_map_from_image(const ConvGeom& g, const T* image, const T* weight, T* 
 template <class T>
 void conv_image_from_map(const ConvGeom& g, const T* map, const T* weight, T* image) {
   const int64_t S = g.map_plane(), Kg = g.Kg(), Og = g.Og(), band = band_width(g);
+  // W^T of each group, [Kg, Og] row-major, so the GEMM reads it in place.
+  std::vector<T> wt((size_t)(g.O * Kg));
+  for (int64_t gi = 0; gi < g.groups; ++gi)
+    for (int64_t o = 0; o < Og; ++o)
+      for (int64_t k = 0; k < Kg; ++k) wt[gi * Kg * Og + k * Og + o] = weight[(gi * Og + o) * Kg + k];
   for_images(g, [&](int64_t n) {
     T* img = image + n * g.C * g.image_plane();
     const T* gm = map + n * g.O * S;
     if (g.pointwise()) {
       for (int64_t gi = 0; gi < g.groups; ++gi)
-        gemm(Kg, S, Og, weight + gi * Og * Kg, int64_t(1), Kg, gm + gi * Og * S, S, int64_t(1),
+        gemm(Kg, S, Og, wt.data() + gi * Kg * Og, Og, int64_t(1), gm + gi * Og * S, S, int64_t(1),
              img + gi * g.Cg() * S, S, false);
       return;
     }
@@ -165,7 +178,7 @@ void conv_image_from_map(const ConvGeom& g, const T* map, const T* weight, T* im
     for (int64_t j0 = 0; j0 < S; j0 += band) {
       const int64_t j1 = std::min(S, j0 + band), w = j1 - j0;
       for (int64_t gi = 0; gi < g.groups; ++gi) {
-        gemm(Kg, w, Og, weight + gi * Og * Kg, int64_t(1), Kg, gm + gi * Og * S + j0, S,
+        gemm(Kg, w, Og, wt.data() + gi * Kg * Og, Og, int64_t(1), gm + gi * Og * S + j0, S,
              int64_t(1), col, w, false);
         col2im(g, col, gi * g.Cg(), j0, j1, img);
       }
@@ -177,7 +190,9 @@ template <class T>
 void conv_weight_grad(const ConvGeom& g, const T* image, const T* map, T* weight_grad) {
   const int64_t S = g.map_plane(), Kg = g.Kg(), Og = g.Og(), band = band_width(g);
   const int64_t wsize = g.O * Kg;
-  // Images [n0, n1) summed into acc (zeroed here).
+  // Images [n0, n1) summed into acc (zeroed here), per group the transposed gradient
+  // [Kg, Og] = col [Kg, band] @ map^T [band, Og]: the unfolded band is then read in place
+  // by the GEMM and only the map's band (Og rows, far smaller) is packed.
   auto accumulate = [&](int64_t n0, int64_t n1, T* acc) {
     std::fill(acc, acc + wsize, T(0));
     T* col = g.pointwise() ? nullptr : col_scratch<T>(Kg * band);
@@ -187,31 +202,35 @@ void conv_weight_grad(const ConvGeom& g, const T* image, const T* map, T* weight
       for (int64_t j0 = 0; j0 < S; j0 += band) {
         const int64_t j1 = std::min(S, j0 + band), w = j1 - j0;
         for (int64_t gi = 0; gi < g.groups; ++gi) {
-          const T* B = img + gi * g.Cg() * g.image_plane() + j0;
-          int64_t csb = g.image_plane();
-          if (col) im2col(g, img, gi * g.Cg(), j0, j1, col), B = col, csb = w;
-          gemm(Og, Kg, w, gm + gi * Og * S + j0, S, int64_t(1), B, int64_t(1), csb,
-               acc + gi * Og * Kg, Kg, true);
+          const T* A = img + gi * g.Cg() * g.image_plane() + j0;
+          int64_t rsa = g.image_plane();
+          if (col) im2col(g, img, gi * g.Cg(), j0, j1, col), A = col, rsa = w;
+          gemm(Kg, Og, w, A, rsa, int64_t(1), gm + gi * Og * S + j0, int64_t(1), S,
+               acc + gi * Kg * Og, Og, true);
         }
       }
     }
   };
   // The batch is cut into a fixed number of parts, each summed into its own buffer, the
-  // buffers then added in order: the result does not depend on the number of threads or
-  // on which thread ran what.
+  // buffers then added in order (and transposed back): the result does not depend on the
+  // number of threads or on which thread ran what.
   const int64_t parts = std::min<int64_t>(g.N, kWeightGradParts);
-  if (parts <= 1) return accumulate(0, g.N, weight_grad);
   std::vector<T> partial((size_t)(parts * wsize));
   auto part = [&](int64_t t) { accumulate(g.N * t / parts, g.N * (t + 1) / parts, partial.data() + t * wsize); };
-  if (images_in_parallel(g))
+  if (parts > 1 && images_in_parallel(g))
     parallel_tasks(parts, get_num_threads(), part);
   else
     for (int64_t t = 0; t < parts; ++t) part(t);
-  parallel_for(wsize, parts, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      T s = partial[i];
-      for (int64_t t = 1; t < parts; ++t) s += partial[t * wsize + i];
-      weight_grad[i] = s;
+  // weight_grad[gi, o, k] = sum over parts of partial[t][gi, k, o]
+  parallel_for(g.O, Kg * parts, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t gi = r / Og, o = r % Og;
+      for (int64_t k = 0; k < Kg; ++k) {
+        const int64_t at = gi * Kg * Og + k * Og + o;
+        T s = partial[at];
+        for (int64_t t = 1; t < parts; ++t) s += partial[t * wsize + at];
+        weight_grad[r * Kg + k] = s;
+      }
     }
   });
 }
@@ -234,9 +253,14 @@ void channel_sum(int64_t N, int64_t C, int64_t S, const T* x, T* sum) {
       double acc = 0;
       for (int64_t n = 0; n < N; ++n) {
         const T* p = x + (n * C + c) * S;
-        T part = 0;  // one plane in T (vectorizes), the planes in double
-        for (int64_t s = 0; s < S; ++s) part += p[s];
-        acc += part;
+        // One plane in 16 independent lanes of T (a single running sum would wait on
+        // each add's latency and not vectorize), the planes in double.
+        T lane[16] = {};
+        int64_t s = 0;
+        for (; s + 16 <= S; s += 16)
+          for (int l = 0; l < 16; ++l) lane[l] += p[s + l];
+        for (; s < S; ++s) lane[0] += p[s];
+        for (int l = 0; l < 16; ++l) acc += lane[l];
       }
       sum[c] = T(acc);
     }
