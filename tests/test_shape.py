@@ -301,3 +301,13 @@ def test_chained_view_grads():
     check_grad(lambda x: x.transpose(1, 2).reshape(8, 3) * x.view(8, 3), a)
     check_grad(lambda x: x.unflatten(2, (2, 2)).sum(3), a,
                torch_fn=lambda x: x.unflatten(2, (2, 2)).sum(3))
+
+
+def test_view_as_and_reshape_as():
+    a = tg.arange(6)
+    v = a.view_as(tg.zeros(2, 3))
+    assert v.shape == (2, 3) and v.tolist() == [[0, 1, 2], [3, 4, 5]]
+    r = tg.arange(6).reshape(2, 3).T.reshape_as(tg.zeros(6))  # not viewable: a copy
+    assert r.tolist() == [0, 3, 1, 4, 2, 5]
+    with pytest.raises(RuntimeError):
+        a.view_as(tg.zeros(4))

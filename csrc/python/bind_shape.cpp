@@ -32,6 +32,8 @@ void bind_shape(py::module_& m, TensorClass& cls) {
            py::arg("dim"));
   cls.def("expand", [](const Tensor& a, py::args size) { return expand(a, shape_from_args(size)); });
   cls.def("expand_as", [](const Tensor& a, const Tensor& o) { return expand_as(a, o); }, py::arg("other"));
+  cls.def("view_as", [](const Tensor& a, const Tensor& o) { return view(a, o->shape); }, py::arg("other"));
+  cls.def("reshape_as", [](const Tensor& a, const Tensor& o) { return reshape(a, o->shape); }, py::arg("other"));
   cls.def("permute", [](const Tensor& a, py::args dims) { return permute(a, shape_from_args(dims)); });
   m.def("permute", [](const Tensor& a, py::handle dims) { return permute(a, shape_from_seq(dims)); },
         py::arg("input"), py::arg("dims"));
