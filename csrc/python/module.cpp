@@ -63,4 +63,5 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_loss(m, cls);
   bind::bind_optim(m, cls);
   bind::bind_random(m, cls);
+  bind::bind_batchnorm(m, cls);
 }

@@ -5,7 +5,7 @@ import warnings
 from .. import _C
 
 __all__ = ["relu", "sigmoid", "tanh", "gelu", "silu", "leaky_relu", "softmax", "log_softmax",
-           "linear", "dropout", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div",
+           "linear", "dropout", "batch_norm", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div",
            "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"]
 
 # The `inplace` flags below are accepted for PyTorch compatibility; the result is always
@@ -71,6 +71,31 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if not training or p == 0.0:
         return input
     return _C.dropout(input, p, training)
+
+
+def _optional_tensor(fn, name, position, t):
+    if t is not None and not isinstance(t, _C.Tensor):
+        raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be Tensor, not "
+                        f"{type(t).__name__}")
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5):
+    """Normalizes each channel (dim 1) of input (N, C, ...): with the batch's mean and biased
+    variance when training, updating running_mean/running_var in place (momentum, unbiased
+    variance) when they are given; else with running_mean/running_var."""
+    if not isinstance(input, _C.Tensor):
+        raise TypeError(f"batch_norm(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    for i, (name, t) in enumerate([("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                                   ("running_var", running_var)]):
+        _optional_tensor("batch_norm", name, i + 2, t)
+    if not isinstance(training, bool):
+        raise TypeError(f"batch_norm(): argument 'training' (position 6) must be bool, not "
+                        f"{type(training).__name__}")
+    momentum = _float_arg("batch_norm", "momentum", momentum)
+    eps = _float_arg("batch_norm", "eps", eps)
+    return _C._batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
 
 
 # ---- losses ----------------------------------------------------------------------------
