@@ -5,7 +5,7 @@ import warnings
 from .. import _C
 
 __all__ = ["relu", "sigmoid", "tanh", "gelu", "silu", "leaky_relu", "softmax", "log_softmax",
-           "linear", "dropout", "batch_norm", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div",
+           "linear", "dropout", "dropout1d", "dropout2d", "dropout3d", "batch_norm", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div",
            "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"]
 
 # The `inplace` flags below are accepted for PyTorch compatibility; the result is always
@@ -71,6 +71,63 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if not training or p == 0.0:
         return input
     return _C.dropout(input, p, training)
+
+
+def _check_p(p):
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _feature_dropout_warning(name, ndim, spatial):
+    warnings.warn(f"{name}: Received a {ndim}-D input to {name}, which is deprecated and will result in "
+                  "an error in a future release. To retain the behavior and silence this warning, please "
+                  f"use dropout instead. Note that {name} exists to provide channel-wise dropout on inputs "
+                  f"with {spatial} spatial dimensions, a channel dimension, and an optional batch "
+                  f"dimension (i.e. {spatial + 1}D or {spatial + 2}D inputs).", stacklevel=3)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Zeroes whole channels of (N, C, L) (or unbatched (C, L)) with probability p and
+    scales the rest by 1/(1-p) when training."""
+    _check_p(p)
+    ndim = input.dim()
+    if ndim not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {ndim}D input. Note that "
+                           "dropout1d exists to provide channel-wise dropout on inputs with 1 spatial "
+                           "dimension, a channel dimension, and an optional batch dimension (i.e. 2D or "
+                           "3D inputs).")
+    if ndim == 3:
+        return _C._feature_dropout(input, p, training)
+    return _C._feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zeroes whole channels of (N, C, H, W) with probability p and scales the rest by
+    1/(1-p) when training. A 3D input is taken as (N, C, L), with PyTorch's warning."""
+    _check_p(p)
+    ndim = input.dim()
+    if ndim not in (3, 4):
+        _feature_dropout_warning("dropout2d", ndim, 2)
+    if ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
+                      "dropout behavior is desired - input is interpreted as shape (N, C, L), where C is "
+                      "the channel dim. This behavior will change in a future release to interpret the "
+                      "input as one without a batch dimension, i.e. shape (C, H, W). To maintain the 1D "
+                      "channel-wise dropout behavior, please switch to using dropout1d instead.",
+                      stacklevel=2)
+    return _C._feature_dropout(input, p, training)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    """Zeroes whole channels of (N, C, D, H, W) (or unbatched (C, D, H, W)) with
+    probability p and scales the rest by 1/(1-p) when training."""
+    _check_p(p)
+    ndim = input.dim()
+    if ndim not in (4, 5):
+        _feature_dropout_warning("dropout3d", ndim, 3)
+    if ndim == 5:
+        return _C._feature_dropout(input, p, training)
+    return _C._feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
 
 
 def _optional_tensor(fn, name, position, t):
