@@ -818,6 +818,56 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
             opt.step()
         return f"optim.{opt_name}(lr={lr!r}, {kw})", run
 
+    @entry(2, kind="mut")
+    def normalization(infos):
+        """F.batch_norm (which writes its running stats on success), the BatchNorm modules and
+        channel dropout."""
+        r = rng.random()
+        if r < 0.6:
+            shape = None
+            if rng.random() < 0.8:
+                shape = [rng.choice([0, 1, 2, 3]), rng.choice([0, 1, 2, 3])] + \
+                    [rng.choice([0, 1, 2, 3]) for _ in range(rng.randrange(0, 3))]
+            x = tensor(rng.choice([tg.float32, tg.float64, tg.float32, tg.int64]), shape, infos)
+            c = x.shape[1] if x.ndim > 1 else 3
+
+            def channel():
+                k = rng.random()
+                if k < 0.25:
+                    return None
+                if k < 0.8:
+                    return tensor(rng.choice([x.dtype, x.dtype, tg.float64]), [c], infos)
+                if k < 0.9:
+                    return tensor(infos=infos)
+                return bad()
+            rm = channel()
+            rv = channel() if rng.random() < 0.9 else rm
+            w, b = channel(), channel()
+            training = maybe_bad(rng.choice([True, False]), 0.1)
+            kw = {}
+            if rng.random() < 0.3:
+                kw["momentum"] = maybe_bad(rng.choice([0.1, None, 0.0, 1.0, -1.0, float("nan")]))
+            if rng.random() < 0.3:
+                kw["eps"] = maybe_bad(rng.choice([1e-5, 0.0, -1.0, float("nan"), float("inf")]))
+            return (f"F.batch_norm(x, rm, rv, w, b, {training!r}, {kw})",
+                    lambda: F.batch_norm(x, rm, rv, w, b, training, **kw))
+        if r < 0.8:
+            name = rng.choice(["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"])
+            nf = maybe_bad(rng.choice([1, 2, 3]), 0.1)
+            kw = {k: rng.choice([True, False]) for k in ("affine", "track_running_stats") if rng.random() < 0.5}
+            if rng.random() < 0.3:
+                kw["momentum"] = rng.choice([None, 0.1, 1.0])
+            x = tensor(rng.choice([tg.float32, tg.float64, tg.int64]),
+                       [rng.choice([0, 1, 2]), nf if isinstance(nf, int) and 0 < nf < 5 else 2] +
+                       [rng.choice([1, 2]) for _ in range(rng.randrange(0, 4))] if rng.random() < 0.8 else None, infos)
+            train = rng.choice([True, False])
+            return f"nn.{name}({nf!r}, {kw})(x)", lambda: getattr(nn, name)(nf, **kw).train(train)(x), "pure"
+        name = rng.choice(["dropout1d", "dropout2d", "dropout3d"])
+        x = tensor(rng.choice([tg.float32, tg.float64, tg.float32, tg.int64]), infos=infos)
+        p = maybe_bad(rng.choice([0.0, 0.5, 1.0, -0.1, 1.5, float("nan")]))
+        training = maybe_bad(rng.choice([True, False]), 0.1)
+        return f"F.{name}(x, {p!r}, {training!r})", lambda: getattr(F, name)(x, p, training), "pure"
+
     @entry(1, kind="mut")
     def grad_attr(infos):
         x = tensor(infos=infos)

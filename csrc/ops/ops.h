@@ -2,6 +2,7 @@
 // Every op the library offers, by family. Each family's .cpp holds the forward of each
 // op next to its backward node.
 #include "ops/conv.h"
+#include "ops/batchnorm.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
 #include "ops/index.h"

@@ -153,4 +153,26 @@ Tensor dropout(const Tensor& x, double p, bool train, Generator& g) {
   return out;
 }
 
+Tensor feature_dropout(const Tensor& x, double p, bool train, Generator& g) {
+  TG_CHECK(p >= 0 && p <= 1, ValueError, "dropout probability has to be between 0 and 1, but got ", p);
+  // PyTorch's order: nothing to drop returns the input itself, p == 1 zeroes any input
+  if (!train || p == 0 || x->numel() == 0) return x;
+  if (p == 1) return mul(x, scalar_tensor(0.0, x->dtype, false));
+  TG_CHECK(x->ndim() >= 2, RuntimeError,
+           "Feature dropout requires at least 2 dimensions in the input (got input size ",
+           shape_str(x->shape), ")");
+  TG_CHECK(is_floating(x->dtype), RuntimeError, "result type Float can't be cast to the desired output type ",
+           dtype_name(x->dtype), " (feature dropout of an input of size ", shape_str(x->shape), ")");
+  // one draw per (n, c), broadcast over the trailing dims by the multiply
+  Shape noise(x->ndim(), 1);
+  noise[0] = x->shape[0], noise[1] = x->shape[1];
+  Tensor mask = rand(noise, x->dtype, g);
+  TG_DISPATCH_FLOAT(x->dtype, T, {
+    T* m = mask->data_as<T>();
+    const T thr = T(p), s = T(1.0 / (1.0 - p));
+    for (int64_t i = 0, n = mask->numel(); i < n; ++i) m[i] = m[i] >= thr ? s : T(0);
+  });
+  return mul(x, mask);  // MulBackward0, as in PyTorch
+}
+
 }  // namespace tg

@@ -28,5 +28,8 @@ Tensor randperm(int64_t n, DType dtype, Generator& g);
 Tensor bernoulli(const Tensor& p, Generator& g);
 // Zeroes elements with probability p and scales the rest by 1/(1-p) when training.
 Tensor dropout(const Tensor& x, double p, bool train, Generator& g);
+// Channel dropout of x (N, C, ...): zeroes whole (n, c) slices with probability p and scales
+// the rest by 1/(1-p) when training; x itself when not training or p == 0.
+Tensor feature_dropout(const Tensor& x, double p, bool train, Generator& g);
 
 }  // namespace tg

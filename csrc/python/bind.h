@@ -82,5 +82,6 @@ void bind_optim(py::module_& m, TensorClass& cls);
 void bind_random(py::module_& m, TensorClass& cls);
 void bind_conv(py::module_& m, TensorClass& cls);
 void bind_pool(py::module_& m, TensorClass& cls);
+void bind_batchnorm(py::module_& m, TensorClass& cls);
 
 }  // namespace tg::bind

@@ -65,4 +65,5 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_random(m, cls);
   bind::bind_conv(m, cls);
   bind::bind_pool(m, cls);
+  bind::bind_batchnorm(m, cls);
 }

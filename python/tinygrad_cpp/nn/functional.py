@@ -5,13 +5,6 @@ import warnings
 
 from .. import _C
 
-__all__ = ["relu", "sigmoid", "tanh", "gelu", "silu", "leaky_relu", "softmax", "log_softmax", "linear",
-           "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "dropout", "mse_loss", "l1_loss",
-           "smooth_l1_loss", "huber_loss", "kl_div", "cross_entropy", "nll_loss", "binary_cross_entropy",
-           "binary_cross_entropy_with_logits", "max_pool1d", "max_pool2d", "max_pool1d_with_indices",
-           "max_pool2d_with_indices", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
-           "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
-           "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices"]
 
 # The `inplace` flags below are accepted for PyTorch compatibility; the result is always
 # a new tensor (the value is the same, the input is left unchanged).
@@ -156,6 +149,88 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if not training or p == 0.0:
         return input
     return _C.dropout(input, p, training)
+
+
+def _check_p(p):
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _feature_dropout_warning(name, ndim, spatial):
+    warnings.warn(f"{name}: Received a {ndim}-D input to {name}, which is deprecated and will result in "
+                  "an error in a future release. To retain the behavior and silence this warning, please "
+                  f"use dropout instead. Note that {name} exists to provide channel-wise dropout on inputs "
+                  f"with {spatial} spatial dimensions, a channel dimension, and an optional batch "
+                  f"dimension (i.e. {spatial + 1}D or {spatial + 2}D inputs).", stacklevel=3)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Zeroes whole channels of (N, C, L) (or unbatched (C, L)) with probability p and
+    scales the rest by 1/(1-p) when training."""
+    _check_p(p)
+    ndim = input.dim()
+    if ndim not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {ndim}D input. Note that "
+                           "dropout1d exists to provide channel-wise dropout on inputs with 1 spatial "
+                           "dimension, a channel dimension, and an optional batch dimension (i.e. 2D or "
+                           "3D inputs).")
+    if ndim == 3:
+        return _C._feature_dropout(input, p, training)
+    return _C._feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zeroes whole channels of (N, C, H, W) with probability p and scales the rest by
+    1/(1-p) when training. A 3D input is taken as (N, C, L), with PyTorch's warning."""
+    _check_p(p)
+    ndim = input.dim()
+    if ndim not in (3, 4):
+        _feature_dropout_warning("dropout2d", ndim, 2)
+    if ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
+                      "dropout behavior is desired - input is interpreted as shape (N, C, L), where C is "
+                      "the channel dim. This behavior will change in a future release to interpret the "
+                      "input as one without a batch dimension, i.e. shape (C, H, W). To maintain the 1D "
+                      "channel-wise dropout behavior, please switch to using dropout1d instead.",
+                      stacklevel=2)
+    return _C._feature_dropout(input, p, training)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    """Zeroes whole channels of (N, C, D, H, W) (or unbatched (C, D, H, W)) with
+    probability p and scales the rest by 1/(1-p) when training."""
+    _check_p(p)
+    ndim = input.dim()
+    if ndim not in (4, 5):
+        _feature_dropout_warning("dropout3d", ndim, 3)
+    if ndim == 5:
+        return _C._feature_dropout(input, p, training)
+    return _C._feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
+
+
+def _optional_tensor(fn, name, position, t):
+    if t is not None and not isinstance(t, _C.Tensor):
+        raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be Tensor, not "
+                        f"{type(t).__name__}")
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5):
+    """Normalizes each channel (dim 1) of input (N, C, ...): with the batch's mean and biased
+    variance when training, updating running_mean/running_var in place (momentum, unbiased
+    variance) when they are given; else with running_mean/running_var."""
+    if not isinstance(input, _C.Tensor):
+        raise TypeError(f"batch_norm(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    for i, (name, t) in enumerate([("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                                   ("running_var", running_var)]):
+        _optional_tensor("batch_norm", name, i + 2, t)
+    if not isinstance(training, bool):
+        raise TypeError(f"batch_norm(): argument 'training' (position 6) must be bool, not "
+                        f"{type(training).__name__}")
+    momentum = _float_arg("batch_norm", "momentum", momentum)
+    eps = _float_arg("batch_norm", "eps", eps)
+    return _C._batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
 
 
 # ---- losses ----------------------------------------------------------------------------
@@ -391,3 +466,8 @@ def adaptive_max_pool2d_with_indices(input, output_size, return_indices=False):
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     out = adaptive_max_pool2d_with_indices(input, output_size)
     return out if return_indices else out[0]
+
+
+# The public functions defined above (not the helpers, not the imported modules).
+__all__ = [name for name, value in list(globals().items())
+           if not name.startswith("_") and callable(value) and getattr(value, "__module__", None) == __name__]

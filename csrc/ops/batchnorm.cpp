@@ -1,0 +1,173 @@
+// Batch normalization: one op whose forward (statistics, running-stat update, normalize +
+// affine) and backward (input, weight and bias gradients in one kernel call) are the fused
+// kernels of kernels/batchnorm.h.
+#include "ops/batchnorm.h"
+
+#include <cmath>
+#include <vector>
+
+#include "autograd/node.h"
+#include "kernels/batchnorm.h"
+#include "ops/creation.h"
+#include "ops/elementwise.h"
+
+namespace tg {
+
+namespace {
+
+kernels::BnShape bn_shape(const Tensor& x) {
+  const int64_t n = x->shape[0], c = x->shape[1];
+  int64_t s = 1;
+  for (int64_t d = 2; d < x->ndim(); ++d) s *= x->shape[d];
+  return {n, c, s};
+}
+
+template <class T>
+T* ptr(const Tensor& t) {
+  return t ? t->data_as<T>() : nullptr;
+}
+
+// A tensor of `t`'s values with `dt` and contiguous, without history; null for null.
+Tensor dense(const Tensor& t, DType dt) {
+  if (!t) return nullptr;
+  Tensor c = contiguous(t);
+  if (c->dtype == dt) return c;
+  NoGradGuard ng;
+  return to_dtype(c, dt);
+}
+
+// The per-channel tensors must match the input's channels and dtype; the running
+// statistics take no gradient (they are updated in place).
+void check_channel_tensor(const Tensor& t, const char* what, int64_t c, DType dt) {
+  if (!t) return;
+  TG_CHECK(t->numel() == c, RuntimeError, what, " should contain ", c, " elements not ", t->numel(),
+           " (", what, " shape ", shape_str(t->shape), ")");
+  TG_CHECK(t->dtype == dt, RuntimeError, "mixed dtype (CPU): all inputs must share same datatype: input is ",
+           dtype_name(dt), ", ", what, " is ", dtype_name(t->dtype));
+}
+
+void check_running_stat(const Tensor& t, const char* what) {
+  TG_CHECK(!t->requires_grad, RuntimeError,
+           "The function 'native_batch_norm' is not differentiable with respect to argument '", what,
+           "'. This input cannot have requires_grad True.");
+}
+
+// The running statistics are written in training: checked before anything is written, so a
+// failure leaves both unchanged.
+void check_running_stat_writable(const Tensor& t) {
+  check_storage_writable(*t->storage);
+  for (int64_t d = 0; d < t->ndim(); ++d)
+    TG_CHECK(t->shape[d] <= 1 || t->strides[d] != 0, RuntimeError,
+             "unsupported operation: more than one element of the written-to tensor refers to a "
+             "single memory location. Please clone() the tensor before performing the operation. "
+             "(running statistics of shape ", shape_str(t->shape), ", strides ", shape_str(t->strides), ")");
+}
+
+// stat = (1 - momentum) * stat + momentum * value[c] (times `scale`), through copy_, which
+// bumps the version like any in-place op.
+template <class T>
+void update_running(const Tensor& stat, const std::vector<double>& value, double scale, double momentum) {
+  Tensor cur = contiguous(stat);
+  Tensor next = empty(stat->shape, stat->dtype);
+  const T* p = cur->data_as<T>();
+  T* q = next->data_as<T>();
+  for (size_t c = 0; c < value.size(); ++c)
+    q[c] = T((1.0 - momentum) * double(p[c]) + momentum * value[c] * scale);
+  NoGradGuard ng;
+  copy_(stat, next);
+}
+
+struct NativeBatchNormBackward0 : Node {
+  SavedTensor input, weight;
+  std::vector<double> mean, invstd;
+  bool training;
+  Shape weight_shape, bias_shape;
+  NativeBatchNormBackward0(const Tensor& x, const Tensor& w, const Tensor& b, std::vector<double> mean,
+                           std::vector<double> invstd, bool training)
+      : input(x), mean(std::move(mean)), invstd(std::move(invstd)), training(training) {
+    if (w) weight = SavedTensor(w), weight_shape = w->shape;
+    if (b) bias_shape = b->shape;
+  }
+  std::string name() const override { return "NativeBatchNormBackward0"; }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    const Tensor& in = input.get(*this);
+    const DType dt = in->dtype;
+    Tensor x = contiguous(in), go = dense(g[0], dt);
+    Tensor w = weight.t ? dense(weight.get(*this), dt) : nullptr;
+    const kernels::BnShape sh = bn_shape(x);
+    std::vector<Tensor> out(3);
+    if (next_edges[0].fn) out[0] = empty(x->shape, dt);
+    if (next_edges[1].fn) out[1] = empty(weight_shape, dt);
+    if (next_edges[2].fn) out[2] = empty(bias_shape, dt);
+    TG_DISPATCH_FLOAT(dt, T, {
+      kernels::batchnorm_backward<T>(x->data_as<T>(), go->data_as<T>(), sh, mean.data(), invstd.data(),
+                                     ptr<T>(w), training, ptr<T>(out[0]), ptr<T>(out[1]), ptr<T>(out[2]));
+    });
+    return out;
+  }
+  void release_saved() override { input.reset(), weight.reset(); }
+};
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight, const Tensor& bias, bool training, double momentum,
+                  double eps) {
+  const DType dt = input->dtype;
+  TG_CHECK(is_floating(dt), RuntimeError, "\"batch_norm\" not implemented for '", dtype_name(dt),
+           "' (input ", shape_str(input->shape), ")");
+  TG_CHECK(input->ndim() >= 2, IndexError, "batch_norm: expected an input with at least 2 dimensions (N, C, ...), got input size ",
+           shape_str(input->shape));
+  const kernels::BnShape sh = bn_shape(input);
+  const int64_t C = sh.c;
+  TG_CHECK(!training || sh.n * sh.s != 1, ValueError,
+           "Expected more than 1 value per channel when training, got input size ", shape_str(input->shape));
+  TG_CHECK(!training || eps > 0, ValueError, "batch_norm eps must be positive during training, but got ", eps);
+  TG_CHECK(!(eps < 0), ValueError, "batch_norm eps must be non-negative, but got ", eps);
+  TG_CHECK(!running_mean == !running_var, ValueError,
+           "running_mean and running_var must either both be None or neither be None");
+  check_channel_tensor(weight, "weight", C, dt);
+  check_channel_tensor(bias, "bias", C, dt);
+  check_channel_tensor(running_mean, "running_mean", C, dt);
+  check_channel_tensor(running_var, "running_var", C, dt);
+  TG_CHECK(training || running_mean, RuntimeError, "running_mean must be defined in evaluation mode");
+  if (running_mean) {
+    check_running_stat(running_mean, "running_mean");
+    check_running_stat(running_var, "running_var");
+  }
+  const bool update = training && running_mean && sh.n * sh.s > 0;
+  if (update) {
+    check_running_stat_writable(running_mean);
+    check_running_stat_writable(running_var);
+  }
+
+  Tensor x = contiguous(input);
+  Tensor w = dense(weight, dt), b = dense(bias, dt);
+  std::vector<double> mean(C, 0.0), var(C, 1.0), invstd(C);
+  TG_DISPATCH_FLOAT(dt, T, {
+    if (training) {
+      if (sh.n * sh.s > 0) kernels::batchnorm_stats<T>(x->data_as<T>(), sh, mean.data(), var.data());
+    } else {
+      Tensor rm = contiguous(running_mean), rv = contiguous(running_var);
+      for (int64_t c = 0; c < C; ++c) mean[c] = double(rm->data_as<T>()[c]), var[c] = double(rv->data_as<T>()[c]);
+    }
+  });
+  for (int64_t c = 0; c < C; ++c) invstd[c] = 1.0 / std::sqrt(var[c] + eps);
+
+  Tensor out = empty(input->shape, dt);
+  TG_DISPATCH_FLOAT(dt, T, {
+    kernels::batchnorm_apply<T>(x->data_as<T>(), sh, mean.data(), invstd.data(), ptr<T>(w), ptr<T>(b),
+                                out->data_as<T>());
+    if (update) {
+      const double m = double(sh.n) * double(sh.s);
+      update_running<T>(running_mean, mean, 1.0, momentum);
+      update_running<T>(running_var, var, m / (m - 1.0), momentum);
+    }
+  });
+  set_history(make_node<NativeBatchNormBackward0>({input, weight, bias}, input, weight, bias, std::move(mean),
+                                                  std::move(invstd), training),
+              {out});
+  return out;
+}
+
+}  // namespace tg
