@@ -6,7 +6,8 @@ nll_loss) trained with SGD momentum at batch 64, tinygrad_cpp beside PyTorch 2.1
   * the convolutions alone: conv2 (the 32->64 layer, 90% of the FLOPs) forward and
     backward in GFLOP/s, beside our GEMM's GFLOP/s on a product of the same FLOP count
     (the target: convolution at >= 70% of the GEMM's rate);
-  * the memory one training step adds at its peak (peak RSS over the RSS before the step).
+  * the memory training adds at its peak (peak RSS over the three first steps, less the
+    RSS with the model and the batches in place).
 
     python bench/cnn.py [--threads 1 2] [--repeat 5] [--steps 30]
 
@@ -102,15 +103,16 @@ def worker(lib_name, threads, steps, data_dir):
         loss.backward()
         opt.step()
 
-    for _ in range(3):
-        step()
     try:  # the peak from here on (Linux >= 4.0)
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
     except OSError:
         pass
     before = rss_kb("VmRSS")
-    step()
+    for _ in range(3):
+        step()
+    # what training needs beyond the model and the data: activations, gradients, optimizer
+    # state and whatever the library keeps cached between steps
     peak_mb = (rss_kb("VmHWM") - before) / 1024
     step_ms = median_ms(step, steps)
 
@@ -136,6 +138,8 @@ def worker(lib_name, threads, steps, data_dir):
 
 def measure(lib, threads, args):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    if args.isa == "avx2" and lib == "torch":  # PyTorch on its AVX2 kernels too: oneDNN, ATen, MKL
+        env.update(ONEDNN_MAX_CPU_ISA="AVX2", ATEN_CPU_CAPABILITY="avx2", MKL_ENABLE_INSTRUCTIONS="AVX2")
     out = subprocess.run([sys.executable, __file__, "--worker", lib, str(threads), str(args.steps), args.data_dir],
                          capture_output=True, text=True, env=env)
     if out.returncode != 0:
@@ -148,7 +152,8 @@ def main():
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--steps", type=int, default=30, help="timed repetitions inside each run")
-    ap.add_argument("--isa", choices=["avx512", "avx2", "portable"], help="force tinygrad_cpp's kernels")
+    ap.add_argument("--isa", choices=["avx512", "avx2", "portable"],
+                    help="force tinygrad_cpp's kernels (avx2: PyTorch's oneDNN, ATen and MKL too)")
     ap.add_argument("--data-dir", default=os.environ.get("MNIST_DIR", DEFAULT_DATA))
     ap.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
