@@ -11,6 +11,7 @@ DIR/MNIST/raw or DIR itself; default: $MNIST_DIR, else shared/data/mnist beside 
 checkout, else ./data, downloading there if missing)."""
 import argparse
 import os
+import time
 
 from tqdm import tqdm
 
@@ -64,6 +65,8 @@ def train(args, model, device, train_loader, optimizer, epoch):
             bar.set_postfix(loss=f"{loss.item():.4f}")
             if args.dry_run:
                 break
+        if args.limit_batches and batch_idx + 1 >= args.limit_batches:
+            break
 
 
 def test(model, device, test_loader):
@@ -92,7 +95,7 @@ def default_data_dir():
     return shared if os.path.isdir(shared) else os.path.join(REPO, "data")
 
 
-def main():
+def main(argv=None):
     # Training settings
     parser = argparse.ArgumentParser(description='PyTorch MNIST Example')
     parser.add_argument('--batch-size', type=int, default=64, metavar='N',
@@ -115,12 +118,14 @@ def main():
                         help='how many batches to wait before logging training status')
     parser.add_argument('--save-model', action='store_true',
                         help='For Saving the current Model')
+    parser.add_argument('--model-path', default='mnist_cnn.pt', help='where --save-model writes')
     parser.add_argument('--augment', action='store_true',
                         help='train on randomly rotated, shifted and scaled digits (RandomAffine)')
     parser.add_argument('--threads', type=int, default=None, help='threads (default: all CPUs)')
     parser.add_argument('--data-dir', default=default_data_dir(), help='where the MNIST files are')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
-    args = parser.parse_args()
+    parser.add_argument('--limit-batches', type=int, default=0, help='train on this many batches per epoch')
+    args = parser.parse_args(argv)
 
     use_accel = not args.no_accel and torch.accelerator.is_available()
 
@@ -165,16 +170,19 @@ def main():
     optimizer = optim.Adadelta(model.parameters(), lr=args.lr)
 
     scheduler = StepLR(optimizer, step_size=1, gamma=args.gamma)
+    accuracy = 0.0
     for epoch in range(1, args.epochs + 1):
+        start = time.perf_counter()
         train(args, model, device, train_loader, optimizer, epoch)
-        print(f"Epoch {epoch}: ", end="")
-        test(model, device, test_loader)
+        print(f"Epoch {epoch} ({time.perf_counter() - start:.1f} s): ", end="")
+        accuracy = test(model, device, test_loader)
         scheduler.step()
         if args.dry_run:
             break
 
     if args.save_model:
-        torch.save(model.state_dict(), "mnist_cnn.pt")
+        torch.save(model.state_dict(), args.model_path)
+    return accuracy
 
 
 if __name__ == '__main__':
