@@ -28,8 +28,11 @@ T* col_scratch(int64_t elems) {
 // for each map row oh touched, `at` counting positions from j0.
 template <class F>
 void for_band_rows(const ConvGeom& g, int64_t j0, int64_t j1, F&& f) {
-  for (int64_t j = j0; j < j1;) {
-    const int64_t oh = j / g.OW, ow0 = j % g.OW, ow1 = std::min(g.OW, ow0 + (j1 - j));
+  // one division per band, not per piece: rows are short and this runs for every row of
+  // the unfolded matrix
+  int64_t oh = j0 / g.OW, ow0 = j0 % g.OW;
+  for (int64_t j = j0; j < j1; ++oh, ow0 = 0) {
+    const int64_t ow1 = std::min(g.OW, ow0 + (j1 - j));
     f(oh, ow0, ow1, j - j0);
     j += ow1 - ow0;
   }
