@@ -11,6 +11,7 @@ import tinygrad_cpp as tg
 from test_mnist import mnist_dir
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
+import mnist_cnn  # noqa: E402
 import mnist_mlp  # noqa: E402
 import optimizers  # noqa: E402
 import regression  # noqa: E402
@@ -54,3 +55,32 @@ def test_optimizers_plot(tmp_path):
     pytest.importorskip("matplotlib")
     assert optimizers.plot({"a": [3.0, 2.0, 1.0]}, str(tmp_path / "c.png"), window=2)
     assert (tmp_path / "c.png").stat().st_size > 0
+
+
+def test_mnist_cnn_learns_in_a_hundred_batches(tmp_path, capsys):
+    # PyTorch's example as it stands, cut to 100 batches of one epoch: already > 90%
+    path = str(tmp_path / "cnn.pt")
+    accuracy = mnist_cnn.main(["--epochs", "1", "--limit-batches", "100", "--data-dir", mnist_dir(),
+                               "--quiet", "--save-model", "--model-path", path])
+    out = capsys.readouterr().out
+    assert "Test set: Average loss" in out and "Accuracy" in out
+    assert accuracy > 90.0
+    model = mnist_cnn.Net()
+    model.load_state_dict(tg.load(path))
+    assert model.conv2.weight.shape == (64, 32, 3, 3)
+
+
+def test_saliency_map_png(tmp_path):
+    pytest.importorskip("PIL")
+    import saliency
+    out = str(tmp_path / "saliency.png")
+    maps, pred, labels = saliency.main(["--model", str(tmp_path / "none.pt"), "--train-batches", "60",
+                                        "--count", "6", "--out", out, "--data-dir", mnist_dir()])
+    assert maps.shape == (6, 1, 28, 28)
+    m = maps.numpy()
+    assert m.min() >= 0 and np.allclose(m.reshape(6, -1).max(axis=1), 1.0)
+    # the map is brightest on the digit's strokes, not on the empty border
+    assert m[:, :, :3, :].mean() < m[:, :, 8:20, 8:20].mean()
+    from PIL import Image
+    with Image.open(out) as img:
+        assert img.size == (6 * 30 + 2, 2 * 30 + 2)
