@@ -682,6 +682,19 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
             kw["reduction"] = rng.choice(["mean", "sum", "none", "batchmean", "avg", None, 1])
         return f"F.{name}(..., {kw!r:.80})", lambda: getattr(F, name)(*args, **kw)
 
+    @entry(2)
+    def padding(infos):
+        x = tensor(infos=infos)
+        k = rng.choice([0, 1, 1, 2, 2, 3, 4])
+        pad = [rng.choice([0, 1, 1, 2, -1, -2, 4, -5]) for _ in range(2 * k)]
+        if pad and rng.random() < 0.1:
+            pad[rng.randrange(len(pad))] = rng.choice([2 ** 62, -(2 ** 63), 2 ** 63 - 1, 1.0, True, None])
+        pad = maybe_bad(pad, 0.05)
+        kw = {"mode": maybe_bad(rng.choice(["constant", "reflect", "replicate", "circular"]), 0.1)}
+        if rng.random() < 0.3:
+            kw["value"] = maybe_bad(scalar(), 0.2)
+        return f"F.pad(x, {pad!r:.60}, **{kw!r:.60})", lambda: F.pad(x, pad, **kw)
+
     @entry(2, kind="mut")
     def modules(infos):
         r = rng.random()

@@ -7,6 +7,7 @@
 #include "ops/linalg.h"
 #include "ops/loss.h"
 #include "ops/optim.h"
+#include "ops/pad.h"
 #include "ops/random.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"

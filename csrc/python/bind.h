@@ -77,5 +77,6 @@ void bind_index(py::module_& m, TensorClass& cls);
 void bind_loss(py::module_& m, TensorClass& cls);
 void bind_optim(py::module_& m, TensorClass& cls);
 void bind_random(py::module_& m, TensorClass& cls);
+void bind_pad(py::module_& m, TensorClass& cls);
 
 }  // namespace tg::bind

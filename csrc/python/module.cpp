@@ -17,6 +17,8 @@ PYBIND11_MODULE(_C, m) {
       PyErr_SetString(PyExc_IndexError, e.what());
     } catch (const TypeError& e) {
       PyErr_SetString(PyExc_TypeError, e.what());
+    } catch (const NotImplementedError& e) {
+      PyErr_SetString(PyExc_NotImplementedError, e.what());
     } catch (const RuntimeError& e) {
       PyErr_SetString(PyExc_RuntimeError, e.what());
     }
@@ -63,4 +65,5 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_loss(m, cls);
   bind::bind_optim(m, cls);
   bind::bind_random(m, cls);
+  bind::bind_pad(m, cls);
 }

@@ -6,7 +6,8 @@ from .. import _C
 
 __all__ = ["relu", "sigmoid", "tanh", "gelu", "silu", "leaky_relu", "softmax", "log_softmax",
            "linear", "dropout", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div",
-           "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"]
+           "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+           "pad"]
 
 # The `inplace` flags below are accepted for PyTorch compatibility; the result is always
 # a new tensor (the value is the same, the input is left unchanged).
@@ -219,3 +220,39 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                    pos_weight=pos_weight)
     return _C._binary_cross_entropy_with_logits(input, target, weight, pos_weight,
                                                 _reduction(reduction, size_average, reduce))
+
+
+# ---- padding ---------------------------------------------------------------------------
+
+_PAD_MODES = {"constant": 0, "reflect": 1, "replicate": 2, "circular": 3}
+
+
+def _int_tuple(fn, name, position, v):
+    """A tuple of ints as PyTorch's parser takes it: a tuple or list of ints (or objects
+    with __index__, like numpy integers); bools and floats are refused (TypeError)."""
+    if not isinstance(v, (tuple, list)):
+        raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be tuple of ints, "
+                        f"not {type(v).__name__}")
+    out = []
+    for i, e in enumerate(v):
+        if isinstance(e, bool) or not hasattr(type(e), "__index__"):
+            raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be tuple of ints, "
+                            f"but found element of type {type(e).__name__} at pos {i}")
+        out.append(e.__index__())
+    return out
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Pads the last len(pad) // 2 dims: pad = (last_before, last_after, prev_before, ...);
+    negative values crop. 'constant' fills with `value` (0 by default) and takes any rank;
+    'reflect' (mirror without repeating the edge), 'replicate' (repeat the edge) and
+    'circular' (wrap around) pad 1, 2 or 3 dims of a tensor with one or two more dims."""
+    _check_tensors("pad", input=input)
+    pad = _int_tuple("pad", "pad", 2, pad)
+    if not isinstance(mode, str):
+        raise TypeError(f"pad(): argument 'mode' (position 3) must be str, not {type(mode).__name__}")
+    if mode not in _PAD_MODES:
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if value is not None:
+        value = _float_arg("pad", "value", value)
+    return _C._pad(input, pad, _PAD_MODES[mode], value)
