@@ -78,5 +78,6 @@ void bind_loss(py::module_& m, TensorClass& cls);
 void bind_optim(py::module_& m, TensorClass& cls);
 void bind_random(py::module_& m, TensorClass& cls);
 void bind_pad(py::module_& m, TensorClass& cls);
+void bind_upsample(py::module_& m, TensorClass& cls);
 
 }  // namespace tg::bind

@@ -66,4 +66,5 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_optim(m, cls);
   bind::bind_random(m, cls);
   bind::bind_pad(m, cls);
+  bind::bind_upsample(m, cls);
 }
