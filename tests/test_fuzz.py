@@ -764,6 +764,37 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
                "adaptive_max_pool2d": nn.AdaptiveMaxPool2d}[name]
         return (f"nn.{mod.__name__}({args[1:]!r:.60}, {kw!r:.100})(x {list(x.shape)})",
                 lambda: mod(*args[1:], **kw)(x))
+    @entry(2)
+    def padding(infos):
+        x = tensor(infos=infos)
+        k = rng.choice([0, 1, 1, 2, 2, 3, 4])
+        pad = [rng.choice([0, 1, 1, 2, -1, -2, 4, -5]) for _ in range(2 * k)]
+        if pad and rng.random() < 0.1:
+            pad[rng.randrange(len(pad))] = rng.choice([2 ** 62, -(2 ** 63), 2 ** 63 - 1, 1.0, True, None])
+        pad = maybe_bad(pad, 0.05)
+        kw = {"mode": maybe_bad(rng.choice(["constant", "reflect", "replicate", "circular"]), 0.1)}
+        if rng.random() < 0.3:
+            kw["value"] = maybe_bad(scalar(), 0.2)
+        return f"F.pad(x, {pad!r:.60}, **{kw!r:.60})", lambda: F.pad(x, pad, **kw)
+
+    @entry(2)
+    def resizing(infos):
+        nd = rng.choice([2, 3, 3, 4, 4, 5, 6])
+        shape = [rng.choice([0, 1, 2]), rng.choice([0, 1, 2])] + [rng.choice([0, 1, 2, 3]) for _ in range(nd - 2)]
+        x = tensor(rng.choice([tg.float32, tg.float64, tg.float32, tg.int64]), shape if rng.random() < 0.8 else None,
+                   infos)
+        kw = {"mode": maybe_bad(rng.choice(["nearest", "nearest-exact", "linear", "bilinear", "bicubic"]), 0.1)}
+        k = max(nd - 2, 1)
+        if rng.random() < 0.5:
+            kw["size"] = maybe_bad(rng.choice([2, 3, 0, -1] + [tuple(rng.choice([1, 2, 5]) for _ in range(k))]), 0.1)
+        if "size" not in kw or rng.random() < 0.1:
+            kw["scale_factor"] = maybe_bad(rng.choice([2, 0.5, 1.5, 3.0, 0.0, -1.0, 1e30, float("nan")]
+                                                      + [tuple(rng.choice([0.5, 2.0, 1.7]) for _ in range(k))]), 0.1)
+            if rng.random() < 0.3:
+                kw["recompute_scale_factor"] = rng.choice([True, False, None])
+        if rng.random() < 0.4:
+            kw["align_corners"] = maybe_bad(rng.choice([True, False, None]), 0.1)
+        return f"F.interpolate(x, **{kw!r:.80})", lambda: F.interpolate(x, **kw)
 
     @entry(2, kind="mut")
     def modules(infos):

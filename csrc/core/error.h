@@ -12,6 +12,9 @@ struct RuntimeError : std::runtime_error { using std::runtime_error::runtime_err
 struct ValueError : std::runtime_error { using std::runtime_error::runtime_error; };
 struct IndexError : std::runtime_error { using std::runtime_error::runtime_error; };
 struct TypeError : std::runtime_error { using std::runtime_error::runtime_error; };
+// A combination PyTorch does not implement either (Python's NotImplementedError, itself a
+// RuntimeError subclass).
+struct NotImplementedError : RuntimeError { using RuntimeError::RuntimeError; };
 
 inline std::string shape_str(const std::vector<int64_t>& s) {
   std::ostringstream o;

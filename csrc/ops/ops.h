@@ -10,6 +10,8 @@
 #include "ops/loss.h"
 #include "ops/optim.h"
 #include "ops/pool.h"
+#include "ops/pad.h"
 #include "ops/random.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
+#include "ops/upsample.h"

@@ -83,5 +83,7 @@ void bind_random(py::module_& m, TensorClass& cls);
 void bind_conv(py::module_& m, TensorClass& cls);
 void bind_pool(py::module_& m, TensorClass& cls);
 void bind_batchnorm(py::module_& m, TensorClass& cls);
+void bind_pad(py::module_& m, TensorClass& cls);
+void bind_upsample(py::module_& m, TensorClass& cls);
 
 }  // namespace tg::bind

@@ -17,6 +17,8 @@ PYBIND11_MODULE(_C, m) {
       PyErr_SetString(PyExc_IndexError, e.what());
     } catch (const TypeError& e) {
       PyErr_SetString(PyExc_TypeError, e.what());
+    } catch (const NotImplementedError& e) {
+      PyErr_SetString(PyExc_NotImplementedError, e.what());
     } catch (const RuntimeError& e) {
       PyErr_SetString(PyExc_RuntimeError, e.what());
     }
@@ -66,4 +68,6 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_conv(m, cls);
   bind::bind_pool(m, cls);
   bind::bind_batchnorm(m, cls);
+  bind::bind_pad(m, cls);
+  bind::bind_upsample(m, cls);
 }

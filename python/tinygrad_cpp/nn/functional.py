@@ -1,5 +1,6 @@
 """nn.functional: activations, linear, dropout and losses as functions. Activations call
 the tensor ops; each loss is one fused C++ op with its own backward node."""
+import math
 import operator
 import warnings
 
@@ -466,6 +467,168 @@ def adaptive_max_pool2d_with_indices(input, output_size, return_indices=False):
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     out = adaptive_max_pool2d_with_indices(input, output_size)
     return out if return_indices else out[0]
+
+
+# ---- padding ---------------------------------------------------------------------------
+
+_PAD_MODES = {"constant": 0, "reflect": 1, "replicate": 2, "circular": 3}
+
+
+def _int_tuple(fn, name, position, v):
+    """A tuple of ints as PyTorch's parser takes it: a tuple or list of ints (or objects
+    with __index__, like numpy integers); bools and floats are refused (TypeError)."""
+    if not isinstance(v, (tuple, list)):
+        raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be tuple of ints, "
+                        f"not {type(v).__name__}")
+    out = []
+    for i, e in enumerate(v):
+        if isinstance(e, bool) or not hasattr(type(e), "__index__"):
+            raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be tuple of ints, "
+                            f"but found element of type {type(e).__name__} at pos {i}")
+        out.append(e.__index__())
+    return out
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Pads the last len(pad) // 2 dims: pad = (last_before, last_after, prev_before, ...);
+    negative values crop. 'constant' fills with `value` (0 by default) and takes any rank;
+    'reflect' (mirror without repeating the edge), 'replicate' (repeat the edge) and
+    'circular' (wrap around) pad 1, 2 or 3 dims of a tensor with one or two more dims."""
+    _check_tensors("pad", input=input)
+    pad = _int_tuple("pad", "pad", 2, pad)
+    if not isinstance(mode, str):
+        raise TypeError(f"pad(): argument 'mode' (position 3) must be str, not {type(mode).__name__}")
+    if mode not in _PAD_MODES:
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if value is not None:
+        value = _float_arg("pad", "value", value)
+    return _C._pad(input, pad, _PAD_MODES[mode], value)
+
+
+# ---- resizing --------------------------------------------------------------------------
+
+def _is_int(v):
+    return not isinstance(v, bool) and hasattr(type(v), "__index__")
+
+
+def _interp_int_list(name, v, fn):
+    """PyTorch's parser for a tuple of ints: TypeError for anything else."""
+    if not all(_is_int(e) for e in v):
+        raise TypeError(f"{fn}() received an invalid combination of arguments: argument "
+                        f"'{name}' must be tuple of ints, but got {[type(e).__name__ for e in v]}")
+    return [e.__index__() for e in v]
+
+
+def _interp_float_list(name, v, fn):
+    if not all(not isinstance(e, (str, bytes)) and not isinstance(e, _C.Tensor) and hasattr(type(e), "__float__")
+               for e in v):
+        raise TypeError(f"{fn}() received an invalid combination of arguments: argument "
+                        f"'{name}' must be tuple of floats, but got {[type(e).__name__ for e in v]}")
+    return [float(e) for e in v]
+
+
+_INTERP_MODES = "nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact"
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resizes the spatial dims of input [N, C, d1, ...] to `size` or by `scale_factor`
+    (an output size of floor(d * scale)). Modes: 'nearest' (floor(o / scale), PyTorch's
+    legacy rule), 'nearest-exact' (pixel centres) on 3-D to 5-D input, 'linear' on 3-D and
+    'bilinear' on 4-D input, with `align_corners` (corner pixel centres line up) for the
+    linear modes. A given scale_factor is the one the source positions use, unless
+    recompute_scale_factor, which recomputes it from the output size."""
+    _check_tensors("interpolate", input=input)
+    if mode in ("nearest", "area", "nearest-exact"):
+        if align_corners is not None:
+            raise ValueError("align_corners option can only be set with the interpolating modes: "
+                             "linear | bilinear | bicubic | trilinear")
+    elif align_corners is None:
+        align_corners = False
+    dim = input.dim() - 2
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    fn = {"nearest": "upsample_nearest", "nearest-exact": "_upsample_nearest_exact",
+          "linear": "upsample_linear", "bilinear": "upsample_bilinear"}.get(mode, "interpolate")
+    fn = f"{fn}{max(dim, 1)}d"
+    output_size = scale_factors = None
+    if size is not None:
+        if isinstance(size, (list, tuple)):
+            if len(size) != dim:
+                raise ValueError(
+                    "Input and output must have the same number of spatial dimensions, but got input "
+                    f"with spatial dimensions of {list(input.shape[2:])} and output size of {size}. "
+                    "Please provide input tensor in (N, C, d1, d2, ...,dK) format and output size in "
+                    "(o1, o2, ...,oK) format.")
+            if not all(_is_int(x) for x in size):
+                raise TypeError("expected size to be one of int or Tuple[int] or Tuple[int, int] or "
+                                f"Tuple[int, int, int], but got size with types {[type(x) for x in size]}")
+            output_size = list(size)
+        else:
+            output_size = [size] * max(dim, 0)
+        output_size = _interp_int_list("output_size", output_size, fn)
+    elif scale_factor is not None:
+        if isinstance(scale_factor, (list, tuple)):
+            if len(scale_factor) != dim:
+                raise ValueError(
+                    "Input and scale_factor must have the same number of spatial dimensions, but got "
+                    f"input with spatial dimensions of {list(input.shape[2:])} and scale_factor of "
+                    f"shape {scale_factor}. Please provide input tensor in (N, C, d1, d2, ...,dK) "
+                    "format and scale_factor in (s1, s2, ...,sK) format.")
+            scale_factors = list(scale_factor)
+        else:
+            scale_factors = [scale_factor] * max(dim, 0)
+        scale_factors = _interp_float_list("scale_factors", scale_factors, fn)
+    else:
+        raise ValueError("either size or scale_factor should be defined")
+    if recompute_scale_factor is not None and recompute_scale_factor and size is not None:
+        raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
+    if recompute_scale_factor is not None and recompute_scale_factor:
+        # the output size from the scale, then the source positions from the sizes alone
+        try:
+            output_size = [math.floor(float(input.shape[i + 2]) * scale_factors[i]) for i in range(dim)]
+        except (OverflowError, ValueError):
+            raise RuntimeError(f"{fn}: scale factors {scale_factors} give an output size that cannot be "
+                               "converted to type int64_t without overflow") from None
+        scale_factors = None
+    if antialias and not (mode in ("bilinear", "bicubic") and input.dim() == 4):
+        raise ValueError("Anti-alias option is restricted to bilinear and bicubic modes and requires "
+                         "a 4-D tensor as input")
+    if antialias:
+        raise NotImplementedError("interpolate(): antialias=True is not supported yet")
+    if not isinstance(align_corners, (bool, type(None))):
+        raise TypeError(f"{fn}(): argument 'align_corners' must be bool, not {type(align_corners).__name__}")
+    if mode in ("nearest", "nearest-exact") and input.dim() in (3, 4, 5):
+        return _C._upsample_nearest(input, output_size, scale_factors, mode == "nearest-exact")
+    if (mode == "linear" and input.dim() == 3) or (mode == "bilinear" and input.dim() == 4):
+        return _C._upsample_linear(input, output_size, align_corners, scale_factors)
+    needs = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
+    if mode in needs and input.dim() in (3, 4, 5) and input.dim() != needs[mode]:
+        raise NotImplementedError(f"Got {input.dim()}D input, but {mode} mode needs {needs[mode]}D input")
+    if mode in ("bicubic", "trilinear", "area") and input.dim() in (3, 4, 5):
+        raise NotImplementedError(f"interpolate(): mode '{mode}' is not supported yet (supported: "
+                                  "nearest, nearest-exact, linear, bilinear)")
+    raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) "
+                              f"for the modes: {_INTERP_MODES} (got {mode})")
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Deprecated alias of interpolate (warns, as PyTorch's)."""
+    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use `nn.functional.interpolate` "
+                  "instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use `nn.functional.interpolate` "
+                  "instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
 
 
 # The public functions defined above (not the helpers, not the imported modules).
