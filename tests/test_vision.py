@@ -370,3 +370,374 @@ def test_batched_path_leaves_errors_to_items(test_set):
         [transforms.Normalize((0.5,), (0.5,)), transforms.ToTensor()]))
     with pytest.raises(TypeError):
         next(iter(DataLoader(wrong_order, batch_size=4)))
+
+
+# ----------------------------------------------------------------------------- geometry helpers
+
+def _img(shape=(1, 6, 7), seed=0, dtype=np.float32):
+    return np.random.default_rng(seed).integers(0, 256, shape).astype(dtype)
+
+
+def _t(a):
+    return tg.tensor(a)
+
+
+def _pil_of(a2d):
+    Image = _pil()
+    return Image.fromarray(np.asarray(a2d, dtype=np.uint8))
+
+
+def _all_transforms():
+    return [transforms.RandomCrop(4), transforms.CenterCrop(3), transforms.Resize(3), transforms.Pad(1),
+            transforms.RandomHorizontalFlip(), transforms.RandomVerticalFlip(), transforms.RandomRotation(10),
+            transforms.RandomAffine(10)]
+
+
+def test_geometry_rejects_arrays_and_non_images():
+    for t in _all_transforms():
+        with pytest.raises(TypeError, match="PIL Image or Tensor"):
+            t(np.zeros((5, 5), np.uint8))
+        with pytest.raises(TypeError):
+            t([[0, 1], [2, 3]])
+    with pytest.raises(TypeError, match="not a torch image"):
+        transforms.CenterCrop(1)(tg.zeros(5))
+
+
+# ----------------------------------------------------------------------------- flips
+
+def test_flips():
+    a = _img((2, 3, 4, 5))
+    np.testing.assert_array_equal(F.hflip(_t(a)).numpy(), a[..., ::-1])
+    np.testing.assert_array_equal(F.vflip(_t(a)).numpy(), a[..., ::-1, :])
+    np.testing.assert_array_equal(transforms.RandomHorizontalFlip(p=1.0)(_t(a)).numpy(), a[..., ::-1])
+    np.testing.assert_array_equal(transforms.RandomHorizontalFlip(p=0.0)(_t(a)).numpy(), a)
+    np.testing.assert_array_equal(transforms.RandomVerticalFlip(p=1.0)(_t(a)).numpy(), a[..., ::-1, :])
+    g = a[0, 0]
+    np.testing.assert_array_equal(np.asarray(F.hflip(_pil_of(g))), g[:, ::-1])
+    np.testing.assert_array_equal(np.asarray(F.vflip(_pil_of(g))), g[::-1])
+
+
+def test_random_flip_is_seeded_and_fair():
+    a = _t(_img((1, 3, 3)))
+    flip = transforms.RandomHorizontalFlip()
+
+    def draws():
+        return [not np.array_equal(flip(a).numpy(), a.numpy()) for _ in range(400)]
+    tg.manual_seed(123)
+    first = draws()
+    tg.manual_seed(123)
+    assert draws() == first
+    assert 150 < sum(first) < 250
+
+
+# ----------------------------------------------------------------------------- pad, crops
+
+@pytest.mark.parametrize("mode", ["constant", "edge", "reflect", "symmetric"])
+@pytest.mark.parametrize("padding", [2, (1, 3), (1, 2, 0, 3), [2]])
+def test_pad_matches_numpy(mode, padding):
+    a = _img((2, 5, 6))
+    left, top, right, bottom = F._pad_ltrb(padding)
+    kw = {"constant_values": 9} if mode == "constant" else {}
+    ref = np.pad(a, [(0, 0), (top, bottom), (left, right)], mode=mode, **kw)
+    np.testing.assert_array_equal(F.pad(_t(a), padding, fill=9, padding_mode=mode).numpy(), ref)
+    pil = F.pad(_pil_of(a[0]), padding, fill=9, padding_mode=mode)
+    np.testing.assert_array_equal(np.asarray(pil), ref[0])
+
+
+def test_pad_negative_crops_and_errors():
+    a = _img((1, 5, 6))
+    np.testing.assert_array_equal(F.pad(_t(a), [-1, 2, 0, -2]).numpy(),
+                                  np.pad(a, [(0, 0), (2, 0), (0, 0)])[:, :-2, 1:])
+    Image = _pil()
+    rgb = Image.fromarray(_img((3, 4, 3), dtype=np.uint8))
+    out = np.asarray(F.pad(rgb, 1, fill=(1, 2, 3)))
+    assert out.shape == (5, 6, 3) and out[0, 0].tolist() == [1, 2, 3]
+    with pytest.raises(ValueError, match="1, 2, or 4 element"):
+        F.pad(_t(a), (1, 2, 3))
+    with pytest.raises(TypeError):
+        F.pad(_t(a), 1.5)
+    with pytest.raises(ValueError, match="Padding mode"):
+        F.pad(_t(a), 1, padding_mode="wrap")
+    with pytest.raises(ValueError, match="Padding mode"):
+        transforms.RandomCrop(3, padding=1, padding_mode="wrap")
+    with pytest.raises(TypeError):
+        transforms.Pad("1")
+
+
+def _windows(big, h, w):
+    return [big[..., i:i + h, j:j + w] for i in range(big.shape[-2] - h + 1) for j in range(big.shape[-1] - w + 1)]
+
+
+def test_random_crop():
+    a = _img((1, 28, 28), seed=3)
+    crop = transforms.RandomCrop(28, padding=4)
+    tg.manual_seed(0)
+    outs = [crop(_t(a)).numpy() for _ in range(5)]
+    padded = np.pad(a, [(0, 0), (4, 4), (4, 4)])
+    windows = _windows(padded, 28, 28)
+    for o in outs:
+        assert o.shape == (1, 28, 28) and any(np.array_equal(o, w) for w in windows)
+    assert len({o.tobytes() for o in outs}) > 1
+    tg.manual_seed(0)
+    np.testing.assert_array_equal(np.stack([crop(_t(a)).numpy() for _ in range(5)]), np.stack(outs))
+    # PIL images take the same offsets from the same seed
+    tg.manual_seed(0)
+    pil_outs = [np.asarray(crop(_pil_of(a[0]))) for _ in range(5)]
+    np.testing.assert_array_equal(np.stack(pil_outs), np.stack(outs)[:, 0])
+    np.testing.assert_array_equal(transforms.RandomCrop((28, 28))(_t(a)).numpy(), a)  # whole image
+    np.testing.assert_array_equal(transforms.RandomCrop((2, 3))(_t(a)).numpy().shape, (1, 2, 3))
+
+
+def test_random_crop_pad_if_needed_and_errors():
+    a = _img((1, 5, 3))
+    out = transforms.RandomCrop((7, 6), pad_if_needed=True, fill=1)(_t(a)).numpy()
+    assert out.shape == (1, 7, 6)
+    big = np.pad(a, [(0, 0), (2, 2), (3, 3)], constant_values=1)  # pads both sides by the shortfall
+    assert any(np.array_equal(out, w) for w in _windows(big, 7, 6))
+    with pytest.raises(ValueError, match="larger than input image size"):
+        transforms.RandomCrop(6)(_t(a))
+    with pytest.raises(ValueError, match="two dimensions"):
+        transforms.RandomCrop((1, 2, 3))
+
+
+def test_center_crop():
+    a = _img((2, 7, 8))
+    np.testing.assert_array_equal(transforms.CenterCrop(4)(_t(a)).numpy(), a[:, 2:6, 2:6])
+    # torchvision rounds the offset: (7 - 2) / 2 = 2.5 -> 2 (round half to even), (8 - 3) / 2 -> 2
+    np.testing.assert_array_equal(transforms.CenterCrop((2, 3))(_t(a)).numpy(), a[:, 2:4, 2:5])
+    # larger than the image: zero padding around it
+    out = transforms.CenterCrop((9, 11))(_t(a)).numpy()
+    np.testing.assert_array_equal(out, np.pad(a, [(0, 0), (1, 1), (1, 2)]))
+    np.testing.assert_array_equal(np.asarray(transforms.CenterCrop((2, 3))(_pil_of(a[0]))), a[0, 2:4, 2:5])
+    np.testing.assert_array_equal(np.asarray(transforms.CenterCrop((9, 11))(_pil_of(a[0]))), out[0])
+
+
+# ----------------------------------------------------------------------------- resize
+
+@pytest.mark.parametrize("size", [(3, 4), (6, 11), (20, 30), (13, 5), 8])
+def test_resize_bilinear_matches_pillow(size):
+    Image = _pil()
+    x = np.random.default_rng(0).random((13, 17)).astype(np.float32)
+    out = transforms.Resize(size)(_t(x[None])).numpy()[0]
+    ref = np.asarray(transforms.Resize(size)(Image.fromarray(x)))  # mode "F": no 8-bit rounding
+    assert out.shape == ref.shape
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+
+
+def test_resize_sizes_and_nearest():
+    a = _img((1, 4, 6))
+    assert transforms.Resize(2)(_t(a)).shape == (1, 2, 3)  # smaller edge to 2, aspect kept
+    assert transforms.Resize(8)(_t(a)).shape == (1, 8, 12)
+    assert transforms.Resize(2, max_size=2 + 1)(_t(a)).shape == (1, 2, 3)
+    assert transforms.Resize(4, max_size=5)(_t(a)).shape == (1, 3, 5)
+    t = _t(a)
+    assert transforms.Resize((4, 6))(t) is t  # the same size: unchanged
+    near = transforms.InterpolationMode.NEAREST
+    np.testing.assert_array_equal(transforms.Resize((8, 12), near)(_t(a)).numpy(), a.repeat(2, 1).repeat(2, 2))
+    np.testing.assert_array_equal(transforms.Resize((2, 3), near)(_t(a)).numpy(), a[:, ::2, ::2])
+    # bilinear upsampling by 2 (align_corners=False): interior = 3/4 near + 1/4 far
+    up = transforms.Resize((8, 12), antialias=False)(_t(a)).numpy()
+    np.testing.assert_allclose(up[0, 3, 5], 0.75 * (0.75 * a[0, 1, 2] + 0.25 * a[0, 1, 3])
+                               + 0.25 * (0.75 * a[0, 2, 2] + 0.25 * a[0, 2, 3]), rtol=1e-6)
+    # int images stay int (rounded), batches resize image by image
+    ints = transforms.Resize((3, 3))(_t(a.astype(np.int64)))
+    assert ints.dtype == tg.int64
+    batch = _img((2, 3, 4, 6))
+    np.testing.assert_allclose(transforms.Resize((3, 5))(_t(batch)).numpy()[1, 2],
+                               transforms.Resize((3, 5))(_t(batch[1, 2][None])).numpy()[0], rtol=1e-6)
+    with pytest.raises(TypeError):
+        transforms.Resize("a")
+    with pytest.raises(ValueError):
+        transforms.Resize((1, 2, 3))
+    with pytest.raises(ValueError, match="max_size"):
+        transforms.Resize(4, max_size=4)(_t(a))
+
+
+# ----------------------------------------------------------------------------- rotation, affine
+
+@pytest.mark.parametrize("shape", [(1, 5, 5), (3, 6, 6), (2, 1, 4, 4)])
+def test_rotation_by_90_is_rot90(shape):
+    a = _img(shape, seed=1)
+    for deg, k in ((90, 1), (-90, -1), (180, 2)):
+        rot = transforms.RandomRotation((deg, deg))
+        np.testing.assert_array_equal(rot(_t(a)).numpy(), np.rot90(a, k, axes=(-2, -1)))
+        bil = transforms.RandomRotation((deg, deg), interpolation=transforms.InterpolationMode.BILINEAR)
+        np.testing.assert_allclose(bil(_t(a)).numpy(), np.rot90(a, k, axes=(-2, -1)), atol=1e-3)
+    g = a.reshape(-1, *shape[-2:])[0]
+    np.testing.assert_array_equal(np.asarray(transforms.RandomRotation((90, 90))(_pil_of(g))), np.rot90(g))
+
+
+def test_rotation_expand_fill_and_pillow_agreement():
+    a = _img((1, 7, 9), seed=2)
+    out = F.rotate(_t(a), 90, expand=True).numpy()
+    np.testing.assert_array_equal(out, np.rot90(a, 1, axes=(1, 2)))
+    rot = F.rotate(_t(a), 45, expand=True, fill=[-1.0]).numpy()
+    pil = np.asarray(F.rotate(_pil_of(a[0]), 45, expand=True))
+    assert rot.shape[1:] == pil.shape == (13, 13)
+    assert rot[0, 0, 0] == -1.0 and rot[0, 6, 6] == a[0, 3, 4]  # corner is fill, centre stays
+    for angle in (17.0, -63.0, 150.0):  # nearest sampling: ties may round differently from Pillow
+        t = F.rotate(_t(a), angle, fill=[0.0]).numpy()[0]
+        p = np.asarray(F.rotate(_pil_of(a[0]), angle))
+        assert (t == p).mean() > 0.85
+    assert F.rotate(_t(a.astype(np.int64)), 30.0).dtype == tg.int64
+
+
+def test_rotation_is_seeded():
+    a = _t(_img((1, 8, 8)))
+    rot = transforms.RandomRotation(45, interpolation=transforms.InterpolationMode.BILINEAR)
+    tg.manual_seed(7)
+    first = [rot(a).numpy() for _ in range(3)]
+    tg.manual_seed(7)
+    second = [rot(a).numpy() for _ in range(3)]
+    np.testing.assert_array_equal(np.stack(first), np.stack(second))
+    assert not np.array_equal(first[0], first[1])
+    tg.manual_seed(7)
+    angles = [transforms.RandomRotation.get_params([-45.0, 45.0]) for _ in range(200)]
+    assert all(-45 <= x <= 45 for x in angles) and np.std(angles) > 20
+
+
+def test_affine_identity_translate_scale():
+    a = _img((2, 6, 7), seed=4)
+    np.testing.assert_array_equal(F.affine(_t(a), 0.0, [0, 0], 1.0, [0.0, 0.0]).numpy(), a)
+    np.testing.assert_array_equal(transforms.RandomAffine(0)(_t(a)).numpy(), a)
+    np.testing.assert_array_equal(np.asarray(transforms.RandomAffine(0)(_pil_of(a[0]))), a[0])
+    shifted = np.zeros_like(a)
+    shifted[:, 2:, 1:] = a[:, :-2, :-1]  # right by 1, down by 2
+    np.testing.assert_array_equal(F.affine(_t(a), 0.0, [1, 2], 1.0, 0.0).numpy(), shifted)
+    np.testing.assert_array_equal(np.asarray(F.affine(_pil_of(a[0]), 0.0, [1, 2], 1.0, 0.0)), shifted[0])
+    # angle turns clockwise (rotate counter-clockwise)
+    sq = _img((1, 5, 5))
+    np.testing.assert_array_equal(F.affine(_t(sq), 90.0, [0, 0], 1.0, 0.0).numpy(), np.rot90(sq, -1, axes=(1, 2)))
+    # scale 2 about the centre of a 5x5: the centre pixel stays, its neighbour moves 2 out
+    up = F.affine(_t(sq), 0.0, [0, 0], 2.0, 0.0).numpy()
+    assert up[0, 2, 2] == sq[0, 2, 2] and up[0, 2, 4] == sq[0, 2, 3]
+
+
+def test_random_affine_translate_is_whole_pixel_shift():
+    a = _img((1, 10, 10), seed=5)
+    aff = transforms.RandomAffine(0, translate=(0.2, 0.3))
+    tg.manual_seed(1)
+    for _ in range(5):
+        out = aff(_t(a)).numpy()
+        found = False
+        for dx in range(-2, 3):
+            for dy in range(-3, 4):
+                ref = F.affine(_t(a), 0.0, [dx, dy], 1.0, 0.0).numpy()
+                found |= np.array_equal(out, ref)
+        assert found
+    tg.manual_seed(9)
+    params = [transforms.RandomAffine.get_params([-10, 10], (0.2, 0.3), (0.5, 1.5), [-5, 5, -3, 3], [10, 10])
+              for _ in range(50)]
+    for angle, (tx, ty), scale, (shx, shy) in params:
+        assert -10 <= angle <= 10 and abs(tx) <= 2 and abs(ty) <= 3 and 0.5 <= scale <= 1.5
+        assert -5 <= shx <= 5 and -3 <= shy <= 3
+    tg.manual_seed(9)
+    assert params[0] == transforms.RandomAffine.get_params([-10, 10], (0.2, 0.3), (0.5, 1.5), [-5, 5, -3, 3], [10, 10])
+
+
+def test_random_affine_pillow_agreement_and_fill():
+    a = _img((1, 12, 12), seed=6)
+    aff = transforms.RandomAffine(30, translate=(0.1, 0.1), scale=(0.8, 1.2), shear=10, fill=5)
+    tg.manual_seed(3)
+    t = [aff(_t(a)).numpy()[0] for _ in range(4)]
+    tg.manual_seed(3)
+    p = [np.asarray(aff(_pil_of(a[0]))) for _ in range(4)]
+    for x, y in zip(t, p):
+        assert (x == y).mean() > 0.85
+    out = transforms.RandomAffine((45, 45), fill=5)(_t(a)).numpy()
+    assert out[0, 0, 0] == 5.0
+
+
+def test_rotation_affine_errors():
+    with pytest.raises(ValueError, match="must be positive"):
+        transforms.RandomRotation(-1)
+    with pytest.raises(ValueError, match="len 2|length 2"):
+        transforms.RandomRotation((1, 2, 3))
+    with pytest.raises(TypeError):
+        transforms.RandomRotation(10, fill=object())
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        transforms.RandomAffine(0, translate=(1.5, 0))
+    with pytest.raises(ValueError, match="positive"):
+        transforms.RandomAffine(0, scale=(-1, 1))
+    with pytest.raises(ValueError):
+        transforms.RandomAffine(0, shear=(1, 2, 3))
+    with pytest.raises(TypeError):
+        transforms.RandomAffine(0, translate=0.1)
+    with pytest.raises(TypeError, match="InterpolationMode"):
+        transforms.RandomRotation(10, interpolation="bilinear")
+    with pytest.raises(TypeError):
+        F.rotate(_t(_img()), "90")
+    with pytest.raises(ValueError, match="fill"):
+        F.rotate(_t(_img((3, 4, 4))), 10.0, fill=[1.0, 2.0])
+
+
+# ----------------------------------------------------------------------------- utils
+
+def test_make_grid_known_values():
+    imgs = np.arange(3 * 4, dtype=np.float32).reshape(3, 1, 2, 2)
+    grid = utils.make_grid(_t(imgs), nrow=2, padding=1, pad_value=0.5).numpy()
+    assert grid.shape == (3, 2 * 3 + 1, 2 * 3 + 1)  # one-channel images become RGB
+    p = 0.5
+    expected = np.array([[p, p, p, p, p, p, p],
+                         [p, 0, 1, p, 4, 5, p],
+                         [p, 2, 3, p, 6, 7, p],
+                         [p, p, p, p, p, p, p],
+                         [p, 8, 9, p, p, p, p],
+                         [p, 10, 11, p, p, p, p],
+                         [p, p, p, p, p, p, p]], dtype=np.float32)
+    for c in range(3):
+        np.testing.assert_array_equal(grid[c], expected)
+    # a list of CHW tensors is stacked; padding 0 gives plain concatenation
+    rgb = _img((4, 3, 2, 3), seed=1)
+    g = utils.make_grid([_t(x) for x in rgb], nrow=4, padding=0).numpy()
+    np.testing.assert_array_equal(g, np.concatenate(list(rgb), axis=2))
+    single = utils.make_grid(_t(rgb[0]))
+    np.testing.assert_array_equal(single.numpy(), rgb[0])
+
+
+def test_make_grid_normalize():
+    rng = np.random.default_rng(2)
+    imgs = rng.uniform(-3, 5, (3, 3, 4, 4)).astype(np.float32)
+    g = utils.make_grid(_t(imgs), nrow=3, padding=0, normalize=True).numpy()
+    np.testing.assert_allclose(g, np.concatenate(list((imgs - imgs.min()) / (imgs.max() - imgs.min())), 2),
+                               rtol=1e-5, atol=1e-6)
+    each = utils.make_grid(_t(imgs), nrow=3, padding=0, normalize=True, scale_each=True).numpy()
+    ref = [(x - x.min()) / (x.max() - x.min()) for x in imgs]
+    np.testing.assert_allclose(each, np.concatenate(ref, 2), rtol=1e-5, atol=1e-6)
+    clipped = utils.make_grid(_t(imgs), nrow=3, padding=0, normalize=True, value_range=(0.0, 2.0)).numpy()
+    np.testing.assert_allclose(clipped, np.concatenate(list(np.clip(imgs, 0, 2) / 2), 2), rtol=1e-6)
+    np.testing.assert_array_equal(utils.make_grid(_t(imgs), padding=0).numpy()[:, :, :4], imgs[0])  # input untouched
+    with pytest.raises(TypeError, match="value_range"):
+        utils.make_grid(_t(imgs), normalize=True, value_range=[0, 1])
+    with pytest.raises(TypeError, match="tensor or list of tensors"):
+        utils.make_grid(imgs)
+    with pytest.raises(TypeError, match="list containing"):
+        utils.make_grid([imgs[0]])
+
+
+def test_save_image_round_trip(tmp_path):
+    Image = _pil()
+    imgs = np.random.default_rng(3).random((5, 3, 4, 6)).astype(np.float32)
+    path = tmp_path / "grid.png"
+    utils.save_image(_t(imgs), str(path), nrow=3, padding=1)
+    grid = utils.make_grid(_t(imgs), nrow=3, padding=1).numpy()
+    with Image.open(path) as im:
+        assert im.format == "PNG" and im.mode == "RGB"
+        back = np.asarray(im)
+    np.testing.assert_array_equal(back, np.clip(grid * 255 + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 0))
+
+
+def test_save_image_without_pillow(tmp_path, no_pil):
+    with pytest.raises(ImportError, match=r'pip install "tinygrad_cpp\[vision\]"'):
+        utils.save_image(tg.zeros(1, 2, 2), str(tmp_path / "x.png"))
+    assert not (tmp_path / "x.png").exists()
+    with pytest.raises(ImportError, match="Pillow"):
+        transforms.ToPILImage()(tg.zeros(1, 2, 2))
+
+
+def test_to_pil_image_round_trip():
+    _pil()
+    a = _img((3, 4, 5), dtype=np.uint8)
+    x = transforms.ToTensor()(a.transpose(1, 2, 0))
+    np.testing.assert_array_equal(np.asarray(transforms.ToPILImage()(x)), a.transpose(1, 2, 0))
+    np.testing.assert_array_equal(transforms.PILToTensor()(transforms.ToPILImage()(x)).numpy(), a)

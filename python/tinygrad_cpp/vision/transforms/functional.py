@@ -522,14 +522,19 @@ def _get_inverse_affine_matrix(center, angle, translate, scale, shear):
 
 def _affine_output_size(matrix, w, h):
     """(w, h) of the box that holds the whole transformed image (rotate's expand)."""
+    # float32 as torchvision computes it: its rounding decides the size at 90 degrees
+    f32 = np.float32
     pts = np.array([[-0.5 * w, -0.5 * h, 1.0], [-0.5 * w, 0.5 * h, 1.0],
-                    [0.5 * w, 0.5 * h, 1.0], [0.5 * w, -0.5 * h, 1.0]])
-    theta = np.asarray(matrix, dtype=np.float64).reshape(2, 3)
+                    [0.5 * w, 0.5 * h, 1.0], [0.5 * w, -0.5 * h, 1.0]], dtype=f32)
+    theta = np.asarray(matrix, dtype=f32).reshape(2, 3)
     new_pts = pts @ theta.T
-    min_vals, max_vals = new_pts.min(0), new_pts.max(0)
-    tol = 1e-4  # so that 90-degree rotations do not grow by a pixel from rounding
-    cmax = np.ceil(np.trunc(max_vals / tol) * tol)
-    cmin = np.floor(np.trunc(min_vals / tol) * tol)
+    # shifted to [0, w] x [0, h] so that ceil/floor round as Pillow's rotate(expand=True) does
+    halfs = np.array([0.5 * w, 0.5 * h], dtype=f32)
+    min_vals, max_vals = new_pts.min(0) + halfs, new_pts.max(0) + halfs
+    tol = f32(1e-4)  # so that 90-degree rotations do not grow by a pixel from rounding
+    inv_tol = f32(1.0 / 1e-4)
+    cmax = np.ceil(np.trunc(max_vals * inv_tol) * tol)
+    cmin = np.floor(np.trunc(min_vals * inv_tol) * tol)
     size = cmax - cmin
     return int(size[0]), int(size[1])
 

@@ -186,7 +186,7 @@ class Resize:
     """Resizes to `size` (h, w), or, for an int, the smaller edge to `size`."""
 
     def __init__(self, size, interpolation=InterpolationMode.BILINEAR, max_size=None, antialias=True):
-        if isinstance(size, bool) or not isinstance(size, (int, Sequence)):
+        if isinstance(size, (bool, str)) or not isinstance(size, (int, Sequence)):
             raise TypeError(f"Size should be int or sequence. Got {type(size)}")
         if isinstance(size, Sequence) and len(size) not in (1, 2):
             raise ValueError("If size is a sequence, it should have 1 or 2 values")
@@ -206,6 +206,7 @@ class RandomHorizontalFlip:
         self.p = p
 
     def __call__(self, img):
+        F._check_image(img)  # also when not flipped: a wrong type never passes silently
         if _rand() < self.p:
             return F.hflip(img)
         return img
@@ -219,6 +220,7 @@ class RandomVerticalFlip:
         self.p = p
 
     def __call__(self, img):
+        F._check_image(img)  # also when not flipped: a wrong type never passes silently
         if _rand() < self.p:
             return F.vflip(img)
         return img
