@@ -741,3 +741,49 @@ def test_to_pil_image_round_trip():
     x = transforms.ToTensor()(a.transpose(1, 2, 0))
     np.testing.assert_array_equal(np.asarray(transforms.ToPILImage()(x)), a.transpose(1, 2, 0))
     np.testing.assert_array_equal(transforms.PILToTensor()(transforms.ToPILImage()(x)).numpy(), a)
+
+
+# ----------------------------------------------------------------------------- the PyTorch example
+
+def test_pytorch_mnist_example_data_pipeline(tv_root):
+    """pytorch/examples mnist/main.py's data code after the renames torchvision ->
+    tinygrad_cpp.vision and torch -> tinygrad_cpp (files present: download does nothing)."""
+    import tinygrad_cpp as torch
+    from tinygrad_cpp.vision import datasets as vdatasets, transforms as vtransforms
+    train_kwargs = {'batch_size': 64}
+    test_kwargs = {'batch_size': 1000}
+    cuda_kwargs = {'num_workers': 1, 'pin_memory': True, 'shuffle': True}
+    train_kwargs.update(cuda_kwargs)
+    test_kwargs.update(cuda_kwargs)
+    transform = vtransforms.Compose([
+        vtransforms.ToTensor(),
+        vtransforms.Normalize((0.1307,), (0.3081,))
+    ])
+    dataset1 = vdatasets.MNIST(str(tv_root), train=True, download=True, transform=transform)
+    dataset2 = vdatasets.MNIST(str(tv_root), train=False, transform=transform)
+    train_loader = torch.utils.data.DataLoader(dataset1, **train_kwargs)
+    test_loader = torch.utils.data.DataLoader(dataset2, **test_kwargs)
+    assert len(train_loader) == 938 and len(test_loader) == 10
+    for batch_idx, (data, target) in enumerate(test_loader):
+        assert data.shape == (1000, 1, 28, 28) and target.shape == (1000,)
+        assert abs(float(data.mean())) < 0.2  # standardized
+        if batch_idx == 1:
+            break
+    data, target = next(iter(train_loader))
+    assert data.shape == (64, 1, 28, 28) and target.dtype == tg.int64
+
+
+def test_augmentation_in_workers_is_seeded(test_set):
+    ds = datasets.MNIST(test_set.root, train=False, transform=transforms.Compose(
+        [transforms.RandomCrop(28, padding=2), transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))]))
+    sub = tg.utils.data.Subset(ds, list(range(64)))
+
+    def epoch():
+        return [x.numpy() for x, _ in DataLoader(sub, batch_size=16, num_workers=2)]
+    tg.manual_seed(4)
+    a = epoch()
+    tg.manual_seed(4)
+    b = epoch()
+    np.testing.assert_array_equal(np.stack(a), np.stack(b))
+    plain = np.stack([x.numpy() for x, _ in DataLoader(datasets.MNIST(test_set.root, train=False, transform=_mnist_transform()), batch_size=16)][:4])
+    assert not np.array_equal(np.stack(a), plain)  # the crops moved some images

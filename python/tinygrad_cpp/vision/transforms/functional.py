@@ -177,7 +177,7 @@ def to_pil_image(pic, mode=None):
     return image if mode is None else image.convert(mode)
 
 
-def normalize(tensor, mean, std, inplace=False):
+def normalize(tensor, mean, std, inplace=False, _cache=None):
     """(tensor - mean) / std per channel of a float (..., C, H, W) tensor."""
     if not _is_tensor(tensor):
         raise TypeError(f"img should be Tensor Image. Got {type(tensor)}")
@@ -186,10 +186,29 @@ def normalize(tensor, mean, std, inplace=False):
     if tensor.ndim < 3:
         raise ValueError("Expected tensor to be a tensor image of size (..., C, H, W). Got "
                          f"tensor.size() = {tuple(tensor.shape)}")
-    mean_t, std_t = _mean_std(mean, std, tensor.dtype)
+    key = _cache_key(mean, std, tensor.dtype) if _cache is not None else None
+    if key is not None and key in _cache:
+        mean_t, std_t = _cache[key]
+    else:
+        mean_t, std_t = _mean_std(mean, std, tensor.dtype)
+        if key is not None:
+            _cache.clear()
+            _cache[key] = (mean_t, std_t)
     if inplace:
         return tensor.sub_(mean_t).div_(std_t)
     return (tensor - mean_t) / std_t
+
+
+def _cache_key(mean, std, dtype):
+    """A hashable key for numbers or flat sequences of numbers, else None (no caching)."""
+    def flat(v):
+        if isinstance(v, numbers.Number):
+            return (v,)
+        if isinstance(v, (list, tuple)) and all(isinstance(x, numbers.Number) for x in v):
+            return tuple(v)
+        return None
+    m, s = flat(mean), flat(std)
+    return None if m is None or s is None else (str(dtype), len(m), m, s)
 
 
 def _mean_std(mean, std, dtype):

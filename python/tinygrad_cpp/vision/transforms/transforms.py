@@ -81,9 +81,10 @@ class Normalize:
 
     def __init__(self, mean, std, inplace=False):
         self.mean, self.std, self.inplace = mean, std, inplace
+        self._cache = {}  # mean and std as tensors, rebuilt when they or the dtype change
 
     def __call__(self, tensor):
-        return F.normalize(tensor, self.mean, self.std, self.inplace)
+        return F.normalize(tensor, self.mean, self.std, self.inplace, _cache=self._cache)
 
     def __repr__(self):
         return f"{type(self).__name__}(mean={self.mean}, std={self.std})"
