@@ -19,7 +19,6 @@ import bisect
 import collections.abc
 import itertools
 import math
-import multiprocessing
 import operator
 import os
 import queue
@@ -570,6 +569,8 @@ class _WorkerIter:
     """Batches made by `loader.num_workers` forked processes, yielded in sampler order."""
 
     def __init__(self, loader):
+        import multiprocessing  # only loaders with workers pay for importing it
+
         self.loader = loader
         ctx = multiprocessing.get_context("fork")
         self.result_queue = ctx.Queue()

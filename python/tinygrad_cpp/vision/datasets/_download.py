@@ -6,8 +6,6 @@ leaves a file that a later run would mistake for a good one.
 """
 import os
 
-from tqdm import tqdm
-
 _CHUNK = 1 << 16
 
 
@@ -22,6 +20,8 @@ def fetch(urls, dest, verify, timeout=30.0):
     """Downloads the first of `urls` whose bytes `verify(path)` accepts (it raises on bad
     data) and atomically moves it to `dest`. Raises RuntimeError naming `dest` and every
     failed URL when none works."""
+    from tqdm import tqdm  # imported when a download happens, not with the package
+
     directory = os.path.dirname(os.path.abspath(dest))
     os.makedirs(directory, exist_ok=True)
     errors = []
