@@ -433,10 +433,11 @@ def test_random_flip_is_seeded_and_fair():
 # ----------------------------------------------------------------------------- pad, crops
 
 @pytest.mark.parametrize("mode", ["constant", "edge", "reflect", "symmetric"])
-@pytest.mark.parametrize("padding", [2, (1, 3), (1, 2, 0, 3), [2]])
-def test_pad_matches_numpy(mode, padding):
+@pytest.mark.parametrize("padding,ltrb", [(2, (2, 2, 2, 2)), ((1, 3), (1, 3, 1, 3)),
+                                          ((1, 2, 0, 3), (1, 2, 0, 3)), ([2], (2, 2, 2, 2))])
+def test_pad_matches_numpy(mode, padding, ltrb):
     a = _img((2, 5, 6))
-    left, top, right, bottom = F._pad_ltrb(padding)
+    left, top, right, bottom = ltrb  # torchvision's order: (left/right, top/bottom), (l, t, r, b)
     kw = {"constant_values": 9} if mode == "constant" else {}
     ref = np.pad(a, [(0, 0), (top, bottom), (left, right)], mode=mode, **kw)
     np.testing.assert_array_equal(F.pad(_t(a), padding, fill=9, padding_mode=mode).numpy(), ref)
@@ -490,10 +491,14 @@ def test_random_crop():
 
 def test_random_crop_pad_if_needed_and_errors():
     a = _img((1, 5, 3))
-    out = transforms.RandomCrop((7, 6), pad_if_needed=True, fill=1)(_t(a)).numpy()
-    assert out.shape == (1, 7, 6)
+    crop = transforms.RandomCrop((7, 6), pad_if_needed=True, fill=1)
     big = np.pad(a, [(0, 0), (2, 2), (3, 3)], constant_values=1)  # pads both sides by the shortfall
-    assert any(np.array_equal(out, w) for w in _windows(big, 7, 6))
+    for seed in range(4):
+        tg.manual_seed(seed)
+        out = crop(_t(a)).numpy()
+        tg.manual_seed(seed)
+        i, j, h, w = transforms.RandomCrop.get_params(_t(big), (7, 6))  # the same draws
+        np.testing.assert_array_equal(out, big[:, i:i + h, j:j + w])
     with pytest.raises(ValueError, match="larger than input image size"):
         transforms.RandomCrop(6)(_t(a))
     with pytest.raises(ValueError, match="two dimensions"):
@@ -582,6 +587,23 @@ def test_rotation_expand_fill_and_pillow_agreement():
     assert F.rotate(_t(a.astype(np.int64)), 30.0).dtype == tg.int64
 
 
+def test_rotation_fill_blends_by_coverage():
+    """torchvision's tensor fill: bilinear output = sampled * m + (1 - m) * fill, the
+    sample taken with zeros outside and m the sampled coverage of an all-ones image;
+    nearest output = fill where m < 0.5."""
+    a = _img((2, 6, 6), seed=8)
+    bil = transforms.InterpolationMode.BILINEAR
+    m = F.rotate(_t(np.ones((1, 6, 6), np.float32)), 30.0, bil).numpy()
+    assert 0 < m.min() < 0.5 and m.max() == pytest.approx(1.0)
+    zero_padded = F.rotate(_t(a), 30.0, bil).numpy()
+    filled = F.rotate(_t(a), 30.0, bil, fill=[3.0, -4.0]).numpy()
+    np.testing.assert_allclose(filled, zero_padded * m + (1 - m) * np.array([3.0, -4.0]).reshape(2, 1, 1), rtol=1e-5, atol=1e-4)
+    near = F.rotate(_t(a), 30.0, fill=[3.0, -4.0]).numpy()
+    mn = F.rotate(_t(np.ones((1, 6, 6), np.float32)), 30.0).numpy()
+    np.testing.assert_array_equal(near, np.where(mn < 0.5, np.array([3.0, -4.0]).reshape(2, 1, 1),
+                                                 F.rotate(_t(a), 30.0).numpy()))
+
+
 def test_rotation_is_seeded():
     a = _t(_img((1, 8, 8)))
     rot = transforms.RandomRotation(45, interpolation=transforms.InterpolationMode.BILINEAR)
@@ -611,6 +633,23 @@ def test_affine_identity_translate_scale():
     # scale 2 about the centre of a 5x5: the centre pixel stays, its neighbour moves 2 out
     up = F.affine(_t(sq), 0.0, [0, 0], 2.0, 0.0).numpy()
     assert up[0, 2, 2] == sq[0, 2, 2] and up[0, 2, 4] == sq[0, 2, 3]
+
+
+def test_affine_shear_displaces_rows():
+    """A 45-degree x-shear about the centre moves each row sideways by its distance from
+    the centre row: output(x, y) = input(x + (y - cy), y)."""
+    a = _img((1, 5, 5), seed=7)
+    expected = np.zeros_like(a)
+    for i in range(5):
+        for j in range(5):
+            src = j + (i - 2)
+            if 0 <= src < 5:
+                expected[0, i, j] = a[0, i, src]
+    np.testing.assert_array_equal(F.affine(_t(a), 0.0, [0, 0], 1.0, [45.0, 0.0]).numpy(), expected)
+    np.testing.assert_array_equal(np.asarray(F.affine(_pil_of(a[0]), 0.0, [0, 0], 1.0, [45.0, 0.0])), expected[0])
+    # a y-shear moves columns the same way
+    np.testing.assert_array_equal(F.affine(_t(a.transpose(0, 2, 1).copy()), 0.0, [0, 0], 1.0, [0.0, 45.0]).numpy(),
+                                  expected.transpose(0, 2, 1))
 
 
 def test_random_affine_translate_is_whole_pixel_shift():
