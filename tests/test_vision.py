@@ -445,6 +445,28 @@ def test_pad_matches_numpy(mode, padding, ltrb):
     np.testing.assert_array_equal(np.asarray(pil), ref[0])
 
 
+@settings(max_examples=20, deadline=None)
+@given(h=st.integers(2, 9), w=st.integers(2, 9), c=st.integers(1, 3), seed=st.integers(0, 2**16),
+       ltrb=st.tuples(*[st.integers(0, 3)] * 4), mode=st.sampled_from(["constant", "edge", "symmetric"]),
+       crop=st.tuples(st.integers(1, 12), st.integers(1, 12)))
+def test_pad_crop_resize_properties(h, w, c, seed, ltrb, mode, crop):
+    a = _img((c, h, w), seed=seed)
+    left, top, right, bottom = ltrb
+    padded = F.pad(_t(a), list(ltrb), padding_mode=mode).numpy()
+    np.testing.assert_array_equal(padded, np.pad(a, [(0, 0), (top, bottom), (left, right)], mode=mode))
+    # a crop is the matching window of the zero-padded image, wherever it lies
+    ch, cw = crop
+    i, j = seed % (h + 2) - 1, (seed // 7) % (w + 2) - 1
+    big = np.pad(a, [(0, 0), (13, 13), (13, 13)])
+    np.testing.assert_array_equal(F.crop(_t(a), i, j, ch, cw).numpy(), big[:, 13 + i:13 + i + ch, 13 + j:13 + j + cw])
+    # resizing keeps constant images constant and lands on the requested size
+    const = np.full((c, h, w), 7.0, np.float32)
+    for mode_ in (transforms.InterpolationMode.BILINEAR, transforms.InterpolationMode.NEAREST):
+        out = F.resize(_t(const), [ch, cw], mode_).numpy()
+        assert out.shape == (c, ch, cw)
+        np.testing.assert_allclose(out, 7.0, rtol=1e-6)
+
+
 def test_pad_negative_crops_and_errors():
     a = _img((1, 5, 6))
     np.testing.assert_array_equal(F.pad(_t(a), [-1, 2, 0, -2]).numpy(),

@@ -451,20 +451,8 @@ class DataLoader:
             yield convert(self.dataset[i])
 
     def _iter_batches(self):
-        batches = (self.batch_sampler._batches() if hasattr(self.batch_sampler, "_batches")
-                   else (np.asarray(b, dtype=np.int64) for b in self.batch_sampler))
-        gather = getattr(self.dataset, "_get_batch", None) if self.collate_fn is None else None
-        getitems = getattr(self.dataset, "__getitems__", None)
-        for indices in batches:
-            if callable(gather):
-                batch = gather(_index_tensor(indices))
-                if batch is not NotImplemented:
-                    yield batch
-                    continue
-                gather = None
-            indices = indices.tolist()
-            samples = getitems(indices) if getitems else [self.dataset[i] for i in indices]
-            yield self._collate(samples)
+        for indices in self._index_batches():
+            yield self._fetch(indices)
 
     def _iter_stream(self):
         it = iter(self.dataset)
