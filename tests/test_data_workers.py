@@ -164,3 +164,10 @@ def test_worker_option_errors():
     with pytest.raises(ValueError, match="num_workers"):
         DataLoader(Probe(), num_workers=-1)
     assert DataLoader(Probe(), num_workers=2).prefetch_factor == 2
+    with pytest.raises(ValueError, match="not supported"):
+        DataLoader(Probe(), num_workers=2, multiprocessing_context="spawn")
+    with pytest.raises(ValueError, match="num_workers > 0"):
+        DataLoader(Probe(), multiprocessing_context="fork")
+    import multiprocessing
+    loader = DataLoader(Probe(), batch_size=12, num_workers=1, multiprocessing_context=multiprocessing.get_context("fork"))
+    assert [b[0] for b in _batches(loader)] == [list(range(12)), list(range(12, 24))]

@@ -352,8 +352,8 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
                  num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
-                 worker_init_fn=None, generator=None, *, prefetch_factor=None,
-                 persistent_workers=False):
+                 worker_init_fn=None, multiprocessing_context=None, generator=None, *,
+                 prefetch_factor=None, persistent_workers=False, pin_memory_device="", in_order=True):
         if not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable multiprocessing.")
         if timeout < 0:
@@ -368,6 +368,16 @@ class DataLoader:
             raise ValueError("prefetch_factor option should be non-negative")
         if persistent_workers and num_workers == 0:
             raise ValueError("persistent_workers option needs num_workers > 0")
+        if multiprocessing_context is not None:
+            # workers are always forked (they inherit the dataset without pickling it)
+            method = (multiprocessing_context if isinstance(multiprocessing_context, str)
+                      else getattr(multiprocessing_context, "get_start_method", lambda: None)())
+            if num_workers == 0:
+                raise ValueError("multiprocessing_context can only be used with multi-process loading "
+                                 f"(num_workers > 0), but got num_workers={num_workers}")
+            if method != "fork":
+                raise ValueError(f"multiprocessing_context {multiprocessing_context!r} is not supported: "
+                                 "tinygrad_cpp's DataLoader workers are forked ('fork')")
         if isinstance(dataset, IterableDataset):
             if shuffle:
                 raise ValueError(f"DataLoader with IterableDataset: expected unspecified shuffle option, but got shuffle={shuffle}")
@@ -392,6 +402,9 @@ class DataLoader:
         self.sampler, self.batch_sampler = sampler, batch_sampler
         self.num_workers, self.collate_fn, self.pin_memory = num_workers, collate_fn, pin_memory
         self.timeout, self.worker_init_fn, self.generator = timeout, worker_init_fn, generator
+        self.multiprocessing_context = multiprocessing_context
+        # batches always come in sampler order (in_order=False allows, not requires, others)
+        self.pin_memory_device, self.in_order = pin_memory_device, in_order
         self.prefetch_factor, self.persistent_workers = prefetch_factor, persistent_workers
         self._workers = None  # the persistent workers' iterator, kept between epochs
 
