@@ -14,6 +14,8 @@ import os
 import sys
 import time
 
+from tqdm import tqdm
+
 import tinygrad_cpp as tg
 import tinygrad_cpp.nn as nn
 import tinygrad_cpp.optim as optim
@@ -28,32 +30,6 @@ def default_data_dir():
         return os.environ["MNIST_DIR"]
     shared = os.path.join(os.path.dirname(REPO), "shared", "data", "mnist")
     return shared if os.path.isdir(shared) else os.path.join(REPO, "data", "mnist")
-
-
-class Progress:
-    """A one-line progress bar on stderr, redrawn in place at most ten times a second
-    (silent when stderr is not a terminal)."""
-
-    def __init__(self, total, label, stream=sys.stderr):
-        self.total, self.label, self.stream = total, label, stream
-        self.enabled = stream is not None and stream.isatty()
-        self.done, self.start, self.last = 0, time.perf_counter(), 0.0
-
-    def update(self, n, loss):
-        self.done += n
-        now = time.perf_counter()
-        if self.enabled and (now - self.last > 0.1 or self.done >= self.total):
-            self.last = now
-            frac = self.done / self.total
-            rate = self.done / max(now - self.start, 1e-9)
-            self.stream.write(f"\r{self.label} [{'=' * int(30 * frac):<30}] {self.done}/{self.total} "
-                              f"loss {loss:.4f} {rate:,.0f} samples/s")
-            self.stream.flush()
-
-    def close(self):
-        if self.enabled:
-            self.stream.write("\r\033[K")  # clear the bar; the epoch summary replaces it
-            self.stream.flush()
 
 
 # Mean and standard deviation of the training pixels: standardized inputs train faster.
@@ -84,17 +60,20 @@ def make_loaders(data_dir, batch_size=64, download=True):
 def train_epoch(model, loader, loss_fn, opt, label="train"):
     """One pass over `loader`; returns (mean loss, samples per second)."""
     model.train()
-    bar = Progress(len(loader.dataset), label)
     total_loss, seen, start = 0.0, 0, time.perf_counter()
-    for x, y in loader:
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        total_loss += loss.item() * len(y)
-        seen += len(y)
-        bar.update(len(y), loss.item())
-    bar.close()
+    # On a terminal only (disable=None); `leave=False`: the epoch summary line replaces it.
+    with tqdm(total=len(loader.dataset), desc=label, unit="img", leave=False, disable=None,
+              file=sys.stderr, mininterval=0.1) as bar:
+        for x, y in loader:
+            opt.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+            value = loss.item()
+            total_loss += value * len(y)
+            seen += len(y)
+            bar.update(len(y))
+            bar.set_postfix(loss=f"{value:.4f}", refresh=False)
     return total_loss / seen, seen / (time.perf_counter() - start)
 
 

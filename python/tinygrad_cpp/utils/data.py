@@ -5,14 +5,25 @@ array (from `tg.randperm` when shuffling, so `tg.manual_seed` makes epochs
 reproducible), and a dataset that can gather many items at once (TensorDataset, MNIST,
 a Subset of either) implements `_get_batch(indices)`, which returns the collated batch
 from one indexing call. Only other datasets fall back to one `__getitem__` per sample and
-`default_collate`. Loading runs in the calling process: `num_workers` is accepted for
-compatibility and ignored.
+`default_collate`.
+
+With `num_workers > 0` batches are made in that many forked worker processes, as in
+PyTorch: each worker seeds tinygrad_cpp's generator, `random` and numpy's legacy RNG with
+`base_seed + worker_id` (base_seed drawn from the loader's generator once per epoch),
+runs `worker_init_fn(worker_id)`, and answers `get_worker_info()`; up to
+`prefetch_factor * num_workers` batches are in flight, handed out in sampler order;
+`persistent_workers` keeps the processes from one epoch to the next. Forking needs a
+POSIX system.
 """
 import bisect
 import collections.abc
 import itertools
 import math
 import operator
+import os
+import queue
+import random
+import traceback
 import warnings
 
 import numpy as np
@@ -21,7 +32,8 @@ import tinygrad_cpp as tg
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
            "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler",
-           "DataLoader", "random_split", "default_collate", "default_convert"]
+           "DataLoader", "random_split", "default_collate", "default_convert", "get_worker_info",
+           "WorkerInfo"]
 
 
 def _randperm(n, generator):
@@ -340,12 +352,32 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
                  num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
-                 worker_init_fn=None, generator=None, *, prefetch_factor=None,
-                 persistent_workers=False):
+                 worker_init_fn=None, multiprocessing_context=None, generator=None, *,
+                 prefetch_factor=None, persistent_workers=False, pin_memory_device="", in_order=True):
         if not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable multiprocessing.")
         if timeout < 0:
             raise ValueError("timeout option should be non-negative")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("prefetch_factor option could only be specified in multiprocessing."
+                             "let num_workers > 0 to enable multiprocessing, otherwise set prefetch_factor to None.")
+        if num_workers > 0 and prefetch_factor is None:
+            prefetch_factor = 2
+        if prefetch_factor is not None and (isinstance(prefetch_factor, bool) or not isinstance(prefetch_factor, int)
+                                            or prefetch_factor < 0):
+            raise ValueError("prefetch_factor option should be non-negative")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
+        if multiprocessing_context is not None:
+            # workers are always forked (they inherit the dataset without pickling it)
+            method = (multiprocessing_context if isinstance(multiprocessing_context, str)
+                      else getattr(multiprocessing_context, "get_start_method", lambda: None)())
+            if num_workers == 0:
+                raise ValueError("multiprocessing_context can only be used with multi-process loading "
+                                 f"(num_workers > 0), but got num_workers={num_workers}")
+            if method != "fork":
+                raise ValueError(f"multiprocessing_context {multiprocessing_context!r} is not supported: "
+                                 "tinygrad_cpp's DataLoader workers are forked ('fork')")
         if isinstance(dataset, IterableDataset):
             if shuffle:
                 raise ValueError(f"DataLoader with IterableDataset: expected unspecified shuffle option, but got shuffle={shuffle}")
@@ -370,7 +402,11 @@ class DataLoader:
         self.sampler, self.batch_sampler = sampler, batch_sampler
         self.num_workers, self.collate_fn, self.pin_memory = num_workers, collate_fn, pin_memory
         self.timeout, self.worker_init_fn, self.generator = timeout, worker_init_fn, generator
+        self.multiprocessing_context = multiprocessing_context
+        # batches always come in sampler order (in_order=False allows, not requires, others)
+        self.pin_memory_device, self.in_order = pin_memory_device, in_order
         self.prefetch_factor, self.persistent_workers = prefetch_factor, persistent_workers
+        self._workers = None  # the persistent workers' iterator, kept between epochs
 
     def __len__(self):
         if isinstance(self.dataset, IterableDataset):
@@ -381,11 +417,43 @@ class DataLoader:
         return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)
 
     def __iter__(self):
+        if self.num_workers > 0:
+            if not self.persistent_workers:
+                return _WorkerIter(self)
+            if self._workers is None:
+                self._workers = _WorkerIter(self)
+            else:
+                self._workers._reset()
+            return self._workers
         if isinstance(self.dataset, IterableDataset):
             return self._iter_stream()
         if self.batch_sampler is None:
             return self._iter_items()
         return self._iter_batches()
+
+    def _index_batches(self):
+        """Each task's indices: an int64 array of a batch, or one index without batching."""
+        if self.batch_sampler is None:
+            return iter(self.sampler)
+        return (self.batch_sampler._batches() if hasattr(self.batch_sampler, "_batches")
+                else (np.asarray(b, dtype=np.int64) for b in self.batch_sampler))
+
+    def _fetch(self, indices):
+        """One batch (or, without batching, one converted sample) for `indices`."""
+        if self.batch_sampler is None:
+            return (self.collate_fn or default_convert)(self.dataset[indices])
+        gather = getattr(self.dataset, "_get_batch", None) if self.collate_fn is None else None
+        if callable(gather):
+            batch = gather(_index_tensor(indices))
+            if batch is not NotImplemented:
+                return batch
+        getitems = getattr(self.dataset, "__getitems__", None)
+        indices = indices.tolist()
+        return self._collate(getitems(indices) if getitems else [self.dataset[i] for i in indices])
+
+    def __del__(self):
+        if getattr(self, "_workers", None) is not None:
+            self._workers._shutdown()
 
     def _collate(self, samples):
         return (self.collate_fn or default_collate)(samples)
@@ -396,20 +464,8 @@ class DataLoader:
             yield convert(self.dataset[i])
 
     def _iter_batches(self):
-        batches = (self.batch_sampler._batches() if hasattr(self.batch_sampler, "_batches")
-                   else (np.asarray(b, dtype=np.int64) for b in self.batch_sampler))
-        gather = getattr(self.dataset, "_get_batch", None) if self.collate_fn is None else None
-        getitems = getattr(self.dataset, "__getitems__", None)
-        for indices in batches:
-            if callable(gather):
-                batch = gather(_index_tensor(indices))
-                if batch is not NotImplemented:
-                    yield batch
-                    continue
-                gather = None
-            indices = indices.tolist()
-            samples = getitems(indices) if getitems else [self.dataset[i] for i in indices]
-            yield self._collate(samples)
+        for indices in self._index_batches():
+            yield self._fetch(indices)
 
     def _iter_stream(self):
         it = iter(self.dataset)
@@ -422,3 +478,229 @@ class DataLoader:
             if not samples or (self.drop_last and len(samples) < self.batch_size):
                 return
             yield self._collate(samples)
+
+
+# ----------------------------------------------------------------------------- worker processes
+
+class WorkerInfo:
+    """What `get_worker_info()` returns inside a worker: id, num_workers, seed, dataset
+    (the worker's own copy)."""
+
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+        self._frozen = True
+
+    def __setattr__(self, key, value):
+        if getattr(self, "_frozen", False):
+            raise RuntimeError(f"Cannot assign attributes to {type(self).__name__} objects")
+        super().__setattr__(key, value)
+
+    def __repr__(self):
+        fields = ", ".join(f"{k}={self.__dict__[k]}" for k in ("id", "num_workers", "seed", "dataset"))
+        return f"{type(self).__name__}({fields})"
+
+
+_worker_info = None
+
+
+def get_worker_info():
+    """In a DataLoader worker process, its WorkerInfo; in the main process, None."""
+    return _worker_info
+
+
+class _ExceptionWrapper:
+    """An exception raised in a worker, carried to the main process with its traceback."""
+
+    def __init__(self, exc, where):
+        self.exc_type = type(exc)
+        self.msg = f"Caught {type(exc).__name__} {where}.\nOriginal " + "".join(
+            traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+    def reraise(self):
+        try:
+            err = self.exc_type(self.msg)
+        except Exception:  # an exception type that takes other arguments
+            err = RuntimeError(self.msg)
+        raise err
+
+
+class _IterableEnd:
+    """A worker's IterableDataset copy is exhausted."""
+
+
+def _worker_loop(loader, index_queue, result_queue, base_seed, worker_id):
+    global _worker_info
+    seed = base_seed + worker_id
+    random.seed(seed)
+    tg.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    tg.set_num_threads(1)  # one process per core already
+    _worker_info = WorkerInfo(id=worker_id, num_workers=loader.num_workers, seed=seed, dataset=loader.dataset)
+    init_error = None
+    try:
+        if loader.worker_init_fn is not None:
+            loader.worker_init_fn(worker_id)
+    except Exception as e:
+        init_error = _ExceptionWrapper(e, f"in DataLoader worker process {worker_id} (worker_init_fn)")
+    stream = None
+    while True:
+        try:
+            task = index_queue.get()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        if task is None:
+            return
+        epoch, idx, indices = task
+        if init_error is not None:
+            result_queue.put((epoch, idx, init_error))
+            continue
+        try:
+            if isinstance(loader.dataset, IterableDataset):
+                if stream is None or stream[0] != epoch:
+                    stream = (epoch, iter(loader._iter_stream()))
+                data = next(stream[1], _IterableEnd)
+            else:
+                data = loader._fetch(indices)
+        except Exception as e:
+            data = _ExceptionWrapper(e, f"in DataLoader worker process {worker_id}")
+        result_queue.put((epoch, idx, data))
+
+
+class _WorkerIter:
+    """Batches made by `loader.num_workers` forked processes, yielded in sampler order."""
+
+    def __init__(self, loader):
+        import multiprocessing  # only loaders with workers pay for importing it
+
+        self.loader = loader
+        ctx = multiprocessing.get_context("fork")
+        self.result_queue = ctx.Queue()
+        self.index_queues, self.workers = [], []
+        self.epoch = -1
+        self.base_seed = self._draw_seed()
+        for wid in range(loader.num_workers):
+            iq = ctx.Queue()
+            w = ctx.Process(target=_worker_loop, args=(loader, iq, self.result_queue, self.base_seed, wid),
+                            daemon=True)
+            w.start()
+            self.index_queues.append(iq)
+            self.workers.append(w)
+        self._reset(first=True)
+
+    def _draw_seed(self):
+        return int(tg.randint(0, 2**62, (1,), generator=self.loader.generator).item())
+
+    def _reset(self, first=False):
+        """A new epoch: the sampler's new order, the same processes."""
+        if not first:
+            self._drain()
+        self.epoch += 1
+        self.iterable = isinstance(self.loader.dataset, IterableDataset)
+        self.tasks = None if self.iterable else self.loader._index_batches()
+        self.active = list(range(len(self.workers)))  # workers with data left (IterableDataset)
+        self.next_worker = 0
+        self.send_idx = self.rcvd_idx = 0
+        self.outstanding = {}  # task idx -> worker id
+        self.reorder = {}
+        self.finished = False
+        for _ in range(self.loader.prefetch_factor * len(self.workers)):
+            if not self._send():
+                break
+
+    def _send(self):
+        if self.iterable:
+            if not self.active:
+                return False
+            wid = self.active[self.next_worker % len(self.active)]
+            self.next_worker += 1
+            indices = None
+        else:
+            indices = next(self.tasks, None)
+            if indices is None:
+                return False
+            wid = self.send_idx % len(self.workers)
+        self.index_queues[wid].put((self.epoch, self.send_idx, indices))
+        self.outstanding[self.send_idx] = wid
+        self.send_idx += 1
+        return True
+
+    def __iter__(self):
+        return self
+
+    def __len__(self):
+        return len(self.loader)
+
+    def _get(self):
+        timeout = self.loader.timeout if self.loader.timeout > 0 else None
+        waited = 0.0
+        while True:
+            try:
+                return self.result_queue.get(timeout=min(timeout, 1.0) if timeout else 1.0)
+            except queue.Empty:
+                waited += min(timeout, 1.0) if timeout else 1.0
+                dead = [w for w in self.workers if not w.is_alive()]
+                if dead:
+                    self._shutdown(force=True)
+                    raise RuntimeError(f"DataLoader worker (pid(s) {', '.join(str(w.pid) for w in dead)}) "
+                                       f"exited unexpectedly with exit code {dead[0].exitcode}") from None
+                if timeout and waited >= timeout:
+                    self._shutdown(force=True)
+                    raise RuntimeError(f"DataLoader timed out after {timeout} seconds") from None
+
+    def __next__(self):
+        while True:
+            if self.rcvd_idx in self.reorder:
+                data = self.reorder.pop(self.rcvd_idx)
+                self.rcvd_idx += 1
+                if data is _IterableEnd or isinstance(data, _IterableEnd):
+                    continue
+                self._send()
+                return data
+            if self.rcvd_idx >= self.send_idx or self.finished:
+                self.finished = True
+                if not self.loader.persistent_workers:
+                    self._shutdown()
+                raise StopIteration
+            epoch, idx, data = self._get()
+            if epoch != self.epoch:  # left over from an epoch abandoned part-way
+                continue
+            wid = self.outstanding.pop(idx)
+            if isinstance(data, _ExceptionWrapper):
+                self._shutdown(force=True)
+                data.reraise()
+            if data is _IterableEnd and wid in self.active:
+                self.active.remove(wid)
+                self._send()  # the task goes to a worker that still has data
+            self.reorder[idx] = data
+
+    def _drain(self):
+        """Waits for the tasks still out, so that the next epoch starts clean."""
+        while self.outstanding and self.workers:
+            epoch, idx, _ = self._get()
+            if epoch == self.epoch:
+                self.outstanding.pop(idx, None)
+
+    def _shutdown(self, force=False):
+        """Stops the workers: asked to finish, or, after an error, terminated (they may be
+        stuck in the dataset)."""
+        workers, self.workers = self.workers, []
+        for iq in self.index_queues:
+            try:
+                iq.put(None)
+            except (OSError, ValueError):
+                pass
+        for w in workers:
+            if force:
+                w.terminate()
+            w.join(timeout=5)
+            if w.is_alive():
+                w.terminate()
+                w.join()
+        for q in self.index_queues + [self.result_queue]:
+            q.cancel_join_thread()
+            q.close()
+        self.index_queues = []
+
+    def __del__(self):
+        if getattr(self, "workers", None):
+            self._shutdown()

@@ -1,12 +1,10 @@
-"""Fetching files over HTTP(S) with a progress bar, verified before they are kept.
+"""Fetching files over HTTP(S) with a tqdm progress bar, verified before they are kept.
 
 A download goes to a temporary name in the target directory and is renamed to its final
 name only after `verify` accepted its bytes, so an interrupted or corrupt download never
 leaves a file that a later run would mistake for a good one.
 """
 import os
-import sys
-import time
 
 _CHUNK = 1 << 16
 
@@ -18,40 +16,12 @@ def urlopen(url, timeout):
     return urllib.request.urlopen(url, timeout=timeout)
 
 
-class _Progress:
-    """A one-line progress bar on stderr; redrawn at most ~10 times a second."""
-
-    def __init__(self, label, total, stream=None):
-        self.label, self.total, self.done = label, total, 0
-        self.stream = stream if stream is not None else sys.stderr
-        self.last = 0.0
-
-    def update(self, n):
-        self.done += n
-        now = time.monotonic()
-        if now - self.last >= 0.1:
-            self.last = now
-            self._draw()
-
-    def _draw(self, end=""):
-        mb = self.done / 1e6
-        if self.total:
-            frac = min(self.done / self.total, 1.0)
-            bar = "#" * int(30 * frac)
-            text = f"\r{self.label} [{bar:<30}] {100 * frac:5.1f}% {mb:.1f}/{self.total / 1e6:.1f} MB"
-        else:
-            text = f"\r{self.label} {mb:.1f} MB"
-        self.stream.write(text + end)
-        self.stream.flush()
-
-    def close(self):
-        self._draw(end="\n")
-
-
 def fetch(urls, dest, verify, timeout=30.0):
     """Downloads the first of `urls` whose bytes `verify(path)` accepts (it raises on bad
     data) and atomically moves it to `dest`. Raises RuntimeError naming `dest` and every
     failed URL when none works."""
+    from tqdm import tqdm  # imported when a download happens, not with the package
+
     directory = os.path.dirname(os.path.abspath(dest))
     os.makedirs(directory, exist_ok=True)
     errors = []
@@ -60,14 +30,15 @@ def fetch(urls, dest, verify, timeout=30.0):
         try:
             with urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
                 length = response.headers.get("Content-Length") if getattr(response, "headers", None) else None
-                bar = _Progress(f"Downloading {url}", int(length) if length and length.isdigit() else 0)
-                while True:
-                    chunk = response.read(_CHUNK)
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    bar.update(len(chunk))
-                bar.close()
+                total = int(length) if length and length.isdigit() else None
+                with tqdm(total=total, desc=f"Downloading {url}", unit="B", unit_scale=True,
+                          unit_divisor=1024) as bar:
+                    while True:
+                        chunk = response.read(_CHUNK)
+                        if not chunk:
+                            break
+                        out.write(chunk)
+                        bar.update(len(chunk))
                 out.flush()
                 os.fsync(out.fileno())
             verify(tmp)
