@@ -284,6 +284,20 @@ def test_unbatched_gradient_and_gradcheck():
     assert tg.autograd.gradcheck(lambda t: F.avg_pool2d(t, 3, 2, 1, True, False), (x,))
 
 
+@pytest.mark.parametrize("fn", [lambda x: F.max_pool2d(x, 3, 2, 1), lambda x: F.avg_pool2d(x, 3, 2, 1),
+                                lambda x: F.adaptive_avg_pool2d(x, (2, 3)), lambda x: F.adaptive_max_pool2d(x, 3)])
+def test_gradient_through_a_strided_view(fn):
+    """The input is a transposed view: the gradient lands in the leaf's own layout."""
+    a = distinct((2, 3, 6, 5))
+    leaf = tg.tensor(a, requires_grad=True)
+    y = fn(leaf.transpose(2, 3))
+    w = rng.standard_normal(y.shape)
+    y.backward(tg.tensor(w))
+    leaf2 = tg.tensor(np.ascontiguousarray(a.transpose(0, 1, 3, 2)), requires_grad=True)
+    fn(leaf2).backward(tg.tensor(w))
+    np.testing.assert_allclose(leaf.grad.numpy(), leaf2.grad.numpy().transpose(0, 1, 3, 2), rtol=1e-12)
+
+
 def test_float32_gradient_dtype_and_grad_fn_names():
     x = tg.tensor(distinct((1, 2, 4, 4), np.float32), requires_grad=True)
     names = {
