@@ -1,11 +1,12 @@
-"""nn.functional: activations, linear, dropout and losses as functions. Activations call
-the tensor ops; each loss is one fused C++ op with its own backward node."""
+"""nn.functional: activations, linear, dropout, batch norm and losses as functions. Activations
+call the tensor ops; batch norm and each loss are one fused C++ op with its own backward node."""
 import warnings
 
 from .. import _C
 
 __all__ = ["relu", "sigmoid", "tanh", "gelu", "silu", "leaky_relu", "softmax", "log_softmax",
-           "linear", "dropout", "dropout1d", "dropout2d", "dropout3d", "batch_norm", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div",
+           "linear", "dropout", "dropout1d", "dropout2d", "dropout3d", "batch_norm",
+           "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div",
            "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"]
 
 # The `inplace` flags below are accepted for PyTorch compatibility; the result is always
