@@ -116,13 +116,16 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   const DType dt = input->dtype;
   TG_CHECK(is_floating(dt), RuntimeError, "\"batch_norm\" not implemented for '", dtype_name(dt),
            "' (input ", shape_str(input->shape), ")");
-  TG_CHECK(input->ndim() >= 2, IndexError, "batch_norm: expected an input with at least 2 dimensions (N, C, ...), got input size ",
+  TG_CHECK(input->ndim() >= 2, IndexError,
+           "batch_norm: expected an input with at least 2 dimensions (N, C, ...), got input size ",
            shape_str(input->shape));
   const kernels::BnShape sh = bn_shape(input);
   const int64_t C = sh.c;
   TG_CHECK(!training || sh.n * sh.s != 1, ValueError,
-           "Expected more than 1 value per channel when training, got input size ", shape_str(input->shape));
-  TG_CHECK(!training || eps > 0, ValueError, "batch_norm eps must be positive during training, but got ", eps);
+           "Expected more than 1 value per channel when training, got input size ",
+           shape_str(input->shape));
+  TG_CHECK(!training || eps > 0, ValueError,
+           "batch_norm eps must be positive during training, but got ", eps);
   TG_CHECK(!(eps < 0), ValueError, "batch_norm eps must be non-negative, but got ", eps);
   TG_CHECK(!running_mean == !running_var, ValueError,
            "running_mean and running_var must either both be None or neither be None");
@@ -149,7 +152,8 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
       if (sh.n * sh.s > 0) kernels::batchnorm_stats<T>(x->data_as<T>(), sh, mean.data(), var.data());
     } else {
       Tensor rm = contiguous(running_mean), rv = contiguous(running_var);
-      for (int64_t c = 0; c < C; ++c) mean[c] = double(rm->data_as<T>()[c]), var[c] = double(rv->data_as<T>()[c]);
+      for (int64_t c = 0; c < C; ++c)
+        mean[c] = double(rm->data_as<T>()[c]), var[c] = double(rv->data_as<T>()[c]);
     }
   });
   for (int64_t c = 0; c < C; ++c) invstd[c] = 1.0 / std::sqrt(var[c] + eps);

@@ -1,5 +1,6 @@
-"""nn.functional: activations, linear, dropout and losses as functions. Activations call
-the tensor ops; each loss is one fused C++ op with its own backward node."""
+"""nn.functional: activations, linear, dropout, batch norm and losses as functions. Activations
+call the tensor ops; convolution, pooling, padding, resizing, batch norm and each loss are
+one C++ op with its own backward node."""
 import math
 import operator
 import warnings
