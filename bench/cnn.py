@@ -23,17 +23,9 @@ import time
 
 import numpy as np
 
-from mnist_data import DEFAULT_DATA, load_mnist
+from mnist_data import DEFAULT_DATA, load_mnist, rss_kb
 
 BATCH = 64
-
-
-def rss_kb(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def build(lib):

@@ -19,16 +19,7 @@ import time
 
 import numpy as np
 
-from mnist_data import DEFAULT_DATA, equal_init, load_mnist
-
-
-
-def rss_kb(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
+from mnist_data import DEFAULT_DATA, equal_init, load_mnist, rss_kb
 
 
 def worker(lib_name, batch, threads, epochs, data_dir):

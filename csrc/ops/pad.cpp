@@ -23,11 +23,11 @@ const char* mode_name(int64_t mode) {
   }
 }
 
-struct PadBackward : Node {
+struct GatherBackward : Node {
   PadPlan plan;
   Shape in_shape;
   std::string node_name;
-  PadBackward(PadPlan p, Shape s, std::string n)
+  GatherBackward(PadPlan p, Shape s, std::string n)
       : plan(std::move(p)), in_shape(std::move(s)), node_name(std::move(n)) {}
   std::string name() const override { return node_name; }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
@@ -137,8 +137,12 @@ Tensor pad(const Tensor& input, const std::vector<int64_t>& pad, int64_t mode,
   if (mode == kernels::kPadReflect) name = "ReflectionPad" + std::to_string(k) + "DBackward0";
   if (mode == kernels::kPadReplicate) name = "ReplicationPad" + std::to_string(k) + "DBackward0";
   if (mode == kernels::kPadCircular) name = "CircularPad" + std::to_string(k) + "DBackward0";
-  set_history(make_node<PadBackward>({input}, std::move(plan), input->shape, std::move(name)), {out});
+  record_gather_backward(input, out, std::move(plan), std::move(name));
   return out;
+}
+
+void record_gather_backward(const Tensor& input, const Tensor& out, kernels::PadPlan plan, std::string name) {
+  set_history(make_node<GatherBackward>({input}, std::move(plan), input->shape, std::move(name)), {out});
 }
 
 }  // namespace tg

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "kernels/pad.h"
 
 namespace tg {
 
@@ -13,5 +14,9 @@ namespace tg {
 // padded dims of a tensor with one or two more dims).
 Tensor pad(const Tensor& input, const std::vector<int64_t>& pad, int64_t mode,
            std::optional<double> value);
+
+// Records the node of an op whose output was gathered from `input` through `plan` (F.pad,
+// nearest upsampling): its backward scatters the gradient back through the same maps.
+void record_gather_backward(const Tensor& input, const Tensor& out, kernels::PadPlan plan, std::string name);
 
 }  // namespace tg

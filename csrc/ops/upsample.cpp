@@ -9,6 +9,7 @@
 #include "autograd/node.h"
 #include "kernels/upsample.h"
 #include "ops/creation.h"
+#include "ops/pad.h"
 
 namespace tg {
 
@@ -80,21 +81,6 @@ Shape output_shape(const Tensor& input, const Geometry& g) {
   return s;
 }
 
-struct UpsampleNearestBackward : Node {
-  kernels::PadPlan plan;
-  Shape in_shape;
-  std::string node_name;
-  UpsampleNearestBackward(kernels::PadPlan p, Shape s, std::string n)
-      : plan(std::move(p)), in_shape(std::move(s)), node_name(std::move(n)) {}
-  std::string name() const override { return node_name; }
-  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
-    Tensor go = contiguous(g[0]);
-    Tensor gi = empty(in_shape, go->dtype);
-    TG_DISPATCH_FLOAT(go->dtype, T, kernels::pad_backward(go->data_as<T>(), gi->data_as<T>(), plan));
-    return {gi};
-  }
-};
-
 // Runs f(h_taps or null, w_taps) with the taps of g in T.
 template <class T, class F>
 void with_taps(const Geometry& g, bool align_corners, F f) {
@@ -137,8 +123,7 @@ Tensor upsample_nearest(const Tensor& input, const std::optional<Shape>& output_
   Tensor x = contiguous(input);
   TG_DISPATCH_FLOAT(input->dtype, T, kernels::pad_forward(x->data_as<T>(), out->data_as<T>(), plan, T(0)));
   std::string name = cat_str("UpsampleNearest", exact ? "Exact" : "", k, "DBackward0");
-  set_history(make_node<UpsampleNearestBackward>({input}, std::move(plan), input->shape, std::move(name)),
-              {out});
+  record_gather_backward(input, out, std::move(plan), std::move(name));
   return out;
 }
 
