@@ -49,8 +49,13 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
   cls.def_property_readonly("dtype", [](const Tensor& t) { return dtype_object(t->dtype); });
   cls.def("is_floating_point", [](const Tensor& t) { return is_floating(t->dtype); });
 
-  cls.def_property("requires_grad", [](const Tensor& t) { return t->requires_grad; }, &set_requires_grad);
-  cls.def("requires_grad_", [](const Tensor& t, bool flag) { set_requires_grad(t, flag); return t; },
+  // PyTorch's setter refuses anything but a bool with RuntimeError (not its parser's TypeError).
+  cls.def_property("requires_grad", [](const Tensor& t) { return t->requires_grad; },
+                   [](const Tensor& t, py::handle flag) {
+                     TG_CHECK(PyBool_Check(flag.ptr()), RuntimeError, "requires_grad must be a bool");
+                     set_requires_grad(t, flag.ptr() == Py_True);
+                   });
+  cls.def("requires_grad_", [](const Tensor& t, Bool flag) { set_requires_grad(t, flag); return t; },
           py::arg("requires_grad") = true);
   cls.def_property("grad", [](const Tensor& t) { return t->grad; }, [](const Tensor& t, const OptTensor& opt) {
     Tensor g = or_null(opt);
@@ -70,7 +75,7 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
     if (t->dtype == DType::Int64) return py::int_(*t->data_as<int64_t>());
     return py::float_(v);
   });
-  cls.def("numpy", [](const Tensor& t, bool force) {
+  cls.def("numpy", [](const Tensor& t, Bool force) {
     TG_CHECK(!t->requires_grad || force, RuntimeError,
              "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.");
     return to_numpy(t);

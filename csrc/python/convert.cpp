@@ -49,6 +49,18 @@ Tensor to_tensor(py::handle obj, const char* what) {
   return *t;
 }
 
+std::string type_name(py::handle obj) {
+  return std::string(py::str(py::type::handle_of(obj).attr("__name__")));
+}
+
+Tensor tensor_arg(py::handle obj, const char* fn, const char* name, int position) {
+  Tensor t;
+  if (held_tensor(obj, t)) return t;
+  TG_CHECK(py::isinstance<TensorImpl>(obj) && !obj.is_none(), TypeError, fn, "(): argument '", name,
+           "' (position ", position, ") must be Tensor, not ", type_name(obj));
+  return obj.cast<Tensor>();
+}
+
 namespace {
 // Python ints and what converts like them (numpy integers, 0-d integer tensors); not bools.
 bool is_index(py::handle h) { return PyIndex_Check(h.ptr()) && !PyBool_Check(h.ptr()); }

@@ -10,20 +10,30 @@ from .. import _C
 # a new tensor (the value is the same, the input is left unchanged).
 
 
+def _tensor(fn, input):
+    """PyTorch's TypeError for a non-Tensor input (not the AttributeError of `input.relu()`)."""
+    if not isinstance(input, _C.Tensor):
+        raise TypeError(f"{fn}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+
+
 def relu(input, inplace=False):
+    _tensor("relu", input)
     return input.relu()
 
 
 def sigmoid(input):
+    _tensor("sigmoid", input)
     return input.sigmoid()
 
 
 def tanh(input):
+    _tensor("tanh", input)
     return input.tanh()
 
 
 def gelu(input, approximate="none"):
     """GELU, the exact erf form by default, or its tanh approximation."""
+    _tensor("gelu", input)
     return input.gelu(approximate=approximate)
 
 
