@@ -32,13 +32,13 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
   cls.def_property_readonly("ndim", [](const Tensor& t) { return t->ndim(); });
   cls.def("dim", [](const Tensor& t) { return t->ndim(); });
   cls.def("numel", [](const Tensor& t) { return t->numel(); });
-  cls.def("size", [](const Tensor& t, py::object dim) -> py::object {
-    if (dim.is_none()) return py::tuple(py::cast(t->shape));
-    return py::int_(t->size(dim.cast<int64_t>()));
+  cls.def("size", [](const Tensor& t, std::optional<Int> dim) -> py::object {
+    if (!dim) return py::tuple(py::cast(t->shape));
+    return py::int_(t->size(*dim));
   }, py::arg("dim") = py::none());
-  cls.def("stride", [](const Tensor& t, py::object dim) -> py::object {
-    if (dim.is_none()) return py::tuple(py::cast(t->strides));
-    const int64_t d = dim.cast<int64_t>();
+  cls.def("stride", [](const Tensor& t, std::optional<Int> dim) -> py::object {
+    if (!dim) return py::tuple(py::cast(t->strides));
+    const int64_t d = *dim;
     t->size(d);  // the same IndexError as size(d), also for a 0-d tensor
     return py::int_(t->strides[wrap_dim(d, t->ndim())]);
   }, py::arg("dim") = py::none());

@@ -34,6 +34,20 @@ def _finish(t, requires_grad, fn="factory", allow_none=True):
     return t
 
 
+# Python's scalar types name dtypes too, as in PyTorch (dtype=float is float64).
+_PY_DTYPES = {builtins.float: _C.dtype.float64, int: _C.dtype.int64, builtins.bool: _C.dtype.bool}
+
+
+def _dtype(dtype, default):
+    if dtype is None:
+        return default
+    if isinstance(dtype, _C.dtype):
+        return dtype
+    if isinstance(dtype, type) and dtype in _PY_DTYPES:
+        return _PY_DTYPES[dtype]
+    raise TypeError(f"argument 'dtype' must be torch.dtype, not {type(dtype).__name__}")
+
+
 def _leaf_type(data):
     """The type of the first element of nested lists/tuples that is not a number (or None)."""
     if isinstance(data, (list, tuple)):
@@ -87,10 +101,7 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
         arr = arr.astype(np.int64)
     elif arr.dtype.kind == "f" and arr.dtype.itemsize not in (4, 8):
         arr = arr.astype(np.float32)
-    if dtype is None:
-        dtype = _numpy_dtype_to_tg(arr)
-    elif not isinstance(dtype, _C.dtype):
-        raise TypeError(f"tensor(): argument 'dtype' must be torch.dtype, not {type(dtype).__name__}")
+    dtype = _dtype(dtype, None) if dtype is not None else _numpy_dtype_to_tg(arr)
     if (not dtype.is_floating_point and dtype != _C.dtype.bool and arr.dtype.kind == "f"
             and not np.isfinite(arr).all()):
         raise RuntimeError(f"value cannot be converted to type {dtype!r} without overflow")
@@ -101,17 +112,17 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
 
 def zeros(*size, dtype=None, requires_grad=False, device=None):
     check_device(device)
-    return _finish(_C._zeros(_size(size), dtype or _default_float), requires_grad, "zeros")
+    return _finish(_C._zeros(_size(size), _dtype(dtype, _default_float)), requires_grad, "zeros")
 
 
 def ones(*size, dtype=None, requires_grad=False, device=None):
     check_device(device)
-    return _finish(_C._full(_size(size), 1.0, dtype or _default_float), requires_grad, "ones")
+    return _finish(_C._full(_size(size), 1.0, _dtype(dtype, _default_float)), requires_grad, "ones")
 
 
 def empty(*size, dtype=None, requires_grad=False, device=None):
     check_device(device)
-    return _finish(_C._empty(_size(size), dtype or _default_float), requires_grad, "empty")
+    return _finish(_C._empty(_size(size), _dtype(dtype, _default_float)), requires_grad, "empty")
 
 
 def full(size, fill_value, dtype=None, requires_grad=False, device=None):
@@ -131,35 +142,35 @@ def _like(fn, input):
 def zeros_like(input, dtype=None, requires_grad=False, device=None):
     check_device(device)
     input = _like("zeros_like", input)
-    return zeros(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return zeros(input.shape, dtype=_dtype(dtype, input.dtype), requires_grad=requires_grad)
 
 
 def ones_like(input, dtype=None, requires_grad=False, device=None):
     check_device(device)
     input = _like("ones_like", input)
-    return ones(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return ones(input.shape, dtype=_dtype(dtype, input.dtype), requires_grad=requires_grad)
 
 
 def empty_like(input, dtype=None, requires_grad=False, device=None):
     check_device(device)
     input = _like("empty_like", input)
-    return empty(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return empty(input.shape, dtype=_dtype(dtype, input.dtype), requires_grad=requires_grad)
 
 
 def full_like(input, fill_value, dtype=None, requires_grad=False, device=None):
     check_device(device)
     input = _like("full_like", input)
-    return full(input.shape, fill_value, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return full(input.shape, fill_value, dtype=_dtype(dtype, input.dtype), requires_grad=requires_grad)
 
 
 def rand(*size, dtype=None, requires_grad=False, generator=None, device=None):
     check_device(device)
-    return _finish(_C._rand(_size(size), dtype or _default_float, generator), requires_grad, "rand")
+    return _finish(_C._rand(_size(size), _dtype(dtype, _default_float), generator), requires_grad, "rand")
 
 
 def randn(*size, dtype=None, requires_grad=False, generator=None, device=None):
     check_device(device)
-    return _finish(_C._randn(_size(size), dtype or _default_float, generator), requires_grad, "randn")
+    return _finish(_C._randn(_size(size), _dtype(dtype, _default_float), generator), requires_grad, "randn")
 
 
 def randint(low, high=None, size=None, dtype=None, generator=None, requires_grad=False,
@@ -173,25 +184,25 @@ def randint(low, high=None, size=None, dtype=None, generator=None, requires_grad
     elif high is None:
         raise TypeError("randint() missing required argument 'high'")
     low, high = _int("randint", "low", low), _int("randint", "high", high)
-    return _finish(_C._randint(low, high, _size((size,)), dtype or _C.dtype.int64, generator),
+    return _finish(_C._randint(low, high, _size((size,)), _dtype(dtype, _C.dtype.int64), generator),
                    requires_grad, "randint")
 
 
 def randperm(n, *, generator=None, dtype=None, requires_grad=False, device=None):
     check_device(device)
-    return _finish(_C.randperm(n, dtype=dtype or _C.dtype.int64, generator=generator), requires_grad, "randperm")
+    return _finish(_C.randperm(n, dtype=_dtype(dtype, _C.dtype.int64), generator=generator), requires_grad, "randperm")
 
 
 def rand_like(input, dtype=None, requires_grad=False, device=None):
     check_device(device)
     input = _like("rand_like", input)
-    return rand(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return rand(input.shape, dtype=_dtype(dtype, input.dtype), requires_grad=requires_grad)
 
 
 def randn_like(input, dtype=None, requires_grad=False, device=None):
     check_device(device)
     input = _like("randn_like", input)
-    return randn(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return randn(input.shape, dtype=_dtype(dtype, input.dtype), requires_grad=requires_grad)
 
 
 def _is_float(*xs):
@@ -232,11 +243,11 @@ def _int(fn, name, v):
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
     check_device(device)
     return _finish(_C._linspace(float(start), float(end), _int("linspace", "steps", steps),
-                                dtype or _default_float), requires_grad, "linspace")
+                                _dtype(dtype, _default_float)), requires_grad, "linspace")
 
 
 def eye(n, m=None, dtype=None, requires_grad=False, device=None):
     check_device(device)
     n = _int("eye", "n", n)
     m = n if m is None else _int("eye", "m", m)
-    return _finish(_C._eye(n, m, dtype or _default_float), requires_grad, "eye")
+    return _finish(_C._eye(n, m, _dtype(dtype, _default_float)), requires_grad, "eye")

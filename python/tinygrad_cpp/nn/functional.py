@@ -353,7 +353,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
         if reduction == "mean":
             warnings.warn(_KL_MEAN_WARNING, stacklevel=2)
         code = _reduction_code(reduction)
-    return _C._kl_div(input, target, code, bool(log_target))
+    if not isinstance(log_target, bool):
+        raise TypeError(f"kl_div(): argument 'log_target' must be bool, not {type(log_target).__name__}")
+    return _C._kl_div(input, target, code, log_target)
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
