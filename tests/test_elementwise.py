@@ -243,7 +243,7 @@ def test_promotion_matches_torch(opname):
         if fn is not None:
             if da is None:
                 continue
-            ours, theirs = (lambda: fn[0](a, b)), (lambda: fn[1](ta, tb if db is not None else torch.tensor(tb)))
+            ours, theirs = (lambda: fn[0](a, b)), (lambda: fn[1](ta, tb))  # a number: TypeError in both
         else:
             op = getattr(operator, opname)
             ours, theirs = (lambda: op(a, b)), (lambda: op(ta, tb))
@@ -388,7 +388,9 @@ def test_logical_ops():
         out = getattr(tg, name)(ta, tb)
         assert out.dtype == tg.bool
         np.testing.assert_array_equal(out.numpy(), ref(a, b))
-        np.testing.assert_array_equal(getattr(ta, name)(1).numpy(), ref(a, 1))
+        np.testing.assert_array_equal(getattr(ta, name)(tg.tensor(1)).numpy(), ref(a, 1))
+        with pytest.raises(TypeError, match="must be Tensor, not int"):  # as in PyTorch
+            getattr(ta, name)(1)
     np.testing.assert_array_equal(tg.logical_not(ta).numpy(), np.logical_not(a))
     np.testing.assert_array_equal(ta.logical_not().numpy(), np.logical_not(a))
 

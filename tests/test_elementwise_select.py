@@ -45,7 +45,9 @@ def test_maximum_minimum_nan_and_dtypes():
     np.testing.assert_array_equal(out.numpy(), [2.5, 5.0, 2.5])
     bb = tg.tensor([True, False])
     np.testing.assert_array_equal(tg.maximum(bb, tg.tensor([False, False])).numpy(), [True, False])
-    np.testing.assert_array_equal(tg.minimum(i, 0).numpy(), [0, 0, -3])
+    np.testing.assert_array_equal(tg.minimum(i, tg.tensor(0)).numpy(), [0, 0, -3])
+    with pytest.raises(TypeError, match=r"minimum\(\): argument 'other' \(position 2\) must be Tensor, not int"):
+        tg.minimum(i, 0)  # PyTorch takes no Python number here
 
 
 @pytest.mark.parametrize("sa,sb", SHAPES[:5])

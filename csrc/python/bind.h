@@ -24,6 +24,60 @@ class type_caster<tg::Tensor> : public copyable_holder_caster<tg::TensorImpl, tg
 }  // namespace pybind11::detail
 
 namespace tg::bind {
+// PyTorch's parser is stricter than pybind11's converting casters: a `bool` argument takes
+// only True/False (not 1, None or numpy.bool_), an `int` argument takes ints and what has
+// __index__ (numpy integers, one-element integer tensors) but neither bools nor floats.
+// Binding lambdas declare such parameters as Bool / Int; both convert to the C++ type.
+struct Bool {
+  bool v = false;
+  Bool(bool b = false) : v(b) {}  // NOLINT: implicit on purpose, so defaults read `= false`
+  operator bool() const { return v; }
+};
+struct Int {
+  int64_t v = 0;
+  Int(int64_t i = 0) : v(i) {}  // NOLINT
+  operator int64_t() const { return v; }
+};
+}  // namespace tg::bind
+
+namespace pybind11::detail {
+template <>
+struct type_caster<tg::bind::Bool> {
+  PYBIND11_TYPE_CASTER(tg::bind::Bool, const_name("bool"));
+  bool load(handle src, bool) {
+    if (src.ptr() != Py_True && src.ptr() != Py_False) return false;
+    value = tg::bind::Bool(src.ptr() == Py_True);
+    return true;
+  }
+  static handle cast(tg::bind::Bool b, return_value_policy, handle) {
+    return handle(b.v ? Py_True : Py_False).inc_ref();
+  }
+};
+template <>
+struct type_caster<tg::bind::Int> {
+  PYBIND11_TYPE_CASTER(tg::bind::Int, const_name("int"));
+  bool load(handle src, bool) {
+    PyObject* p = src.ptr();
+    if (!p || PyBool_Check(p) || PyFloat_Check(p) || !PyIndex_Check(p)) return false;
+    object i = reinterpret_steal<object>(PyNumber_Index(p));
+    if (!i) {
+      PyErr_Clear();
+      return false;
+    }
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+    if (overflow || (v == -1 && PyErr_Occurred())) {
+      PyErr_Clear();
+      return false;
+    }
+    value = tg::bind::Int((int64_t)v);
+    return true;
+  }
+  static handle cast(tg::bind::Int i, return_value_policy, handle) { return PyLong_FromLongLong(i.v); }
+};
+}  // namespace pybind11::detail
+
+namespace tg::bind {
 
 using TensorClass = py::class_<TensorImpl, Tensor>;
 
@@ -35,6 +89,11 @@ inline Tensor or_null(const OptTensor& t) { return t ? *t : nullptr; }
 std::optional<Tensor> as_tensor(py::handle obj);
 // Like as_tensor, but raises TypeError naming `what` for other types.
 Tensor to_tensor(py::handle obj, const char* what);
+// A Tensor argument that takes no Python number: TypeError in PyTorch's words,
+// "maximum(): argument 'other' (position 2) must be Tensor, not float".
+Tensor tensor_arg(py::handle obj, const char* fn, const char* name, int position);
+// The Python type name of obj, for messages.
+std::string type_name(py::handle obj);
 // `*size` arguments: either several ints or one tuple/list of ints.
 Shape shape_from_args(const py::args& args);
 Shape shape_from_seq(py::handle seq);

@@ -42,6 +42,16 @@ auto with_other(F f) {
   };
 }
 
+// `fn(input, other)` where both must be tensors (maximum, logical_and, ...): a Python
+// number is a TypeError in PyTorch, not a wrapped scalar.
+template <class F>
+auto tensors_only(F f, const char* name) {
+  return [f, name](py::handle a_obj, py::handle b_obj) {
+    Tensor a = tensor_arg(a_obj, name, "input", 1), b = tensor_arg(b_obj, name, "other", 2);
+    return maybe_release(work_of(a, b), [&] { return f(a, b); });
+  };
+}
+
 template <class F>
 auto unary(F f) {
   return [f](const Tensor& a) { return maybe_release(a->numel(), [&] { return f(a); }); };
@@ -167,17 +177,17 @@ void bind_elementwise(py::module_& m, TensorClass& cls) {
 
   // ---- logical and bitwise ---------------------------------------------------------------
   def_both(cls, m, "logical_not", unary(logical_not));
-  def_both(cls, m, "logical_and", with_other(logical_and), py::arg("other"));
-  def_both(cls, m, "logical_or", with_other(logical_or), py::arg("other"));
-  def_both(cls, m, "logical_xor", with_other(logical_xor), py::arg("other"));
+  def_both(cls, m, "logical_and", tensors_only(logical_and, "logical_and"), py::arg("other"));
+  def_both(cls, m, "logical_or", tensors_only(logical_or, "logical_or"), py::arg("other"));
+  def_both(cls, m, "logical_xor", tensors_only(logical_xor, "logical_xor"), py::arg("other"));
   def_both(cls, m, "bitwise_not", unary(bitwise_not));
   def_both(cls, m, "bitwise_and", with_other(bitwise_and), py::arg("other"));
   def_both(cls, m, "bitwise_or", with_other(bitwise_or), py::arg("other"));
   def_both(cls, m, "bitwise_xor", with_other(bitwise_xor), py::arg("other"));
 
   // ---- selection --------------------------------------------------------------------------
-  def_both(cls, m, "maximum", with_other(maximum), py::arg("other"));
-  def_both(cls, m, "minimum", with_other(minimum), py::arg("other"));
+  def_both(cls, m, "maximum", tensors_only(maximum, "maximum"), py::arg("other"));
+  def_both(cls, m, "minimum", tensors_only(minimum, "minimum"), py::arg("other"));
   m.def("where", [](const Tensor& cond, py::handle a, py::handle b) {
     return where(cond, to_tensor(a, "input"), to_tensor(b, "other"));
   }, py::arg("condition"), py::arg("input"), py::arg("other"));
@@ -214,7 +224,7 @@ void bind_elementwise(py::module_& m, TensorClass& cls) {
   def_both(cls, m, "cos", unary(cos));
   def_both(cls, m, "floor", unary(floor));
   def_both(cls, m, "ceil", unary(ceil));
-  def_both(cls, m, "round", [](const Tensor& a, int64_t decimals) {
+  def_both(cls, m, "round", [](const Tensor& a, Int decimals) {
     return maybe_release(a->numel(), [&] { return round(a, decimals); });
   }, py::kw_only(), py::arg("decimals") = 0);
   def_both(cls, m, "sigmoid", unary(sigmoid));

@@ -90,18 +90,18 @@ void bind_index(py::module_& m, TensorClass& cls) {
     Tensor v = to_tensor(value, "value");
     maybe_release(self->numel(), [&] { setitem(self, items, v); return 0; });
   });
-  cls.def("index_put_", [](const Tensor& self, py::handle indices, const Tensor& values, bool accumulate) {
+  cls.def("index_put_", [](const Tensor& self, py::handle indices, const Tensor& values, Bool accumulate) {
     index_put_(self, index_list(indices), values, accumulate);
     return self;
   }, py::arg("indices"), py::arg("values"), py::arg("accumulate") = false);
 
-  def_both(cls, m, "index_select", [](const Tensor& a, int64_t dim, const Tensor& index) {
+  def_both(cls, m, "index_select", [](const Tensor& a, Int dim, const Tensor& index) {
     return index_select(a, dim, index);
   }, py::arg("dim"), py::arg("index"));
-  def_both(cls, m, "gather", [](const Tensor& a, int64_t dim, const Tensor& index) {
+  def_both(cls, m, "gather", [](const Tensor& a, Int dim, const Tensor& index) {
     return gather(a, dim, index);
   }, py::arg("dim"), py::arg("index"));
-  def_both(cls, m, "scatter_add", [](const Tensor& a, int64_t dim, const Tensor& index, const Tensor& src) {
+  def_both(cls, m, "scatter_add", [](const Tensor& a, Int dim, const Tensor& index, const Tensor& src) {
     return scatter_add(a, dim, index, src);
   }, py::arg("dim"), py::arg("index"), py::arg("src"));
   def_both(cls, m, "masked_fill", [](const Tensor& a, const Tensor& mask, py::handle value) {

@@ -33,7 +33,7 @@ void bind_pool(py::module_& m, TensorClass&) {
   auto k_ = py::arg("kernel_size");
   auto ceil_ = [] { return py::arg("ceil_mode").noconvert() = false; };
 
-  m.def("max_pool2d", [](const Tensor& x, py::handle k, py::handle s, py::handle p, py::handle d, bool ceil) {
+  m.def("max_pool2d", [](const Tensor& x, py::handle k, py::handle s, py::handle p, py::handle d, Bool ceil) {
     const char* fn = "max_pool2d";
     IntList kk = int_list_arg(k, fn, "kernel_size", 2), ss = stride_arg(s, fn, 2),
             pp = int_list_arg(p, fn, "padding", 2), dd = int_list_arg(d, fn, "dilation", 2);
@@ -41,14 +41,14 @@ void bind_pool(py::module_& m, TensorClass&) {
   }, py::arg("input"), k_, py::arg("stride") = py::tuple(), py::arg("padding") = 0, py::arg("dilation") = 1,
         ceil_());
   m.def("_max_pool2d_with_indices", [](const Tensor& x, py::handle k, py::handle s, py::handle p, py::handle d,
-                                       bool ceil) {
+                                       Bool ceil) {
     const char* fn = "max_pool2d_with_indices";
     IntList kk = int_list_arg(k, fn, "kernel_size", 2), ss = stride_arg(s, fn, 2),
             pp = int_list_arg(p, fn, "padding", 2), dd = int_list_arg(d, fn, "dilation", 2);
     return run(x, [&] { return max_pool2d_with_indices(x, kk, ss, pp, dd, ceil); });
   }, py::arg("input"), k_, py::arg("stride") = py::tuple(), py::arg("padding") = 0, py::arg("dilation") = 1,
         ceil_());
-  m.def("max_pool1d", [](const Tensor& x, py::handle k, py::handle s, py::handle p, py::handle d, bool ceil) {
+  m.def("max_pool1d", [](const Tensor& x, py::handle k, py::handle s, py::handle p, py::handle d, Bool ceil) {
     const char* fn = "max_pool1d";
     IntList kk = int_list_arg(k, fn, "kernel_size", 1), ss = stride_arg(s, fn, 1),
             pp = int_list_arg(p, fn, "padding", 1), dd = int_list_arg(d, fn, "dilation", 1);
@@ -56,7 +56,7 @@ void bind_pool(py::module_& m, TensorClass&) {
   }, py::arg("input"), k_, py::arg("stride") = py::tuple(), py::arg("padding") = 0, py::arg("dilation") = 1,
         ceil_());
   m.def("max_pool1d_with_indices", [](const Tensor& x, py::handle k, py::handle s, py::handle p, py::handle d,
-                                      bool ceil) {
+                                      Bool ceil) {
     const char* fn = "max_pool1d_with_indices";
     IntList kk = int_list_arg(k, fn, "kernel_size", 1), ss = stride_arg(s, fn, 1),
             pp = int_list_arg(p, fn, "padding", 1), dd = int_list_arg(d, fn, "dilation", 1);
@@ -73,7 +73,7 @@ void bind_pool(py::module_& m, TensorClass&) {
     return run(x, [&] { return avg_pool2d(x, kk, ss, pp, ceil, cip, dv); });
   }, py::arg("input"), k_, py::arg("stride") = py::none(), py::arg("padding") = 0, ceil_(),
         py::arg("count_include_pad").noconvert() = true, py::arg("divisor_override") = py::none());
-  m.def("avg_pool1d", [](const Tensor& x, py::handle k, py::handle s, py::handle p, bool ceil, bool cip) {
+  m.def("avg_pool1d", [](const Tensor& x, py::handle k, py::handle s, py::handle p, Bool ceil, Bool cip) {
     const char* fn = "avg_pool1d";
     IntList kk = int_list_arg(k, fn, "kernel_size", 1), ss = stride_arg(s, fn, 1),
             pp = int_list_arg(p, fn, "padding", 1);

@@ -14,17 +14,17 @@ void bind_random(py::module_& m, TensorClass& cls) {
       .def("manual_seed", [](Generator& g, uint64_t s) -> Generator& { g.manual_seed(s); return g; },
            py::return_value_policy::reference)
       .def("initial_seed", [](Generator& g) { return g.seed; });
-  m.def("manual_seed", [](int64_t s) { default_generator().manual_seed((uint64_t)s); }, py::arg("seed"));
+  m.def("manual_seed", [](Int s) { default_generator().manual_seed((uint64_t)s); }, py::arg("seed"));
   m.def("_rand", [](const Shape& s, DType d, py::handle g) { return rand(s, d, gen(g)); });
   m.def("_randn", [](const Shape& s, DType d, py::handle g) { return randn(s, d, gen(g)); });
   m.def("_randint", [](int64_t lo, int64_t hi, const Shape& s, DType d, py::handle g) {
     return randint(lo, hi, s, d, gen(g));
   });
-  m.def("randperm", [](int64_t n, DType dtype, py::handle g) { return randperm(n, dtype, gen(g)); },
+  m.def("randperm", [](Int n, DType dtype, py::handle g) { return randperm(n, dtype, gen(g)); },
         py::arg("n"), py::kw_only(), py::arg("dtype") = DType::Int64, py::arg("generator") = py::none());
   def_both(cls, m, "bernoulli", [](const Tensor& p, py::handle g) { return bernoulli(p, gen(g)); },
            py::kw_only(), py::arg("generator") = py::none());
-  m.def("dropout", [](const Tensor& x, double p, bool train) {
+  m.def("dropout", [](const Tensor& x, double p, Bool train) {
     return dropout(x, p, train, default_generator());
   }, py::arg("input"), py::arg("p"), py::arg("train"));
   m.def("_feature_dropout", [](const Tensor& x, double p, bool train) {

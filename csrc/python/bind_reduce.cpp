@@ -24,7 +24,7 @@ double correction_arg(py::handle unbiased, py::handle correction) {
 // first argument is `unbiased` (x.var(False)).
 template <class Op>
 auto var_like(Op op) {
-  return [op](const Tensor& a, py::handle dim, py::handle unbiased, bool keepdim, py::handle correction) {
+  return [op](const Tensor& a, py::handle dim, py::handle unbiased, Bool keepdim, py::handle correction) {
     if (PyBool_Check(dim.ptr())) {
       TG_CHECK(unbiased.is_none(), TypeError, "unbiased given twice");
       unbiased = dim;
@@ -48,13 +48,13 @@ void bind_reduce(py::module_& m, TensorClass& cls) {
   py::object max_t = rt.attr("max"), min_t = rt.attr("min");
 
   // sum/mean without dim are the full reductions (SumBackward0); with one, SumBackward1.
-  def_both(cls, m, "sum", [](const Tensor& a, py::handle dim, bool keepdim, py::handle dtype) {
+  def_both(cls, m, "sum", [](const Tensor& a, py::handle dim, Bool keepdim, py::handle dtype) {
     auto dt = opt_dtype(dtype);
     auto dims = dims_arg(dim);
     bool full = dim.is_none() && !keepdim;
     return maybe_release(a->numel(), [&] { return full ? sum(a, dt) : sum(a, dims, keepdim, dt); });
   }, py::arg("dim") = py::none(), py::arg("keepdim") = false, py::kw_only(), py::arg("dtype") = py::none());
-  def_both(cls, m, "mean", [](const Tensor& a, py::handle dim, bool keepdim, py::handle dtype) {
+  def_both(cls, m, "mean", [](const Tensor& a, py::handle dim, Bool keepdim, py::handle dtype) {
     auto dt = opt_dtype(dtype);
     auto dims = dims_arg(dim);
     bool full = dim.is_none() && !keepdim;
@@ -68,12 +68,12 @@ void bind_reduce(py::module_& m, TensorClass& cls) {
            py::arg("dim") = py::none(), py::arg("unbiased") = py::none(), py::arg("keepdim") = false,
            py::kw_only(), py::arg("correction") = py::none());
 
-  def_both(cls, m, "logsumexp", [](const Tensor& a, py::handle dim, bool keepdim) {
+  def_both(cls, m, "logsumexp", [](const Tensor& a, py::handle dim, Bool keepdim) {
     auto dims = dims_arg(dim);
     return maybe_release(a->numel(), [&] { return logsumexp(a, dims, keepdim); });
   }, py::arg("dim"), py::arg("keepdim") = false);
 
-  def_both(cls, m, "prod", [](const Tensor& a, std::optional<int64_t> dim, bool keepdim, py::handle dtype) {
+  def_both(cls, m, "prod", [](const Tensor& a, std::optional<Int> dim, Bool keepdim, py::handle dtype) {
     auto dt = opt_dtype(dtype);
     return maybe_release(a->numel(), [&] { return dim ? prod(a, *dim, keepdim, dt) : prod(a, dt); });
   }, py::arg("dim") = py::none(), py::arg("keepdim") = false, py::kw_only(), py::arg("dtype") = py::none());
@@ -84,12 +84,14 @@ void bind_reduce(py::module_& m, TensorClass& cls) {
   // reachable.
   def_both(cls, m, "max", [](const Tensor& a) { return maybe_release(a->numel(), [&] { return max(a); }); });
   def_both(cls, m, "min", [](const Tensor& a) { return maybe_release(a->numel(), [&] { return min(a); }); });
-  def_both(cls, m, "max", [max_t](const Tensor& a, py::int_ dim_obj, bool keepdim) {
+  def_both(cls, m, "max", [max_t](const Tensor& a, py::int_ dim_obj, Bool keepdim) {
+    TG_CHECK(!PyBool_Check(dim_obj.ptr()), TypeError, "max(): argument 'dim' must be int, not bool");
     const int64_t dim = dim_obj.cast<int64_t>();
     auto r = maybe_release(a->numel(), [&] { return max(a, dim, keepdim); });
     return max_t(r.first, r.second);
   }, py::arg("dim"), py::arg("keepdim") = false);
-  def_both(cls, m, "min", [min_t](const Tensor& a, py::int_ dim_obj, bool keepdim) {
+  def_both(cls, m, "min", [min_t](const Tensor& a, py::int_ dim_obj, Bool keepdim) {
+    TG_CHECK(!PyBool_Check(dim_obj.ptr()), TypeError, "min(): argument 'dim' must be int, not bool");
     const int64_t dim = dim_obj.cast<int64_t>();
     auto r = maybe_release(a->numel(), [&] { return min(a, dim, keepdim); });
     return min_t(r.first, r.second);
@@ -99,26 +101,26 @@ void bind_reduce(py::module_& m, TensorClass& cls) {
            py::arg("other"));
   def_both(cls, m, "min", [](const Tensor& a, const Tensor& other) { return minimum(a, other); },
            py::arg("other"));
-  def_both(cls, m, "amax", [](const Tensor& a, py::handle dim, bool keepdim) {
+  def_both(cls, m, "amax", [](const Tensor& a, py::handle dim, Bool keepdim) {
     auto dims = dims_arg(dim);
     return maybe_release(a->numel(), [&] { return amax(a, dims, keepdim); });
   }, py::arg("dim") = py::tuple(), py::arg("keepdim") = false);
-  def_both(cls, m, "amin", [](const Tensor& a, py::handle dim, bool keepdim) {
+  def_both(cls, m, "amin", [](const Tensor& a, py::handle dim, Bool keepdim) {
     auto dims = dims_arg(dim);
     return maybe_release(a->numel(), [&] { return amin(a, dims, keepdim); });
   }, py::arg("dim") = py::tuple(), py::arg("keepdim") = false);
-  def_both(cls, m, "argmax", [](const Tensor& a, std::optional<int64_t> dim, bool keepdim) {
+  def_both(cls, m, "argmax", [](const Tensor& a, std::optional<Int> dim, Bool keepdim) {
     return maybe_release(a->numel(), [&] { return argmax(a, dim, keepdim); });
   }, py::arg("dim") = py::none(), py::arg("keepdim") = false);
-  def_both(cls, m, "argmin", [](const Tensor& a, std::optional<int64_t> dim, bool keepdim) {
+  def_both(cls, m, "argmin", [](const Tensor& a, std::optional<Int> dim, Bool keepdim) {
     return maybe_release(a->numel(), [&] { return argmin(a, dim, keepdim); });
   }, py::arg("dim") = py::none(), py::arg("keepdim") = false);
 
-  def_both(cls, m, "softmax", [](const Tensor& a, int64_t dim, py::handle dtype) {
+  def_both(cls, m, "softmax", [](const Tensor& a, Int dim, py::handle dtype) {
     auto dt = opt_dtype(dtype);
     return maybe_release(a->numel(), [&] { return softmax(a, dim, dt); });
   }, py::arg("dim"), py::arg("dtype") = py::none());
-  def_both(cls, m, "log_softmax", [](const Tensor& a, int64_t dim, py::handle dtype) {
+  def_both(cls, m, "log_softmax", [](const Tensor& a, Int dim, py::handle dtype) {
     auto dt = opt_dtype(dtype);
     return maybe_release(a->numel(), [&] { return log_softmax(a, dim, dt); });
   }, py::arg("dim"), py::arg("dtype") = py::none());

@@ -11,6 +11,21 @@ int64_t total_numel(const std::vector<Tensor>& ts) {
   for (auto& t : ts) n += t->numel();
   return n;
 }
+// cat/stack's `tensors`: a list or tuple of Tensors, as PyTorch's parser wants; a Tensor
+// is a sequence too, but cat(t) is a TypeError there, not a cat of t's rows.
+std::vector<Tensor> tensor_list(py::handle obj, const char* fn) {
+  TG_CHECK(py::isinstance<py::list>(obj) || py::isinstance<py::tuple>(obj), TypeError, fn,
+           "(): argument 'tensors' (position 1) must be tuple of Tensors, not ", type_name(obj));
+  std::vector<Tensor> ts;
+  size_t i = 0;
+  for (auto item : obj) {
+    TG_CHECK(py::isinstance<TensorImpl>(item) && !item.is_none(), TypeError, "expected Tensor as element ", i,
+             " in argument 0, but got ", type_name(item));
+    ts.push_back(item.cast<Tensor>());
+    ++i;
+  }
+  return ts;
+}
 }  // namespace
 
 void bind_shape(py::module_& m, TensorClass& cls) {
@@ -18,17 +33,17 @@ void bind_shape(py::module_& m, TensorClass& cls) {
   cls.def("reshape", [](const Tensor& a, py::args size) { return reshape(a, shape_from_args(size)); });
   m.def("reshape", [](const Tensor& a, py::handle shape) { return reshape(a, shape_from_seq(shape)); },
         py::arg("input"), py::arg("shape"));
-  def_both(cls, m, "flatten", [](const Tensor& a, int64_t s, int64_t e) { return flatten(a, s, e); },
+  def_both(cls, m, "flatten", [](const Tensor& a, Int s, Int e) { return flatten(a, s, e); },
            py::arg("start_dim") = 0, py::arg("end_dim") = -1);
-  def_both(cls, m, "unflatten", [](const Tensor& a, int64_t dim, py::handle sizes) {
+  def_both(cls, m, "unflatten", [](const Tensor& a, Int dim, py::handle sizes) {
     return unflatten(a, dim, shape_from_seq(sizes));
   }, py::arg("dim"), py::arg("sizes"));
   def_both(cls, m, "squeeze", [](const Tensor& a, py::handle dim) {
     if (dim.is_none()) return squeeze(a);
-    if (PyLong_Check(dim.ptr())) return squeeze(a, dim.cast<int64_t>());
+    if (PyLong_Check(dim.ptr()) && !PyBool_Check(dim.ptr())) return squeeze(a, dim.cast<int64_t>());
     return squeeze(a, shape_from_seq(dim));
   }, py::arg("dim") = py::none());
-  def_both(cls, m, "unsqueeze", [](const Tensor& a, int64_t dim) { return unsqueeze(a, dim); },
+  def_both(cls, m, "unsqueeze", [](const Tensor& a, Int dim) { return unsqueeze(a, dim); },
            py::arg("dim"));
   cls.def("expand", [](const Tensor& a, py::args size) { return expand(a, shape_from_args(size)); });
   cls.def("expand_as", [](const Tensor& a, const Tensor& o) { return expand_as(a, o); }, py::arg("other"));
@@ -37,7 +52,7 @@ void bind_shape(py::module_& m, TensorClass& cls) {
   cls.def("permute", [](const Tensor& a, py::args dims) { return permute(a, shape_from_args(dims)); });
   m.def("permute", [](const Tensor& a, py::handle dims) { return permute(a, shape_from_seq(dims)); },
         py::arg("input"), py::arg("dims"));
-  auto tr = [](const Tensor& a, int64_t d0, int64_t d1) { return transpose(a, d0, d1); };
+  auto tr = [](const Tensor& a, Int d0, Int d1) { return transpose(a, d0, d1); };
   def_both(cls, m, "transpose", tr, py::arg("dim0"), py::arg("dim1"));
   def_both(cls, m, "swapaxes", tr, py::arg("axis0"), py::arg("axis1"));
   def_both(cls, m, "swapdims", tr, py::arg("dim0"), py::arg("dim1"));
@@ -45,29 +60,30 @@ void bind_shape(py::module_& m, TensorClass& cls) {
   def_both(cls, m, "movedim", [](const Tensor& a, py::handle src, py::handle dst) {
     return movedim(a, dims_arg(src), dims_arg(dst));
   }, py::arg("source"), py::arg("destination"));
-  def_both(cls, m, "narrow", [](const Tensor& a, int64_t dim, int64_t start, int64_t length) {
+  def_both(cls, m, "narrow", [](const Tensor& a, Int dim, Int start, Int length) {
     return narrow(a, dim, start, length);
   }, py::arg("dim"), py::arg("start"), py::arg("length"));
-  def_both(cls, m, "select", [](const Tensor& a, int64_t dim, int64_t index) {
+  def_both(cls, m, "select", [](const Tensor& a, Int dim, Int index) {
     return select(a, dim, index);
   }, py::arg("dim"), py::arg("index"));
 
-  auto cat_f = [](const std::vector<Tensor>& ts, int64_t dim) {
-    return maybe_release(total_numel(ts), [&] { return cat(ts, dim); });
-  };
   for (const char* name : {"cat", "concat", "concatenate"})
-    m.def(name, cat_f, py::arg("tensors"), py::arg("dim") = 0);
-  m.def("stack", [](const std::vector<Tensor>& ts, int64_t dim) {
+    m.def(name, [name](py::handle tensors, Int dim) {
+      auto ts = tensor_list(tensors, name);
+      return maybe_release(total_numel(ts), [&] { return cat(ts, dim); });
+    }, py::arg("tensors"), py::arg("dim") = 0);
+  m.def("stack", [](py::handle tensors, Int dim) {
+    auto ts = tensor_list(tensors, "stack");
     return maybe_release(total_numel(ts), [&] { return stack(ts, dim); });
   }, py::arg("tensors"), py::arg("dim") = 0);
-  def_both(cls, m, "split", [](const Tensor& a, py::handle size, int64_t dim) {
-    if (PyLong_Check(size.ptr())) return as_tuple(split(a, size.cast<int64_t>(), dim));
+  def_both(cls, m, "split", [](const Tensor& a, py::handle size, Int dim) {
+    if (PyLong_Check(size.ptr()) && !PyBool_Check(size.ptr())) return as_tuple(split(a, size.cast<int64_t>(), dim));
     return as_tuple(split_with_sizes(a, shape_from_seq(size), dim));
   }, py::arg("split_size_or_sections"), py::arg("dim") = 0);
-  def_both(cls, m, "chunk", [](const Tensor& a, int64_t chunks, int64_t dim) {
+  def_both(cls, m, "chunk", [](const Tensor& a, Int chunks, Int dim) {
     return as_tuple(chunk(a, chunks, dim));
   }, py::arg("chunks"), py::arg("dim") = 0);
-  def_both(cls, m, "unbind", [](const Tensor& a, int64_t dim) { return as_tuple(unbind(a, dim)); },
+  def_both(cls, m, "unbind", [](const Tensor& a, Int dim) { return as_tuple(unbind(a, dim)); },
            py::arg("dim") = 0);
 }
 

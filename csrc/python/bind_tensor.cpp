@@ -32,13 +32,13 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
   cls.def_property_readonly("ndim", [](const Tensor& t) { return t->ndim(); });
   cls.def("dim", [](const Tensor& t) { return t->ndim(); });
   cls.def("numel", [](const Tensor& t) { return t->numel(); });
-  cls.def("size", [](const Tensor& t, py::object dim) -> py::object {
-    if (dim.is_none()) return py::tuple(py::cast(t->shape));
-    return py::int_(t->size(dim.cast<int64_t>()));
+  cls.def("size", [](const Tensor& t, std::optional<Int> dim) -> py::object {
+    if (!dim) return py::tuple(py::cast(t->shape));
+    return py::int_(t->size(*dim));
   }, py::arg("dim") = py::none());
-  cls.def("stride", [](const Tensor& t, py::object dim) -> py::object {
-    if (dim.is_none()) return py::tuple(py::cast(t->strides));
-    const int64_t d = dim.cast<int64_t>();
+  cls.def("stride", [](const Tensor& t, std::optional<Int> dim) -> py::object {
+    if (!dim) return py::tuple(py::cast(t->strides));
+    const int64_t d = *dim;
     t->size(d);  // the same IndexError as size(d), also for a 0-d tensor
     return py::int_(t->strides[wrap_dim(d, t->ndim())]);
   }, py::arg("dim") = py::none());
@@ -49,8 +49,13 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
   cls.def_property_readonly("dtype", [](const Tensor& t) { return dtype_object(t->dtype); });
   cls.def("is_floating_point", [](const Tensor& t) { return is_floating(t->dtype); });
 
-  cls.def_property("requires_grad", [](const Tensor& t) { return t->requires_grad; }, &set_requires_grad);
-  cls.def("requires_grad_", [](const Tensor& t, bool flag) { set_requires_grad(t, flag); return t; },
+  // PyTorch's setter refuses anything but a bool with RuntimeError (not its parser's TypeError).
+  cls.def_property("requires_grad", [](const Tensor& t) { return t->requires_grad; },
+                   [](const Tensor& t, py::handle flag) {
+                     TG_CHECK(PyBool_Check(flag.ptr()), RuntimeError, "requires_grad must be a bool");
+                     set_requires_grad(t, flag.ptr() == Py_True);
+                   });
+  cls.def("requires_grad_", [](const Tensor& t, Bool flag) { set_requires_grad(t, flag); return t; },
           py::arg("requires_grad") = true);
   cls.def_property("grad", [](const Tensor& t) { return t->grad; }, [](const Tensor& t, const OptTensor& opt) {
     Tensor g = or_null(opt);
@@ -70,7 +75,7 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
     if (t->dtype == DType::Int64) return py::int_(*t->data_as<int64_t>());
     return py::float_(v);
   });
-  cls.def("numpy", [](const Tensor& t, bool force) {
+  cls.def("numpy", [](const Tensor& t, Bool force) {
     TG_CHECK(!t->requires_grad || force, RuntimeError,
              "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.");
     return to_numpy(t);

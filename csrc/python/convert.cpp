@@ -49,6 +49,18 @@ Tensor to_tensor(py::handle obj, const char* what) {
   return *t;
 }
 
+std::string type_name(py::handle obj) {
+  return std::string(py::str(py::type::handle_of(obj).attr("__name__")));
+}
+
+Tensor tensor_arg(py::handle obj, const char* fn, const char* name, int position) {
+  Tensor t;
+  if (held_tensor(obj, t)) return t;
+  TG_CHECK(py::isinstance<TensorImpl>(obj) && !obj.is_none(), TypeError, fn, "(): argument '", name,
+           "' (position ", position, ") must be Tensor, not ", type_name(obj));
+  return obj.cast<Tensor>();
+}
+
 namespace {
 // Python ints and what converts like them (numpy integers, 0-d integer tensors); not bools.
 bool is_index(py::handle h) { return PyIndex_Check(h.ptr()) && !PyBool_Check(h.ptr()); }
@@ -79,15 +91,20 @@ Shape shape_from_args(const py::args& args) {
   return shape_from_seq(args);
 }
 
+// A one-element integer tensor is an int here, as in PyTorch, though it is also a sequence.
+bool is_scalar_index(py::handle h) {
+  return is_index(h) && (!py::isinstance<py::sequence>(h) || py::isinstance<TensorImpl>(h));
+}
+
 std::vector<int64_t> dims_arg(py::handle dim) {
   if (dim.is_none()) return {};
-  if (is_index(dim) && !py::isinstance<py::sequence>(dim)) return {index_value(dim)};
+  if (is_scalar_index(dim)) return {index_value(dim)};
   return shape_from_seq(dim);
 }
 
 std::vector<int64_t> int_list_arg(py::handle obj, const char* fn, const char* name, size_t n) {
   auto type_name = [](py::handle h) { return std::string(py::str(py::type::handle_of(h).attr("__name__"))); };
-  if (is_index(obj) && !py::isinstance<py::sequence>(obj)) return std::vector<int64_t>(n, index_value(obj));
+  if (is_scalar_index(obj)) return std::vector<int64_t>(n, index_value(obj));
   TG_CHECK(py::isinstance<py::tuple>(obj) || py::isinstance<py::list>(obj), TypeError, fn, "(): argument '",
            name, "' must be tuple of ints, not ", type_name(obj));
   std::vector<int64_t> v;
@@ -103,6 +120,10 @@ std::vector<int64_t> int_list_arg(py::handle obj, const char* fn, const char* na
 
 DType dtype_arg(py::handle dtype, DType fallback) {
   if (dtype.is_none()) return fallback;
+  // Python's scalar types name dtypes too, as in PyTorch (dtype=float is float64).
+  if (dtype.ptr() == (PyObject*)&PyFloat_Type) return DType::Float64;
+  if (dtype.ptr() == (PyObject*)&PyLong_Type) return DType::Int64;
+  if (dtype.ptr() == (PyObject*)&PyBool_Type) return DType::Bool;
   TG_CHECK(py::isinstance<DType>(dtype), TypeError, "dtype must be a tinygrad_cpp dtype, not ",
            std::string(py::str(py::type::handle_of(dtype).attr("__name__"))));
   return dtype.cast<DType>();

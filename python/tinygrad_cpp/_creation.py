@@ -24,10 +24,52 @@ def _size(size):
     return out
 
 
-def _finish(t, requires_grad):
+def _finish(t, requires_grad, fn="factory", allow_none=True):
+    # PyTorch's parser takes only a real bool here (not 1, not numpy.bool_); its factories
+    # (zeros, ones, ...) also let None through as False, tensor() does not.
+    if not (isinstance(requires_grad, builtins.bool) or (allow_none and requires_grad is None)):
+        raise TypeError(f"{fn}(): argument 'requires_grad' must be bool, not {type(requires_grad).__name__}")
     if requires_grad:
         t.requires_grad_(True)
     return t
+
+
+# Python's scalar types name dtypes too, as in PyTorch (dtype=float is float64).
+_PY_DTYPES = {builtins.float: _C.dtype.float64, int: _C.dtype.int64, builtins.bool: _C.dtype.bool}
+
+
+def _dtype(dtype, default):
+    if dtype is None:
+        return default
+    if isinstance(dtype, _C.dtype):
+        return dtype
+    if isinstance(dtype, type) and dtype in _PY_DTYPES:
+        return _PY_DTYPES[dtype]
+    raise TypeError(f"argument 'dtype' must be torch.dtype, not {type(dtype).__name__}")
+
+
+def _leaf_type(data):
+    """The type of the first element of nested lists/tuples that is not a number (or None)."""
+    if isinstance(data, (list, tuple)):
+        for d in data:
+            bad = _leaf_type(d)
+            if bad is not None:
+                return bad
+        return None
+    if isinstance(data, (builtins.bool, int, builtins.float, complex, np.generic, np.ndarray, _C.Tensor)):
+        return None
+    return type(data)
+
+
+def _check_data(data):
+    """PyTorch's exceptions for data it cannot infer a dtype for."""
+    if isinstance(data, str):
+        raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+    bad = _leaf_type(data)
+    if bad is str or bad is bytes:
+        raise ValueError(f"too many dimensions '{bad.__name__}'")
+    if bad is not None:
+        raise RuntimeError(f"Could not infer dtype of {bad.__name__}")
 
 
 def _numpy_dtype_to_tg(arr):
@@ -49,6 +91,7 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
     elif isinstance(data, (np.ndarray, np.generic)):  # numpy scalars keep their dtype too
         arr = np.asarray(data)
     else:
+        _check_data(data)
         arr = np.asarray(data)
         if arr.dtype.kind == "f" and dtype is None:  # Python floats: the default float dtype
             arr = arr.astype(np.float32)
@@ -58,26 +101,28 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
         arr = arr.astype(np.int64)
     elif arr.dtype.kind == "f" and arr.dtype.itemsize not in (4, 8):
         arr = arr.astype(np.float32)
-    if dtype is None:
-        dtype = _numpy_dtype_to_tg(arr)
+    dtype = _dtype(dtype, None) if dtype is not None else _numpy_dtype_to_tg(arr)
+    if (not dtype.is_floating_point and dtype != _C.dtype.bool and arr.dtype.kind == "f"
+            and not np.isfinite(arr).all()):
+        raise RuntimeError(f"value cannot be converted to type {dtype!r} without overflow")
     if not arr.flags.c_contiguous:
         arr = np.ascontiguousarray(arr)
-    return _finish(_C._tensor_from_numpy(arr, dtype), requires_grad)
+    return _finish(_C._tensor_from_numpy(arr, dtype), requires_grad, "tensor", allow_none=False)
 
 
 def zeros(*size, dtype=None, requires_grad=False, device=None):
     check_device(device)
-    return _finish(_C._zeros(_size(size), dtype or _default_float), requires_grad)
+    return _finish(_C._zeros(_size(size), _dtype(dtype, _default_float)), requires_grad, "zeros")
 
 
 def ones(*size, dtype=None, requires_grad=False, device=None):
     check_device(device)
-    return _finish(_C._full(_size(size), 1.0, dtype or _default_float), requires_grad)
+    return _finish(_C._full(_size(size), 1.0, _dtype(dtype, _default_float)), requires_grad, "ones")
 
 
 def empty(*size, dtype=None, requires_grad=False, device=None):
     check_device(device)
-    return _finish(_C._empty(_size(size), dtype or _default_float), requires_grad)
+    return _finish(_C._empty(_size(size), _dtype(dtype, _default_float)), requires_grad, "empty")
 
 
 def full(size, fill_value, dtype=None, requires_grad=False, device=None):
@@ -85,7 +130,7 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None):
     if dtype is None:
         dtype = (_C.dtype.bool if isinstance(fill_value, builtins.bool) else
                  _C.dtype.int64 if isinstance(fill_value, int) else _default_float)
-    return _finish(_C._full(_size((size,)), fill_value, dtype), requires_grad)
+    return _finish(_C._full(_size((size,)), fill_value, dtype), requires_grad, "full")
 
 
 def _like(fn, input):
@@ -97,35 +142,35 @@ def _like(fn, input):
 def zeros_like(input, dtype=None, requires_grad=False, device=None):
     check_device(device)
     input = _like("zeros_like", input)
-    return zeros(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return zeros(input.shape, dtype=_dtype(dtype, input.dtype), requires_grad=requires_grad)
 
 
 def ones_like(input, dtype=None, requires_grad=False, device=None):
     check_device(device)
     input = _like("ones_like", input)
-    return ones(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return ones(input.shape, dtype=_dtype(dtype, input.dtype), requires_grad=requires_grad)
 
 
 def empty_like(input, dtype=None, requires_grad=False, device=None):
     check_device(device)
     input = _like("empty_like", input)
-    return empty(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return empty(input.shape, dtype=_dtype(dtype, input.dtype), requires_grad=requires_grad)
 
 
 def full_like(input, fill_value, dtype=None, requires_grad=False, device=None):
     check_device(device)
     input = _like("full_like", input)
-    return full(input.shape, fill_value, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return full(input.shape, fill_value, dtype=_dtype(dtype, input.dtype), requires_grad=requires_grad)
 
 
 def rand(*size, dtype=None, requires_grad=False, generator=None, device=None):
     check_device(device)
-    return _finish(_C._rand(_size(size), dtype or _default_float, generator), requires_grad)
+    return _finish(_C._rand(_size(size), _dtype(dtype, _default_float), generator), requires_grad, "rand")
 
 
 def randn(*size, dtype=None, requires_grad=False, generator=None, device=None):
     check_device(device)
-    return _finish(_C._randn(_size(size), dtype or _default_float, generator), requires_grad)
+    return _finish(_C._randn(_size(size), _dtype(dtype, _default_float), generator), requires_grad, "randn")
 
 
 def randint(low, high=None, size=None, dtype=None, generator=None, requires_grad=False,
@@ -139,25 +184,25 @@ def randint(low, high=None, size=None, dtype=None, generator=None, requires_grad
     elif high is None:
         raise TypeError("randint() missing required argument 'high'")
     low, high = _int("randint", "low", low), _int("randint", "high", high)
-    return _finish(_C._randint(low, high, _size((size,)), dtype or _C.dtype.int64, generator),
-                   requires_grad)
+    return _finish(_C._randint(low, high, _size((size,)), _dtype(dtype, _C.dtype.int64), generator),
+                   requires_grad, "randint")
 
 
 def randperm(n, *, generator=None, dtype=None, requires_grad=False, device=None):
     check_device(device)
-    return _finish(_C.randperm(n, dtype=dtype or _C.dtype.int64, generator=generator), requires_grad)
+    return _finish(_C.randperm(n, dtype=_dtype(dtype, _C.dtype.int64), generator=generator), requires_grad, "randperm")
 
 
 def rand_like(input, dtype=None, requires_grad=False, device=None):
     check_device(device)
     input = _like("rand_like", input)
-    return rand(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return rand(input.shape, dtype=_dtype(dtype, input.dtype), requires_grad=requires_grad)
 
 
 def randn_like(input, dtype=None, requires_grad=False, device=None):
     check_device(device)
     input = _like("randn_like", input)
-    return randn(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return randn(input.shape, dtype=_dtype(dtype, input.dtype), requires_grad=requires_grad)
 
 
 def _is_float(*xs):
@@ -165,13 +210,27 @@ def _is_float(*xs):
                (isinstance(x, _C.Tensor) and x.dtype.is_floating_point) for x in xs)
 
 
+def _number(fn, name, position, v):
+    """A Number argument: Python and numpy numbers, one-element tensors; TypeError otherwise."""
+    if isinstance(v, _C.Tensor):
+        if v.numel() != 1:
+            raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be Number, not Tensor")
+        return v
+    if isinstance(v, (int, builtins.float, np.number, np.bool_)):
+        return v
+    raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be Number, not {type(v).__name__}")
+
+
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
     check_device(device)
     if end is None:
-        start, end = 0, start
+        start, end = 0, _number("arange", "end", 1, start)
+    else:
+        start, end = _number("arange", "start", 1, start), _number("arange", "end", 2, end)
+    step = _number("arange", "step", 3, step)
     if dtype is None:
         dtype = _default_float if _is_float(start, end, step) else _C.dtype.int64
-    return _finish(_C._arange(float(start), float(end), float(step), dtype), requires_grad)
+    return _finish(_C._arange(float(start), float(end), float(step), dtype), requires_grad, "arange")
 
 
 def _int(fn, name, v):
@@ -184,11 +243,11 @@ def _int(fn, name, v):
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
     check_device(device)
     return _finish(_C._linspace(float(start), float(end), _int("linspace", "steps", steps),
-                                dtype or _default_float), requires_grad)
+                                _dtype(dtype, _default_float)), requires_grad, "linspace")
 
 
 def eye(n, m=None, dtype=None, requires_grad=False, device=None):
     check_device(device)
     n = _int("eye", "n", n)
     m = n if m is None else _int("eye", "m", m)
-    return _finish(_C._eye(n, m, dtype or _default_float), requires_grad)
+    return _finish(_C._eye(n, m, _dtype(dtype, _default_float)), requires_grad, "eye")

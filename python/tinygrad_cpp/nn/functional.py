@@ -12,20 +12,30 @@ from .. import _C
 # a new tensor (the value is the same, the input is left unchanged).
 
 
+def _tensor(fn, input):
+    """PyTorch's TypeError for a non-Tensor input (not the AttributeError of `input.relu()`)."""
+    if not isinstance(input, _C.Tensor):
+        raise TypeError(f"{fn}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+
+
 def relu(input, inplace=False):
+    _tensor("relu", input)
     return input.relu()
 
 
 def sigmoid(input):
+    _tensor("sigmoid", input)
     return input.sigmoid()
 
 
 def tanh(input):
+    _tensor("tanh", input)
     return input.tanh()
 
 
 def gelu(input, approximate="none"):
     """GELU, the exact erf form by default, or its tanh approximation."""
+    _tensor("gelu", input)
     return input.gelu(approximate=approximate)
 
 
@@ -345,7 +355,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
         if reduction == "mean":
             warnings.warn(_KL_MEAN_WARNING, stacklevel=2)
         code = _reduction_code(reduction)
-    return _C._kl_div(input, target, code, bool(log_target))
+    if not isinstance(log_target, bool):
+        raise TypeError(f"kl_div(): argument 'log_target' must be bool, not {type(log_target).__name__}")
+    return _C._kl_div(input, target, code, log_target)
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,

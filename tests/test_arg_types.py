@@ -1,0 +1,979 @@
+"""Argument types as strict as PyTorch's argument parser, across the public API.
+
+Each spec below is one call with arguments that work; the table substitutes each argument in
+turn with values of wrong types (a str, None, a float where an int goes, a dict, a list of
+str, a bool, nan/inf, a tensor where a number goes, ...) and runs the same call on PyTorch
+and on tinygrad_cpp. The outcome must agree: the same exception type (nearest builtin
+exception class, so torch's own subclasses count as their base), or success on both. Never
+a crash, never success where PyTorch raises, never a refusal where PyTorch accepts.
+"""
+import math
+import os
+import tempfile
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+import tinygrad_cpp as tg  # noqa: E402
+
+NAN, INF = float("nan"), float("inf")
+
+
+class T:
+    """A value built per library (tensors, modules, optimizers): f(m) with m torch or tg."""
+
+    def __init__(self, f):
+        self.f = f
+
+
+def build(v, m):
+    return v.f(m) if isinstance(v, T) else v
+
+
+# Wrong-type values tried for every argument. Tensor-valued ones are built per library.
+BAD = [
+    ("str", "a"),
+    ("None", None),
+    ("float", 1.5),
+    ("bool", True),
+    ("dict", {"a": 1}),
+    ("strlist", ["a"]),
+    ("nan", NAN),
+    ("inf", INF),
+    ("tensor", T(lambda m: m.ones(2))),
+    ("object", object()),
+]
+
+
+class A:
+    """One argument: the value that works and extra wrong values specific to its kind."""
+
+    def __init__(self, default, *extra, only=None):
+        self.default, self.extra, self.only = default, list(extra), only
+
+    def bad(self):
+        vals = BAD if self.only is None else [b for b in BAD if b[0] in self.only]
+        return vals + self.extra
+
+
+def INT(v, **kw):  # an int argument: also a bool (refused) and a float-valued tensor
+    return A(v, ("np.int64", np.int64(1)), ("int_tensor0d", T(lambda m: m.tensor(1))), **kw)
+
+
+def BOOL(v, **kw):  # a bool argument: an int or numpy bool is refused by PyTorch
+    return A(v, ("int", 1), ("np.bool", np.bool_(True)), ("int0", 0), **kw)
+
+
+def FLOAT(v, **kw):  # a float argument: ints, numpy floats and 0-d tensors are numbers
+    return A(v, ("int", 2), ("np.float64", np.float64(0.5)), **kw)
+
+
+def TENSOR(f, **kw):  # a tensor argument
+    return A(T(f), ("int", 2), ("list", [1.0, 2.0]), ("ndarray", np.ones(2, dtype=np.float32)), **kw)
+
+
+def SHAPE(v, **kw):  # a size/int-list argument
+    return A(v, ("floatlist", [1.5, 2]), ("boollist", [True]), ("nonelist", [None]), **kw)
+
+
+def DTYPE(v=None, **kw):
+    return A(v, ("int", 1), ("np.dtype", np.float32), ("pytype", float), **kw)
+
+
+def STR(v, **kw):
+    return A(v, ("int", 1), ("bytes", b"mean"), ("badstr", "bogus"), **kw)
+
+
+X = lambda m: m.ones(2, 3)  # noqa: E731
+X4 = lambda m: m.ones(1, 1, 4, 4)  # noqa: E731
+X3 = lambda m: m.ones(1, 1, 4)  # noqa: E731
+V = lambda m: m.ones(3)  # noqa: E731
+LABELS = lambda m: m.tensor([0, 1])  # noqa: E731
+PROBS = lambda m: m.full((2, 3), 0.5)  # noqa: E731
+PARAMS = lambda m: [m.ones(2, requires_grad=True)]  # noqa: E731
+OPT = lambda m: m.optim.SGD([m.ones(2, requires_grad=True)], lr=0.1)  # noqa: E731
+
+SPECS = []
+
+
+def spec(name, fn, *args):
+    SPECS.append((name, fn, args))
+
+
+def F(m):
+    return m.nn.functional
+
+
+# ---- creation -----------------------------------------------------------------------------
+spec("tensor.data", lambda m, d: m.tensor(d), A([1.0, 2.0], ("set", {1}), ("nested_str", [[1], ["a"]]),
+                                                   ("ragged", [[1, 2], [3]])))
+spec("tensor.dtype", lambda m, d: m.tensor([1.0], dtype=d), DTYPE(None))
+spec("tensor.requires_grad", lambda m, r: m.tensor([1.0], requires_grad=r), BOOL(False))
+spec("tensor.inf_to_int", lambda m, v: m.tensor([v], dtype=m.int64), A(1.0, only=("nan", "inf")),
+     )
+spec("tensor.neginf_to_int", lambda m, v: m.tensor(v, dtype=m.int64), A(1.0, ("-inf", -INF), only=("nan",)))
+spec("tensor.inf_to_bool", lambda m, v: m.tensor([v], dtype=m.bool), A(1.0, only=("nan", "inf")))
+for fname in ("zeros", "ones", "empty", "rand", "randn"):
+    spec(f"{fname}.size", lambda m, s, fname=fname: getattr(m, fname)(s, 3), INT(2))
+    spec(f"{fname}.tuple", lambda m, s, fname=fname: getattr(m, fname)(s), SHAPE((2, 3)))
+    spec(f"{fname}.dtype", lambda m, d, fname=fname: getattr(m, fname)(2, dtype=d), DTYPE(None))
+    spec(f"{fname}.requires_grad", lambda m, r, fname=fname: getattr(m, fname)(2, requires_grad=r),
+         BOOL(False))
+spec("full", lambda m, s, v: m.full(s, v), SHAPE((2,)), FLOAT(1.5))
+spec("full.int_dtype", lambda m, v: m.full((2,), v, dtype=m.int64), FLOAT(1.0))
+spec("full.requires_grad", lambda m, r: m.full((2,), 1.0, requires_grad=r), BOOL(False))
+for fname in ("zeros_like", "ones_like", "empty_like", "rand_like", "randn_like"):
+    spec(fname, lambda m, x, d, fname=fname: getattr(m, fname)(x, dtype=d), TENSOR(X), DTYPE(None))
+spec("full_like", lambda m, x, v: m.full_like(x, v), TENSOR(X), FLOAT(2.0))
+spec("arange", lambda m, a: m.arange(a), FLOAT(5))
+spec("arange.start_end_step", lambda m, a, b, s: m.arange(a, b, s), FLOAT(0), FLOAT(5), FLOAT(1))
+spec("arange.dtype", lambda m, d: m.arange(3, dtype=d), DTYPE(None))
+spec("arange.requires_grad", lambda m, r: m.arange(3.0, requires_grad=r), BOOL(False))
+spec("linspace", lambda m, a, b, n: m.linspace(a, b, n), FLOAT(0.0), FLOAT(1.0), INT(5))
+spec("eye", lambda m, n, k: m.eye(n, k), INT(3), INT(2))
+spec("randint", lambda m, lo, hi, s: m.randint(lo, hi, s), INT(0), INT(5), SHAPE((3,)))
+spec("randperm", lambda m, n: m.randperm(n), INT(4))
+spec("manual_seed", lambda m, s: m.manual_seed(s), INT(0, only=("str", "None", "float", "dict")))
+spec("from_numpy", lambda m, a: m.from_numpy(a), A(np.ones(2), only=("str", "None", "float", "dict",
+                                                                      "strlist", "tensor")))
+
+# ---- Tensor attributes and conversions ------------------------------------------------------
+spec("requires_grad_", lambda m, x, r: x.requires_grad_(r), TENSOR(X), BOOL(True))
+spec("set_requires_grad", lambda m, x, r: setattr(x, "requires_grad", r), TENSOR(X),
+     BOOL(True, only=("str", "None", "float", "dict", "strlist")))
+spec("size", lambda m, x, d: x.size(d), TENSOR(X), INT(0))
+spec("stride", lambda m, x, d: x.stride(d), TENSOR(X), INT(0))
+spec("to.dtype", lambda m, x, d: x.to(d), TENSOR(X), A(T(lambda m: m.float64), ("int", 1),
+                                                          ("np.dtype", np.float32)))
+spec("item", lambda m, x: x.item(), TENSOR(lambda m: m.ones(1)))
+spec("fill_.int", lambda m, x, v: x.fill_(v), TENSOR(lambda m: m.zeros(2, dtype=m.int64)), FLOAT(1.0))
+spec("fill_.float", lambda m, x, v: x.fill_(v), TENSOR(X), FLOAT(1.0))
+spec("zero_", lambda m, x: x.zero_(), TENSOR(X))
+spec("copy_", lambda m, x, s: x.copy_(s), TENSOR(X), TENSOR(X))
+
+# ---- elementwise ----------------------------------------------------------------------------
+for fname in ("add", "sub", "mul", "div", "maximum", "minimum", "remainder", "floor_divide",
+              "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "true_divide"):
+    spec(f"{fname}", lambda m, a, b, fname=fname: getattr(m, fname)(a, b), TENSOR(X), TENSOR(X))
+    spec(f"Tensor.{fname}", lambda m, a, b, fname=fname: getattr(a, fname)(b), TENSOR(X), TENSOR(X))
+spec("add.alpha", lambda m, a, b, al: m.add(a, b, alpha=al), TENSOR(X), TENSOR(X), FLOAT(2))
+spec("sub.alpha", lambda m, a, b, al: a.sub(b, alpha=al), TENSOR(X), TENSOR(X), FLOAT(2))
+spec("add_.alpha", lambda m, a, b, al: a.add_(b, alpha=al), TENSOR(X), TENSOR(X), FLOAT(2))
+spec("div.rounding_mode", lambda m, a, r: a.div(2, rounding_mode=r), TENSOR(X), STR("floor"))
+spec("pow", lambda m, a, e: m.pow(a, e), TENSOR(X), FLOAT(2.0))
+spec("Tensor.pow", lambda m, a, e: a.pow(e), TENSOR(X), FLOAT(2.0))
+spec("bitwise_and", lambda m, a, b: m.bitwise_and(a, b), TENSOR(lambda m: m.ones(2, dtype=m.int64)),
+     TENSOR(lambda m: m.ones(2, dtype=m.int64)))
+for op in ("__add__", "__sub__", "__mul__", "__truediv__", "__pow__", "__matmul__", "__radd__",
+           "__rmul__", "__lt__", "__mod__", "__floordiv__"):
+    spec(f"op.{op}", lambda m, a, b, op=op: getattr(type(a), op)(a, b), TENSOR(V), TENSOR(V))
+spec("op.iadd", lambda m, a, b: a.__iadd__(b), TENSOR(V), TENSOR(V))
+for fname in ("abs", "neg", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid", "relu",
+              "sign", "square", "floor", "ceil", "reciprocal", "expm1", "log1p", "logical_not"):
+    spec(f"{fname}", lambda m, a, fname=fname: getattr(m, fname)(a), TENSOR(X))
+spec("round.decimals", lambda m, a, d: m.round(a, decimals=d), TENSOR(X), INT(1))
+spec("gelu.approximate", lambda m, a, s: m.nn.functional.gelu(a, approximate=s), TENSOR(X), STR("tanh"))
+spec("clamp", lambda m, a, lo, hi: m.clamp(a, lo, hi), TENSOR(X), FLOAT(0.0), FLOAT(1.0))
+spec("Tensor.clamp_", lambda m, a, lo: a.clamp_(min=lo), TENSOR(X), FLOAT(0.0))
+spec("clamp_min", lambda m, a, lo: a.clamp_min(lo), TENSOR(X), FLOAT(0.0))
+spec("where", lambda m, c, a, b: m.where(c, a, b), TENSOR(lambda m: m.ones(2, 3) > 0), TENSOR(X), TENSOR(X))
+spec("where.scalar", lambda m, c, a, b: m.where(c, a, b), TENSOR(lambda m: m.ones(2, 3) > 0), FLOAT(1.0),
+     FLOAT(0.0))
+spec("masked_fill", lambda m, a, mask, v: a.masked_fill(mask, v), TENSOR(X),
+     TENSOR(lambda m: m.ones(2, 3) > 0), FLOAT(0.0))
+spec("softplus", lambda m, a, b, t: F(m).softplus(a, b, t) if m is torch else m.softplus(a, b, t),
+     TENSOR(X), FLOAT(1.0), FLOAT(20.0))
+spec("elu", lambda m, a, al: F(m).elu(a, al) if m is torch else m.elu(a, al), TENSOR(X), FLOAT(1.0))
+spec("leaky_relu", lambda m, a, s: F(m).leaky_relu(a, s), TENSOR(X), FLOAT(0.1))
+
+# ---- reductions -----------------------------------------------------------------------------
+for fname in ("sum", "mean", "amax", "amin", "logsumexp"):
+    spec(f"{fname}.dim", lambda m, a, d, fname=fname: getattr(m, fname)(a, d), TENSOR(X), INT(0))
+    spec(f"{fname}.dims", lambda m, a, d, fname=fname: getattr(a, fname)(d), TENSOR(X), SHAPE((0, 1)))
+    spec(f"{fname}.keepdim", lambda m, a, k, fname=fname: getattr(a, fname)(0, keepdim=k), TENSOR(X),
+         BOOL(True))
+spec("sum.dtype", lambda m, a, d: a.sum(dtype=d), TENSOR(X), DTYPE(None))
+for fname in ("var", "std"):
+    spec(f"{fname}.dim", lambda m, a, d, fname=fname: getattr(a, fname)(d), TENSOR(X), INT(0))
+    spec(f"{fname}.correction", lambda m, a, c, fname=fname: getattr(a, fname)(0, correction=c), TENSOR(X),
+         FLOAT(1))
+    spec(f"{fname}.keepdim", lambda m, a, k, fname=fname: getattr(a, fname)(0, keepdim=k), TENSOR(X),
+         BOOL(True))
+for fname in ("argmax", "argmin", "prod"):
+    spec(f"{fname}.dim", lambda m, a, d, fname=fname: getattr(a, fname)(d), TENSOR(X), INT(0))
+    spec(f"{fname}.keepdim", lambda m, a, k, fname=fname: getattr(a, fname)(0, keepdim=k), TENSOR(X),
+         BOOL(True))
+for fname in ("max", "min"):
+    spec(f"{fname}.dim", lambda m, a, d, fname=fname: getattr(m, fname)(a, d), TENSOR(X), INT(0))
+    spec(f"{fname}.keepdim", lambda m, a, k, fname=fname: getattr(a, fname)(0, keepdim=k), TENSOR(X),
+         BOOL(True))
+for fname in ("softmax", "log_softmax"):
+    spec(f"{fname}.dim", lambda m, a, d, fname=fname: getattr(a, fname)(d), TENSOR(X), INT(0))
+    spec(f"F.{fname}", lambda m, a, d, fname=fname: getattr(F(m), fname)(a, dim=d), TENSOR(X), INT(0))
+    spec(f"{fname}.dtype", lambda m, a, d, fname=fname: getattr(m, fname)(a, 0, dtype=d), TENSOR(X),
+         DTYPE(None))
+
+# ---- shape and views ------------------------------------------------------------------------
+spec("reshape", lambda m, a, s: a.reshape(s, 2), TENSOR(lambda m: m.ones(4)), INT(2))
+spec("reshape.tuple", lambda m, a, s: m.reshape(a, s), TENSOR(lambda m: m.ones(4)), SHAPE((2, 2)))
+spec("view", lambda m, a, s: a.view(s, 2), TENSOR(lambda m: m.ones(4)), INT(2))
+spec("view.tuple", lambda m, a, s: a.view(s), TENSOR(lambda m: m.ones(4)), SHAPE((2, 2)))
+spec("expand", lambda m, a, s: a.expand(s, 3), TENSOR(lambda m: m.ones(1, 3)), INT(2))
+spec("expand.tuple", lambda m, a, s: a.expand(s), TENSOR(lambda m: m.ones(1, 3)), SHAPE((2, 3)))
+spec("expand_as", lambda m, a, o: a.expand_as(o), TENSOR(lambda m: m.ones(1, 3)), TENSOR(X))
+spec("view_as", lambda m, a, o: a.view_as(o), TENSOR(X), TENSOR(X))
+spec("permute", lambda m, a, d: a.permute(d, 0), TENSOR(X), INT(1))
+spec("permute.tuple", lambda m, a, d: m.permute(a, d), TENSOR(X), SHAPE((1, 0)))
+spec("transpose", lambda m, a, d0, d1: m.transpose(a, d0, d1), TENSOR(X), INT(0), INT(1))
+spec("Tensor.transpose", lambda m, a, d0, d1: a.transpose(d0, d1), TENSOR(X), INT(0), INT(1))
+spec("t", lambda m, a: m.t(a), TENSOR(X))
+spec("flatten", lambda m, a, s, e: m.flatten(a, s, e), TENSOR(X), INT(0), INT(-1))
+spec("unflatten", lambda m, a, d, s: a.unflatten(d, s), TENSOR(X), INT(1), SHAPE((3, 1)))
+spec("squeeze", lambda m, a, d: a.squeeze(d), TENSOR(lambda m: m.ones(1, 3)), INT(0))
+spec("unsqueeze", lambda m, a, d: m.unsqueeze(a, d), TENSOR(X), INT(0))
+spec("Tensor.unsqueeze", lambda m, a, d: a.unsqueeze(d), TENSOR(X), INT(0))
+spec("movedim", lambda m, a, s, d: m.movedim(a, s, d), TENSOR(X), INT(0), INT(1))
+spec("narrow", lambda m, a, d, s, n: a.narrow(d, s, n), TENSOR(X), INT(1), INT(0), INT(2))
+spec("select", lambda m, a, d, i: a.select(d, i), TENSOR(X), INT(1), INT(0))
+for fname in ("cat", "stack", "concat"):
+    spec(fname, lambda m, ts, d, fname=fname: getattr(m, fname)(ts, d),
+         A(T(lambda m: [m.ones(2), m.ones(2)]), ("tensor_not_list", T(lambda m: m.ones(2))),
+           ("list_with_none", T(lambda m: [m.ones(2), None])),
+           ("list_with_float", T(lambda m: [m.ones(2), 1.0])),
+           ("tuple_with_str", T(lambda m: (m.ones(2), "a")))),
+         INT(0))
+spec("split", lambda m, a, s, d: m.split(a, s, d), TENSOR(X), INT(1), INT(1))
+spec("split.sizes", lambda m, a, s: a.split(s, 1), TENSOR(X), SHAPE([1, 2]))
+spec("chunk", lambda m, a, c, d: m.chunk(a, c, d), TENSOR(X), INT(2), INT(1))
+spec("unbind", lambda m, a, d: m.unbind(a, d), TENSOR(X), INT(0))
+spec("contiguous", lambda m, a: a.contiguous(), TENSOR(X))
+spec("clone", lambda m, a: m.clone(a), TENSOR(X))
+
+# ---- indexing -------------------------------------------------------------------------------
+spec("getitem", lambda m, a, i: a[i], TENSOR(X), A(0, ("np.int64", np.int64(0)), ("tuple_str", (0, "a")),
+                                                     ("float_tensor", T(lambda m: m.ones(1))),
+                                                     only=("str", "float", "dict", "strlist", "object",
+                                                           "nan", "inf")))
+spec("setitem", lambda m, a, v: a.__setitem__(0, v), TENSOR(X), FLOAT(1.0))
+spec("index_select", lambda m, a, d, i: m.index_select(a, d, i), TENSOR(X), INT(1),
+     TENSOR(lambda m: m.tensor([0, 2])))
+spec("gather", lambda m, a, d, i: m.gather(a, d, i), TENSOR(X), INT(1), TENSOR(lambda m: m.tensor([[0], [1]])))
+spec("scatter_add", lambda m, a, d, i, s: a.scatter_add(d, i, s), TENSOR(X), INT(1),
+     TENSOR(lambda m: m.tensor([[0], [1]])), TENSOR(lambda m: m.ones(2, 1)))
+spec("nonzero", lambda m, a: m.nonzero(a), TENSOR(X))
+
+# ---- linear algebra -------------------------------------------------------------------------
+spec("matmul", lambda m, a, b: m.matmul(a, b), TENSOR(X), TENSOR(lambda m: m.ones(3, 2)))
+spec("mm", lambda m, a, b: m.mm(a, b), TENSOR(X), TENSOR(lambda m: m.ones(3, 2)))
+spec("bmm", lambda m, a, b: m.bmm(a, b), TENSOR(lambda m: m.ones(1, 2, 3)), TENSOR(lambda m: m.ones(1, 3, 2)))
+spec("mv", lambda m, a, b: m.mv(a, b), TENSOR(X), TENSOR(V))
+spec("dot", lambda m, a, b: m.dot(a, b), TENSOR(V), TENSOR(V))
+
+# ---- random ---------------------------------------------------------------------------------
+spec("bernoulli", lambda m, p: m.bernoulli(p), TENSOR(PROBS))
+spec("uniform_", lambda m, a, lo, hi: a.uniform_(lo, hi), TENSOR(X), FLOAT(0.0), FLOAT(1.0))
+spec("normal_", lambda m, a, mu, sd: a.normal_(mu, sd), TENSOR(X), FLOAT(0.0), FLOAT(1.0))
+
+# ---- autograd -------------------------------------------------------------------------------
+spec("backward.gradient", lambda m, g: m.ones(2, requires_grad=True).sum().backward(g),
+     A(None, only=("str", "float", "dict", "strlist", "tensor", "object")))
+# ---- nn.functional --------------------------------------------------------------------------
+for fname in ("relu", "sigmoid", "tanh", "silu", "gelu"):
+    spec(f"F.{fname}", lambda m, a, fname=fname: getattr(F(m), fname)(a), TENSOR(X))
+spec("F.linear", lambda m, a, w, b: F(m).linear(a, w, b), TENSOR(X), TENSOR(lambda m: m.ones(4, 3)),
+     TENSOR(lambda m: m.ones(4)))
+for fname in ("dropout", "dropout1d", "dropout2d"):
+    spec(f"F.{fname}", lambda m, a, p, tr, fname=fname: getattr(F(m), fname)(a, p, tr),
+         TENSOR(lambda m: m.ones(1, 2, 3)), FLOAT(0.5), BOOL(True))
+spec("F.batch_norm", lambda m, a, rm, rv, tr, mo, eps: F(m).batch_norm(a, rm, rv, training=tr, momentum=mo, eps=eps),
+     TENSOR(X), TENSOR(V), TENSOR(V), BOOL(False), FLOAT(0.1), FLOAT(1e-5))
+for fname in ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div", "binary_cross_entropy",
+              "binary_cross_entropy_with_logits"):
+    spec(f"F.{fname}", lambda m, a, t, r, fname=fname: getattr(F(m), fname)(a, t, reduction=r),
+         TENSOR(PROBS), TENSOR(PROBS), STR("mean"))
+for fname in ("cross_entropy", "nll_loss"):
+    spec(f"F.{fname}", lambda m, a, t, w, r, ii, fname=fname: getattr(F(m), fname)(
+        a, t, weight=w, reduction=r, ignore_index=ii), TENSOR(X), TENSOR(LABELS), A(None), STR("mean"), INT(-100))
+spec("F.cross_entropy.label_smoothing", lambda m, a, t, ls: F(m).cross_entropy(a, t, label_smoothing=ls),
+     TENSOR(X), TENSOR(LABELS), FLOAT(0.1))
+spec("F.smooth_l1_loss.beta", lambda m, a, t, b: F(m).smooth_l1_loss(a, t, beta=b), TENSOR(X), TENSOR(X),
+     FLOAT(1.0))
+spec("F.huber_loss.delta", lambda m, a, t, d: F(m).huber_loss(a, t, delta=d), TENSOR(X), TENSOR(X), FLOAT(1.0))
+spec("F.kl_div.log_target", lambda m, a, t, lt: F(m).kl_div(a, t, reduction="sum", log_target=lt),
+     TENSOR(X), TENSOR(X), BOOL(False))
+spec("F.bce_logits.pos_weight", lambda m, a, t, pw: F(m).binary_cross_entropy_with_logits(a, t, pos_weight=pw),
+     TENSOR(PROBS), TENSOR(PROBS), A(None))
+for d, x in ((1, X3), (2, X4)):
+    spec(f"F.conv{d}d", lambda m, a, w, b, s, p, dl, g, d=d: getattr(F(m), f"conv{d}d")(a, w, b, s, p, dl, g),
+         TENSOR(x), TENSOR(lambda m, d=d: m.ones(*([1, 1] + [2] * d))), A(None), INT(1), INT(0), INT(1), INT(1))
+    spec(f"F.conv_transpose{d}d", lambda m, a, w, s, p, op, d=d: getattr(F(m), f"conv_transpose{d}d")(
+        a, w, None, s, p, op), TENSOR(x), TENSOR(lambda m, d=d: m.ones(*([1, 1] + [2] * d))), INT(2), INT(0), INT(1))
+    spec(f"F.max_pool{d}d", lambda m, a, k, s, p, dl, c, r, d=d: getattr(F(m), f"max_pool{d}d")(
+        a, k, s, p, dl, ceil_mode=c, return_indices=r), TENSOR(x), INT(2), INT(2), INT(0), INT(1), BOOL(False),
+        BOOL(False))
+    spec(f"F.avg_pool{d}d", lambda m, a, k, s, p, c, cip, d=d: getattr(F(m), f"avg_pool{d}d")(
+        a, k, s, p, ceil_mode=c, count_include_pad=cip), TENSOR(x), INT(2), INT(2), INT(0), BOOL(False), BOOL(True))
+    spec(f"F.adaptive_avg_pool{d}d", lambda m, a, o, d=d: getattr(F(m), f"adaptive_avg_pool{d}d")(a, o),
+         TENSOR(x), INT(2))
+    spec(f"F.adaptive_max_pool{d}d", lambda m, a, o, r, d=d: getattr(F(m), f"adaptive_max_pool{d}d")(
+        a, o, return_indices=r), TENSOR(x), INT(2), BOOL(False))
+spec("F.conv2d.tuple", lambda m, s: F(m).conv2d(m.ones(1, 1, 4, 4), m.ones(1, 1, 2, 2), stride=s),
+     SHAPE((1, 1)))
+spec("F.conv2d.padding_str", lambda m, p: F(m).conv2d(m.ones(1, 1, 4, 4), m.ones(1, 1, 3, 3), padding=p),
+     STR("same"))
+spec("F.max_pool2d.tuple", lambda m, k: F(m).max_pool2d(m.ones(1, 1, 4, 4), k), SHAPE((2, 2)))
+
+# ---- nn modules: constructors and forward ---------------------------------------------------
+spec("Linear", lambda m, i, o, b: m.nn.Linear(i, o, b), INT(3), INT(4), BOOL(True))
+spec("Linear.forward", lambda m, x: m.nn.Linear(3, 4)(x), TENSOR(X))
+spec("Linear.dtype", lambda m, d: m.nn.Linear(3, 4, dtype=d), DTYPE(None))
+for d in (1, 2):
+    spec(f"Conv{d}d", lambda m, i, o, k, s, p, dl, g, b, d=d: getattr(m.nn, f"Conv{d}d")(i, o, k, s, p, dl, g, b),
+         INT(1), INT(2), INT(3), INT(1), INT(0), INT(1), INT(1), BOOL(True))
+    spec(f"Conv{d}d.padding", lambda m, p, d=d: getattr(m.nn, f"Conv{d}d")(1, 1, 3, padding=p), STR("same"))
+    spec(f"ConvTranspose{d}d", lambda m, i, o, k, s, op, d=d: getattr(m.nn, f"ConvTranspose{d}d")(
+        i, o, k, s, output_padding=op), INT(1), INT(2), INT(3), INT(2), INT(1))
+    spec(f"MaxPool{d}d", lambda m, k, s, p, r, c, d=d: getattr(m.nn, f"MaxPool{d}d")(
+        k, s, p, return_indices=r, ceil_mode=c)(m.ones(*([1, 1] + [4] * d))), INT(2), INT(2), INT(0), BOOL(False),
+        BOOL(False))
+    spec(f"AvgPool{d}d", lambda m, k, s, p, d=d: getattr(m.nn, f"AvgPool{d}d")(k, s, p)(m.ones(*([1, 1] + [4] * d))),
+         INT(2), INT(2), INT(0))
+    spec(f"AdaptiveAvgPool{d}d", lambda m, o, d=d: getattr(m.nn, f"AdaptiveAvgPool{d}d")(o)(
+        m.ones(*([1, 1] + [4] * d))), INT(2))
+    spec(f"Conv{d}d.forward", lambda m, x, d=d: getattr(m.nn, f"Conv{d}d")(1, 1, 2)(x), TENSOR(X3 if d == 1 else X4))
+for name in ("BatchNorm1d", "BatchNorm2d"):
+    spec(name, lambda m, n, eps, mo, af, tr, name=name: getattr(m.nn, name)(n, eps, mo, af, tr),
+         INT(3), FLOAT(1e-5), FLOAT(0.1), BOOL(True), BOOL(True))
+spec("BatchNorm1d.forward", lambda m, x: m.nn.BatchNorm1d(3)(x), TENSOR(X))
+for name in ("Dropout", "Dropout1d", "Dropout2d"):
+    spec(name, lambda m, p, ip, name=name: getattr(m.nn, name)(p, ip), FLOAT(0.5), BOOL(False))
+spec("ReLU.forward", lambda m, x: m.nn.ReLU()(x), TENSOR(X))
+spec("ReLU.inplace", lambda m, ip: m.nn.ReLU(ip), BOOL(False))
+spec("LeakyReLU", lambda m, s, ip: m.nn.LeakyReLU(s, ip), FLOAT(0.1), BOOL(False))
+spec("GELU", lambda m, a: m.nn.GELU(a)(m.ones(2)), STR("none"))
+spec("Softmax", lambda m, d: m.nn.Softmax(d)(m.ones(2, 3)), INT(1))
+spec("LogSoftmax", lambda m, d: m.nn.LogSoftmax(d)(m.ones(2, 3)), INT(1))
+spec("Flatten", lambda m, s, e: m.nn.Flatten(s, e)(m.ones(2, 3, 4)), INT(1), INT(-1))
+spec("Sequential", lambda m, a: m.nn.Sequential(a), A(T(lambda m: m.nn.ReLU()), only=("str", "float", "dict",
+                                                                                      "tensor", "object")))
+spec("Sequential.forward", lambda m, x: m.nn.Sequential(m.nn.ReLU())(x), TENSOR(X))
+spec("ModuleList", lambda m, a: m.nn.ModuleList(a), A(T(lambda m: [m.nn.ReLU()]),
+                                                      only=("str", "float", "dict", "strlist", "tensor")))
+for name in ("MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "BCELoss", "BCEWithLogitsLoss"):
+    spec(name, lambda m, r, name=name: getattr(m.nn, name)(reduction=r)(m.full((2,), 0.5), m.full((2,), 0.5)),
+         STR("mean"))
+    spec(f"{name}.forward", lambda m, a, t, name=name: getattr(m.nn, name)()(a, t), TENSOR(PROBS), TENSOR(PROBS))
+for name in ("CrossEntropyLoss", "NLLLoss"):
+    spec(name, lambda m, w, ii, r, name=name: getattr(m.nn, name)(w, ignore_index=ii, reduction=r),
+         A(None), INT(-100), STR("mean"))
+    spec(f"{name}.forward", lambda m, a, t, name=name: getattr(m.nn, name)()(a, t), TENSOR(X), TENSOR(LABELS))
+spec("Parameter", lambda m, d, r: m.nn.Parameter(d, r), TENSOR(X), BOOL(True))
+spec("Module.train", lambda m, mode: m.nn.Linear(2, 2).train(mode), BOOL(True))
+spec("Module.load_state_dict", lambda m, sd, strict: m.nn.Linear(2, 2).load_state_dict(sd, strict),
+     A(T(lambda m: m.nn.Linear(2, 2).state_dict()), only=("str", "None", "float", "strlist", "tensor", "object")),
+     BOOL(True))
+spec("Module.register_buffer", lambda m, n, t: m.nn.Linear(2, 2).register_buffer(n, t), A("buf"), TENSOR(V))
+spec("Module.zero_grad", lambda m, s: m.nn.Linear(2, 2).zero_grad(s), BOOL(True))
+spec("Module.to", lambda m, d: m.nn.Linear(2, 2).to(d), A(T(lambda m: m.float64), ("int", 1)))
+for fname in ("uniform_", "normal_"):
+    spec(f"init.{fname}", lambda m, t, a, b, fname=fname: getattr(m.nn.init, fname)(t, a, b), TENSOR(X),
+         FLOAT(0.0), FLOAT(1.0))
+spec("init.constant_", lambda m, t, v: m.nn.init.constant_(t, v), TENSOR(X), FLOAT(0.5))
+spec("init.xavier_uniform_", lambda m, t, g: m.nn.init.xavier_uniform_(t, g), TENSOR(X), FLOAT(1.0))
+spec("init.kaiming_normal_", lambda m, t, a, mode: m.nn.init.kaiming_normal_(t, a, mode), TENSOR(X), FLOAT(0),
+     STR("fan_in"))
+
+# ---- optim ----------------------------------------------------------------------------------
+spec("SGD", lambda m, p, lr, mo, d, wd, n: m.optim.SGD(p, lr, mo, d, wd, n), A(T(PARAMS)), FLOAT(0.1),
+     FLOAT(0.9), FLOAT(0), FLOAT(0), BOOL(False))
+spec("Adam", lambda m, p, lr, b, eps, wd, ams: m.optim.Adam(p, lr, b, eps, wd, ams), A(T(PARAMS)), FLOAT(1e-3),
+     A((0.9, 0.999), ("one", (0.9,)), ("strs", ("a", "b"))), FLOAT(1e-8), FLOAT(0), BOOL(False))
+spec("AdamW", lambda m, lr, wd: m.optim.AdamW(PARAMS(m), lr, weight_decay=wd), FLOAT(1e-3), FLOAT(1e-2))
+spec("RMSprop", lambda m, lr, al, eps, wd, mo, c: m.optim.RMSprop(PARAMS(m), lr, al, eps, wd, mo, c), FLOAT(1e-2),
+     FLOAT(0.99), FLOAT(1e-8), FLOAT(0), FLOAT(0), BOOL(False))
+spec("Adadelta", lambda m, lr, rho, eps: m.optim.Adadelta(PARAMS(m), lr, rho, eps), FLOAT(1.0), FLOAT(0.9),
+     FLOAT(1e-6))
+spec("Adagrad", lambda m, lr, lrd: m.optim.Adagrad(PARAMS(m), lr, lrd), FLOAT(1e-2), FLOAT(0))
+spec("LBFGS", lambda m, lr, mi, hs: m.optim.LBFGS(PARAMS(m), lr, mi, history_size=hs), FLOAT(1), INT(20), INT(10))
+spec("Optimizer.zero_grad", lambda m, s: OPT(m).zero_grad(s), BOOL(True))
+spec("Optimizer.step", lambda m, c: OPT(m).step(c), A(None, only=("str", "float", "dict", "object")))
+spec("Optimizer.load_state_dict", lambda m, sd: OPT(m).load_state_dict(sd),
+     A(T(lambda m: OPT(m).state_dict()), only=("str", "None", "float", "strlist", "tensor", "object")))
+spec("Optimizer.add_param_group", lambda m, g: OPT(m).add_param_group(g),
+     A(T(lambda m: {"params": PARAMS(m)}), only=("str", "None", "float", "strlist", "object")))
+
+# ---- lr_scheduler ---------------------------------------------------------------------------
+LRS = lambda m: m.optim.lr_scheduler  # noqa: E731
+spec("StepLR", lambda m, o, s, g: LRS(m).StepLR(o, s, g), A(T(OPT), only=("str", "None", "float", "dict")),
+     INT(2), FLOAT(0.1))
+spec("MultiStepLR", lambda m, ms, g: LRS(m).MultiStepLR(OPT(m), ms, g), SHAPE([1, 2]), FLOAT(0.1))
+spec("ExponentialLR", lambda m, g: LRS(m).ExponentialLR(OPT(m), g), FLOAT(0.9))
+spec("CosineAnnealingLR", lambda m, t, e: LRS(m).CosineAnnealingLR(OPT(m), t, e), INT(10), FLOAT(0.0))
+spec("LambdaLR", lambda m, f: LRS(m).LambdaLR(OPT(m), f), A(lambda e: 0.9 ** e, only=("str", "None", "float")))
+spec("OneCycleLR", lambda m, mx, ts: LRS(m).OneCycleLR(OPT(m), mx, ts), FLOAT(0.1), INT(10))
+spec("ReduceLROnPlateau", lambda m, mode, f, p: LRS(m).ReduceLROnPlateau(OPT(m), mode, f, p), STR("min"),
+     FLOAT(0.1), INT(10))
+spec("ReduceLROnPlateau.step", lambda m, v: LRS(m).ReduceLROnPlateau(OPT(m)).step(v), FLOAT(1.0))
+spec("StepLR.last_epoch", lambda m, le: LRS(m).StepLR(OPT(m), 2, last_epoch=le), INT(-1))
+
+# ---- utils.data -----------------------------------------------------------------------------
+D = lambda m: m.utils.data  # noqa: E731
+DS = lambda m: m.utils.data.TensorDataset(m.ones(4, 2), m.zeros(4))  # noqa: E731
+spec("TensorDataset", lambda m, a: D(m).TensorDataset(a, m.ones(2)), TENSOR(lambda m: m.ones(2, 3)))
+spec("DataLoader", lambda m, ds, bs, sh, dl: list(D(m).DataLoader(ds, bs, sh, drop_last=dl)),
+     A(T(DS), only=("None", "float", "object")), INT(2), BOOL(False), BOOL(False))
+spec("random_split", lambda m, ds, ls: D(m).random_split(ds, ls), A(T(DS), only=("None", "float", "object")),
+     A([2, 2], ("floats_bad", [0.3, 0.3]), ("strs", ["a", "b"]), only=("str", "None", "float", "dict")))
+spec("Subset", lambda m, idx: list(D(m).Subset(DS(m), idx)), A([0, 1], only=("str", "None", "float", "strlist")))
+spec("BatchSampler", lambda m, bs, dl: list(D(m).BatchSampler(range(4), bs, dl)), INT(2), BOOL(False))
+spec("RandomSampler", lambda m, r, n: list(D(m).RandomSampler(range(4), r, n)), BOOL(False), A(None))
+
+# ---- serialization --------------------------------------------------------------------------
+_TMP = tempfile.mkdtemp(prefix="tg_arg_types_")
+spec("save.f", lambda m, f: m.save({"w": m.ones(2)}, f),
+     A(os.path.join(_TMP, "a.pt"), ("dir", _TMP), ("missing_dir", os.path.join(_TMP, "no", "a.pt")),
+       only=("None", "float", "dict", "strlist", "object")))
+spec("load.f", lambda m, f: m.load(f), A(T(lambda m: (m.save({"w": m.ones(2)}, os.path.join(_TMP, "b.pt")),
+                                                     os.path.join(_TMP, "b.pt"))[1]),
+                                         ("missing", os.path.join(_TMP, "missing.pt")), ("dir", _TMP),
+                                         only=("None", "float", "dict", "strlist", "object")))
+spec("load.weights_only", lambda m, w: m.load(os.path.join(_TMP, "c.pt") if m.save({"w": m.ones(2)}, os.path.join(
+    _TMP, "c.pt")) is None else None, weights_only=w), BOOL(True, only=("str", "dict", "strlist", "object")))
+
+
+# ---- the mismatches the first audit found (torch's exception vs ours then) -------------------
+LISTED = {
+    "relu str (TypeError vs AttributeError)": lambda m: m.nn.functional.relu("a"),
+    "maximum float (TypeError vs success)": lambda m: m.maximum(m.ones(2), 1.0),
+    "ones requires_grad=1 (TypeError vs success)": lambda m: m.ones(2, requires_grad=1),
+    "tensor requires_grad='yes' (TypeError vs success)": lambda m: m.tensor([1.0], requires_grad="yes"),
+    "tensor inf to int64 (RuntimeError vs success)": lambda m: m.tensor([float("inf")], dtype=m.int64),
+    "tensor nan to int64 (RuntimeError vs success)": lambda m: m.tensor([float("nan")], dtype=m.int64),
+    "arange str (TypeError vs ValueError)": lambda m: m.arange("a"),
+    "cat of a tensor (TypeError vs RuntimeError)": lambda m: m.cat(m.ones(2)),
+    "tensor of a dict (RuntimeError vs TypeError)": lambda m: m.tensor({"a": 1}),
+    "mean of an int64 tensor (RuntimeError)": lambda m: m.ones(2, dtype=m.int64).mean(),
+}
+
+
+@pytest.mark.parametrize("name", list(LISTED))
+def test_listed_mismatches(name):
+    want = outcome(lambda m: LISTED[name](m), torch, [])
+    assert want != "ok"
+    assert outcome(lambda m: LISTED[name](m), tg, []) == want
+
+
+def test_messages_name_function_argument_and_type():
+    with pytest.raises(TypeError, match=r"maximum\(\): argument 'other' \(position 2\) must be Tensor, not float"):
+        tg.maximum(tg.ones(2), 1.0)
+    with pytest.raises(TypeError, match=r"relu\(\): argument 'input' \(position 1\) must be Tensor, not str"):
+        tg.nn.functional.relu("a")
+    with pytest.raises(TypeError, match=r"ones\(\): argument 'requires_grad' must be bool, not int"):
+        tg.ones(2, requires_grad=1)
+    with pytest.raises(TypeError, match=r"arange\(\): argument 'end' \(position 1\) must be Number, not str"):
+        tg.arange("a")
+    with pytest.raises(TypeError, match=r"cat\(\): argument 'tensors' \(position 1\) must be tuple of Tensors, not Tensor"):
+        tg.cat(tg.ones(2))
+    with pytest.raises(TypeError, match=r"expected Tensor as element 1 in argument 0, but got NoneType"):
+        tg.stack([tg.ones(2), None])
+    with pytest.raises(RuntimeError, match="Could not infer dtype of dict"):
+        tg.tensor({"a": 1})
+
+
+# Mismatches not fixed yet: spec -> {substitution: 'torch <exc>, ours <exc>'}. An entry here that
+# starts to match makes the test fail, so the list only shrinks. Main groups:
+#  - binary functions with a number as `input` (tg.add(1.5, t)): torch accepts it, we raise TypeError;
+#  - nn.Conv*/ConvTranspose*/AvgPool1d constructors: torch's _single/_pair take bools and lists of str
+#    and refuse 0-d tensors; we refuse the first and check later;
+#  - F.dropout* `training` not checked as a bool (the in-place engineer owns that file today);
+#  - F.cross_entropy/nll_loss ignore_index and label_smoothing, F.batch_norm, optimizer/scheduler
+#    numeric options: torch's checks raise TypeError/RuntimeError where ours raise ValueError;
+#  - torch quirks kept as they are: Tensor.div(rounding_mode=<not str>) is TypeError in torch,
+#    RuntimeError in ours; tg.save to a directory or missing directory gives the OSError subclass
+#    (torch: RuntimeError); bitwise ops on floats are NotImplementedError in torch.
+KNOWN = {
+    'tensor.data': {
+        'arg0=nested_str': 'torch TypeError tg ValueError',
+    },
+    'full': {
+        'arg1=tensor': 'torch TypeError tg RuntimeError',
+    },
+    'full.int_dtype': {
+        'arg0=tensor': 'torch TypeError tg RuntimeError',
+    },
+    'full_like': {
+        'arg1=tensor': 'torch TypeError tg RuntimeError',
+    },
+    'arange.start_end_step': {
+        'arg1=None': 'torch TypeError tg ok',
+    },
+    'arange.dtype': {
+        'arg0=pytype': 'torch ok tg TypeError',
+    },
+    'linspace': {
+        'arg0=str': 'torch TypeError tg ValueError',
+        'arg1=str': 'torch TypeError tg ValueError',
+    },
+    'eye': {
+        'arg1=None': 'torch TypeError tg ok',
+    },
+    'manual_seed': {
+        'arg0=str': 'torch ValueError tg TypeError',
+        'arg0=float': 'torch ok tg TypeError',
+    },
+    'to.dtype': {
+        'arg1=float': 'torch ok tg TypeError',
+        'arg1=bool': 'torch ok tg TypeError',
+        'arg1=nan': 'torch ok tg TypeError',
+        'arg1=inf': 'torch ok tg TypeError',
+    },
+    'add': {
+        'arg0=float': 'torch ok tg TypeError',
+        'arg0=bool': 'torch ok tg TypeError',
+        'arg0=nan': 'torch ok tg TypeError',
+        'arg0=inf': 'torch ok tg TypeError',
+        'arg0=int': 'torch ok tg TypeError',
+    },
+    'sub': {
+        'arg0=float': 'torch ok tg TypeError',
+        'arg0=bool': 'torch RuntimeError tg TypeError',
+        'arg0=nan': 'torch ok tg TypeError',
+        'arg0=inf': 'torch ok tg TypeError',
+        'arg0=int': 'torch ok tg TypeError',
+    },
+    'mul': {
+        'arg0=float': 'torch ok tg TypeError',
+        'arg0=bool': 'torch ok tg TypeError',
+        'arg0=nan': 'torch ok tg TypeError',
+        'arg0=inf': 'torch ok tg TypeError',
+        'arg0=int': 'torch ok tg TypeError',
+    },
+    'div': {
+        'arg0=float': 'torch ok tg TypeError',
+        'arg0=bool': 'torch ok tg TypeError',
+        'arg0=nan': 'torch ok tg TypeError',
+        'arg0=inf': 'torch ok tg TypeError',
+        'arg0=int': 'torch ok tg TypeError',
+    },
+    'remainder': {
+        'arg0=float': 'torch ok tg TypeError',
+        'arg0=bool': 'torch ok tg TypeError',
+        'arg0=nan': 'torch ok tg TypeError',
+        'arg0=inf': 'torch ok tg TypeError',
+        'arg0=int': 'torch ok tg TypeError',
+    },
+    'floor_divide': {
+        'arg0=float': 'torch ok tg TypeError',
+        'arg0=bool': 'torch ok tg TypeError',
+        'arg0=nan': 'torch ok tg TypeError',
+        'arg0=inf': 'torch ok tg TypeError',
+        'arg0=int': 'torch ok tg TypeError',
+    },
+    'true_divide': {
+        'arg0=float': 'torch ok tg TypeError',
+        'arg0=bool': 'torch ok tg TypeError',
+        'arg0=nan': 'torch ok tg TypeError',
+        'arg0=inf': 'torch ok tg TypeError',
+        'arg0=int': 'torch ok tg TypeError',
+    },
+    'add.alpha': {
+        'arg0=float': 'torch ok tg TypeError',
+        'arg0=bool': 'torch ok tg TypeError',
+        'arg0=nan': 'torch ok tg TypeError',
+        'arg0=inf': 'torch ok tg TypeError',
+        'arg0=int': 'torch ok tg TypeError',
+        'arg2=tensor': 'torch TypeError tg RuntimeError',
+    },
+    'sub.alpha': {
+        'arg2=tensor': 'torch TypeError tg RuntimeError',
+    },
+    'add_.alpha': {
+        'arg2=tensor': 'torch TypeError tg RuntimeError',
+    },
+    'div.rounding_mode': {
+        'arg1=float': 'torch TypeError tg RuntimeError',
+        'arg1=bool': 'torch TypeError tg RuntimeError',
+        'arg1=dict': 'torch TypeError tg RuntimeError',
+        'arg1=strlist': 'torch TypeError tg RuntimeError',
+        'arg1=nan': 'torch TypeError tg RuntimeError',
+        'arg1=inf': 'torch TypeError tg RuntimeError',
+        'arg1=tensor': 'torch TypeError tg RuntimeError',
+        'arg1=object': 'torch TypeError tg RuntimeError',
+        'arg1=int': 'torch TypeError tg RuntimeError',
+    },
+    'pow': {
+        'arg0=float': 'torch TypeError tg ok',
+        'arg0=bool': 'torch TypeError tg ok',
+        'arg0=nan': 'torch TypeError tg ok',
+        'arg0=inf': 'torch TypeError tg ok',
+        'arg0=int': 'torch TypeError tg ok',
+    },
+    'bitwise_and': {
+        'arg0=float': 'torch NotImplementedError tg TypeError',
+        'arg0=bool': 'torch ok tg TypeError',
+        'arg0=nan': 'torch NotImplementedError tg TypeError',
+        'arg0=inf': 'torch NotImplementedError tg TypeError',
+        'arg0=tensor': 'torch NotImplementedError tg RuntimeError',
+        'arg0=int': 'torch ok tg TypeError',
+        'arg1=float': 'torch NotImplementedError tg RuntimeError',
+        'arg1=nan': 'torch NotImplementedError tg RuntimeError',
+        'arg1=inf': 'torch NotImplementedError tg RuntimeError',
+        'arg1=tensor': 'torch NotImplementedError tg RuntimeError',
+    },
+    'op.__matmul__': {
+        'arg1=float': 'torch ok tg RuntimeError',
+        'arg1=bool': 'torch ok tg RuntimeError',
+        'arg1=nan': 'torch ok tg RuntimeError',
+        'arg1=inf': 'torch ok tg RuntimeError',
+        'arg1=int': 'torch ok tg RuntimeError',
+    },
+    'clamp': {
+        'arg1=tensor': 'torch TypeError tg RuntimeError',
+        'arg2=tensor': 'torch TypeError tg RuntimeError',
+    },
+    'logsumexp.dim': {
+        'arg1=None': 'torch TypeError tg ok',
+    },
+    'logsumexp.dims': {
+        'arg1=None': 'torch TypeError tg ok',
+    },
+    'var.correction': {
+        'arg1=str': 'torch TypeError tg RuntimeError',
+        'arg1=dict': 'torch TypeError tg RuntimeError',
+        'arg1=strlist': 'torch TypeError tg RuntimeError',
+        'arg1=tensor': 'torch TypeError tg RuntimeError',
+        'arg1=object': 'torch TypeError tg RuntimeError',
+    },
+    'std.correction': {
+        'arg1=str': 'torch TypeError tg RuntimeError',
+        'arg1=dict': 'torch TypeError tg RuntimeError',
+        'arg1=strlist': 'torch TypeError tg RuntimeError',
+        'arg1=tensor': 'torch TypeError tg RuntimeError',
+        'arg1=object': 'torch TypeError tg RuntimeError',
+    },
+    'prod.dim': {
+        'arg1=None': 'torch TypeError tg ok',
+    },
+    'max.dim': {
+        'arg1=np.int64': 'torch ok tg TypeError',
+    },
+    'min.dim': {
+        'arg1=np.int64': 'torch ok tg TypeError',
+    },
+    'unflatten': {
+        'arg2=None': 'torch RuntimeError tg TypeError',
+        'arg2=tensor': 'torch RuntimeError tg TypeError',
+    },
+    'squeeze': {
+        'arg1=None': 'torch TypeError tg ok',
+        'arg1=np.int64': 'torch ok tg TypeError',
+        'arg1=int_tensor0d': 'torch ok tg TypeError',
+    },
+    'movedim': {
+        'arg1=None': 'torch TypeError tg RuntimeError',
+        'arg2=None': 'torch TypeError tg RuntimeError',
+    },
+    'narrow': {
+        'arg2=tensor': 'torch RuntimeError tg TypeError',
+    },
+    'split': {
+        'arg1=int_tensor0d': 'torch ok tg TypeError',
+    },
+    'getitem': {
+        'arg1=str': 'torch TypeError tg IndexError',
+        'arg1=strlist': 'torch IndexError tg ValueError',
+        'arg1=tuple_str': 'torch TypeError tg IndexError',
+    },
+    'scatter_add': {
+        'arg3=tensor': 'torch IndexError tg RuntimeError',
+    },
+    'uniform_': {
+        'arg1=float': 'torch RuntimeError tg ValueError',
+        'arg1=nan': 'torch RuntimeError tg ValueError',
+        'arg1=inf': 'torch RuntimeError tg ValueError',
+        'arg1=int': 'torch RuntimeError tg ValueError',
+        'arg2=nan': 'torch RuntimeError tg ValueError',
+        'arg2=inf': 'torch RuntimeError tg ok',
+    },
+    'normal_': {
+        'arg2=nan': 'torch RuntimeError tg ValueError',
+    },
+    'backward.gradient': {
+        'arg0=float': 'torch TypeError tg ok',
+    },
+    'F.dropout': {
+        'arg1=nan': 'torch RuntimeError tg ValueError',
+        'arg2=None': 'torch TypeError tg ok',
+        'arg2=tensor': 'torch TypeError tg RuntimeError',
+        'arg2=int0': 'torch TypeError tg ok',
+    },
+    'F.dropout1d': {
+        'arg1=nan': 'torch RuntimeError tg ValueError',
+        'arg2=None': 'torch TypeError tg ok',
+        'arg2=float': 'torch TypeError tg ok',
+        'arg2=nan': 'torch TypeError tg ok',
+        'arg2=inf': 'torch TypeError tg ok',
+        'arg2=int': 'torch TypeError tg ok',
+        'arg2=np.bool': 'torch TypeError tg ok',
+        'arg2=int0': 'torch TypeError tg ok',
+    },
+    'F.dropout2d': {
+        'arg1=nan': 'torch RuntimeError tg ValueError',
+        'arg2=None': 'torch TypeError tg ok',
+        'arg2=float': 'torch TypeError tg ok',
+        'arg2=nan': 'torch TypeError tg ok',
+        'arg2=inf': 'torch TypeError tg ok',
+        'arg2=int': 'torch TypeError tg ok',
+        'arg2=np.bool': 'torch TypeError tg ok',
+        'arg2=int0': 'torch TypeError tg ok',
+    },
+    'F.batch_norm': {
+        'arg0=tensor': 'torch RuntimeError tg IndexError',
+        'arg1=None': 'torch RuntimeError tg ValueError',
+        'arg2=None': 'torch RuntimeError tg ValueError',
+        'arg3=tensor': 'torch RuntimeError tg TypeError',
+        'arg4=tensor': 'torch TypeError tg RuntimeError',
+    },
+    'F.cross_entropy': {
+        'arg4=str': 'torch TypeError tg ValueError',
+        'arg4=float': 'torch TypeError tg ok',
+        'arg4=bool': 'torch TypeError tg ok',
+        'arg4=nan': 'torch TypeError tg ValueError',
+        'arg4=inf': 'torch TypeError tg OverflowError',
+        'arg4=tensor': 'torch TypeError tg RuntimeError',
+    },
+    'F.nll_loss': {
+        'arg0=tensor': 'torch ValueError tg RuntimeError',
+        'arg4=str': 'torch TypeError tg ValueError',
+        'arg4=float': 'torch TypeError tg ok',
+        'arg4=bool': 'torch TypeError tg ok',
+        'arg4=nan': 'torch TypeError tg ValueError',
+        'arg4=inf': 'torch TypeError tg OverflowError',
+        'arg4=tensor': 'torch TypeError tg RuntimeError',
+    },
+    'F.cross_entropy.label_smoothing': {
+        'arg2=str': 'torch TypeError tg ValueError',
+        'arg2=float': 'torch RuntimeError tg ValueError',
+        'arg2=nan': 'torch ok tg ValueError',
+        'arg2=inf': 'torch RuntimeError tg ValueError',
+        'arg2=tensor': 'torch TypeError tg RuntimeError',
+        'arg2=int': 'torch RuntimeError tg ValueError',
+    },
+    'F.huber_loss.delta': {
+        'arg2=tensor': 'torch TypeError tg RuntimeError',
+    },
+    'F.conv1d': {
+        'arg6=np.int64': 'torch ok tg TypeError',
+        'arg6=int_tensor0d': 'torch ok tg TypeError',
+    },
+    'F.conv2d': {
+        'arg6=np.int64': 'torch ok tg TypeError',
+        'arg6=int_tensor0d': 'torch ok tg TypeError',
+    },
+    'F.avg_pool2d': {
+        'arg4=np.bool': 'torch TypeError tg ok',
+        'arg5=np.bool': 'torch TypeError tg ok',
+    },
+    'F.conv2d.padding_str': {
+        'arg0=bytes': 'torch RuntimeError tg TypeError',
+    },
+    'Linear': {
+        'arg0=bool': 'torch ok tg TypeError',
+    },
+    'Conv1d': {
+        'arg2=bool': 'torch ok tg TypeError',
+        'arg2=strlist': 'torch TypeError tg ValueError',
+        'arg2=int_tensor0d': 'torch TypeError tg ok',
+        'arg3=strlist': 'torch ok tg ValueError',
+        'arg3=int_tensor0d': 'torch TypeError tg ok',
+        'arg4=strlist': 'torch ok tg ValueError',
+        'arg4=int_tensor0d': 'torch TypeError tg ok',
+        'arg5=strlist': 'torch ok tg ValueError',
+        'arg5=int_tensor0d': 'torch TypeError tg ok',
+        'arg6=str': 'torch TypeError tg ValueError',
+        'arg6=None': 'torch TypeError tg ValueError',
+        'arg6=bool': 'torch ok tg ValueError',
+        'arg6=dict': 'torch TypeError tg ValueError',
+        'arg6=strlist': 'torch TypeError tg ValueError',
+        'arg6=tensor': 'torch RuntimeError tg ValueError',
+        'arg6=object': 'torch TypeError tg ValueError',
+        'arg6=np.int64': 'torch ok tg ValueError',
+        'arg6=int_tensor0d': 'torch ok tg ValueError',
+    },
+    'Conv1d.padding': {
+        'arg0=strlist': 'torch ok tg ValueError',
+    },
+    'ConvTranspose1d': {
+        'arg2=bool': 'torch ok tg TypeError',
+        'arg2=strlist': 'torch TypeError tg ValueError',
+        'arg2=int_tensor0d': 'torch TypeError tg ok',
+        'arg3=strlist': 'torch ok tg ValueError',
+        'arg3=int_tensor0d': 'torch TypeError tg ok',
+        'arg4=strlist': 'torch ok tg ValueError',
+        'arg4=int_tensor0d': 'torch TypeError tg ok',
+    },
+    'AvgPool1d': {
+        'arg0=int_tensor0d': 'torch TypeError tg ok',
+        'arg1=int_tensor0d': 'torch TypeError tg ok',
+        'arg2=int_tensor0d': 'torch TypeError tg ok',
+    },
+    'Conv2d': {
+        'arg2=bool': 'torch ok tg TypeError',
+        'arg2=strlist': 'torch TypeError tg ValueError',
+        'arg2=int_tensor0d': 'torch TypeError tg ok',
+        'arg3=strlist': 'torch ok tg ValueError',
+        'arg3=int_tensor0d': 'torch TypeError tg ok',
+        'arg4=strlist': 'torch ok tg ValueError',
+        'arg4=int_tensor0d': 'torch TypeError tg ok',
+        'arg5=strlist': 'torch ok tg ValueError',
+        'arg5=int_tensor0d': 'torch TypeError tg ok',
+        'arg6=str': 'torch TypeError tg ValueError',
+        'arg6=None': 'torch TypeError tg ValueError',
+        'arg6=bool': 'torch ok tg ValueError',
+        'arg6=dict': 'torch TypeError tg ValueError',
+        'arg6=strlist': 'torch TypeError tg ValueError',
+        'arg6=tensor': 'torch RuntimeError tg ValueError',
+        'arg6=object': 'torch TypeError tg ValueError',
+        'arg6=np.int64': 'torch ok tg ValueError',
+        'arg6=int_tensor0d': 'torch ok tg ValueError',
+    },
+    'Conv2d.padding': {
+        'arg0=strlist': 'torch ok tg ValueError',
+    },
+    'ConvTranspose2d': {
+        'arg2=bool': 'torch ok tg TypeError',
+        'arg2=strlist': 'torch TypeError tg ValueError',
+        'arg2=int_tensor0d': 'torch TypeError tg ok',
+        'arg3=strlist': 'torch ok tg ValueError',
+        'arg3=int_tensor0d': 'torch TypeError tg ok',
+        'arg4=strlist': 'torch ok tg ValueError',
+        'arg4=int_tensor0d': 'torch TypeError tg ok',
+    },
+    'NLLLoss.forward': {
+        'arg0=tensor': 'torch ValueError tg RuntimeError',
+    },
+    'Module.to': {
+        'arg0=float': 'torch ok tg TypeError',
+        'arg0=nan': 'torch ok tg TypeError',
+        'arg0=inf': 'torch ok tg TypeError',
+    },
+    'init.uniform_': {
+        'arg1=float': 'torch RuntimeError tg ValueError',
+        'arg1=nan': 'torch RuntimeError tg ValueError',
+        'arg1=inf': 'torch RuntimeError tg ValueError',
+        'arg1=int': 'torch RuntimeError tg ValueError',
+        'arg2=nan': 'torch RuntimeError tg ValueError',
+        'arg2=inf': 'torch RuntimeError tg ok',
+    },
+    'init.normal_': {
+        'arg2=nan': 'torch RuntimeError tg ValueError',
+    },
+    'init.xavier_uniform_': {
+        'arg1=nan': 'torch RuntimeError tg ValueError',
+        'arg1=inf': 'torch RuntimeError tg ok',
+    },
+    'init.kaiming_normal_': {
+        'arg1=nan': 'torch RuntimeError tg ValueError',
+    },
+    'SGD': {
+        'arg1=tensor': 'torch ValueError tg RuntimeError',
+    },
+    'Adam': {
+        'arg1=tensor': 'torch ValueError tg RuntimeError',
+    },
+    'AdamW': {
+        'arg0=tensor': 'torch ValueError tg RuntimeError',
+    },
+    'RMSprop': {
+        'arg0=tensor': 'torch ValueError tg RuntimeError',
+    },
+    'Adadelta': {
+        'arg0=tensor': 'torch ValueError tg RuntimeError',
+    },
+    'Adagrad': {
+        'arg0=tensor': 'torch ValueError tg RuntimeError',
+    },
+    'LBFGS': {
+        'arg0=tensor': 'torch ValueError tg RuntimeError',
+    },
+    'Optimizer.load_state_dict': {
+        'arg0=tensor': 'torch TypeError tg IndexError',
+    },
+    'OneCycleLR': {
+        'arg1=str': 'torch TypeError tg ValueError',
+        'arg1=dict': 'torch TypeError tg ValueError',
+        'arg1=strlist': 'torch TypeError tg ValueError',
+        'arg1=tensor': 'torch RuntimeError tg ValueError',
+        'arg1=object': 'torch TypeError tg ValueError',
+    },
+    'ReduceLROnPlateau.step': {
+        'arg0=tensor': 'torch ValueError tg RuntimeError',
+    },
+    'Subset': {
+        'arg0=str': 'torch TypeError tg ok',
+    },
+    'RandomSampler': {
+        'arg1=bool': 'torch ok tg ValueError',
+    },
+    'save.f': {
+        'arg0=dir': 'torch RuntimeError tg IsADirectoryError',
+        'arg0=missing_dir': 'torch RuntimeError tg FileNotFoundError',
+    },
+}
+
+
+# ---- the table ------------------------------------------------------------------------------
+
+def outcome(fn, m, args):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fn(m, *[build(a, m) for a in args])
+        return "ok"
+    except Exception as e:  # noqa: BLE001  (the exception type is the result)
+        for cls in type(e).__mro__:  # torch's own classes count as their builtin base
+            if cls.__module__ == "builtins":
+                return cls.__name__
+        return type(e).__name__
+
+
+def torch_outcome(fn, args):
+    out = outcome(fn, torch, args)
+    # PyTorch's Python-level wrappers (the F. losses, Parameter, TensorDataset, Optimizer.
+    # load_state_dict, adaptive pooling) touch `input.size()`/`.dim()` before any check, so a
+    # non-tensor gives AttributeError there; the project's rule is never AttributeError, and
+    # our refusal is PyTorch's parser's TypeError.
+    return "TypeError" if out == "AttributeError" else out
+
+
+def substitutions(args):
+    for i, a in enumerate(args):
+        for label, bad in a.bad():
+            yield f"arg{i}={label}", [*[b.default for b in args[:i]], bad, *[b.default for b in args[i + 1:]]]
+
+
+ENTRIES = sum(1 for _, _, args in SPECS for _ in substitutions(args))
+
+
+def test_table_is_large():
+    assert len(SPECS) > 250 and ENTRIES > 2000, (len(SPECS), ENTRIES)
+
+
+@pytest.mark.parametrize("name,fn,args", SPECS, ids=[s[0] for s in SPECS])
+def test_arg_types(name, fn, args):
+    base = [a.default for a in args]
+    assert outcome(fn, torch, base) == "ok", "the spec itself must be a valid call in torch"
+    assert outcome(fn, tg, base) == "ok"
+    mismatches, known = [], KNOWN.get(name, {})
+    for label, vals in substitutions(args):
+        want, got = torch_outcome(fn, vals), outcome(fn, tg, vals)
+        if want != got and not (want == "TypeError" and got == "AttributeError" and
+                                outcome(fn, torch, vals) == "AttributeError"):
+            # (the last: the spec's own `x.method()` on a non-tensor x fails alike in both)
+            if known.get(label) != f"torch {want} tg {got}":
+                mismatches.append(f"{label}: torch {want}, tinygrad_cpp {got}")
+        elif label in known:
+            mismatches.append(f"{label}: now matches torch ({want}); drop it from KNOWN")
+    assert not mismatches, "\n".join(mismatches)
