@@ -34,6 +34,7 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
   std::vector<Edge> root_edges;
   for (size_t i = 0; i < roots.size(); ++i) {
     const Tensor& r = roots[i];
+    refresh(r);
     TG_CHECK(r->requires_grad, RuntimeError, "element ", i,
              " of tensors does not require grad and does not have a grad_fn");
     const Tensor& g = grad_roots[i];

@@ -70,12 +70,14 @@ void normal_(const Tensor& t, double mean, double std, Generator& g) {
 Tensor rand(const Shape& shape, DType dtype, Generator& g) {
   Tensor t = empty(shape, dtype);
   uniform_(t, 0.0, 1.0, g);
+  t->storage->version = 0;  // a fresh tensor starts at version 0, as PyTorch's factories
   return t;
 }
 
 Tensor randn(const Shape& shape, DType dtype, Generator& g) {
   Tensor t = empty(shape, dtype);
   normal_(t, 0.0, 1.0, g);
+  t->storage->version = 0;  // a fresh tensor starts at version 0, as PyTorch's factories
   return t;
 }
 
@@ -130,11 +132,15 @@ struct NativeDropoutBackward0 : Node {
 };
 }  // namespace
 
-Tensor dropout(const Tensor& x, double p, bool train, Generator& g) {
+namespace {
+void check_dropout(const Tensor& x, double p) {
   TG_CHECK(p >= 0 && p <= 1, ValueError, "dropout probability has to be between 0 and 1, but got ", p);
   TG_CHECK(is_floating(x->dtype), RuntimeError, "dropout expects a floating tensor, got ",
            dtype_name(x->dtype));
-  if (!train || p == 0) return x;
+}
+
+// 0 with probability p, else 1 / (1 - p), shaped as x.
+Tensor dropout_mask(const Tensor& x, double p, Generator& g) {
   Tensor mask = rand(x->shape, x->dtype, g);
   const double scale = p == 1 ? 0.0 : 1.0 / (1.0 - p);
   TG_DISPATCH_FLOAT(x->dtype, T, {
@@ -144,6 +150,22 @@ Tensor dropout(const Tensor& x, double p, bool train, Generator& g) {
       for (int64_t i = b; i < e; ++i) m[i] = m[i] >= thr ? s : T(0);
     });
   });
+  return mask;
+}
+}  // namespace
+
+// In place it is x *= mask, recorded as that product (MulBackward0, as PyTorch records it).
+void dropout_(const Tensor& x, double p, bool train, Generator& g) {
+  check_dropout(x, p);
+  if (!train || p == 0) return;
+  check_inplace(x);  // before drawing, so a refused call leaves the generator alone
+  mul_(x, dropout_mask(x, p, g));
+}
+
+Tensor dropout(const Tensor& x, double p, bool train, Generator& g) {
+  check_dropout(x, p);
+  if (!train || p == 0) return x;
+  Tensor mask = dropout_mask(x, p, g);
   Tensor out;
   {
     NoGradGuard ng;

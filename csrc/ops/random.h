@@ -28,5 +28,6 @@ Tensor randperm(int64_t n, DType dtype, Generator& g);
 Tensor bernoulli(const Tensor& p, Generator& g);
 // Zeroes elements with probability p and scales the rest by 1/(1-p) when training.
 Tensor dropout(const Tensor& x, double p, bool train, Generator& g);
+void dropout_(const Tensor& x, double p, bool train, Generator& g);  // x *= mask, recorded
 
 }  // namespace tg

@@ -49,7 +49,7 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
   cls.def_property_readonly("dtype", [](const Tensor& t) { return dtype_object(t->dtype); });
   cls.def("is_floating_point", [](const Tensor& t) { return is_floating(t->dtype); });
 
-  cls.def_property("requires_grad", [](const Tensor& t) { return t->requires_grad; }, &set_requires_grad);
+  cls.def_property("requires_grad", [](const Tensor& t) { refresh(t); return t->requires_grad; }, &set_requires_grad);
   cls.def("requires_grad_", [](const Tensor& t, bool flag) { set_requires_grad(t, flag); return t; },
           py::arg("requires_grad") = true);
   cls.def_property("grad", [](const Tensor& t) { return t->grad; }, [](const Tensor& t, const OptTensor& opt) {
@@ -60,8 +60,8 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
              g ? shape_str(g->shape) : "");
     t->grad = g;
   });
-  cls.def_property_readonly("is_leaf", [](const Tensor& t) { return t->is_leaf(); });
-  cls.def_property_readonly("grad_fn", [](const Tensor& t) { return t->grad_fn; });
+  cls.def_property_readonly("is_leaf", [](const Tensor& t) { refresh(t); return t->is_leaf(); });
+  cls.def_property_readonly("grad_fn", [](const Tensor& t) { refresh(t); return t->grad_fn; });
   cls.def_property_readonly("_version", [](const Tensor& t) { return t->storage->version.load(); });
 
   cls.def("item", [](const Tensor& t) -> py::object {
