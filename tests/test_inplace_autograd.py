@@ -423,6 +423,14 @@ def test_refused_op_changes_nothing():
     np.testing.assert_array_equal(x.detach().numpy(), [[2, 2], [5, 5], [1, 1]])
 
 
+def test_detach_in_place_refuses_views():
+    y = tg.ones(3, requires_grad=True) * 2
+    v = y[1:]
+    with pytest.raises(RuntimeError, match="Can't detach views in-place"):
+        v.detach_()
+    assert y.detach_() is y and not y.requires_grad and y.grad_fn is None
+
+
 def test_detached_alias_is_not_recorded_but_counts_versions():
     x = tg.ones(3, requires_grad=True)
     y = x.exp()

@@ -127,6 +127,7 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
                          bool allow_unused) {
   std::vector<Edge> edges;
   for (size_t i = 0; i < inputs.size(); ++i) {
+    refresh(inputs[i]);
     TG_CHECK(inputs[i]->requires_grad, RuntimeError, "One of the differentiated Tensors (input ", i,
              ") does not require grad");
     edges.push_back(gradient_edge(inputs[i]));

@@ -253,8 +253,7 @@ void check_inplace(const Tensor& self) {
            "a leaf Variable that requires grad is being used in an in-place operation.");
 }
 
-void rebase_history(const Tensor& self, const std::shared_ptr<Node>& node) {
-  if (!node) return;
+void rebase_history_of(const Tensor& self, const std::shared_ptr<Node>& node) {
   if (self->view_base && self->view_creation != ViewCreation::NoGrad) {
     const Tensor& base = self->view_base;
     auto cs = std::make_shared<CopySlices>(base, self, node);

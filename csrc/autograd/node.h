@@ -121,7 +121,10 @@ void set_history(const std::shared_ptr<Node>& node, TensorRefs outputs);
 // leaf that requires grad or a view of one (with grad mode on), a view created under
 // no_grad of a base that requires grad, or one of several views split/chunk/unbind made.
 void check_inplace(const Tensor& self);
-void rebase_history(const Tensor& self, const std::shared_ptr<Node>& node);
+void rebase_history_of(const Tensor& self, const std::shared_ptr<Node>& node);
+inline void rebase_history(const Tensor& self, const std::shared_ptr<Node>& node) {
+  if (node) rebase_history_of(self, node);  // null: nothing recorded (the no-grad fast path)
+}
 // Marks `t` as a view of `of` (of's own base when `of` is a view), when autograd may need
 // it: grad mode is on or `of` requires grad.
 void track_view(const Tensor& t, const Tensor& of);

@@ -77,6 +77,8 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
   }, py::arg("force") = false);
   cls.def("detach", [](const Tensor& t) { return alias(t); });
   cls.def("detach_", [](const Tensor& t) {
+    // its history would come back from the base's the next time the base is written
+    TG_CHECK(!t->view_base, RuntimeError, "Can't detach views in-place. Use detach() instead.");
     t->grad_fn.reset();
     t->requires_grad = false;
     return t;
