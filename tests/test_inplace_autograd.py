@@ -122,6 +122,20 @@ def test_inplace_op_in_a_graph_matches_torch(name, op, wshape, values):
     assert_same_as_torch(fn, *arrays)
 
 
+@pytest.mark.parametrize("name,fill", [("UniformBackward0", lambda t: t.uniform_(-1, 1)),
+                                       ("NormalBackward0", lambda t: t.normal_(0, 2))])
+def test_random_fills_in_place(name, fill):
+    x = tg.ones(3, 4, requires_grad=True)
+    y = x * 2
+    assert fill(y[1:]) is not None and y.grad_fn.name() == "CopySlices"
+    z = x * 3
+    assert fill(z) is z and z.grad_fn.name() == name and z._version == 1
+    (y.sum() + z.sum()).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[2] * 4, [0] * 4, [0] * 4])
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+        fill(x)
+
+
 def test_inplace_grad_fn_names_and_identity():
     x = tg.tensor(signed(3, 4), requires_grad=True)
     y = x * 1

@@ -31,12 +31,21 @@ Generator& default_generator() {
 }
 
 namespace {
+// A random fill recorded in place: the old values get no gradient.
+struct RandomFillBackward : Node {
+  const char* node_name;
+  Shape shape;
+  DType dtype;
+  RandomFillBackward(const char* n, const Tensor& t) : node_name(n), shape(t->shape), dtype(t->dtype) {}
+  std::string name() const override { return node_name; }
+  std::vector<Tensor> apply(std::vector<Tensor>&) override { return {zeros(shape, dtype)}; }
+};
+
 // Runs fill(contiguous_out) and copies into `t` when `t` is a non-contiguous view.
 template <class Fill>
-void fill_any(const Tensor& t, Fill fill) {
-  check_storage_writable(*t->storage);
-  TG_CHECK(!(grad_enabled() && t->requires_grad), RuntimeError,
-           "a leaf Variable that requires grad is being used in an in-place operation.");
+void fill_any(const Tensor& t, const char* node_name, Fill fill) {
+  check_inplace(t);
+  auto node = make_node<RandomFillBackward>({t}, node_name, t);
   if (t->is_contiguous()) {
     fill(t);
   } else {
@@ -45,13 +54,14 @@ void fill_any(const Tensor& t, Fill fill) {
     copy_into(t, tmp);
   }
   t->storage->version++;
+  rebase_history(t, node);
 }
 }  // namespace
 
 void uniform_(const Tensor& t, double from, double to, Generator& g) {
   TG_CHECK(from <= to, ValueError, "uniform_ expects to return a [from, to) range, but found from=",
            from, " > to=", to);
-  fill_any(t, [&](const Tensor& c) {
+  fill_any(t, "UniformBackward0", [&](const Tensor& c) {
     int64_t n = c->numel();
     uint64_t off = g.take(n);
     TG_DISPATCH_FLOAT(c->dtype, T, { kernels::fill_uniform(c->data_as<T>(), n, g.seed, off, from, to); });
@@ -60,7 +70,7 @@ void uniform_(const Tensor& t, double from, double to, Generator& g) {
 
 void normal_(const Tensor& t, double mean, double std, Generator& g) {
   TG_CHECK(std >= 0, ValueError, "normal expects std >= 0.0, but found std ", std);
-  fill_any(t, [&](const Tensor& c) {
+  fill_any(t, "NormalBackward0", [&](const Tensor& c) {
     int64_t n = c->numel();
     uint64_t off = g.take(n + 1);
     TG_DISPATCH_FLOAT(c->dtype, T, { kernels::fill_normal(c->data_as<T>(), n, g.seed, off, mean, std); });
