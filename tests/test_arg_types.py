@@ -711,23 +711,9 @@ KNOWN = {
     },
     'F.dropout1d': {
         'arg1=nan': 'torch RuntimeError tg ValueError',
-        'arg2=None': 'torch TypeError tg ok',
-        'arg2=float': 'torch TypeError tg ok',
-        'arg2=nan': 'torch TypeError tg ok',
-        'arg2=inf': 'torch TypeError tg ok',
-        'arg2=int': 'torch TypeError tg ok',
-        'arg2=np.bool': 'torch TypeError tg ok',
-        'arg2=int0': 'torch TypeError tg ok',
     },
     'F.dropout2d': {
         'arg1=nan': 'torch RuntimeError tg ValueError',
-        'arg2=None': 'torch TypeError tg ok',
-        'arg2=float': 'torch TypeError tg ok',
-        'arg2=nan': 'torch TypeError tg ok',
-        'arg2=inf': 'torch TypeError tg ok',
-        'arg2=int': 'torch TypeError tg ok',
-        'arg2=np.bool': 'torch TypeError tg ok',
-        'arg2=int0': 'torch TypeError tg ok',
     },
     'F.batch_norm': {
         'arg0=tensor': 'torch RuntimeError tg IndexError',

@@ -680,7 +680,10 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
         if name in ("cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
                     "kl_div") and rng.random() < 0.3:
             kw["reduction"] = rng.choice(["mean", "sum", "none", "batchmean", "avg", None, 1])
-        return f"F.{name}(..., {kw!r:.80})", lambda: getattr(F, name)(*args, **kw)
+        if name in ("relu", "leaky_relu", "silu", "dropout") and rng.random() < 0.3:
+            kw["inplace"] = True  # writes x (recorded by autograd when x has a graph)
+        return (f"F.{name}(..., {kw!r:.80})", lambda: getattr(F, name)(*args, **kw),
+                "mut" if kw.get("inplace") else "pure")
 
     @entry(2, kind="graph")
     def convolution(infos):

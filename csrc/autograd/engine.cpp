@@ -34,6 +34,7 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
   std::vector<Edge> root_edges;
   for (size_t i = 0; i < roots.size(); ++i) {
     const Tensor& r = roots[i];
+    refresh(r);
     TG_CHECK(r->requires_grad, RuntimeError, "element ", i,
              " of tensors does not require grad and does not have a grad_fn");
     const Tensor& g = grad_roots[i];
@@ -126,6 +127,7 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
                          bool allow_unused) {
   std::vector<Edge> edges;
   for (size_t i = 0; i < inputs.size(); ++i) {
+    refresh(inputs[i]);
     TG_CHECK(inputs[i]->requires_grad, RuntimeError, "One of the differentiated Tensors (input ", i,
              ") does not require grad");
     edges.push_back(gradient_edge(inputs[i]));

@@ -4,6 +4,7 @@
 
 #include "ops/creation.h"
 #include "ops/elementwise.h"
+#include "ops/reduce.h"
 #include "ops/shape.h"
 
 namespace tg {
@@ -16,7 +17,11 @@ std::atomic<uint64_t> g_next_seq{0};
 bool grad_enabled() { return t_grad_enabled; }
 void set_grad_enabled(bool enabled) { t_grad_enabled = enabled; }
 
-bool needs_grad(const Tensor& t) { return grad_enabled() && t && t->requires_grad; }
+bool needs_grad(const Tensor& t) {
+  if (!grad_enabled() || !t) return false;
+  refresh(t);
+  return t->requires_grad;
+}
 
 void Node::check_not_released() const {
   TG_CHECK(!released, RuntimeError,
@@ -28,16 +33,53 @@ void Node::check_not_released() const {
 }
 
 SavedTensor::SavedTensor(const Tensor& x, bool is_output)
-    : t(is_output ? alias(x) : x), version(x->storage->version.load()) {}
+    : t(is_output ? alias(x) : x),
+      version(x->storage->version.load()),
+      output_nr(x->output_nr),
+      is_output(is_output) {}
+
+namespace {
+// PyTorch's legacy type names, as its version error prints them.
+const char* type_name(DType d) {
+  switch (d) {
+    case DType::Float32: return "FloatTensor";
+    case DType::Float64: return "DoubleTensor";
+    case DType::Int64: return "LongTensor";
+    case DType::Bool: return "BoolTensor";
+  }
+  return "Tensor";
+}
+
+// "ReluBackward0" -> "Relu", as PyTorch names the op that produced a tensor.
+std::string op_name(const Node& n) {
+  std::string s = n.name();
+  size_t k = s.size();
+  while (k > 0 && s[k - 1] >= '0' && s[k - 1] <= '9') --k;
+  const std::string suffix = "Backward";
+  if (k >= suffix.size() && s.compare(k - suffix.size(), suffix.size(), suffix) == 0)
+    return s.substr(0, k - suffix.size());
+  return s;
+}
+}  // namespace
 
 const Tensor& SavedTensor::get(const Node& owner) const {
   owner.check_not_released();
   TG_CHECK(t, RuntimeError, "saved tensor of ", owner.name(), " is missing");
-  TG_CHECK(t->storage->version.load() == version, RuntimeError,
-           "one of the variables needed for gradient computation has been modified by an inplace "
-           "operation: [", dtype_name(t->dtype), " ", shape_str(t->shape), "] is at version ",
-           t->storage->version.load(), "; expected version ", version, " instead (node ",
-           owner.name(), ")");
+  const uint64_t now = t->storage->version.load();
+  if (now != version) {
+    // an input names the op that produced it (its history as it is now), an output its owner
+    std::string which;
+    const Node* producer = is_output ? &owner : t->grad_fn.get();
+    if (producer)
+      which = cat_str(", which is output ", is_output ? output_nr : t->output_nr, " of ", op_name(*producer), ",");
+    throw RuntimeError(cat_str(
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        "operation: [tinygrad_cpp.", type_name(t->dtype), " ", shape_str(t->shape), "]", which,
+        " is at version ", now, "; expected version ", version,
+        " instead. Hint: the gradient of ", owner.name(),
+        " needs this tensor as it was; modify a clone() of it instead, or do the in-place "
+        "operation after backward."));
+  }
   return t;
 }
 
@@ -58,6 +100,7 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grads) {
 }
 
 Edge gradient_edge(const Tensor& t) {
+  refresh(t);
   if (!t || !t->requires_grad) return {};
   if (t->grad_fn) return {t->grad_fn, t->output_nr};
   auto acc = t->grad_accumulator.lock();
@@ -81,6 +124,148 @@ void set_history(const std::shared_ptr<Node>& node, TensorRefs outputs) {
     o->output_nr = (uint32_t)i;
     o->requires_grad = true;
   }
+}
+
+// ---- in place and views ------------------------------------------------------------------
+
+namespace {
+
+// Where a view's elements sit in gradient buffers laid out as its base: a view of a
+// contiguous base is found at its offset from the base's; for any other base the buffer
+// mirrors the base's whole storage, so the view's own strides and offset apply unchanged.
+struct BaseLayout {
+  Shape base_shape, base_strides, view_shape, view_strides;
+  int64_t base_offset, view_offset, storage_numel;
+  bool contiguous;
+  BaseLayout(const Tensor& base, const Tensor& view)
+      : base_shape(base->shape), base_strides(base->strides), view_shape(view->shape),
+        view_strides(view->strides), base_offset(base->offset), view_offset(view->offset),
+        storage_numel((int64_t)(base->storage->nbytes / itemsize(base->dtype))),
+        contiguous(base->is_contiguous()) {}
+
+  // A base-shaped buffer of dtype dt (a copy of `init`, or zeros) and its region `shape`
+  // (the view's shape, or one with some dims cut to 1).
+  std::pair<Tensor, Tensor> make(const Tensor& init, DType dt, const Shape& shape) const {
+    if (contiguous) {
+      Tensor buf = init ? empty(base_shape, dt) : zeros(base_shape, dt);
+      if (init) copy_into(buf, init);
+      return {buf, make_view(buf, shape, view_strides, view_offset - base_offset)};
+    }
+    Tensor flat = zeros({storage_numel}, dt);
+    Tensor buf = make_view(flat, base_shape, base_strides, base_offset);
+    if (init) copy_into(buf, init);
+    return {buf, make_view(flat, shape, view_strides, view_offset)};
+  }
+};
+
+// The grad_fn of a view regenerated from its base's history: the view's gradient placed
+// into zeros of the base's shape (PyTorch's AsStridedBackward0).
+struct AsStridedBackward0 : Node {
+  BaseLayout layout;
+  AsStridedBackward0(const Tensor& base, const Tensor& view) : layout(base, view) {}
+  std::string name() const override { return "AsStridedBackward0"; }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    // an expanded view shows one element many times: its gradient is their sum
+    Tensor gv = g[0];
+    Shape shape = layout.view_shape;
+    std::vector<int64_t> repeated;
+    for (size_t d = 0; d < shape.size(); ++d)
+      if (layout.view_strides[d] == 0 && shape[d] > 1) repeated.push_back((int64_t)d), shape[d] = 1;
+    if (!repeated.empty()) gv = sum(gv, repeated, /*keepdim=*/true);
+    auto [buf, region] = layout.make(nullptr, gv->dtype, shape);
+    copy_into(region, gv);
+    return {buf};
+  }
+};
+
+// The base's history after an in-place op on one of its views: `fn` (the op's node, whose
+// input 0 was the view) runs on the view's region of the gradient, which its result for
+// the view replaces; the rest of the gradient passes through to the base's old history.
+struct CopySlices : Node {
+  BaseLayout layout;
+  std::shared_ptr<Node> fn;
+  CopySlices(const Tensor& base, const Tensor& view, std::shared_ptr<Node> f)
+      : layout(base, view), fn(std::move(f)) {}
+  std::string name() const override { return "CopySlices"; }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    auto [result, region] = layout.make(g[0], g[0]->dtype, layout.view_shape);
+    Tensor slice = empty(region->shape, region->dtype);  // fn may hand its input back
+    copy_into(slice, region);
+    std::vector<Tensor> fg{slice};
+    std::vector<Tensor> res = fn->apply(fg);
+    if (!res.empty() && res[0]) copy_into(region, res[0]);
+    else copy_into(region, zeros({}, region->dtype));
+    std::vector<Tensor> out(next_edges.size());
+    out[0] = std::move(result);
+    for (size_t i = 1; i < out.size() && i < res.size(); ++i) out[i] = std::move(res[i]);
+    return out;
+  }
+  void release_saved() override {
+    fn->release_saved();
+    fn->released = true;
+  }
+};
+
+void regenerate_view(const Tensor& t) {
+  const Tensor& base = t->view_base;
+  auto n = std::make_shared<AsStridedBackward0>(base, t);
+  n->next_edges.push_back(gradient_edge(base));
+  set_history(n, {t});
+  t->view_version = t->storage->version.load();
+}
+
+}  // namespace
+
+void refresh_view(const Tensor& t) {
+  t->view_version = t->storage->version.load();
+  if (t->view_creation == ViewCreation::NoGrad || !t->view_base->requires_grad) return;
+  regenerate_view(t);
+}
+
+void track_view(const Tensor& t, const Tensor& of) {
+  const bool grad = grad_enabled();
+  if (!grad && !of->requires_grad) return;
+  t->view_base = of->view_base ? of->view_base : of;
+  t->view_version = t->storage->version.load();
+  // a view of a view keeps the restriction its source had
+  t->view_creation = !grad ? ViewCreation::NoGrad : of->view_base ? of->view_creation : ViewCreation::Default;
+}
+
+void check_inplace(const Tensor& self) {
+  check_storage_writable(*self->storage);
+  if (!grad_enabled()) return;
+  if (const Tensor& base = self->view_base) {
+    TG_CHECK(!(base->requires_grad && base->is_leaf()), RuntimeError,
+             "a view of a leaf Variable that requires grad is being used in an in-place operation.");
+    TG_CHECK(!(self->view_creation == ViewCreation::NoGrad && base->requires_grad), RuntimeError,
+             "A view was created in no_grad mode and is being modified inplace with grad mode "
+             "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You "
+             "can clarify your code by moving both the view and the inplace either both inside the "
+             "no_grad block (if you don't want the inplace to be tracked) or both outside (if you "
+             "want the inplace to be tracked).");
+    TG_CHECK(!(self->view_creation == ViewCreation::MultiOutput && base->requires_grad), RuntimeError,
+             "Output ", self->output_nr, " of ", self->grad_fn ? op_name(*self->grad_fn) : "split",
+             " is a view and is being modified inplace. This view is the output of a function that "
+             "returns multiple views. Such functions do not allow the output views to be modified "
+             "inplace. You should replace the inplace operation by an out-of-place one.");
+  }
+  TG_CHECK(!(self->requires_grad && self->is_leaf()), RuntimeError,
+           "a leaf Variable that requires grad is being used in an in-place operation.");
+}
+
+void rebase_history_of(const Tensor& self, const std::shared_ptr<Node>& node) {
+  if (self->view_base && self->view_creation != ViewCreation::NoGrad) {
+    const Tensor& base = self->view_base;
+    auto cs = std::make_shared<CopySlices>(base, self, node);
+    cs->next_edges.reserve(node->next_edges.size());
+    cs->next_edges.push_back(gradient_edge(base));
+    for (size_t i = 1; i < node->next_edges.size(); ++i) cs->next_edges.push_back(node->next_edges[i]);
+    node->outputs = {{self->shape, self->dtype}};
+    set_history(cs, {base});
+    regenerate_view(self);
+    return;
+  }
+  set_history(node, {self});
 }
 
 }  // namespace tg

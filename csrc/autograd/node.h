@@ -44,6 +44,8 @@ struct Node : std::enable_shared_from_this<Node> {
 struct SavedTensor {
   Tensor t;
   uint64_t version = 0;
+  uint32_t output_nr = 0;  // of the owner, for an output (named in the version error)
+  bool is_output = false;
   SavedTensor() = default;
   explicit SavedTensor(const Tensor& x, bool is_output = false);
   const Tensor& get(const Node& owner) const;  // throws if freed or modified in place
@@ -67,13 +69,24 @@ struct NoGradGuard {
   ~NoGradGuard() { set_grad_enabled(prev); }
 };
 
+// A tracked view whose storage was written in place since its grad_fn was recorded gets
+// a fresh grad_fn, a view of its base's current history (PyTorch regenerates it lazily
+// the same way). Called wherever autograd reads a tensor's requires_grad or grad_fn.
+void refresh_view(const Tensor& t);
+inline void refresh(const Tensor& t) {
+  if (t && t->view_base && t->view_version != t->storage->version.load(std::memory_order_relaxed))
+    refresh_view(t);
+}
+
 // The edge a gradient for `t` must flow into (its grad_fn, its leaf accumulator, or none).
 Edge gradient_edge(const Tensor& t);
 
 bool needs_grad(const Tensor& t);
 template <class... Ts>
 bool any_needs_grad(const Ts&... ts) {
-  return grad_enabled() && (... || (ts && ts->requires_grad));
+  if (!grad_enabled()) return false;
+  (refresh(ts), ...);
+  return (... || (ts && ts->requires_grad));
 }
 
 
@@ -83,7 +96,10 @@ template <class NodeT, class... Args>
 std::shared_ptr<NodeT> make_node(TensorRefs inputs, Args&&... args) {
   if (!grad_enabled()) return nullptr;
   bool any = false;
-  for (size_t i = 0; i < inputs.size(); ++i) any |= (inputs[i] && inputs[i]->requires_grad);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    refresh(inputs[i]);
+    any |= (inputs[i] && inputs[i]->requires_grad);
+  }
   if (!any) return nullptr;
   auto n = std::make_shared<NodeT>(std::forward<Args>(args)...);
   n->next_edges.reserve(inputs.size());
@@ -92,6 +108,26 @@ std::shared_ptr<NodeT> make_node(TensorRefs inputs, Args&&... args) {
 }
 // Records `node` as the history of `outputs` (no-op when node is null).
 void set_history(const std::shared_ptr<Node>& node, TensorRefs outputs);
+
+// ---- in place ----------------------------------------------------------------------------
+// An in-place op checks `self` with check_inplace before writing, creates its node (with
+// make_node, from the inputs as they were) and after the write hands it to rebase_history,
+// which makes it self's new grad_fn ("rebase history"). When self is a tracked view, the
+// node instead becomes part of a CopySlices node on the base: the base's new history
+// applies the node's backward on the view's region of the gradient and passes the rest
+// through, and the view's grad_fn becomes a view of the base's new history.
+
+// RuntimeError (PyTorch's messages) when `self` may not be written: read-only memory, a
+// leaf that requires grad or a view of one (with grad mode on), a view created under
+// no_grad of a base that requires grad, or one of several views split/chunk/unbind made.
+void check_inplace(const Tensor& self);
+void rebase_history_of(const Tensor& self, const std::shared_ptr<Node>& node);
+inline void rebase_history(const Tensor& self, const std::shared_ptr<Node>& node) {
+  if (node) rebase_history_of(self, node);  // null: nothing recorded (the no-grad fast path)
+}
+// Marks `t` as a view of `of` (of's own base when `of` is a view), when autograd may need
+// it: grad mode is on or `of` requires grad.
+void track_view(const Tensor& t, const Tensor& of);
 
 // Backward entry points.
 void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,

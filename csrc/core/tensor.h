@@ -18,6 +18,11 @@ struct TensorImpl;
 // wrapper all hold the same TensorImpl, so `t.grad is t.grad` in Python.
 using Tensor = std::shared_ptr<TensorImpl>;
 
+// How a tracked view came about; in-place ops on some of them are refused (PyTorch's
+// CreationMeta): the view of a view op run under no_grad, or one of several views returned
+// by split/chunk/unbind.
+enum class ViewCreation : uint8_t { Default, NoGrad, MultiOutput };
+
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
   Shape shape;
@@ -35,6 +40,14 @@ struct TensorImpl {
   std::shared_ptr<Node> grad_fn;  // null for leaves
   uint32_t output_nr = 0;
   std::weak_ptr<Node> grad_accumulator;  // leaves: the node that accumulates into .grad
+
+  // View tracking, set by the view ops when autograd may care: the tensor whose memory this
+  // view shows (never itself a tracked view), so an in-place op on the view can rewrite the
+  // base's history. grad_fn is regenerated from the base when the storage version moved
+  // past view_version (the base or another of its views was written in place).
+  Tensor view_base;
+  uint64_t view_version = 0;
+  ViewCreation view_creation = ViewCreation::Default;
 
   int64_t ndim() const { return (int64_t)shape.size(); }
   int64_t numel() const;

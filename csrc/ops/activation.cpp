@@ -41,10 +41,11 @@ struct TanhGrad {
 Tensor sigmoid(const Tensor& a) { return float_op(a, "sigmoid", Sigmoid{}, SigmoidGrad{}, Saves::Output); }
 Tensor tanh(const Tensor& a) { return float_op(a, "tanh", Tanh{}, TanhGrad{}, Saves::Output); }
 void sigmoid_(const Tensor& self) {
-  inplace_unary<Types::Float>(self, float_type(self->dtype), "sigmoid_", Sigmoid{});
+  inplace_pointwise<Types::Float>(self, float_type(self->dtype), "sigmoid_", Sigmoid{}, SigmoidGrad{},
+                                  Saves::Output);
 }
 void tanh_(const Tensor& self) {
-  inplace_unary<Types::Float>(self, float_type(self->dtype), "tanh_", Tanh{});
+  inplace_pointwise<Types::Float>(self, float_type(self->dtype), "tanh_", Tanh{}, TanhGrad{}, Saves::Output);
 }
 
 // ---- relu --------------------------------------------------------------------------------
@@ -71,7 +72,8 @@ Tensor relu(const Tensor& a) {
 
 void relu_(const Tensor& self) {
   check_relu(self->dtype);
-  inplace_unary<Types::Numeric>(self, self->dtype, "relu_", Relu{});
+  // the backward reads the result, as PyTorch's relu_ saves it
+  inplace_pointwise<Types::Numeric>(self, self->dtype, "relu_", Relu{}, ReluGrad{}, Saves::Output);
 }
 
 // ---- gelu --------------------------------------------------------------------------------
@@ -166,6 +168,10 @@ struct SoftplusGrad {
 
 Tensor silu(const Tensor& a) { return float_only(a, "silu", Silu{}, SiluGrad{}); }
 
+void silu_(const Tensor& self) {
+  inplace_pointwise<Types::Float>(self, self->dtype, "silu_", Silu{}, SiluGrad{}, Saves::Input);
+}
+
 Tensor softplus(const Tensor& a, double beta, double threshold) {
   return float_only(a, "softplus", Softplus{beta, threshold}, SoftplusGrad{beta, threshold});
 }
@@ -182,6 +188,22 @@ struct LeakyReluGrad {
   double slope;
   template <class T> T operator()(T g, T x) const { return x > T(0) ? g : g * T(slope); }
 };
+// In place the input is gone: the gradient is read off the result, which has the input's
+// sign only for a positive slope (PyTorch refuses the others the same way, in backward).
+struct LeakyReluResultGrad {
+  static constexpr const char* name = "LeakyReluBackward1";
+  double slope;
+  template <class T> T operator()(T g, T y) const { return y > T(0) ? g : g * T(slope); }
+};
+struct LeakyReluNegativeSlope : Node {
+  std::string name() const override { return "LeakyReluBackward1"; }
+  std::vector<Tensor> apply(std::vector<Tensor>&) override {
+    throw RuntimeError(
+        "In-place leakyReLu backward calculation is triggered with a negative slope which is not "
+        "supported. This is caused by calling in-place forward function with a negative slope, "
+        "please call out-of-place version instead.");
+  }
+};
 struct Elu {
   double alpha;
   template <class T> T operator()(T x) const { return x > T(0) ? x : T(alpha) * std::expm1(x); }
@@ -197,6 +219,16 @@ struct EluGrad {
 
 Tensor leaky_relu(const Tensor& a, double negative_slope) {
   return float_only(a, "leaky_relu", LeakyRelu{negative_slope}, LeakyReluGrad{negative_slope});
+}
+
+void leaky_relu_(const Tensor& self, double negative_slope) {
+  if (negative_slope >= 0) {
+    inplace_pointwise<Types::Float>(self, self->dtype, "leaky_relu_", LeakyRelu{negative_slope},
+                                    LeakyReluResultGrad{negative_slope}, Saves::Output);
+    return;
+  }
+  inplace_unary<Types::Float>(self, self->dtype, "leaky_relu_", LeakyRelu{negative_slope},
+                              [&] { return make_node<LeakyReluNegativeSlope>({self}); });
 }
 
 Tensor elu(const Tensor& a, double alpha) {

@@ -24,7 +24,11 @@ Tensor full(const Shape& shape, double value, DType dtype) {
 
 Tensor full(const Shape& shape, const Tensor& value, DType dtype) {
   Tensor t = empty(shape, dtype);
-  fill_(t, value);
+  {
+    NoGradGuard no_grad;  // a factory: the result has no history
+    fill_(t, value);
+  }
+  t->storage->version = 0;  // a fresh tensor starts at version 0, as PyTorch's factories
   return t;
 }
 

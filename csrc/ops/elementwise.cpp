@@ -165,12 +165,14 @@ void add_(const Tensor& self, const Tensor& other, Scalar alpha) {
   DType rt = result_type({self, other});
   check_alpha(alpha, rt);
   check_inplace_binary(self, other, rt);
+  auto node = make_node<AddBackward>({self, other}, self, other, 1.0, alpha.f, "AddBackward0");
   dispatch<Types::All>(rt, "add_", [&](auto tag) {
     using T = typename decltype(tag)::type;
     if (alpha.is_one()) return store_binary<T>(self, other, [](T x, T y) { return kernels::wrap_add(x, y); });
     const T s = alpha.to<T>();
     store_binary<T>(self, other, [s](T x, T y) { return kernels::wrap_add(x, kernels::wrap_mul(s, y)); });
   });
+  rebase_history(self, node);
 }
 
 void sub_(const Tensor& self, const Tensor& other, Scalar alpha) {
@@ -178,12 +180,14 @@ void sub_(const Tensor& self, const Tensor& other, Scalar alpha) {
   check_not_bool_sub(self, other);
   check_alpha(alpha, rt);
   check_inplace_binary(self, other, rt);
+  auto node = make_node<AddBackward>({self, other}, self, other, 1.0, -alpha.f, "SubBackward0");
   dispatch<Types::Numeric>(rt, "sub_", [&](auto tag) {
     using T = typename decltype(tag)::type;
     if (alpha.is_one()) return store_binary<T>(self, other, [](T x, T y) { return kernels::wrap_sub(x, y); });
     const T s = alpha.to<T>();
     store_binary<T>(self, other, [s](T x, T y) { return kernels::wrap_sub(x, kernels::wrap_mul(s, y)); });
   });
+  rebase_history(self, node);
 }
 
 // ---- mul ---------------------------------------------------------------------------------
@@ -223,7 +227,12 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 void mul_(const Tensor& self, const Tensor& other) {
-  inplace_binary<Types::All>(self, other, result_type({self, other}), "mul_", Mul{});
+  inplace_binary<Types::All>(self, other, result_type({self, other}), "mul_", Mul{}, [&] {
+    const bool nx = needs_grad(self), ny = needs_grad(other);
+    if (!nx && !ny) return std::shared_ptr<MulBackward0>();
+    // other's gradient needs self as it was
+    return make_node<MulBackward0>({self, other}, ny ? copy_of(self) : self, saveable(self, other), nx, ny);
+  });
 }
 
 // ---- div ---------------------------------------------------------------------------------
@@ -314,7 +323,17 @@ Tensor div(const Tensor& a, const Tensor& b, const std::string& rounding_mode) {
 
 void div_(const Tensor& self, const Tensor& other) {
   DType rt = float_type(result_type({self, other}));
-  inplace_binary<Types::Float>(self, other, rt, "div_", [](auto x, auto y) { return decltype(x)(x / y); });
+  std::shared_ptr<DivBackward0> node;
+  const bool ny = needs_grad(other);
+  inplace_binary<Types::Float>(self, other, rt, "div_", [](auto x, auto y) { return decltype(x)(x / y); }, [&] {
+    if (any_needs_grad(self, other))
+      node = make_node<DivBackward0>({self, other}, self, saveable(self, other), self, false);
+    return std::shared_ptr<Node>();  // recorded below, once the result it saves is written
+  });
+  // PyTorch's div_ keeps what it needs apart from self, so later in-place ops on self are
+  // fine: a copy of the quotient, not self
+  if (node && ny) node->out = SavedTensor(copy_of(self));
+  rebase_history(self, node);
 }
 
 // ---- remainder ---------------------------------------------------------------------------

@@ -99,8 +99,9 @@ Tensor leaky_relu(const Tensor& a, double negative_slope = 0.01);
 Tensor elu(const Tensor& a, double alpha = 1.0);
 
 // ---- in place ----------------------------------------------------------------------------
-// No autograd history: valid under no_grad or on tensors that need no grad (RuntimeError
-// otherwise). Each bumps the storage version, so a saved tensor that changed is detected.
+// Recorded by autograd as PyTorch records them (autograd/node.h: rebase_history); a leaf
+// that requires grad, or a view of one, refuses them while grad mode is on. Each bumps the
+// storage version, so a saved tensor that changed is detected.
 // The promoted result dtype must be castable to self's (no float into int64).
 void add_(const Tensor& self, const Tensor& other, Scalar alpha = Scalar::integer(1));
 void sub_(const Tensor& self, const Tensor& other, Scalar alpha = Scalar::integer(1));
@@ -126,5 +127,7 @@ void round_(const Tensor& self);
 void sigmoid_(const Tensor& self);
 void tanh_(const Tensor& self);
 void relu_(const Tensor& self);
+void silu_(const Tensor& self);
+void leaky_relu_(const Tensor& self, double negative_slope = 0.01);
 
 }  // namespace tg

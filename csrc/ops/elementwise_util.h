@@ -198,13 +198,13 @@ Tensor float_op(const Tensor& a, const char* op, F f, D d, Saves saves) {
 }
 
 // ---- in place ----------------------------------------------------------------------------
+// Each in-place op: the checks, its node made from the inputs as they are (make_node),
+// the write and the version bump, then rebase_history(self, node). Under no_grad, or when
+// nothing requires grad, make_node returns null and nothing more happens.
 
-// Throws unless `self` may be written in place: no history is recorded, so it must need
-// no grad while grad mode is on, and no two of its elements may share memory.
+// Throws unless `self` may be written in place: check_inplace's autograd rules, and no two
+// of its elements may share memory.
 void check_writable(const Tensor& self);
-// An operand of an in-place op may not require grad while grad mode records: its
-// gradient would be silently lost.
-void check_operand(const Tensor& other);
 // PyTorch's canCast: a float result can't go into an integer or bool tensor, nor an
 // integer one into a bool tensor.
 void check_castable(DType from, DType to);
@@ -212,10 +212,21 @@ void check_castable(DType from, DType to);
 // elements (an in-place write must never read an element it already wrote).
 Tensor unaliased(const Tensor& self, const Tensor& src);
 inline void bump_version(const Tensor& self) { self->storage->version++; }
+// A copy of `t` without history: what a node saves of self (or of an operand sharing self's
+// memory) when its backward needs the value from before the write.
+inline Tensor copy_of(const Tensor& t) {
+  Tensor c = empty(t->shape, t->dtype);
+  copy_into(c, t);
+  return c;
+}
+// `other` as a node may save it: a copy when it shares self's memory (the write would
+// change it under the node).
+inline Tensor saveable(const Tensor& self, const Tensor& other) {
+  return other->storage == self->storage ? copy_of(other) : other;
+}
 
-// The checks of an in-place binary op computing in `rt`: self writable, other needing no
-// grad, rt castable to self's dtype, and other broadcastable to self's shape (never the
-// other way round).
+// The checks of an in-place binary op computing in `rt`: self writable, rt castable to
+// self's dtype, and other broadcastable to self's shape (never the other way round).
 void check_inplace_binary(const Tensor& self, const Tensor& other, DType rt);
 
 // self = f(self, other) computed in T (the promoted dtype) and stored into self's dtype;
@@ -234,17 +245,18 @@ void store_binary(const Tensor& self, const Tensor& other, F f) {
   bump_version(self);
 }
 
-template <Types K, class F>
-void inplace_binary(const Tensor& self, const Tensor& other, DType rt, const char* op, F f) {
+// self = f(self, other); `record()` returns the op's node (or null), made before the write.
+template <Types K, class F, class R>
+void inplace_binary(const Tensor& self, const Tensor& other, DType rt, const char* op, F f, R record) {
   check_inplace_binary(self, other, rt);
+  std::shared_ptr<Node> node = record();
   dispatch<K>(rt, op, [&](auto tag) { store_binary<typename decltype(tag)::type>(self, other, f); });
+  rebase_history(self, node);
 }
 
-// self = f(self) in place, for ops whose result dtype `rt` is castable to self's.
+// self = f(self) written in place (dtype checks done by the caller), version bumped.
 template <Types K, class F>
-void inplace_unary(const Tensor& self, DType rt, const char* op, F f) {
-  check_writable(self);
-  check_castable(rt, self->dtype);
+void store_unary(const Tensor& self, const char* op, F f) {
   if constexpr (has_vec<F>::value) {
     if (self->dtype == DType::Float32) {
       vec_unary_f32_inplace(self, F::vec);
@@ -257,6 +269,31 @@ void inplace_unary(const Tensor& self, DType rt, const char* op, F f) {
                   self->strides.data(), [&f](T x) { return T(f(x)); });
   });
   bump_version(self);
+}
+
+// self = f(self) in place, for ops whose result dtype `rt` is castable to self's; `record()`
+// returns the op's node (or null), made before the write.
+template <Types K, class F, class R>
+void inplace_unary(const Tensor& self, DType rt, const char* op, F f, R record) {
+  check_writable(self);
+  check_castable(rt, self->dtype);
+  std::shared_ptr<Node> node = record();
+  store_unary<K>(self, op, f);
+  rebase_history(self, node);
+}
+
+// The same for an op recorded as PointwiseBackward<D>: a backward that reads the input
+// saves a copy of self taken before the write, one that reads the output saves self after.
+template <Types K, class F, class D>
+void inplace_pointwise(const Tensor& self, DType rt, const char* op, F f, D d, Saves saves) {
+  check_writable(self);
+  check_castable(rt, self->dtype);
+  std::shared_ptr<Node> node;
+  if (saves == Saves::Input && needs_grad(self))
+    node = make_node<PointwiseBackward<D>>({self}, copy_of(self), false, d);
+  store_unary<K>(self, op, f);
+  if (saves == Saves::Output) node = make_node<PointwiseBackward<D>>({self}, self, true, d);
+  rebase_history(self, node);
 }
 
 }  // namespace tg::ew

@@ -17,14 +17,6 @@ namespace tg {
 
 namespace {
 
-// In-place writes bypass autograd, so they are refused on tensors that record it
-// (same wording as the other in-place ops).
-void check_writable(const Tensor& self) {
-  check_storage_writable(*self->storage);
-  TG_CHECK(!(grad_enabled() && self->requires_grad), RuntimeError,
-           self->is_leaf() ? "a leaf Variable that requires grad is being used in an in-place operation."
-                           : "in-place operations on tensors that require grad are only supported under no_grad()");
-}
 
 // `t` in dtype `dt`, without autograd history.
 Tensor cast(const Tensor& t, DType dt) {
@@ -291,6 +283,39 @@ struct IndexBackward0 : Node {
   void release_saved() override { indices.reset(); }
 };
 
+// self[indices] = values (or +=): the overwritten positions of self get no gradient (all of
+// it with accumulate), values get the gradient at the positions they went to, summed over
+// the broadcast.
+struct IndexPutBackward0 : Node {
+  Shape values_shape, values_stripped;
+  DType values_dtype;
+  SavedIndices indices;
+  bool accumulate;
+  IndexPutBackward0(const Tensor& values, const std::vector<Tensor>& per_dim, bool acc)
+      : values_shape(values->shape), values_stripped(strip_leading_ones(values)->shape),
+        values_dtype(values->dtype), indices(per_dim), accumulate(acc) {}
+  std::string name() const override { return "IndexPutBackward0"; }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    std::vector<Tensor> per_dim = indices.get(*this);
+    Tensor gs, gv;
+    if (next_edges[0].fn) {
+      gs = g[0];
+      if (!accumulate) {
+        gs = empty(g[0]->shape, g[0]->dtype);  // a copy: g may be shared with other nodes
+        copy_into(gs, g[0]);
+        put_plan(plan_advanced(gs, per_dim, true), zeros({}, gs->dtype), false);
+      }
+    }
+    if (next_edges[1].fn) {
+      Tensor taken = gather_plan(plan_advanced(g[0], per_dim, true));
+      Tensor r = sum_to(taken, values_stripped);
+      gv = cast(reshape(r->is_contiguous() ? r : contiguous(r), values_shape), values_dtype);
+    }
+    return {gs, gv};
+  }
+  void release_saved() override { indices.reset(); }
+};
+
 }  // namespace
 
 Tensor index(const Tensor& self, const std::vector<Tensor>& indices) {
@@ -302,9 +327,12 @@ Tensor index(const Tensor& self, const std::vector<Tensor>& indices) {
 
 void index_put_(const Tensor& self, const std::vector<Tensor>& indices, const Tensor& values,
                 bool accumulate) {
-  check_writable(self);
-  put_plan(plan_advanced(self, expand_indices(self, indices), true), values, accumulate);
+  check_inplace(self);
+  AdvancedPlan p = plan_advanced(self, expand_indices(self, indices), true);
+  auto node = make_node<IndexPutBackward0>({self, values}, values, p.per_dim, accumulate);
+  put_plan(p, values, accumulate);
   self->storage->version++;
+  rebase_history(self, node);
 }
 
 Tensor index_select(const Tensor& self, int64_t dim, const Tensor& index) {
@@ -524,13 +552,16 @@ Tensor masked_fill(const Tensor& self, const Tensor& mask, const Tensor& value) 
 }
 
 void masked_fill_(const Tensor& self, const Tensor& mask, const Tensor& value) {
-  check_writable(self);
+  check_inplace(self);
   check_mask_value(mask, value);
   Shape bs = broadcast_shapes(self->shape, mask->shape);
   TG_CHECK(bs == self->shape, RuntimeError, "output with shape ", shape_str(self->shape),
            " doesn't match the broadcast shape ", shape_str(bs));
-  fill_where(self, self, unaliased(mask, self), value);
+  Tensor m = unaliased(mask, self);
+  auto node = make_node<MaskedFillBackward0>({self, value}, self->shape, value->dtype, m);
+  fill_where(self, self, m, value);
   self->storage->version++;
+  rebase_history(self, node);
 }
 
 // ---- nonzero ---------------------------------------------------------------------------
@@ -678,21 +709,15 @@ Tensor getitem(const Tensor& self, const std::vector<IndexItem>& key) {
   return b.changed ? b.view : alias_view(self);
 }
 
+// As PyTorch: the basic part of the key gives a view of self, which is written in place
+// by index_put_ (advanced keys) or copy_, so autograd records it as any in-place op on a view.
 void setitem(const Tensor& self, const std::vector<IndexItem>& key, const Tensor& value) {
-  check_writable(self);
-  TG_CHECK(!(grad_enabled() && value->requires_grad), RuntimeError,
-           "assigning a tensor that requires grad into another tensor is not differentiable here; "
-           "build the result out of place (e.g. with tg.cat or tg.stack), or assign under no_grad()");
-  NoGradGuard no_grad;
   BasicIndexed b = apply_basic(self, key);
-  if (b.has_advanced) {
-    put_plan(plan_advanced(b.view, expand_indices(b.view, b.advanced), true), value, false);
-  } else {
-    Tensor v = strip_leading_ones(value);
-    broadcast_strides(v, b.view->shape);  // RuntimeError naming both shapes
-    copy_into(b.view, unaliased(v, self));
-  }
-  self->storage->version++;
+  if (b.has_advanced) return index_put_(b.view, b.advanced, value, false);
+  Tensor v = strip_leading_ones(value);
+  broadcast_strides(v, b.view->shape);  // RuntimeError naming both shapes
+  if (v != value && needs_grad(value)) v = view(value, v->shape);  // keeps value's history
+  copy_(b.view, v);
 }
 
 }  // namespace tg

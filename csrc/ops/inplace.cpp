@@ -9,22 +9,12 @@ namespace tg {
 namespace ew {
 
 void check_writable(const Tensor& self) {
-  check_storage_writable(*self->storage);
-  TG_CHECK(!(grad_enabled() && self->requires_grad), RuntimeError,
-           self->is_leaf()
-               ? "a leaf Variable that requires grad is being used in an in-place operation."
-               : "in-place operations on tensors that require grad are only supported under no_grad()");
+  check_inplace(self);
   for (int64_t d = 0; d < self->ndim(); ++d)
     TG_CHECK(self->shape[d] <= 1 || self->strides[d] != 0, RuntimeError,
              "unsupported operation: more than one element of the written-to tensor refers to a "
              "single memory location. Please clone() the tensor before performing the operation. "
              "(shape ", shape_str(self->shape), ", strides ", shape_str(self->strides), ")");
-}
-
-void check_operand(const Tensor& other) {
-  TG_CHECK(!(grad_enabled() && other->requires_grad), RuntimeError,
-           "in-place operations with an operand that requires grad are only supported under "
-           "no_grad() (the gradient to it would be lost)");
 }
 
 void check_castable(DType from, DType to) {
@@ -62,7 +52,6 @@ Tensor unaliased(const Tensor& self, const Tensor& src) {
 
 void check_inplace_binary(const Tensor& self, const Tensor& other, DType rt) {
   check_writable(self);
-  check_operand(other);
   check_castable(rt, self->dtype);
   Shape bs = broadcast_shapes(self->shape, other->shape);
   TG_CHECK(bs == self->shape, RuntimeError, "output with shape ", shape_str(self->shape),
@@ -73,19 +62,35 @@ void check_inplace_binary(const Tensor& self, const Tensor& other, DType rt) {
 
 using namespace ew;
 
+namespace {
+// The stores: self's old values get no gradient, the value written gets all of it.
+struct StoreBackward : Node {
+  const char* node_name;
+  InputMeta self, src;
+  StoreBackward(const char* n, const Tensor& s, const Tensor& v) : node_name(n), self(s), src(v) {}
+  std::string name() const override { return node_name; }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    std::vector<Tensor> r(next_edges.size());
+    if (next_edges[0].fn) r[0] = zeros(self.shape, self.dtype);
+    if (r.size() > 1 && next_edges[1].fn) r[1] = grad_for(g[0], src.shape, src.dtype);
+    return r;
+  }
+};
+}  // namespace
+
 void copy_(const Tensor& self, const Tensor& src) {
   check_writable(self);
-  check_operand(src);
   Shape bs = broadcast_shapes(self->shape, src->shape);
   TG_CHECK(bs == self->shape, RuntimeError, "copy_: the source of shape ", shape_str(src->shape),
            " can't be broadcast to the destination's shape ", shape_str(self->shape));
+  auto node = make_node<StoreBackward>({self, src}, "CopyBackwards", self, src);
   copy_into(self, unaliased(self, src));  // casts to self's dtype
   bump_version(self);
+  rebase_history(self, node);
 }
 
 void fill_(const Tensor& self, const Tensor& value) {
   check_writable(self);
-  check_operand(value);
   TG_CHECK(value->ndim() == 0, RuntimeError,
            "fill_ only supports 0-dimension value tensor but got tensor with ", value->ndim(),
            " dimensions.");
@@ -97,19 +102,24 @@ void fill_(const Tensor& self, const Tensor& value) {
     TG_CHECK(std::isfinite(x) && x >= -9223372036854775808.0 && x < 9223372036854775808.0,
              RuntimeError, "value cannot be converted to type int64_t without overflow: ", x);
   }
+  const char* n = value->wrapped_number ? "FillBackward0" : "FillBackward1";
+  auto node = make_node<StoreBackward>({self, value}, n, self, value);
   copy_into(v, value);
   copy_into(self, v);
   bump_version(self);
+  rebase_history(self, node);
 }
 
 void zero_(const Tensor& self) {
   check_writable(self);
+  auto node = make_node<StoreBackward>({self}, "ZeroBackward0", self, self);
   if (self->is_contiguous()) {
     std::memset(self->data(), 0, self->numel() * itemsize(self->dtype));
   } else {
     copy_into(self, zeros({}, self->dtype));
   }
   bump_version(self);
+  rebase_history(self, node);
 }
 
 }  // namespace tg

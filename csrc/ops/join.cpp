@@ -75,6 +75,16 @@ std::vector<Tensor> pieces(const Tensor& a, int64_t dim, const std::vector<int64
   return out;
 }
 
+// The pieces were made under no_grad (one node records them all): track them as views
+// of `a` now, as views PyTorch refuses to write in place while autograd records.
+void track_multi_output(const std::vector<Tensor>& out, const Tensor& a) {
+  for (const Tensor& o : out) {
+    o->view_base.reset();
+    track_view(o, a);
+    if (o->view_base && grad_enabled()) o->view_creation = ViewCreation::MultiOutput;
+  }
+}
+
 }  // namespace
 
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
@@ -163,6 +173,7 @@ std::vector<Tensor> split_recorded(const Tensor& a, int64_t dim, const std::vect
                                    const char* node_name) {
   std::vector<Tensor> out = pieces(a, dim, sizes);
   set_history(make_node<SplitBackward>({a}, node_name, dim), out);
+  track_multi_output(out, a);
   return out;
 }
 }  // namespace
@@ -216,6 +227,7 @@ std::vector<Tensor> unbind(const Tensor& a, int64_t dim) {
     for (int64_t i = 0; i < a->shape[dim]; ++i) out.push_back(select(a, dim, i));
   }
   set_history(make_node<UnbindBackward0>({a}, dim), out);
+  track_multi_output(out, a);
   return out;
 }
 

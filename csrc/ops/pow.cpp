@@ -131,9 +131,15 @@ void pow_(const Tensor& self, const Tensor& exponent) {
   if (rt == DType::Int64) return store_binary<int64_t>(self, exponent, IntPow{});
   if (rt == DType::Bool)
     return store_binary<bool>(self, exponent, [](bool x, bool e) { return e ? x : true; });
+  std::shared_ptr<Node> node;
+  if (any_needs_grad(self, exponent)) {  // the backward reads the base as it was
+    const char* n = exponent->wrapped_number ? "PowBackward0" : "PowBackward1";
+    node = make_node<PowBackward>({self, exponent}, copy_of(self), saveable(self, exponent), n);
+  }
   TG_DISPATCH_FLOAT(rt, T, {
     store_binary<T>(self, exponent, [](T x, T e) { return T(std::pow(x, e)); });
   });
+  rebase_history(self, node);
 }
 
 }  // namespace tg

@@ -31,12 +31,21 @@ Generator& default_generator() {
 }
 
 namespace {
+// A random fill recorded in place: the old values get no gradient.
+struct RandomFillBackward : Node {
+  const char* node_name;
+  Shape shape;
+  DType dtype;
+  RandomFillBackward(const char* n, const Tensor& t) : node_name(n), shape(t->shape), dtype(t->dtype) {}
+  std::string name() const override { return node_name; }
+  std::vector<Tensor> apply(std::vector<Tensor>&) override { return {zeros(shape, dtype)}; }
+};
+
 // Runs fill(contiguous_out) and copies into `t` when `t` is a non-contiguous view.
 template <class Fill>
-void fill_any(const Tensor& t, Fill fill) {
-  check_storage_writable(*t->storage);
-  TG_CHECK(!(grad_enabled() && t->requires_grad), RuntimeError,
-           "a leaf Variable that requires grad is being used in an in-place operation.");
+void fill_any(const Tensor& t, const char* node_name, Fill fill) {
+  check_inplace(t);
+  auto node = make_node<RandomFillBackward>({t}, node_name, t);
   if (t->is_contiguous()) {
     fill(t);
   } else {
@@ -45,13 +54,14 @@ void fill_any(const Tensor& t, Fill fill) {
     copy_into(t, tmp);
   }
   t->storage->version++;
+  rebase_history(t, node);
 }
 }  // namespace
 
 void uniform_(const Tensor& t, double from, double to, Generator& g) {
   TG_CHECK(from <= to, ValueError, "uniform_ expects to return a [from, to) range, but found from=",
            from, " > to=", to);
-  fill_any(t, [&](const Tensor& c) {
+  fill_any(t, "UniformBackward0", [&](const Tensor& c) {
     int64_t n = c->numel();
     uint64_t off = g.take(n);
     TG_DISPATCH_FLOAT(c->dtype, T, { kernels::fill_uniform(c->data_as<T>(), n, g.seed, off, from, to); });
@@ -60,7 +70,7 @@ void uniform_(const Tensor& t, double from, double to, Generator& g) {
 
 void normal_(const Tensor& t, double mean, double std, Generator& g) {
   TG_CHECK(std >= 0, ValueError, "normal expects std >= 0.0, but found std ", std);
-  fill_any(t, [&](const Tensor& c) {
+  fill_any(t, "NormalBackward0", [&](const Tensor& c) {
     int64_t n = c->numel();
     uint64_t off = g.take(n + 1);
     TG_DISPATCH_FLOAT(c->dtype, T, { kernels::fill_normal(c->data_as<T>(), n, g.seed, off, mean, std); });
@@ -70,12 +80,14 @@ void normal_(const Tensor& t, double mean, double std, Generator& g) {
 Tensor rand(const Shape& shape, DType dtype, Generator& g) {
   Tensor t = empty(shape, dtype);
   uniform_(t, 0.0, 1.0, g);
+  t->storage->version = 0;  // a fresh tensor starts at version 0, as PyTorch's factories
   return t;
 }
 
 Tensor randn(const Shape& shape, DType dtype, Generator& g) {
   Tensor t = empty(shape, dtype);
   normal_(t, 0.0, 1.0, g);
+  t->storage->version = 0;  // a fresh tensor starts at version 0, as PyTorch's factories
   return t;
 }
 
@@ -130,11 +142,15 @@ struct NativeDropoutBackward0 : Node {
 };
 }  // namespace
 
-Tensor dropout(const Tensor& x, double p, bool train, Generator& g) {
+namespace {
+void check_dropout(const Tensor& x, double p) {
   TG_CHECK(p >= 0 && p <= 1, ValueError, "dropout probability has to be between 0 and 1, but got ", p);
   TG_CHECK(is_floating(x->dtype), RuntimeError, "dropout expects a floating tensor, got ",
            dtype_name(x->dtype));
-  if (!train || p == 0) return x;
+}
+
+// 0 with probability p, else 1 / (1 - p), shaped as x.
+Tensor dropout_mask(const Tensor& x, double p, Generator& g) {
   Tensor mask = rand(x->shape, x->dtype, g);
   const double scale = p == 1 ? 0.0 : 1.0 / (1.0 - p);
   TG_DISPATCH_FLOAT(x->dtype, T, {
@@ -144,6 +160,22 @@ Tensor dropout(const Tensor& x, double p, bool train, Generator& g) {
       for (int64_t i = b; i < e; ++i) m[i] = m[i] >= thr ? s : T(0);
     });
   });
+  return mask;
+}
+}  // namespace
+
+// In place it is x *= mask, recorded as that product (MulBackward0, as PyTorch records it).
+void dropout_(const Tensor& x, double p, bool train, Generator& g) {
+  check_dropout(x, p);
+  if (!train || p == 0) return;
+  check_inplace(x);  // before drawing, so a refused call leaves the generator alone
+  mul_(x, dropout_mask(x, p, g));
+}
+
+Tensor dropout(const Tensor& x, double p, bool train, Generator& g) {
+  check_dropout(x, p);
+  if (!train || p == 0) return x;
+  Tensor mask = dropout_mask(x, p, g);
   Tensor out;
   {
     NoGradGuard ng;

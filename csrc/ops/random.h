@@ -31,5 +31,6 @@ Tensor dropout(const Tensor& x, double p, bool train, Generator& g);
 // Channel dropout of x (N, C, ...): zeroes whole (n, c) slices with probability p and scales
 // the rest by 1/(1-p) when training; x itself when not training or p == 0.
 Tensor feature_dropout(const Tensor& x, double p, bool train, Generator& g);
+void dropout_(const Tensor& x, double p, bool train, Generator& g);  // x *= mask, recorded
 
 }  // namespace tg

@@ -247,8 +247,15 @@ void clamp_(const Tensor& self, const Tensor& lo, const Tensor& hi) {
   std::vector<Tensor> ops = clamp_operands(self, lo, hi);
   DType rt = result_type(ops);
   check_writable(self);
-  for (size_t i = 1; i < ops.size(); ++i) check_operand(ops[i]);
   check_castable(rt, self->dtype);
+  std::shared_ptr<Node> node;
+  if (grad_enabled()) {
+    bool any = false;
+    for (auto& t : ops) any |= needs_grad(t);
+    // every gradient reads x as it was
+    if (any) node = make_node<ClampBackward>(ops, copy_of(self), lo ? saveable(self, lo) : lo,
+                                             hi ? saveable(self, hi) : hi);
+  }
   if (rt == self->dtype && scalar_bounds(lo, hi)) {
     dispatch<Types::Numeric>(rt, "clamp_", [&](auto tag) {
       using T = typename decltype(tag)::type;
@@ -264,6 +271,7 @@ void clamp_(const Tensor& self, const Tensor& lo, const Tensor& hi) {
     copy_into(self, out);
   }
   bump_version(self);
+  rebase_history(self, node);
 }
 
 }  // namespace tg

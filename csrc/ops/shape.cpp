@@ -137,6 +137,7 @@ template <class NodeT, class... Args>
 Tensor record_view(const Tensor& a, Shape shape, Shape strides, int64_t offset, Args&&... args) {
   Tensor out = make_view(a, std::move(shape), std::move(strides), offset);
   set_history(make_node<NodeT>({a}, std::forward<Args>(args)...), {out});
+  track_view(out, a);
   return out;
 }
 
@@ -157,8 +158,10 @@ Tensor reshape(const Tensor& a, Shape shape) {
   if (view_strides(a->shape, a->strides, shape)) return view(a, shape);
   // A copy laid out for the new shape; PyTorch records it as UnsafeViewBackward0 over the clone.
   Tensor c = clone(a);
-  return record_view<ReshapeAlikeBackward>(c, shape, contiguous_strides(shape), c->offset,
-                                           "UnsafeViewBackward0", a->shape);
+  Tensor out = record_view<ReshapeAlikeBackward>(c, shape, contiguous_strides(shape), c->offset,
+                                                 "UnsafeViewBackward0", a->shape);
+  out->view_base.reset();  // a copy, not a view: nothing else shows its memory
+  return out;
 }
 
 Tensor flatten(const Tensor& a, int64_t start_dim, int64_t end_dim) {

@@ -12,9 +12,9 @@ using namespace ew;
 
 namespace {
 // Float functions write into integer tensors only if the result type allows (it doesn't).
-template <class F>
-void float_op_(const Tensor& self, const char* op, F f) {
-  inplace_unary<Types::Float>(self, float_type(self->dtype), op, f);
+template <class F, class D>
+void float_op_(const Tensor& self, const char* op, F f, D d, Saves saves) {
+  inplace_pointwise<Types::Float>(self, float_type(self->dtype), op, f, d, saves);
 }
 
 template <class T>
@@ -47,7 +47,7 @@ Tensor neg(const Tensor& a) {
 
 void neg_(const Tensor& self) {
   check_neg(self->dtype);
-  inplace_unary<Types::Numeric>(self, self->dtype, "neg_", Neg{});
+  inplace_unary<Types::Numeric>(self, self->dtype, "neg_", Neg{}, [&] { return make_node<NegBackward0>({self}); });
 }
 
 // ---- abs / sign --------------------------------------------------------------------------
@@ -77,7 +77,9 @@ Tensor abs(const Tensor& a) {
   return out;
 }
 
-void abs_(const Tensor& self) { inplace_unary<Types::Numeric>(self, self->dtype, "abs_", Abs{}); }
+void abs_(const Tensor& self) {
+  inplace_pointwise<Types::Numeric>(self, self->dtype, "abs_", Abs{}, AbsGrad{}, Saves::Input);
+}
 
 Tensor sign(const Tensor& a) {
   Tensor out = unary_kernel<Types::All>(a, a->dtype, "sign", Sign{});
@@ -124,8 +126,8 @@ Tensor exp(const Tensor& a) { return float_op(a, "exp", Exp{}, ExpGrad{}, Saves:
 Tensor expm1(const Tensor& a) { return float_op(a, "expm1", Expm1{}, Expm1Grad{}, Saves::Output); }
 Tensor log(const Tensor& a) { return float_op(a, "log", Log{}, LogGrad{}, Saves::Input); }
 Tensor log1p(const Tensor& a) { return float_op(a, "log1p", Log1p{}, Log1pGrad{}, Saves::Input); }
-void exp_(const Tensor& self) { float_op_(self, "exp_", Exp{}); }
-void log_(const Tensor& self) { float_op_(self, "log_", Log{}); }
+void exp_(const Tensor& self) { float_op_(self, "exp_", Exp{}, ExpGrad{}, Saves::Output); }
+void log_(const Tensor& self) { float_op_(self, "log_", Log{}, LogGrad{}, Saves::Input); }
 
 // ---- sqrt / rsqrt / reciprocal -----------------------------------------------------------
 
@@ -158,9 +160,11 @@ Tensor rsqrt(const Tensor& a) { return float_op(a, "rsqrt", Rsqrt{}, RsqrtGrad{}
 Tensor reciprocal(const Tensor& a) {
   return float_op(a, "reciprocal", Reciprocal{}, ReciprocalGrad{}, Saves::Output);
 }
-void sqrt_(const Tensor& self) { float_op_(self, "sqrt_", Sqrt{}); }
-void rsqrt_(const Tensor& self) { float_op_(self, "rsqrt_", Rsqrt{}); }
-void reciprocal_(const Tensor& self) { float_op_(self, "reciprocal_", Reciprocal{}); }
+void sqrt_(const Tensor& self) { float_op_(self, "sqrt_", Sqrt{}, SqrtGrad{}, Saves::Output); }
+void rsqrt_(const Tensor& self) { float_op_(self, "rsqrt_", Rsqrt{}, RsqrtGrad{}, Saves::Output); }
+void reciprocal_(const Tensor& self) {
+  float_op_(self, "reciprocal_", Reciprocal{}, ReciprocalGrad{}, Saves::Output);
+}
 
 // ---- trigonometric -----------------------------------------------------------------------
 
@@ -230,8 +234,17 @@ Tensor round(const Tensor& a, int64_t decimals) {
   });
 }
 
-void floor_(const Tensor& self) { inplace_unary<Types::Numeric>(self, self->dtype, "floor_", Floor{}); }
-void ceil_(const Tensor& self) { inplace_unary<Types::Numeric>(self, self->dtype, "ceil_", Ceil{}); }
-void round_(const Tensor& self) { inplace_unary<Types::Numeric>(self, self->dtype, "round_", Round{}); }
+namespace {
+template <class F>
+void rounding_(const Tensor& self, const char* op, const char* node, F f) {
+  inplace_unary<Types::Numeric>(self, self->dtype, op, f, [&] {
+    return make_node<ZeroBackward>({self}, node, std::vector<InputMeta>{self});
+  });
+}
+}  // namespace
+
+void floor_(const Tensor& self) { rounding_(self, "floor_", "FloorBackward0", Floor{}); }
+void ceil_(const Tensor& self) { rounding_(self, "ceil_", "CeilBackward0", Ceil{}); }
+void round_(const Tensor& self) { rounding_(self, "round_", "RoundBackward0", Round{}); }
 
 }  // namespace tg

@@ -290,6 +290,12 @@ void bind_elementwise(py::module_& m, TensorClass& cls) {
   cls.def("sigmoid_", unary_inplace(sigmoid_));
   cls.def("tanh_", unary_inplace(tanh_));
   cls.def("relu_", unary_inplace(relu_));
+  m.def("relu_", unary_inplace(relu_), py::arg("input"));
+  m.def("silu_", unary_inplace(silu_), py::arg("input"));
+  m.def("leaky_relu_", [](const Tensor& self, double slope) {
+    maybe_release(self->numel(), [&] { leaky_relu_(self, slope); });
+    return self;
+  }, py::arg("input"), py::arg("negative_slope") = 0.01);
 }
 
 }  // namespace tg::bind

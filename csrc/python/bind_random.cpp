@@ -27,8 +27,12 @@ void bind_random(py::module_& m, TensorClass& cls) {
   m.def("dropout", [](const Tensor& x, double p, Bool train) {
     return dropout(x, p, train, default_generator());
   }, py::arg("input"), py::arg("p"), py::arg("train"));
-  m.def("_feature_dropout", [](const Tensor& x, double p, bool train) {
+  m.def("_feature_dropout", [](const Tensor& x, double p, Bool train) {
     return feature_dropout(x, p, train, default_generator());
+  }, py::arg("input"), py::arg("p"), py::arg("train"));
+  m.def("dropout_", [](const Tensor& x, double p, Bool train) {
+    dropout_(x, p, train, default_generator());
+    return x;
   }, py::arg("input"), py::arg("p"), py::arg("train"));
   cls.def("uniform_", [](const Tensor& t, double a, double b, py::handle g) {
     uniform_(t, a, b, gen(g));

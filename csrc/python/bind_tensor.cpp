@@ -50,7 +50,7 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
   cls.def("is_floating_point", [](const Tensor& t) { return is_floating(t->dtype); });
 
   // PyTorch's setter refuses anything but a bool with RuntimeError (not its parser's TypeError).
-  cls.def_property("requires_grad", [](const Tensor& t) { return t->requires_grad; },
+  cls.def_property("requires_grad", [](const Tensor& t) { refresh(t); return t->requires_grad; },
                    [](const Tensor& t, py::handle flag) {
                      TG_CHECK(PyBool_Check(flag.ptr()), RuntimeError, "requires_grad must be a bool");
                      set_requires_grad(t, flag.ptr() == Py_True);
@@ -65,8 +65,8 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
              g ? shape_str(g->shape) : "");
     t->grad = g;
   });
-  cls.def_property_readonly("is_leaf", [](const Tensor& t) { return t->is_leaf(); });
-  cls.def_property_readonly("grad_fn", [](const Tensor& t) { return t->grad_fn; });
+  cls.def_property_readonly("is_leaf", [](const Tensor& t) { refresh(t); return t->is_leaf(); });
+  cls.def_property_readonly("grad_fn", [](const Tensor& t) { refresh(t); return t->grad_fn; });
   cls.def_property_readonly("_version", [](const Tensor& t) { return t->storage->version.load(); });
 
   cls.def("item", [](const Tensor& t) -> py::object {
@@ -82,6 +82,8 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
   }, py::arg("force") = false);
   cls.def("detach", [](const Tensor& t) { return alias(t); });
   cls.def("detach_", [](const Tensor& t) {
+    // its history would come back from the base's the next time the base is written
+    TG_CHECK(!t->view_base, RuntimeError, "Can't detach views in-place. Use detach() instead.");
     t->grad_fn.reset();
     t->requires_grad = false;
     return t;

@@ -8,8 +8,8 @@ import warnings
 from .. import _C
 
 
-# The `inplace` flags below are accepted for PyTorch compatibility; the result is always
-# a new tensor (the value is the same, the input is left unchanged).
+# inplace=True writes the result into `input` and returns it, recorded by autograd as
+# PyTorch records it (the input's history is rebased onto the op's node).
 
 
 def _tensor(fn, input):
@@ -20,7 +20,12 @@ def _tensor(fn, input):
 
 def relu(input, inplace=False):
     _tensor("relu", input)
-    return input.relu()
+    return input.relu_() if inplace else input.relu()
+
+
+def relu_(input):
+    _tensor("relu_", input)
+    return input.relu_()
 
 
 def sigmoid(input):
@@ -40,11 +45,17 @@ def gelu(input, approximate="none"):
 
 
 def silu(input, inplace=False):
-    return _C.silu(input)
+    return _C.silu_(input) if inplace else _C.silu(input)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
+    if inplace:
+        return _C.leaky_relu_(input, negative_slope)
     return _C.leaky_relu(input, negative_slope)
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return _C.leaky_relu_(input, negative_slope)
 
 
 def _softmax_dim(name, ndim, stacklevel):
@@ -160,7 +171,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
-    return _C.dropout(input, p, training)
+    return _C.dropout_(input, p, training) if inplace else _C.dropout(input, p, training)
 
 
 def _check_p(p):
