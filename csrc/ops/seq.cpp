@@ -218,7 +218,7 @@ std::pair<Tensor, Tensor> topk(const Tensor& a, int64_t k, int64_t dim, bool lar
   const int64_t d = a->ndim() ? wrap_dim(dim, a->ndim()) : (wrap_dim(dim, 0), 0);
   const int64_t n = a->ndim() ? a->shape[d] : 1;
   TG_CHECK(k >= 0 && k <= n, RuntimeError, "selected index k out of range");
-  TG_CHECK(a->dtype != DType::Bool, RuntimeError, "\"topk_cpu\" not implemented for 'Bool'");
+  TG_CHECK(a->dtype != DType::Bool, RuntimeError, "topk does not support bool dtypes on CPU");
   auto r = sorted_lines(a, d, k, largest, true);
   set_history(make_node<SelectAlongDimBackward>({a}, "TopkBackward0", r.second, a->shape, d), {r.first});
   return r;
