@@ -8,6 +8,19 @@ namespace tg::bind {
 
 namespace {
 Generator& gen(py::handle g) { return g.is_none() ? default_generator() : g.cast<Generator&>(); }
+// Tensor.repeat's sizes, as PyTorch's parser reads them: several ints or one tuple/list;
+// only the first may not be a bool (PyTorch takes True/False as 1/0 after it).
+Shape repeats_arg(const py::args& args) {
+  py::handle seq = args;
+  if (args.size() == 1 && (py::isinstance<py::tuple>(args[0]) || py::isinstance<py::list>(args[0]))) seq = args[0];
+  py::list items;
+  size_t pos = 0;
+  for (auto item : seq) {
+    if (pos++ > 0 && PyBool_Check(item.ptr())) items.append(py::int_(item.ptr() == Py_True ? 1 : 0));
+    else items.append(item);
+  }
+  return shape_from_seq(items);
+}
 std::optional<DType> opt_dtype(py::handle dtype) {
   if (dtype.is_none()) return std::nullopt;
   return dtype_arg(dtype, DType::Float32);
@@ -54,7 +67,7 @@ void bind_seq(py::module_& m, TensorClass& cls) {
 
   cls.def("repeat", [](const Tensor& a, py::args sizes) {
     TG_CHECK(sizes.size() > 0, TypeError, "repeat() missing 1 required positional arguments: \"repeats\"");
-    auto reps = shape_from_args(sizes);
+    auto reps = repeats_arg(sizes);
     return maybe_release(a->numel(), [&] { return repeat(a, reps); });
   });
   def_both(cls, m, "roll", [](const Tensor& a, py::handle shifts, py::handle dims) {
