@@ -785,7 +785,8 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
         """tril/triu (and in place), cumsum/cumprod, sort/argsort/topk, repeat, roll, flip,
         multinomial."""
         x = tensor(infos=infos)
-        op = rng.choice(["tril", "triu", "tril_", "triu_", "cumsum", "cumprod", "sort", "argsort", "topk",
+        op = rng.choice(["tril", "triu", "tril_", "triu_", "cumsum", "cumprod", "cumsum_", "cumprod_", "sort",
+                         "argsort", "topk",
                          "repeat", "roll", "flip", "multinomial"])
         if op in ("tril", "triu"):
             diag = maybe_bad(rng.choice([0, 1, -1, 3, 2 ** 62, -(2 ** 63)]), 0.15)
@@ -793,6 +794,10 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
         if op in ("tril_", "triu_"):
             diag = maybe_bad(rng.choice([0, 1, -1]), 0.15)
             return f"x.{op}({diag!r})", lambda: getattr(x, op)(diag), "mut"
+        if op in ("cumsum_", "cumprod_"):
+            kw = {"dtype": dtype_arg()} if rng.random() < 0.2 else {}
+            d = maybe_bad(dim(), 0.1)
+            return f"x.{op}({d!r}, **{kw!r})", lambda: getattr(x, op)(d, **kw), "mut"
         if op in ("cumsum", "cumprod"):
             kw = {"dtype": dtype_arg()} if rng.random() < 0.3 else {}
             d = maybe_bad(dim(), 0.1)

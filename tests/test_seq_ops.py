@@ -169,6 +169,38 @@ def test_cumsum_dtype_argument():
         tg.cumsum(tg.tensor(f), 0, dtype=tg.bool)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("name", ["cumsum_", "cumprod_"])
+def test_cumulative_inplace(dtype, name):
+    a = arr((3, 4), dtype)
+    want = (np.cumsum if name == "cumsum_" else np.cumprod)(a, axis=1).astype(dtype)
+    x = tg.tensor(a)
+    assert getattr(x, name)(1) is x and x.dtype == TG[dtype]
+    np.testing.assert_allclose(x.numpy(), want, rtol=1e-6)
+    base = tg.tensor(np.ascontiguousarray(a.T))  # a transposed view, written through
+    getattr(base.T, name)(-1)
+    np.testing.assert_allclose(base.T.numpy(), want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["cumsum_", "cumprod_"])
+def test_cumulative_inplace_grad_vs_torch(name):
+    need_torch()
+    a = arr((3, 4))
+    a[1, 2] = 0.0
+    w = rng.standard_normal((2, 4))
+    tx, gx = torch.tensor(a, requires_grad=True), tg.tensor(a, requires_grad=True)
+    ty, gy = tx * 1.5, gx * 1.5
+    getattr(ty[1:], name)(0)  # in place on a view of a non-leaf
+    getattr(gy[1:], name)(0)
+    (ty[1:] * torch.tensor(w)).sum().backward()
+    (gy[1:] * tg.tensor(w)).sum().backward()
+    np.testing.assert_allclose(gy.detach().numpy(), ty.detach().numpy())
+    np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy())
+    z = tg.tensor(a, requires_grad=True) * 1.0
+    getattr(z, name)(1)
+    assert z.grad_fn.name() == ("CumsumBackward0" if name == "cumsum_" else "CumprodBackward0")
+
+
 @pytest.mark.parametrize("shape,dim", [((5,), 0), ((3, 4), 0), ((3, 4), -1), ((2, 3, 4), 1)])
 def test_cumsum_grad(shape, dim):
     a = arr(shape)
@@ -429,6 +461,12 @@ ERRORS = [
     ("cumsum dim None", lambda m: m.cumsum(m.ones(3), None)),
     ("cumsum bool dtype", lambda m: m.cumsum(m.ones(3), 0, dtype=m.bool)),
     ("cumprod dim", lambda m: m.ones(3, 4).cumprod(2)),
+    ("cumsum_ bool", lambda m: m.ones(3, dtype=m.bool).cumsum_(0)),
+    ("cumprod_ bool", lambda m: m.ones(3, dtype=m.bool).cumprod_(0)),
+    ("cumsum_ other dtype", lambda m: m.ones(3).cumsum_(0, dtype=m.float64)),
+    ("cumprod_ int to float", lambda m: m.ones(3, dtype=m.int64).cumprod_(0, dtype=m.float32)),
+    ("cumsum_ leaf", lambda m: m.ones(3, requires_grad=True).cumsum_(0)),
+    ("cumsum_ dim", lambda m: m.ones(3).cumsum_(1)),
     ("topk k too big", lambda m: m.topk(m.ones(3, 4), 5)),
     ("topk k negative", lambda m: m.ones(3, 4).topk(-1)),
     ("topk dim", lambda m: m.topk(m.ones(3, 4), 2, 5)),
@@ -457,6 +495,7 @@ ERRORS = [
     ("flip repeated", lambda m: m.flip(m.ones(2, 3), (0, 0))),
     ("flip int dims", lambda m: m.flip(m.ones(2, 3), 0)),
     ("flip dim range", lambda m: m.flip(m.ones(2, 3), (2,))),
+    ("flip method no dims", lambda m: m.ones(2, 3).flip()),
     ("multinomial too many", lambda m: m.multinomial(m.tensor([0.1, 0.2, 0.7]), 4)),
     ("multinomial zero samples", lambda m: m.multinomial(m.tensor([0.1, 0.9]), 0)),
     ("multinomial negative samples", lambda m: m.multinomial(m.tensor([0.1, 0.9]), -1, True)),

@@ -140,7 +140,44 @@ DType cumulative_dtype(const Tensor& a, std::optional<DType> dtype, const char* 
   return dt;
 }
 
+// The C type names PyTorch's in-place dtype check prints.
+const char* c_type_name(DType d) {
+  switch (d) {
+    case DType::Bool: return "bool";
+    case DType::Int64: return "long int";
+    case DType::Float32: return "float";
+    case DType::Float64: return "double";
+  }
+  return "?";
+}
+
+// cumsum_ / cumprod_: computed in self's dtype and written back, recorded as the
+// out-of-place op (cumprod saves the values self had).
+template <bool Prod>
+void cumulate_inplace(const Tensor& a, int64_t dim, std::optional<DType> dtype) {
+  const int64_t d = wrap_dim(dim, a->ndim()), dd = a->ndim() ? d : 0;
+  check_inplace(a);
+  TG_CHECK(!dtype || *dtype == a->dtype, RuntimeError, "Bad in-place call: input tensor dtype ",
+           c_type_name(a->dtype), " and output tensor dtype ", c_type_name(*dtype), " should match");
+  TG_CHECK(a->dtype != DType::Bool, NotImplementedError, "\"", Prod ? "cumprod" : "cumsum",
+           "_out_cpu\" not implemented for 'Bool'");
+  Tensor x = dense(a);
+  Tensor out = cumulate<Prod>(x, dd, false);
+  std::shared_ptr<Node> node;
+  if constexpr (Prod) {
+    if (any_needs_grad(a)) node = make_node<CumprodBackward0>({a}, dd, x == a ? clone(alias(a)) : x, out);
+  } else {
+    node = make_node<CumsumBackward0>({a}, dd, a->dtype);
+  }
+  copy_into(a, out);
+  a->storage->version++;
+  rebase_history(a, node);
+}
+
 }  // namespace
+
+void cumsum_(const Tensor& a, int64_t dim, std::optional<DType> dtype) { cumulate_inplace<false>(a, dim, dtype); }
+void cumprod_(const Tensor& a, int64_t dim, std::optional<DType> dtype) { cumulate_inplace<true>(a, dim, dtype); }
 
 Tensor cumsum(const Tensor& a, int64_t dim, std::optional<DType> dtype) {
   const int64_t d = wrap_dim(dim, a->ndim());

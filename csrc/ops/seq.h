@@ -19,6 +19,9 @@ void triu_(const Tensor& a, int64_t diagonal = 0);
 // `dtype` casts the input first; without it, bool and integer inputs give int64.
 Tensor cumsum(const Tensor& a, int64_t dim, std::optional<DType> dtype = std::nullopt);
 Tensor cumprod(const Tensor& a, int64_t dim, std::optional<DType> dtype = std::nullopt);
+// In place, in self's dtype (`dtype`, when given, must be it).
+void cumsum_(const Tensor& a, int64_t dim, std::optional<DType> dtype = std::nullopt);
+void cumprod_(const Tensor& a, int64_t dim, std::optional<DType> dtype = std::nullopt);
 
 // (values, indices). Sorting is always stable (equal values keep their order); nan sorts
 // as the largest value. `stable_given` only picks the node name (SortBackward1).

@@ -51,6 +51,15 @@ void bind_seq(py::module_& m, TensorClass& cls) {
     return maybe_release(a->numel(), [&] { return cumprod(a, dim, dt); });
   }, py::arg("dim"), py::kw_only(), py::arg("dtype") = py::none());
 
+  cls.def("cumsum_", [](const Tensor& a, Int dim, py::handle dtype) {
+    cumsum_(a, dim, opt_dtype(dtype));
+    return a;
+  }, py::arg("dim"), py::kw_only(), py::arg("dtype") = py::none());
+  cls.def("cumprod_", [](const Tensor& a, Int dim, py::handle dtype) {
+    cumprod_(a, dim, opt_dtype(dtype));
+    return a;
+  }, py::arg("dim"), py::kw_only(), py::arg("dtype") = py::none());
+
   def_both(cls, m, "sort", [sort_t](const Tensor& a, Int dim, Bool descending, py::handle stable) {
     TG_CHECK(stable.is_none() || PyBool_Check(stable.ptr()), TypeError,
              "sort(): argument 'stable' must be bool, not ", type_name(stable));
@@ -82,6 +91,7 @@ void bind_seq(py::module_& m, TensorClass& cls) {
     return maybe_release(a->numel(), [&] { return flip(a, d); });
   }, py::arg("input"), py::arg("dims"));
   cls.def("flip", [](const Tensor& a, py::args dims) {
+    TG_CHECK(dims.size() > 0, TypeError, "flip() missing 1 required positional arguments: \"dims\"");
     auto d = dims.size() == 1 ? int_list_arg(dims[0], "flip", "dims", 1) : int_list_arg(dims, "flip", "dims", 1);
     return maybe_release(a->numel(), [&] { return flip(a, d); });
   });
