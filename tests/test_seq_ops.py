@@ -744,3 +744,19 @@ def test_large_rows_run_parallel_and_agree():
     np.testing.assert_array_equal(tg.topk(x, 5).indices.numpy(), np.argsort(-a, 1, kind="stable")[:, :5])
     np.testing.assert_array_equal(tg.tril(x, 3).numpy(), np.tril(a, 3))
     np.testing.assert_array_equal(tg.roll(x, (7, -3), (0, 1)).numpy(), np.roll(a, (7, -3), (0, 1)))
+
+
+def test_multinomial_same_draws_for_any_thread_count():
+    p = tg.rand(256, 1000) + 0.01
+    n = tg.get_num_threads()
+    try:
+        draws = []
+        for threads in (1, 2, 4):
+            tg.set_num_threads(threads)
+            tg.manual_seed(17)
+            draws.append((tg.multinomial(p, 3).numpy(), tg.multinomial(p, 40, True).numpy()))
+    finally:
+        tg.set_num_threads(n)
+    for a, b in draws[1:]:
+        np.testing.assert_array_equal(a, draws[0][0])
+        np.testing.assert_array_equal(b, draws[0][1])

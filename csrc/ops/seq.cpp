@@ -155,7 +155,7 @@ const char* c_type_name(DType d) {
 // out-of-place op (cumprod saves the values self had).
 template <bool Prod>
 void cumulate_inplace(const Tensor& a, int64_t dim, std::optional<DType> dtype) {
-  const int64_t d = wrap_dim(dim, a->ndim()), dd = a->ndim() ? d : 0;
+  const int64_t dd = wrap_dim(dim, a->ndim());
   check_inplace(a);
   TG_CHECK(!dtype || *dtype == a->dtype, RuntimeError, "Bad in-place call: input tensor dtype ",
            c_type_name(a->dtype), " and output tensor dtype ", c_type_name(*dtype), " should match");
@@ -182,16 +182,16 @@ void cumprod_(const Tensor& a, int64_t dim, std::optional<DType> dtype) { cumula
 Tensor cumsum(const Tensor& a, int64_t dim, std::optional<DType> dtype) {
   const int64_t d = wrap_dim(dim, a->ndim());
   const DType dt = cumulative_dtype(a, dtype, "cumsum_out_cpu");
-  Tensor out = cumulate<false>(dense(cast(a, dt)), a->ndim() ? d : 0, false);
-  if (is_floating(dt)) set_history(make_node<CumsumBackward0>({a}, a->ndim() ? d : 0, a->dtype), {out});
+  Tensor out = cumulate<false>(dense(cast(a, dt)), d, false);
+  if (is_floating(dt)) set_history(make_node<CumsumBackward0>({a}, d, a->dtype), {out});
   return out;
 }
 
 Tensor cumprod(const Tensor& a, int64_t dim, std::optional<DType> dtype) {
   const int64_t d = wrap_dim(dim, a->ndim());
   const DType dt = cumulative_dtype(a, dtype, "cumprod_out_cpu");
-  Tensor out = cumulate<true>(dense(cast(a, dt)), a->ndim() ? d : 0, false);
-  if (is_floating(dt)) set_history(make_node<CumprodBackward0>({a}, a->ndim() ? d : 0, a, out), {out});
+  Tensor out = cumulate<true>(dense(cast(a, dt)), d, false);
+  if (is_floating(dt)) set_history(make_node<CumprodBackward0>({a}, d, a, out), {out});
   return out;
 }
 
@@ -238,7 +238,7 @@ std::pair<Tensor, Tensor> sorted_lines(const Tensor& a, int64_t d, int64_t k, bo
 }  // namespace
 
 std::pair<Tensor, Tensor> sort(const Tensor& a, int64_t dim, bool descending, bool stable_given) {
-  const int64_t d = a->ndim() ? wrap_dim(dim, a->ndim()) : (wrap_dim(dim, 0), 0);
+  const int64_t d = wrap_dim(dim, a->ndim());  // 0 for a 0-d tensor
   auto r = sorted_lines(a, d, a->ndim() ? a->shape[d] : 1, descending, true);
   set_history(make_node<SelectAlongDimBackward>({a}, stable_given ? "SortBackward1" : "SortBackward0",
                                                 r.second, a->shape, d),
@@ -247,12 +247,12 @@ std::pair<Tensor, Tensor> sort(const Tensor& a, int64_t dim, bool descending, bo
 }
 
 Tensor argsort(const Tensor& a, int64_t dim, bool descending) {
-  const int64_t d = a->ndim() ? wrap_dim(dim, a->ndim()) : (wrap_dim(dim, 0), 0);
+  const int64_t d = wrap_dim(dim, a->ndim());  // 0 for a 0-d tensor
   return sorted_lines(a, d, a->ndim() ? a->shape[d] : 1, descending, false).second;
 }
 
 std::pair<Tensor, Tensor> topk(const Tensor& a, int64_t k, int64_t dim, bool largest, bool /*sorted*/) {
-  const int64_t d = a->ndim() ? wrap_dim(dim, a->ndim()) : (wrap_dim(dim, 0), 0);
+  const int64_t d = wrap_dim(dim, a->ndim());  // 0 for a 0-d tensor
   const int64_t n = a->ndim() ? a->shape[d] : 1;
   TG_CHECK(k >= 0 && k <= n, RuntimeError, "selected index k out of range");
   TG_CHECK(a->dtype != DType::Bool, RuntimeError, "topk does not support bool dtypes on CPU");
