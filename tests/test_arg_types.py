@@ -264,6 +264,28 @@ spec("scatter_add", lambda m, a, d, i, s: a.scatter_add(d, i, s), TENSOR(X), INT
      TENSOR(lambda m: m.tensor([[0], [1]])), TENSOR(lambda m: m.ones(2, 1)))
 spec("nonzero", lambda m, a: m.nonzero(a), TENSOR(X))
 
+# ---- sequence ops ---------------------------------------------------------------------------
+X34 = lambda m: m.arange(12.0).reshape(3, 4)  # noqa: E731
+spec("tril", lambda m, a, k: m.tril(a, k), TENSOR(X34), INT(1))
+spec("Tensor.triu", lambda m, a, k: a.triu(diagonal=k), TENSOR(X34), INT(-1))
+spec("Tensor.tril_", lambda m, a, k: a.tril_(k), TENSOR(X34), INT(0))
+spec("cumsum", lambda m, a, d: m.cumsum(a, d), TENSOR(X34), INT(1))
+spec("cumsum.dtype", lambda m, a, d: a.cumsum(0, dtype=d), TENSOR(X34), DTYPE(None))
+spec("cumprod", lambda m, a, d: a.cumprod(d), TENSOR(X34), INT(0))
+spec("Tensor.cumsum_", lambda m, a, d: a.cumsum_(d), TENSOR(X34), INT(0))
+spec("sort", lambda m, a, d, desc: m.sort(a, d, desc), TENSOR(X34), INT(1), BOOL(True))
+spec("sort.stable", lambda m, a, s: a.sort(dim=0, stable=s), TENSOR(X34), BOOL(True))
+spec("argsort", lambda m, a, d, desc: m.argsort(a, d, desc), TENSOR(X34), INT(1), BOOL(False))
+spec("topk", lambda m, a, k, d, lg, so: m.topk(a, k, d, lg, so), TENSOR(X34), INT(2), INT(1), BOOL(True),
+     BOOL(True))
+spec("Tensor.repeat", lambda m, a, r0, r1: a.repeat(r0, r1), TENSOR(X34), INT(2), INT(1))
+spec("Tensor.repeat.tuple", lambda m, a, r: a.repeat(r), TENSOR(X34), SHAPE((2, 1)))
+spec("roll", lambda m, a, s, d: m.roll(a, s, d), TENSOR(X34), INT(1), INT(0))
+spec("roll.tuples", lambda m, a, s, d: m.roll(a, s, d), TENSOR(X34), SHAPE((1, 2)), SHAPE((0, 1)))
+spec("flip", lambda m, a, d: m.flip(a, d), TENSOR(X34), SHAPE((0,)))
+spec("multinomial", lambda m, p, n, r: m.multinomial(p, n, r), TENSOR(PROBS), INT(2), BOOL(False))
+spec("Tensor.multinomial", lambda m, p, n: p.multinomial(n, replacement=True), TENSOR(PROBS), INT(3))
+
 # ---- linear algebra -------------------------------------------------------------------------
 spec("matmul", lambda m, a, b: m.matmul(a, b), TENSOR(X), TENSOR(lambda m: m.ones(3, 2)))
 spec("mm", lambda m, a, b: m.mm(a, b), TENSOR(X), TENSOR(lambda m: m.ones(3, 2)))

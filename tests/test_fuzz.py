@@ -780,6 +780,53 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
             kw["value"] = maybe_bad(scalar(), 0.2)
         return f"F.pad(x, {pad!r:.60}, **{kw!r:.60})", lambda: F.pad(x, pad, **kw)
 
+    @entry(3)
+    def sequence(infos):
+        """tril/triu (and in place), cumsum/cumprod, sort/argsort/topk, repeat, roll, flip,
+        multinomial."""
+        x = tensor(infos=infos)
+        op = rng.choice(["tril", "triu", "tril_", "triu_", "cumsum", "cumprod", "cumsum_", "cumprod_", "sort",
+                         "argsort", "topk",
+                         "repeat", "roll", "flip", "multinomial"])
+        if op in ("tril", "triu"):
+            diag = maybe_bad(rng.choice([0, 1, -1, 3, 2 ** 62, -(2 ** 63)]), 0.15)
+            return f"tg.{op}(x, {diag!r})", lambda: getattr(tg, op)(x, diag)
+        if op in ("tril_", "triu_"):
+            diag = maybe_bad(rng.choice([0, 1, -1]), 0.15)
+            return f"x.{op}({diag!r})", lambda: getattr(x, op)(diag), "mut"
+        if op in ("cumsum_", "cumprod_"):
+            kw = {"dtype": dtype_arg()} if rng.random() < 0.2 else {}
+            d = maybe_bad(dim(), 0.1)
+            return f"x.{op}({d!r}, **{kw!r})", lambda: getattr(x, op)(d, **kw), "mut"
+        if op in ("cumsum", "cumprod"):
+            kw = {"dtype": dtype_arg()} if rng.random() < 0.3 else {}
+            d = maybe_bad(dim(), 0.1)
+            return f"tg.{op}(x, {d!r}, **{kw!r})", lambda: getattr(tg, op)(x, d, **kw)
+        if op in ("sort", "argsort"):
+            d, desc = maybe_bad(dim(), 0.1), maybe_bad(rng.choice([True, False]), 0.1)
+            kw = {"stable": maybe_bad(rng.choice([True, False]), 0.2)} if rng.random() < 0.3 else {}
+            return f"tg.{op}(x, {d!r}, {desc!r}, **{kw!r})", lambda: getattr(tg, op)(x, d, desc, **kw)
+        if op == "topk":
+            k, d = maybe_bad(count(), 0.1), maybe_bad(dim(), 0.1)
+            largest, srt = maybe_bad(rng.choice([True, False]), 0.1), rng.choice([True, False])
+            return f"tg.topk(x, {k!r}, {d!r}, {largest!r}, {srt!r})", lambda: tg.topk(x, k, d, largest, srt)
+        if op == "repeat":
+            sizes = size_args()
+            return f"x.repeat(*{sizes!r})", lambda: x.repeat(*sizes)
+        if op == "roll":
+            n = rng.randrange(0, 3)
+            shifts = maybe_bad(rng.choice([rng.choice([1, -2, 0, 2 ** 62, -(2 ** 63)]),
+                                           tuple(rng.choice([1, -1, 5]) for _ in range(n))]), 0.1)
+            dims_ = rng.choice([None, dim(), tuple(dim() for _ in range(rng.randrange(0, 3)))])
+            return f"tg.roll(x, {shifts!r}, {dims_!r})", lambda: tg.roll(x, shifts, dims_)
+        if op == "flip":
+            d = maybe_bad(tuple(dim() for _ in range(rng.randrange(0, 3))), 0.15)
+            return f"tg.flip(x, {d!r})", lambda: tg.flip(x, d)
+        p = tensor(rng.choice([tg.float32, tg.float64, tg.float64, tg.int64]),
+                   [rng.choice([0, 1, 3])] * rng.choice([1, 2, 2, 3]) if rng.random() < 0.8 else None, infos)
+        n, repl = maybe_bad(count(), 0.1), maybe_bad(rng.choice([True, False]), 0.1)
+        return f"tg.multinomial(p, {n!r}, {repl!r})", lambda: tg.multinomial(p, n, repl)
+
     @entry(2)
     def resizing(infos):
         nd = rng.choice([2, 3, 3, 4, 4, 5, 6])

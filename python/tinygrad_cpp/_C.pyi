@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import typing
 
-__all__: list[str] = ['Generator', 'Node', 'Tensor', 'abs', 'adaptive_avg_pool1d', 'adaptive_max_pool1d', 'add', 'amax', 'amin', 'argmax', 'argmin', 'avg_pool1d', 'bernoulli', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bmm', 'cat', 'ceil', 'chunk', 'clamp', 'clamp_max', 'clamp_min', 'clip', 'clone', 'concat', 'concatenate', 'cos', 'div', 'divide', 'dot', 'dropout', 'dropout_', 'dtype', 'elu', 'eq', 'exp', 'expm1', 'flatten', 'floor', 'floor_divide', 'from_numpy', 'gather', 'ge', 'gelu', 'get_num_threads', 'gt', 'index_select', 'is_grad_enabled', 'le', 'leaky_relu', 'leaky_relu_', 'log', 'log1p', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logsumexp', 'lt', 'manual_seed', 'masked_fill', 'matmul', 'max', 'max_pool1d', 'max_pool1d_with_indices', 'max_pool2d', 'maximum', 'mean', 'min', 'minimum', 'mm', 'movedim', 'mul', 'multiply', 'mv', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'permute', 'pow', 'prod', 'randperm', 'reciprocal', 'relu', 'relu_', 'remainder', 'reshape', 'return_types', 'round', 'rsqrt', 'rsub', 'scatter_add', 'select', 'set_num_threads', 'sigmoid', 'sign', 'silu', 'silu_', 'sin', 'softmax', 'softplus', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'tanh', 'transpose', 'true_divide', 'unbind', 'unflatten', 'unsqueeze', 'var', 'where']
+__all__: list[str] = ['Generator', 'Node', 'Tensor', 'abs', 'adaptive_avg_pool1d', 'adaptive_max_pool1d', 'add', 'amax', 'amin', 'argmax', 'argmin', 'argsort', 'avg_pool1d', 'bernoulli', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bmm', 'cat', 'ceil', 'chunk', 'clamp', 'clamp_max', 'clamp_min', 'clip', 'clone', 'concat', 'concatenate', 'cos', 'cumprod', 'cumsum', 'div', 'divide', 'dot', 'dropout', 'dropout_', 'dtype', 'elu', 'eq', 'exp', 'expm1', 'flatten', 'flip', 'floor', 'floor_divide', 'from_numpy', 'gather', 'ge', 'gelu', 'get_num_threads', 'gt', 'index_select', 'is_grad_enabled', 'le', 'leaky_relu', 'leaky_relu_', 'log', 'log1p', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logsumexp', 'lt', 'manual_seed', 'masked_fill', 'matmul', 'max', 'max_pool1d', 'max_pool1d_with_indices', 'max_pool2d', 'maximum', 'mean', 'min', 'minimum', 'mm', 'movedim', 'mul', 'multinomial', 'multiply', 'mv', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'permute', 'pow', 'prod', 'randperm', 'reciprocal', 'relu', 'relu_', 'remainder', 'reshape', 'return_types', 'roll', 'round', 'rsqrt', 'rsub', 'scatter_add', 'select', 'set_num_threads', 'sigmoid', 'sign', 'silu', 'silu_', 'sin', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'tanh', 'topk', 'transpose', 'tril', 'triu', 'true_divide', 'unbind', 'unflatten', 'unsqueeze', 'var', 'where']
 class dtype:
     bool: typing.ClassVar[dtype]
     float32: typing.ClassVar[dtype]
@@ -152,6 +152,8 @@ class Tensor:
         ...
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         ...
+    def argsort(self, dim: int = -1, descending: bool = False, *, stable: bool = False) -> Tensor:
+        ...
     def backward(self, gradient = None, retain_graph = None, create_graph = False, inputs = None):
         ...
     def bernoulli(self, *, generator: typing.Any = None) -> Tensor:
@@ -198,6 +200,14 @@ class Tensor:
         ...
     def cuda(self, device = None, non_blocking = False, memory_format = None):
         ...
+    def cumprod(self, dim: int, *, dtype: typing.Any = None) -> Tensor:
+        ...
+    def cumprod_(self, dim: int, *, dtype: typing.Any = None) -> Tensor:
+        ...
+    def cumsum(self, dim: int, *, dtype: typing.Any = None) -> Tensor:
+        ...
+    def cumsum_(self, dim: int, *, dtype: typing.Any = None) -> Tensor:
+        ...
     def data_ptr(self) -> int:
         ...
     def detach(self) -> Tensor:
@@ -235,6 +245,8 @@ class Tensor:
     def fill_(self, value: typing.Any) -> Tensor:
         ...
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        ...
+    def flip(self, *args) -> Tensor:
         ...
     def float(self) -> Tensor:
         ...
@@ -328,6 +340,8 @@ class Tensor:
         ...
     def mul_(self, other: typing.Any) -> Tensor:
         ...
+    def multinomial(self, num_samples: int, replacement: bool = False, *, generator: typing.Any = None) -> Tensor:
+        ...
     def multiply(self, other: typing.Any) -> Tensor:
         ...
     def mv(self, vec: Tensor) -> Tensor:
@@ -368,11 +382,15 @@ class Tensor:
         ...
     def remainder(self, other: typing.Any) -> Tensor:
         ...
+    def repeat(self, *args) -> Tensor:
+        ...
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         ...
     def reshape(self, *args) -> Tensor:
         ...
     def reshape_as(self, other: Tensor) -> Tensor:
+        ...
+    def roll(self, shifts: typing.Any, dims: typing.Any = None) -> Tensor:
         ...
     def round(self, *, decimals: int = 0) -> Tensor:
         ...
@@ -401,6 +419,8 @@ class Tensor:
     def softmax(self, dim: int, dtype: typing.Any = None) -> Tensor:
         ...
     def softplus(self, beta: typing.SupportsFloat | typing.SupportsIndex = 1.0, threshold: typing.SupportsFloat | typing.SupportsIndex = 20.0) -> Tensor:
+        ...
+    def sort(self, dim: int = -1, descending: bool = False, *, stable: typing.Any = None) -> typing.Any:
         ...
     def split(self, split_size_or_sections: typing.Any, dim: int = 0) -> tuple:
         ...
@@ -445,7 +465,17 @@ class Tensor:
         """
     def tolist(self):
         ...
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> typing.Any:
+        ...
     def transpose(self, dim0: int, dim1: int) -> Tensor:
+        ...
+    def tril(self, diagonal: int = 0) -> Tensor:
+        ...
+    def tril_(self, diagonal: int = 0) -> Tensor:
+        ...
+    def triu(self, diagonal: int = 0) -> Tensor:
+        ...
+    def triu_(self, diagonal: int = 0) -> Tensor:
         ...
     def true_divide(self, other: typing.Any) -> Tensor:
         ...
@@ -641,6 +671,8 @@ def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tens
     ...
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     ...
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False) -> Tensor:
+    ...
 def avg_pool1d(input: Tensor, kernel_size: typing.Any, stride: typing.Any = (), padding: typing.Any = 0, ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
     ...
 def bernoulli(input: Tensor, *, generator: typing.Any = None) -> Tensor:
@@ -677,6 +709,10 @@ def concatenate(tensors: typing.Any, dim: int = 0) -> Tensor:
     ...
 def cos(input: Tensor) -> Tensor:
     ...
+def cumprod(input: Tensor, dim: int, *, dtype: typing.Any = None) -> Tensor:
+    ...
+def cumsum(input: Tensor, dim: int, *, dtype: typing.Any = None) -> Tensor:
+    ...
 def div(input: Tensor, other: typing.Any, *, rounding_mode: typing.Any = None) -> Tensor:
     ...
 def divide(input: Tensor, other: typing.Any, *, rounding_mode: typing.Any = None) -> Tensor:
@@ -696,6 +732,8 @@ def exp(input: Tensor) -> Tensor:
 def expm1(input: Tensor) -> Tensor:
     ...
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    ...
+def flip(input: Tensor, dims: typing.Any) -> Tensor:
     ...
 def floor(input: Tensor) -> Tensor:
     ...
@@ -783,6 +821,8 @@ def movedim(input: Tensor, source: typing.Any, destination: typing.Any) -> Tenso
     ...
 def mul(input: Tensor, other: typing.Any) -> Tensor:
     ...
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, generator: typing.Any = None) -> Tensor:
+    ...
 def multiply(input: Tensor, other: typing.Any) -> Tensor:
     ...
 def mv(input: Tensor, vec: Tensor) -> Tensor:
@@ -815,6 +855,8 @@ def remainder(input: Tensor, other: typing.Any) -> Tensor:
     ...
 def reshape(input: Tensor, shape: typing.Any) -> Tensor:
     ...
+def roll(input: Tensor, shifts: typing.Any, dims: typing.Any = None) -> Tensor:
+    ...
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:
     ...
 def rsqrt(input: Tensor) -> Tensor:
@@ -840,6 +882,8 @@ def sin(input: Tensor) -> Tensor:
 def softmax(input: Tensor, dim: int, dtype: typing.Any = None) -> Tensor:
     ...
 def softplus(input: Tensor, beta: typing.SupportsFloat | typing.SupportsIndex = 1.0, threshold: typing.SupportsFloat | typing.SupportsIndex = 20.0) -> Tensor:
+    ...
+def sort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: typing.Any = None) -> typing.Any:
     ...
 def split(input: Tensor, split_size_or_sections: typing.Any, dim: int = 0) -> tuple:
     ...
@@ -867,7 +911,13 @@ def t(input: Tensor) -> Tensor:
     ...
 def tanh(input: Tensor) -> Tensor:
     ...
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> typing.Any:
+    ...
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    ...
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    ...
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     ...
 def true_divide(input: Tensor, other: typing.Any) -> Tensor:
     ...
@@ -953,4 +1003,72 @@ class return_types:
         def _replace(self, **kwds):
             """
             Return a new min object replacing specified fields with new values
+            """
+    class sort(tuple):
+        """
+        sort(values, indices)
+        """
+        __match_args__: typing.ClassVar[tuple] = ('values', 'indices')
+        __slots__: typing.ClassVar[tuple] = tuple()
+        _field_defaults: typing.ClassVar[dict] = {}
+        _fields: typing.ClassVar[tuple] = ('values', 'indices')
+        @staticmethod
+        def __new__(_cls, values, indices):
+            """
+            Create new instance of sort(values, indices)
+            """
+        @classmethod
+        def _make(cls, iterable):
+            """
+            Make a new sort object from a sequence or iterable
+            """
+        def __getnewargs__(self):
+            """
+            Return self as a plain tuple.  Used by copy and pickle.
+            """
+        def __repr__(self):
+            """
+            Return a nicely formatted representation string
+            """
+        def _asdict(self):
+            """
+            Return a new dict which maps field names to their values.
+            """
+        def _replace(self, **kwds):
+            """
+            Return a new sort object replacing specified fields with new values
+            """
+    class topk(tuple):
+        """
+        topk(values, indices)
+        """
+        __match_args__: typing.ClassVar[tuple] = ('values', 'indices')
+        __slots__: typing.ClassVar[tuple] = tuple()
+        _field_defaults: typing.ClassVar[dict] = {}
+        _fields: typing.ClassVar[tuple] = ('values', 'indices')
+        @staticmethod
+        def __new__(_cls, values, indices):
+            """
+            Create new instance of topk(values, indices)
+            """
+        @classmethod
+        def _make(cls, iterable):
+            """
+            Make a new topk object from a sequence or iterable
+            """
+        def __getnewargs__(self):
+            """
+            Return self as a plain tuple.  Used by copy and pickle.
+            """
+        def __repr__(self):
+            """
+            Return a nicely formatted representation string
+            """
+        def _asdict(self):
+            """
+            Return a new dict which maps field names to their values.
+            """
+        def _replace(self, **kwds):
+            """
+            Return a new topk object replacing specified fields with new values
             """

@@ -120,9 +120,16 @@ def install():
     Tensor.__int__ = lambda self: int(self.item())
     Tensor.__index__ = _index
     Tensor.T = property(lambda self: self.permute(*reversed(range(self.ndim))))
-    Tensor.__dlpack__ = lambda self, stream=None, **kw: self.detach().numpy().__dlpack__(**kw)
+    Tensor.__dlpack__ = _dlpack
     Tensor.__dlpack_device__ = lambda self: (1, 0)  # kDLCPU
     _device.install(Tensor)
+
+
+def _dlpack(self, stream=None, **kw):
+    try:
+        return self.detach().numpy().__dlpack__(**kw)
+    except BufferError as e:  # read-only memory (numpy's DLPack cannot flag it): an error the API names
+        raise RuntimeError(f"__dlpack__: cannot export this tensor ({e})") from None
 
 
 def _index(self):
