@@ -21,7 +21,7 @@ const char* legacy_name(DType d) {
     case DType::Float32: return "torch.FloatTensor";
     case DType::Float64: return "torch.DoubleTensor";
     case DType::Int64: return "torch.LongTensor";
-    case DType::Bool: return "torch.BoolTensor";
+    case DType::Bool: return "CPUBoolType";  // sic, as PyTorch prints it
   }
   return "torch.Tensor";
 }
