@@ -372,14 +372,15 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     k = len(normalized_shape)
     shape = list(input.shape)
     if k == 0 or len(shape) < k or shape[len(shape) - k:] != normalized_shape:
-        expect = "".join(f", {s}" for s in normalized_shape)
+        expect = ", ".join(str(s) for s in normalized_shape)
         raise RuntimeError(f"Given normalized_shape={normalized_shape}, expected input with shape [*{expect}], "
                            f"but got input of size{shape}")
     if weight is not None and list(weight.shape) != normalized_shape:
         raise RuntimeError(f"Expected weight to be of same shape as normalized_shape, but got weight of shape "
                            f"{list(weight.shape)} and normalized_shape = {normalized_shape}")
     if not input.is_floating_point():
-        raise RuntimeError(f"rms_norm only supports floating-point inputs, got {input.dtype}")
+        names = {_C.dtype.int64: "Long", _C.dtype.bool: "Bool"}
+        raise NotImplementedError(f"\"rms_norm\" not implemented for '{names.get(input.dtype, input.dtype)}'")
     if eps is None:
         eps = 2.220446049250313e-16 if input.dtype == _C.dtype.float64 else 1.1920928955078125e-07
     dims = tuple(range(-k, 0))
