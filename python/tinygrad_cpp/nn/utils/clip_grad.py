@@ -8,6 +8,7 @@ import types
 import warnings
 
 from ... import _C
+from ..._creation import tensor
 from ...grad_mode import no_grad
 
 __all__ = ["clip_grad_norm", "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm"]
@@ -50,7 +51,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     tensors = _tensor_list(tensors)
     norm_type = float(norm_type)
     if len(tensors) == 0:
-        return _C.tensor(0.0)
+        return tensor(0.0)
     norms = [_vector_norm(t, norm_type) for t in tensors]
     dtype = norms[0].dtype
     for n in norms[1:]:
