@@ -266,6 +266,15 @@ def _int_arg(fn, name, position, v):
     return v.__index__()
 
 
+def _float0(fn, name, position, v):
+    """A float argument as PyTorch's parser takes it: numbers and 0-d tensors (TypeError
+    for strings, other tensors and other types)."""
+    if isinstance(v, (str, bytes)) or not hasattr(type(v), "__float__") or (
+            isinstance(v, _C.Tensor) and v.dim() != 0):
+        raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be float, not {type(v).__name__}")
+    return float(v)
+
+
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
               sparse=False):
     """The rows of weight (num_embeddings, embedding_dim) named by the int64 indices in input
@@ -277,21 +286,21 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         raise TypeError(f"embedding(): argument 'weight' (position 1) must be Tensor, not {type(weight).__name__}")
     if not isinstance(input, _C.Tensor):
         raise TypeError(f"embedding(): argument 'indices' (position 2) must be Tensor, not {type(input).__name__}")
-    if padding_idx is not None:
-        padding_idx = _int_arg("embedding", "padding_idx", 3, padding_idx)
+    if padding_idx is not None:  # PyTorch's own checks, in its order (the type is checked last)
         if padding_idx > 0:
             assert padding_idx < weight.size(0), "Padding_idx must be within num_embeddings"
         elif padding_idx < 0:
             assert padding_idx >= -weight.size(0), "Padding_idx must be within num_embeddings"
             padding_idx = weight.size(0) + padding_idx
+        padding_idx = _int_arg("embedding", "padding_idx", 3, padding_idx)
     else:
         padding_idx = -1
     for name, pos, v in (("scale_grad_by_freq", 4, scale_grad_by_freq), ("sparse", 5, sparse)):
         if not isinstance(v, bool):
             raise TypeError(f"embedding(): argument '{name}' (position {pos}) must be bool, not {type(v).__name__}")
     if max_norm is not None:
-        max_norm = _float_arg("embedding_renorm_", "max_norm", max_norm)
-        norm_type = _float_arg("embedding_renorm_", "norm_type", norm_type)
+        max_norm = _float0("embedding_renorm_", "max_norm", 3, max_norm)
+        norm_type = _float0("embedding_renorm_", "norm_type", 4, norm_type)
         _C._embedding_renorm_(weight.detach(), input.contiguous(), max_norm, norm_type)
     return _C._embedding(weight, input, padding_idx, scale_grad_by_freq, sparse)
 
@@ -306,9 +315,7 @@ def one_hot(tensor, num_classes=-1):
 
 def _norm_shape_eps(fn, normalized_shape, eps, eps_position=5):
     normalized_shape = _int_tuple(fn, "normalized_shape", 2, normalized_shape)
-    if not isinstance(eps, (str, bytes)) and hasattr(type(eps), "__float__"):
-        return normalized_shape, float(eps)
-    raise TypeError(f"{fn}(): argument 'eps' (position {eps_position}) must be float, not {type(eps).__name__}")
+    return normalized_shape, _float0(fn, "eps", eps_position, eps)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -331,7 +338,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     num_groups = _int_arg("group_norm", "num_groups", 2, num_groups)
     _optional_tensor("group_norm", "weight", 3, weight)
     _optional_tensor("group_norm", "bias", 4, bias)
-    eps = _float_arg("group_norm", "eps", eps)
+    eps = _float0("group_norm", "eps", 5, eps)
     if input.dim() < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
     shape = tuple(input.shape)
@@ -368,7 +375,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     normalized_shape = _int_tuple("rms_norm", "normalized_shape", 2, normalized_shape)
     _optional_tensor("rms_norm", "weight", 3, weight)
     if eps is not None:
-        eps = _float_arg("rms_norm", "eps", eps)
+        eps = _float0("rms_norm", "eps", 4, eps)
     k = len(normalized_shape)
     shape = list(input.shape)
     if k == 0 or len(shape) < k or shape[len(shape) - k:] != normalized_shape:
