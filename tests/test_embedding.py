@@ -301,6 +301,7 @@ EMBEDDING_ERRORS = [
     ("padding_idx float", lambda m, w: m.embedding(m.tensor([1]), w, padding_idx=1.0), True),
     ("list indices", lambda m, w: m.embedding([1, 2], w), True),
     ("list weight", lambda m, w: m.embedding(m.tensor([1, 2]), [[1.0]]), True),
+    ("max_norm float indices", lambda m, w: m.embedding(m.tensor([1.0]), w, max_norm=1.0), True),
     # PyTorch's message comes from the select() its renorm runs
     ("max_norm out of range", lambda m, w: m.embedding(m.tensor([7]), w, max_norm=1.0), False),
 ]

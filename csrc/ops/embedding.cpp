@@ -27,9 +27,9 @@ const char* legacy_name(DType d) {
 }
 
 // PyTorch's checkScalarTypes for the indices of `fn`.
-void check_indices(const Tensor& indices, const char* fn) {
-  TG_CHECK(indices->dtype == DType::Int64, RuntimeError,
-           "Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, Int; "
+void check_indices(const Tensor& indices, const char* fn, int position) {
+  TG_CHECK(indices->dtype == DType::Int64, RuntimeError, "Expected tensor for argument #", position,
+           " 'indices' to have one of the following scalar types: Long, Int; "
            "but got ", legacy_name(indices->dtype), " instead (while checking arguments for ", fn, ")");
 }
 
@@ -74,7 +74,7 @@ struct EmbeddingBackward0 : Node {
 Tensor embedding(const Tensor& weight, const Tensor& indices, int64_t padding_idx, bool scale_grad_by_freq,
                  bool sparse) {
   TG_CHECK(weight->ndim() == 2, RuntimeError, "'weight' must be 2-D");
-  check_indices(indices, "embedding");
+  check_indices(indices, "embedding", 1);
   TG_CHECK(!sparse, NotImplementedError,
            "embedding(): sparse=True (sparse gradients) is not supported; use sparse=False");
   const int64_t V = weight->shape[0], D = weight->shape[1];
@@ -92,7 +92,7 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, int64_t padding_id
 
 Tensor embedding_renorm_(const Tensor& weight, const Tensor& indices, double max_norm, double norm_type) {
   TG_CHECK(weight->ndim() == 2, RuntimeError, "'weight' must be 2-D");
-  check_indices(indices, "embedding_renorm_");
+  check_indices(indices, "embedding_renorm_", 2);
   TG_CHECK(is_floating(weight->dtype), RuntimeError, "\"embedding_renorm_\" not implemented for '",
            dtype_name(weight->dtype), "'");
   const int64_t V = weight->shape[0], D = weight->shape[1];
