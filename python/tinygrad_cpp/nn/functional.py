@@ -343,13 +343,12 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
     shape = tuple(input.shape)
     n, c = shape[0], shape[1]
+    if num_groups > 0 and n * c // num_groups * math.prod(shape[2:]) == 1:  # PyTorch's _verify_batch_size
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                         f"{[n * c // num_groups, num_groups] + list(shape[2:])}")
     if num_groups <= 0 or c % num_groups != 0:
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
                            f"of shape {list(shape)} and num_groups={num_groups}")
-    size = n * c // num_groups * math.prod(shape[2:])
-    if size == 1 and n * c > 0:  # PyTorch's _verify_batch_size
-        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
-                         f"{[n * c // num_groups, num_groups] + list(shape[2:])}")
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and (t.dim() != 1 or t.numel() != c):
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in "
