@@ -222,7 +222,8 @@ def test_group_norm_matches_torch(shape, groups, affine):
     x = rng.standard_normal(shape)
     g = rng.standard_normal(shape)
     tx, ttx = tg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    y, ty = m.double()(tx) if hasattr(m, "double") else m(tx), t.double()(ttx)
+    y, ty = m.double()(tx), t.double()(ttx)
+    assert y.grad_fn.name() == type(ty.grad_fn).__name__ == "NativeGroupNormBackward0"
     np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-10)
     y.backward(tg.tensor(g))
     ty.backward(torch.tensor(g))
@@ -230,6 +231,46 @@ def test_group_norm_matches_torch(shape, groups, affine):
     if affine:
         np.testing.assert_allclose(m.weight.grad.numpy(), t.weight.grad.numpy(), rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(m.bias.grad.numpy(), t.bias.grad.numpy(), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_group_norm_matches_numpy_and_empty_inputs(dtype):
+    x = (rng.standard_normal((3, 6, 2, 5)) * 4 + 3).astype(dtype)
+    w, b = rng.standard_normal(6).astype(dtype), rng.standard_normal(6).astype(dtype)
+    y = F.group_norm(tg.tensor(x), 3, tg.tensor(w), tg.tensor(b), eps=1e-3)
+    g = x.astype(np.float64).reshape(3, 3, -1)
+    ref = ((g - g.mean(-1, keepdims=True)) / np.sqrt(g.var(-1, keepdims=True) + 1e-3)).reshape(x.shape)
+    ref = ref * w.reshape(1, 6, 1, 1) + b.reshape(1, 6, 1, 1)
+    np.testing.assert_allclose(y.numpy(), ref, **TOL[dtype])
+    for shape in [(0, 4, 3), (2, 4, 0)]:
+        xe = tg.randn(*shape, requires_grad=True)
+        we = tg.ones(4, requires_grad=True)
+        out = F.group_norm(xe, 2, we)
+        assert out.shape == shape
+        out.sum().backward()
+        assert xe.grad.shape == shape and we.grad.tolist() == [0.0] * 4
+
+
+def test_group_norm_thread_independent_and_strided():
+    x = tg.tensor(rng.standard_normal((8, 32, 24, 24)).astype(np.float32), requires_grad=True)
+    w = tg.tensor(rng.standard_normal(32).astype(np.float32), requires_grad=True)
+    b = tg.tensor(rng.standard_normal(32).astype(np.float32), requires_grad=True)
+    g = tg.tensor(rng.standard_normal((8, 32, 24, 24)).astype(np.float32))
+    outs = []
+    prev = tg.get_num_threads()
+    try:
+        for n in (1, 3):
+            tg.set_num_threads(n)
+            x.grad = w.grad = b.grad = None
+            y = F.group_norm(x, 8, w, b)
+            y.backward(g)
+            outs.append([t.detach().numpy().copy() for t in (y, x.grad, w.grad, b.grad)])
+    finally:
+        tg.set_num_threads(prev)
+    for a, c in zip(*outs):
+        np.testing.assert_array_equal(a, c)
+    xs = tg.tensor(rng.standard_normal((5, 4, 6))).transpose(0, 2)  # (6, 4, 5), not contiguous
+    np.testing.assert_allclose(F.group_norm(xs, 2).numpy(), F.group_norm(xs.contiguous(), 2).numpy(), rtol=1e-12)
 
 
 def test_group_norm_gradcheck():
@@ -305,6 +346,9 @@ LN_ERRORS = [
     ("group_norm indivisible", lambda m, x: m.group_norm(x, 2)),
     ("group_norm weight", lambda m, x: m.group_norm(x, 3, m.randn(4))),
     ("group_norm 1-d", lambda m, x: m.group_norm(x[0, 0], 1)),
+    ("group_norm int input", lambda m, x: m.group_norm(x.long(), 1)),
+    ("group_norm weight dtype", lambda m, x: m.group_norm(x, 1, m.randn(3).double())),
+    ("group_norm input double", lambda m, x: m.group_norm(x.double(), 1, None, m.randn(3))),
     ("group_norm one value per group", lambda m, x: m.group_norm(x[:1, :, 0], 3)),
     ("group_norm one value, indivisible", lambda m, x: m.group_norm(x[:1, :2, 0], 3)),
     ("group_norm verify before divisibility", lambda m, x: m.group_norm(m.randn(1, 4), 3)),

@@ -21,4 +21,19 @@ template <class T>
 void layernorm_backward(const T* x, const T* g, int64_t M, int64_t N, const double* mean, const double* rstd,
                         const T* w, T* gx, T* gw, T* gb);
 
+// Group normalization on a contiguous (N, C, HW) buffer: the C channels form G groups of
+// C / G consecutive channels, and each (n, group) is normalized over its (C / G) * HW
+// elements like a layer-norm row; the affine is per channel (w, b of C, or null). mean and
+// rstd get N * G entries.
+template <class T>
+void groupnorm_forward(const T* x, int64_t N, int64_t C, int64_t HW, int64_t G, const T* w, const T* b,
+                       double eps, T* y, double* mean, double* rstd);
+
+// The backward of groupnorm_forward given dL/dy = g, in one call: per-(n, channel) sums of
+// g and g * x first (parallel over them), then gw and gb (parallel over channels, summing
+// over n in order) and gx (parallel over (n, channel)). Any of gx, gw, gb may be null.
+template <class T>
+void groupnorm_backward(const T* x, const T* g, int64_t N, int64_t C, int64_t HW, int64_t G, const double* mean,
+                        const double* rstd, const T* w, T* gx, T* gw, T* gb);
+
 }  // namespace tg::kernels

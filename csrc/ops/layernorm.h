@@ -11,4 +11,11 @@ namespace tg {
 Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
                   double eps);
 
+// F.group_norm's op (torch.group_norm): input (N, C, *) normalized over each of num_groups
+// groups of C / num_groups channels and all trailing dims, then times weight and plus bias
+// per channel (each C elements, or null). Backward node NativeGroupNormBackward0 (one fused
+// kernel for the input, weight and bias gradients). The Python layer checks the rest of
+// PyTorch's conditions (dims, batch size) first.
+Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps);
+
 }  // namespace tg

@@ -1,4 +1,4 @@
-// Embedding, one_hot and layer_norm (the sequence-model layers; the Python layer checks
+// Embedding, one_hot, layer_norm and group_norm (the sequence-model layers; the Python layer checks
 // argument types and supplies PyTorch's defaults).
 #include "ops/embedding.h"
 #include "ops/layernorm.h"
@@ -24,6 +24,13 @@ void bind_embedding(py::module_& m, TensorClass&) {
       return layer_norm(input, normalized_shape, or_null(weight), or_null(bias), eps);
     });
   }, py::arg("input"), py::arg("normalized_shape"), py::arg("weight") = py::none(), py::arg("bias") = py::none(),
+        py::arg("eps") = 1e-5);
+  m.def("_group_norm", [](const Tensor& input, Int num_groups, const OptTensor& weight, const OptTensor& bias,
+                          double eps) {
+    return maybe_release(input->numel(), [&] {
+      return group_norm(input, num_groups, or_null(weight), or_null(bias), eps);
+    });
+  }, py::arg("input"), py::arg("num_groups"), py::arg("weight") = py::none(), py::arg("bias") = py::none(),
         py::arg("eps") = 1e-5);
 }
 

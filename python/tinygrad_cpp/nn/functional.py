@@ -331,8 +331,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalizes input (N, C, ...) over each of num_groups groups of C // num_groups
-    channels (and all trailing dims), then times weight and plus bias per channel. The
-    statistics and their backward are the layer-norm kernels over (N, num_groups, -1)."""
+    channels (and all trailing dims), then times weight and plus bias per channel: one C++
+    op with its fused backward (NativeGroupNormBackward0)."""
     if not isinstance(input, _C.Tensor):
         raise TypeError(f"group_norm(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
     num_groups = _int_arg("group_norm", "num_groups", 2, num_groups)
@@ -353,17 +353,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         if t is not None and (t.dim() != 1 or t.numel() != c):
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in "
                                f"input, but got {name} of shape {list(t.shape)} and input of shape {list(shape)}")
-    if n * c == 0:
-        out = input.reshape(shape) * 1.0
-    else:
-        grouped = input.reshape(n, num_groups, -1)
-        out = _C._layer_norm(grouped, [grouped.shape[-1]], None, None, eps).reshape(shape)
-    affine = (c,) + (1,) * (len(shape) - 2)
-    if weight is not None:
-        out = out * weight.reshape(affine)
-    if bias is not None:
-        out = out + bias.reshape(affine)
-    return out
+    return _C._group_norm(input, num_groups, weight, bias, eps)
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
