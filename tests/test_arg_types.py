@@ -407,6 +407,42 @@ spec("init.xavier_uniform_", lambda m, t, g: m.nn.init.xavier_uniform_(t, g), TE
 spec("init.kaiming_normal_", lambda m, t, a, mode: m.nn.init.kaiming_normal_(t, a, mode), TENSOR(X), FLOAT(0),
      STR("fan_in"))
 
+# ---- sequence layers: embedding, one_hot, layer/group/RMS norm, nn.utils ---------------------
+IDX = lambda m: m.tensor([[0, 2], [1, 0]])  # noqa: E731
+W5 = lambda m: m.ones(5, 3)  # noqa: E731
+X34 = lambda m: m.ones(2, 3, 4)  # noqa: E731
+spec("F.embedding", lambda m, i, w, pi, sg, sp: F(m).embedding(i, w, pi, scale_grad_by_freq=sg, sparse=sp),
+     TENSOR(IDX), TENSOR(W5), A(None, ("np.int64", np.int64(1))), BOOL(False), BOOL(False, only=("str", "dict")))
+spec("F.embedding.max_norm", lambda m, mn, nt: F(m).embedding(IDX(m), W5(m), max_norm=mn, norm_type=nt),
+     FLOAT(1.0), FLOAT(2.0))
+spec("F.one_hot", lambda m, x, c: F(m).one_hot(x, c), TENSOR(IDX), INT(3))
+spec("F.layer_norm", lambda m, x, ns, w, b, eps: F(m).layer_norm(x, ns, w, b, eps), TENSOR(X34), SHAPE((4,)),
+     TENSOR(lambda m: m.ones(4)), TENSOR(lambda m: m.zeros(4)), FLOAT(1e-5))
+spec("F.group_norm", lambda m, x, g, w, b, eps: F(m).group_norm(x, g, w, b, eps), TENSOR(lambda m: m.ones(2, 4, 3)),
+     INT(2), TENSOR(lambda m: m.ones(4)), TENSOR(lambda m: m.zeros(4)), FLOAT(1e-5))
+spec("F.rms_norm", lambda m, x, ns, w: F(m).rms_norm(x, ns, w), TENSOR(X34), SHAPE((4,)), TENSOR(lambda m: m.ones(4)))
+spec("Embedding", lambda m, n, d, pi, sg: m.nn.Embedding(n, d, pi, scale_grad_by_freq=sg), INT(5), INT(3),
+     A(None, only=("str", "dict", "strlist", "object")), BOOL(False, only=("str", "None")))
+spec("Embedding.forward", lambda m, x: m.nn.Embedding(5, 3)(x), TENSOR(IDX))
+spec("Embedding.from_pretrained", lambda m, w, fr: m.nn.Embedding.from_pretrained(w, fr), TENSOR(W5),
+     BOOL(True, only=("str",)))
+spec("LayerNorm", lambda m, ns, eps, ea, b: m.nn.LayerNorm(ns, eps, ea, b)(X34(m)), INT(4, only=("str", "None", "float", "dict")),
+     FLOAT(1e-5), BOOL(True, only=("str", "None")), BOOL(True, only=("str", "None")))
+spec("LayerNorm.forward", lambda m, x: m.nn.LayerNorm(4)(x), TENSOR(X34))
+spec("GroupNorm.forward", lambda m, x: m.nn.GroupNorm(2, 4)(x), TENSOR(lambda m: m.ones(2, 4, 3)))
+spec("RMSNorm.forward", lambda m, x: m.nn.RMSNorm(4)(x), TENSOR(X34))
+spec("clip_grad_norm_", lambda m, p, mx, nt, e: m.nn.utils.clip_grad_norm_(p, mx, nt, e),
+     A(T(lambda m: [(lambda q: (setattr(q, "grad", m.ones(2)), q)[1])(m.ones(2, requires_grad=True))]),
+       only=("None", "float", "object")), FLOAT(1.0, only=("str", "None", "dict", "object")),
+     FLOAT(2.0, only=("None", "dict", "object")), BOOL(False, only=()))
+spec("clip_grad_value_", lambda m, p, v: m.nn.utils.clip_grad_value_(p, v),
+     A(T(lambda m: [(lambda q: (setattr(q, "grad", m.ones(2)), q)[1])(m.ones(2, requires_grad=True))]),
+       only=("None", "float", "object")), FLOAT(1.0, only=("str", "None", "dict", "object")))
+spec("parameters_to_vector", lambda m, p: m.nn.utils.parameters_to_vector(p),
+     A(T(PARAMS), only=("None", "float", "object", "strlist")))
+spec("vector_to_parameters", lambda m, v: m.nn.utils.vector_to_parameters(v, PARAMS(m)),
+     A(T(lambda m: m.zeros(2)), only=("str", "None", "float", "dict", "object")))
+
 # ---- optim ----------------------------------------------------------------------------------
 spec("SGD", lambda m, p, lr, mo, d, wd, n: m.optim.SGD(p, lr, mo, d, wd, n), A(T(PARAMS)), FLOAT(0.1),
      FLOAT(0.9), FLOAT(0), FLOAT(0), BOOL(False))
@@ -736,6 +772,12 @@ KNOWN = {
     },
     'F.dropout2d': {
         'arg1=nan': 'torch RuntimeError tg ValueError',
+    },
+    'F.group_norm': {
+        'arg1=tensor': 'torch RuntimeError tg TypeError',  # torch: bool() of a 2-element tensor
+    },
+    'Embedding': {
+        'arg1=bool': 'torch ok tg TypeError',  # tg.empty((5, True)) refuses the bool dim
     },
     'F.batch_norm': {
         'arg0=tensor': 'torch RuntimeError tg IndexError',

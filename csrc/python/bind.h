@@ -145,5 +145,6 @@ void bind_batchnorm(py::module_& m, TensorClass& cls);
 void bind_pad(py::module_& m, TensorClass& cls);
 void bind_upsample(py::module_& m, TensorClass& cls);
 void bind_seq(py::module_& m, TensorClass& cls);
+void bind_embedding(py::module_& m, TensorClass& cls);
 
 }  // namespace tg::bind

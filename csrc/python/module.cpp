@@ -71,4 +71,5 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_pad(m, cls);
   bind::bind_upsample(m, cls);
   bind::bind_seq(m, cls);
+  bind::bind_embedding(m, cls);
 }
