@@ -92,6 +92,12 @@ Tensor to_tensor(py::handle obj, const char* what);
 // A Tensor argument that takes no Python number: TypeError in PyTorch's words,
 // "maximum(): argument 'other' (position 2) must be Tensor, not float".
 Tensor tensor_arg(py::handle obj, const char* fn, const char* name, int position);
+// The two operands of a binary op whose `input` PyTorch also takes as a Python number
+// (add, sub, mul, div, remainder, pow: its Scalar overloads). Numbers become 0-d wrapped
+// tensors; `pair_ok` says whether two numbers are a valid call (add: yes; remainder: no),
+// else TypeError in PyTorch's words.
+std::pair<Tensor, Tensor> binary_operands(py::handle input, py::handle other, const char* fn,
+                                          const char* other_name, bool pair_ok);
 // The Python type name of obj, for messages.
 std::string type_name(py::handle obj);
 // `*size` arguments: either several ints or one tuple/list of ints.

@@ -61,6 +61,23 @@ Tensor tensor_arg(py::handle obj, const char* fn, const char* name, int position
   return obj.cast<Tensor>();
 }
 
+std::pair<Tensor, Tensor> binary_operands(py::handle input, py::handle other, const char* fn,
+                                          const char* other_name, bool pair_ok) {
+  Tensor a, b;
+  if (!held_tensor(input, a)) {
+    auto t = as_tensor(input);
+    TG_CHECK(t, TypeError, fn, "(): argument 'input' (position 1) must be Tensor or Number, not ",
+             type_name(input));
+    TG_CHECK(pair_ok || py::isinstance<TensorImpl>(other), TypeError, fn,
+             "() received an invalid combination of arguments - got (", type_name(input), ", ",
+             type_name(other), "), but expected one of:\n * (Tensor input, Tensor ", other_name,
+             ")\n * (Number self, Tensor ", other_name, ")");
+    a = *t;
+  }
+  b = to_tensor(other, other_name);
+  return {a, b};
+}
+
 namespace {
 // Python ints and what converts like them (numpy integers, 0-d integer tensors); not bools.
 bool is_index(py::handle h) { return PyIndex_Check(h.ptr()) && !PyBool_Check(h.ptr()); }

@@ -115,14 +115,27 @@ def install():
     Tensor.tolist = _tolist
     Tensor.__deepcopy__ = _deepcopy
     Tensor.__reduce__ = _reduce
-    Tensor.__bool__ = lambda self: bool(self.item())
-    Tensor.__float__ = lambda self: float(self.item())
-    Tensor.__int__ = lambda self: int(self.item())
+    Tensor.__bool__ = _bool
+    Tensor.__float__ = lambda self: float(_scalar(self))
+    Tensor.__int__ = lambda self: int(_scalar(self))
     Tensor.__index__ = _index
     Tensor.T = property(lambda self: self.permute(*reversed(range(self.ndim))))
     Tensor.__dlpack__ = lambda self, stream=None, **kw: self.detach().numpy().__dlpack__(**kw)
     Tensor.__dlpack_device__ = lambda self: (1, 0)  # kDLCPU
     _device.install(Tensor)
+
+
+def _bool(self):
+    # PyTorch's types: RuntimeError here, ValueError for float()/int() (see _scalar)
+    if self.numel() != 1:
+        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+    return bool(self.item())
+
+
+def _scalar(self):
+    if self.numel() != 1:
+        raise ValueError("only one element tensors can be converted to Python scalars")
+    return self.item()
 
 
 def _index(self):
