@@ -214,9 +214,9 @@ void bind_elementwise(py::module_& m, TensorClass& cls) {
   def_both(cls, m, "logical_or", tensors_only(logical_or, "logical_or"), py::arg("other"));
   def_both(cls, m, "logical_xor", tensors_only(logical_xor, "logical_xor"), py::arg("other"));
   def_both(cls, m, "bitwise_not", unary(bitwise_not));
-  def_both(cls, m, "bitwise_and", with_other(bitwise_and), py::arg("other"));
-  def_both(cls, m, "bitwise_or", with_other(bitwise_or), py::arg("other"));
-  def_both(cls, m, "bitwise_xor", with_other(bitwise_xor), py::arg("other"));
+  def_both(cls, m, "bitwise_and", number_input(bitwise_and, "bitwise_and", "other", false), py::arg("other"));
+  def_both(cls, m, "bitwise_or", number_input(bitwise_or, "bitwise_or", "other", false), py::arg("other"));
+  def_both(cls, m, "bitwise_xor", number_input(bitwise_xor, "bitwise_xor", "other", false), py::arg("other"));
 
   // ---- selection --------------------------------------------------------------------------
   def_both(cls, m, "maximum", tensors_only(maximum, "maximum"), py::arg("other"));

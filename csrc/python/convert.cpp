@@ -119,6 +119,16 @@ std::vector<int64_t> dims_arg(py::handle dim) {
   return shape_from_seq(dim);
 }
 
+std::vector<int64_t> required_dims_arg(py::handle dim, const char* fn, const char* name) {
+  TG_CHECK(!dim.is_none(), TypeError, fn, "(): argument '", name, "' must be tuple of ints, not NoneType");
+  return dims_arg(dim);
+}
+
+int64_t int_arg(py::handle obj, const char* fn, const char* name) {
+  TG_CHECK(is_scalar_index(obj), TypeError, fn, "(): argument '", name, "' must be int, not ", type_name(obj));
+  return index_value(obj);
+}
+
 std::vector<int64_t> int_list_arg(py::handle obj, const char* fn, const char* name, size_t n) {
   auto type_name = [](py::handle h) { return std::string(py::str(py::type::handle_of(h).attr("__name__"))); };
   if (is_scalar_index(obj)) return std::vector<int64_t>(n, index_value(obj));
