@@ -653,3 +653,6 @@ def test_tensor_to_python_number_errors_as_torch():
             int(m.ones(2))
         with pytest.raises(RuntimeError, match="more than one value is ambiguous"):
             bool(m.ones(2))
+        with pytest.raises(RuntimeError, match="no values is ambiguous"):
+            bool(m.ones(0))
+        assert bool(m.ones(1)) and float(m.tensor([2.5])) == 2.5 and int(m.tensor(3)) == 3

@@ -131,7 +131,8 @@ def install():
 def _bool(self):
     # PyTorch's types: RuntimeError here, ValueError for float()/int() (see _scalar)
     if self.numel() != 1:
-        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        raise RuntimeError("Boolean value of Tensor with " + ("no values" if self.numel() == 0 else
+                                                              "more than one value") + " is ambiguous")
     return bool(self.item())
 
 
