@@ -101,8 +101,22 @@ def _per_dim(value, dims, fn, name):
     return out
 
 
+def _int_arg(fn, name, v, position=None):
+    """An int option as PyTorch's parser takes it: ints and what has __index__ (numpy integers,
+    one-element integer tensors); not bools, floats or anything else (TypeError)."""
+    if not isinstance(v, bool):
+        try:
+            return operator.index(v)
+        except (TypeError, RuntimeError):
+            pass
+    where = "" if position is None else f" (position {position})"
+    raise TypeError(f"{fn}(): argument '{name}'{where} must be int, not {type(v).__name__}")
+
+
 def _conv_padding(padding, weight, dims, stride, dilation, fn):
     """padding as (leading, trailing) lists; 'same' pads d*(k-1) in all, the odd one after."""
+    if isinstance(padding, bytes):  # PyTorch's parser reads bytes as a str
+        padding = padding.decode()
     if isinstance(padding, str):
         if padding == "valid":
             return [0] * dims, [0] * dims
@@ -130,8 +144,7 @@ def _conv(dims, input, weight, bias, stride, padding, dilation, groups):
     _check_conv_tensors(fn, input, weight, bias)
     stride = _per_dim(stride, dims, fn, "stride")
     dilation = _per_dim(dilation, dims, fn, "dilation")
-    if isinstance(groups, bool) or not isinstance(groups, int):
-        raise TypeError(f"{fn}(): argument 'groups' must be int, not {type(groups).__name__}")
+    groups = _int_arg(fn, "groups", groups)
     lead, trail = _conv_padding(padding, weight, dims, stride, dilation, fn)
     return _C._conv(input, weight, bias, dims, stride, lead, trail, dilation, groups)
 
@@ -151,8 +164,7 @@ def _conv_transpose(dims, input, weight, bias, stride, padding, output_padding, 
     _check_conv_tensors(fn, input, weight, bias)
     args = [_per_dim(v, dims, fn, name) for v, name in
             ((stride, "stride"), (padding, "padding"), (output_padding, "output_padding"), (dilation, "dilation"))]
-    if isinstance(groups, bool) or not isinstance(groups, int):
-        raise TypeError(f"{fn}(): argument 'groups' must be int, not {type(groups).__name__}")
+    groups = _int_arg(fn, "groups", groups)
     stride, padding, output_padding, dilation = args
     return _C._conv_transpose(input, weight, bias, dims, stride, padding, output_padding, groups, dilation)
 
@@ -169,6 +181,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
     """Zeroes elements with probability p and scales the rest by 1/(1-p) when training."""
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not isinstance(training, bool):
+        raise TypeError(f"dropout(): argument 'train' (position 3) must be bool, not {type(training).__name__}")
     if not training or p == 0.0:
         return input
     return _C.dropout_(input, p, training) if inplace else _C.dropout(input, p, training)
@@ -248,6 +262,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     for i, (name, t) in enumerate([("weight", weight), ("bias", bias), ("running_mean", running_mean),
                                    ("running_var", running_var)]):
         _optional_tensor("batch_norm", name, i + 2, t)
+    # PyTorch's Python-level checks come before its parser's types: `if training:` (bool() of a
+    # many-element tensor is a RuntimeError) and the eps comparisons (a str eps: TypeError).
+    if training and eps <= 0.0:
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    elif eps < 0.0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
     if not isinstance(training, bool):
         raise TypeError(f"batch_norm(): argument 'training' (position 6) must be bool, not "
                         f"{type(training).__name__}")
@@ -257,14 +277,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 
 # ---- sequence layers: embedding, one_hot, layer/group/RMS norm -------------------------
-
-def _int_arg(fn, name, position, v):
-    """An int argument as PyTorch's parser takes it: ints and what has __index__, not bools
-    or floats (TypeError)."""
-    if isinstance(v, bool) or not hasattr(type(v), "__index__"):
-        raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be int, not {type(v).__name__}")
-    return v.__index__()
-
 
 def _float0(fn, name, position, v):
     """A float argument as PyTorch's parser takes it: numbers and 0-d tensors (TypeError
@@ -292,7 +304,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         elif padding_idx < 0:
             assert padding_idx >= -weight.size(0), "Padding_idx must be within num_embeddings"
             padding_idx = weight.size(0) + padding_idx
-        padding_idx = _int_arg("embedding", "padding_idx", 3, padding_idx)
+        padding_idx = _int_arg("embedding", "padding_idx", padding_idx, 3)
     else:
         padding_idx = -1
     for name, pos, v in (("scale_grad_by_freq", 4, scale_grad_by_freq), ("sparse", 5, sparse)):
@@ -310,7 +322,7 @@ def one_hot(tensor, num_classes=-1):
     int64 `tensor`; num_classes=-1 takes max(tensor) + 1."""
     if not isinstance(tensor, _C.Tensor):
         raise TypeError(f"one_hot(): argument 'input' (position 1) must be Tensor, not {type(tensor).__name__}")
-    return _C._one_hot(tensor, _int_arg("one_hot", "num_classes", 2, num_classes))
+    return _C._one_hot(tensor, _int_arg("one_hot", "num_classes", num_classes, 2))
 
 
 def _norm_shape_eps(fn, normalized_shape, eps, eps_position=5):
@@ -335,7 +347,10 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     op with its fused backward (NativeGroupNormBackward0)."""
     if not isinstance(input, _C.Tensor):
         raise TypeError(f"group_norm(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
-    num_groups = _int_arg("group_norm", "num_groups", 2, num_groups)
+    if isinstance(num_groups, _C.Tensor) and num_groups.numel() != 1:
+        # PyTorch's Python check takes bool() of the size it computes from num_groups
+        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+    num_groups = _int_arg("group_norm", "num_groups", num_groups, 2)
     _optional_tensor("group_norm", "weight", 3, weight)
     _optional_tensor("group_norm", "bias", 4, bias)
     eps = _float0("group_norm", "eps", 5, eps)
@@ -443,8 +458,10 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
 
 
 def _float_arg(fn, name, v):
-    """A float option: numbers (and one-element tensors), not strings (TypeError)."""
-    if isinstance(v, (str, bytes)) or not hasattr(type(v), "__float__"):
+    """A float option as PyTorch's parser takes it: numbers and 0-d tensors; not strings or
+    tensors of other shapes (TypeError)."""
+    if (isinstance(v, (str, bytes)) or not hasattr(type(v), "__float__")
+            or (isinstance(v, _C.Tensor) and v.dim() != 0)):
         raise TypeError(f"{fn}(): argument '{name}' must be float, not {type(v).__name__}")
     return float(v)
 
@@ -454,6 +471,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     l1_loss. Target broadcasts against input (with a warning)."""
     _check_tensors("smooth_l1_loss", input=input, target=target)
     _warn_broadcast(input, target)
+    if beta == 0.0:  # PyTorch's test before its parser (a RuntimeError for a tensor beta)
+        beta = 0.0
     return _C._smooth_l1_loss(input, target, _reduction(reduction, size_average, reduce),
                               _float_arg("smooth_l1_loss", "beta", beta))
 
@@ -507,7 +526,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     or [N, d1, ...]), or float class probabilities shaped like input."""
     _check_tensors("cross_entropy", input=input, target=target, weight=weight)
     return _C._cross_entropy(input, target, weight, _reduction(reduction, size_average, reduce),
-                             int(ignore_index), float(label_smoothing))
+                             _int_arg("cross_entropy_loss", "ignore_index", ignore_index),
+                             _float_arg("cross_entropy_loss", "label_smoothing", label_smoothing))
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -515,7 +535,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     """Negative log-likelihood of log-probabilities `input` at int64 class `target`."""
     _check_tensors("nll_loss", input=input, target=target, weight=weight)
     return _C._nll_loss(input, target, weight, _reduction(reduction, size_average, reduce),
-                        int(ignore_index))
+                        _int_arg("nll_loss_nd", "ignore_index", ignore_index))
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
