@@ -168,7 +168,7 @@ Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, cons
   TG_CHECK(is_floating(dt), RuntimeError,
            "scaled_dot_product_attention: expected query, key and value of a floating dtype, but got ",
            dtype_name(dt), " (query ", shape_str(query->shape), ")");
-  TG_CHECK(!(dropout_p < 0.0 || dropout_p > 1.0), RuntimeError,
+  TG_CHECK(dropout_p >= 0.0 && dropout_p <= 1.0, RuntimeError,
            "dropout probability has to be between 0 and 1, but got ", dropout_p);
   if (attn_mask)
     TG_CHECK(attn_mask->dtype == DType::Bool || attn_mask->dtype == dt, RuntimeError,

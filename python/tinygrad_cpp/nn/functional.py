@@ -661,7 +661,8 @@ def _sdpa_float(name, v, optional=False):
     """A float argument of scaled_dot_product_attention as PyTorch's parser takes it."""
     if v is None and optional:
         return None
-    if isinstance(v, (str, bytes, complex)) or v is None or not hasattr(type(v), "__float__"):
+    if (isinstance(v, (str, bytes, complex)) or v is None or not hasattr(type(v), "__float__")
+            or (isinstance(v, _C.Tensor) and v.dim() != 0)):
         raise TypeError(f"scaled_dot_product_attention(): argument '{name}' must be float, not {type(v).__name__}")
     return float(v)
 
