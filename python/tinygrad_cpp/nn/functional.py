@@ -764,6 +764,7 @@ def _canonical_mask(mask, mask_name, other_type, other_name, target_type, check_
     """A bool mask as a float one (-inf where True); float masks as they are."""
     if mask is None:
         return None
+    _is_floating_point_arg(mask)
     if mask.dtype != _C.dtype.bool and not mask.is_floating_point():
         raise AssertionError(f"only bool and floating types of {mask_name} are supported")
     if check_other and other_type is not None and mask.dtype != other_type:
@@ -773,6 +774,13 @@ def _canonical_mask(mask, mask_name, other_type, other_name, target_type, check_
         from .._creation import zeros
         mask = zeros(tuple(mask.shape), dtype=target_type).masked_fill_(mask, float("-inf"))
     return mask
+
+
+def _is_floating_point_arg(mask):
+    """PyTorch's `torch.is_floating_point(mask)` on a non-tensor: TypeError."""
+    if not isinstance(mask, _C.Tensor):
+        raise TypeError(f"is_floating_point(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(mask).__name__}")
 
 
 def _none_or_dtype(input):

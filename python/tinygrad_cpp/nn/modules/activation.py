@@ -166,6 +166,9 @@ class MultiheadAttention(Module):
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
+        for mask in (attn_mask, key_padding_mask):  # PyTorch asks is_floating_point(mask) first
+            if mask is not None:
+                F._is_floating_point_arg(mask)
         is_batched = query.dim() == 3
         key_padding_mask = F._canonical_mask(key_padding_mask, "key_padding_mask", F._none_or_dtype(attn_mask),
                                              "attn_mask", query.dtype)
