@@ -581,3 +581,15 @@ def test_multihead_attention_trains():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0]
+
+
+def test_sdpa_nan_propagates_as_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(13)
+    q, k, v = rand(rng, (2, 4, 3)), rand(rng, (2, 150, 3)), rand(rng, (2, 150, 2))
+    q[0, 1, 0] = np.nan  # a whole row of scores NaN
+    k[1, 140, 1] = np.nan  # one key: NaN in every row of batch 1
+    got = F.scaled_dot_product_attention(tg.tensor(q), tg.tensor(k), tg.tensor(v)).numpy()
+    want = torch.nn.functional.scaled_dot_product_attention(torch.tensor(q), torch.tensor(k), torch.tensor(v))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want.numpy()))
+    assert np.isnan(got).sum() == 2 + 4 * 2

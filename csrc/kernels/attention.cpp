@@ -136,8 +136,10 @@ void forward_impl(const AttnProblem<T>& p, T* out, T* lse) {
         for (int64_t r = 0; r < m; ++r) {
           T* row = sbuf.data() + r * kBK;
           const T mnew = std::max(mrow[r], row_max(row, n));
-          if (mnew == neg_inf<T>()) {  // every key so far masked: nothing to add
-            std::fill(row, row + n, T(0));
+          if (mnew == neg_inf<T>()) {  // every key so far masked (or NaN): nothing to add
+            const bool nan = std::any_of(row, row + n, [](T x) { return std::isnan(x); });
+            std::fill(row, row + n, nan ? std::numeric_limits<T>::quiet_NaN() : T(0));
+            if (nan) lrow[r] = std::numeric_limits<double>::quiet_NaN();
             continue;
           }
           const double sum = exp_sum(row, mnew, row, n);
@@ -160,7 +162,7 @@ void forward_impl(const AttnProblem<T>& p, T* out, T* lse) {
         T* o = out + (b * p.L + i0 + r) * p.Ev;
         const T* a = acc.data() + r * p.Ev;
         T& l = lse[b * p.L + i0 + r];
-        if (lrow[r] > 0) {
+        if (lrow[r] > 0 || std::isnan(lrow[r])) {  // (NaN scores give NaN, as in PyTorch)
           const T inv = T(1.0 / lrow[r]);
           for (int64_t e = 0; e < p.Ev; ++e) o[e] = a[e] * inv;
           l = T(double(mrow[r]) + std::log(lrow[r]));
