@@ -593,3 +593,26 @@ def test_sdpa_nan_propagates_as_torch():
     want = torch.nn.functional.scaled_dot_product_attention(torch.tensor(q), torch.tensor(k), torch.tensor(v))
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want.numpy()))
     assert np.isnan(got).sum() == 2 + 4 * 2
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_sdpa_backward_paths_agree(causal):
+    """Few problems run the backward in two finer passes (per key tile, per query tile),
+    many in one pass per problem: the same gradients either way (float mask and dropout too)."""
+    rng = np.random.default_rng(14)
+    arrays = [rand(rng, (2, 150, 8)), rand(rng, (2, 200, 8)), rand(rng, (2, 200, 5)), rand(rng, (150, 200))]
+    n = tg.get_num_threads()
+    grads = []
+    try:
+        for threads in (1, 4):  # 1: one pass; 4 threads for 2 problems: two passes
+            tg.set_num_threads(threads)
+            ins = [tg.tensor(a, requires_grad=True) for a in arrays]
+            tg.manual_seed(1)
+            mask = None if causal else ins[3]  # (PyTorch refuses both with dropout)
+            out = F.scaled_dot_product_attention(*ins[:3], attn_mask=mask, dropout_p=0.25, is_causal=causal)
+            out.backward(tg.tensor(rand(np.random.default_rng(0), out.shape)))
+            grads.append([t.grad.numpy() for t in ins if t.grad is not None])
+    finally:
+        tg.set_num_threads(n)
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)

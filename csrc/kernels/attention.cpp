@@ -207,7 +207,61 @@ void backward_impl(const AttnProblem<T>& p, const T* out, const T* dout, const T
   });
   const T sc = T(p.scale);
 
-  // dK, dV: one task per key tile, over the query tiles that see it.
+  // Enough problems to share among the threads: one task per problem, one pass over its
+  // tile pairs (the scores and their exps computed once; dK and dV accumulated in place).
+  if (p.nb >= 2 * get_num_threads() || get_num_threads() == 1 || in_parallel_region()) {
+    const int64_t keys = p.causal ? std::min(p.S, p.L) / 2 + kBQ : p.S;
+    parallel_for(p.nb, 3 * tile_cost(p, p.L, keys), [&](int64_t b0, int64_t b1) {
+      std::vector<T> sbuf(kBQ * kBK), pd(kBQ * kBK), dp(kBQ * kBK), fbuf(kBK), dqacc(kBQ * std::max<int64_t>(p.E, 1));
+      for (int64_t b = b0; b < b1; ++b) {
+        T* dkb = dk ? dk + b * p.S * p.E : nullptr;
+        T* dvb = dv ? dv + b * p.S * p.Ev : nullptr;
+        if (dkb) std::fill(dkb, dkb + p.S * p.E, T(0));
+        if (dvb) std::fill(dvb, dvb + p.S * p.Ev, T(0));
+        const T* Q = p.q + p.q_off[b];
+        const T* K = p.k + p.k_off[b];
+        const T* V = p.v + p.v_off[b];
+        for (int64_t i0 = 0; i0 < p.L; i0 += kBQ) {
+          const int64_t m = std::min(kBQ, p.L - i0);
+          const T* dO = dout + (b * p.L + i0) * p.Ev;
+          std::fill(dqacc.begin(), dqacc.end(), T(0));
+          const int64_t kend = p.causal ? std::min(p.S, i0 + m) : p.S;
+          for (int64_t j0 = 0; j0 < kend; j0 += kBK) {
+            const int64_t n = std::min(kBK, kend - j0);
+            scores(p, b, i0, m, j0, n, sbuf.data(), kBK);
+            probabilities(sbuf.data(), kBK, m, n, lse + b * p.L + i0);
+            const T* pv = sbuf.data();
+            if (drop.on) {
+              for (int64_t r = 0; r < m; ++r) {
+                drop.factors(b, i0 + r, j0, n, fbuf.data());
+                for (int64_t jj = 0; jj < n; ++jj) pd[r * kBK + jj] = sbuf[r * kBK + jj] * fbuf[jj];
+              }
+              pv = pd.data();
+            }
+            if (dvb) gemm<T>(n, p.Ev, m, pv, 1, kBK, dO, p.Ev, 1, dvb + j0 * p.Ev, p.Ev, true);
+            if (!dkb && !dq && !dmask) continue;
+            gemm<T>(m, n, p.Ev, dO, p.Ev, 1, V + j0 * p.v_rs, 1, p.v_rs, dp.data(), kBK, false);
+            score_grads(p, drop, b, i0, m, j0, n, sbuf.data(), dp.data(), D.data() + b * p.L + i0, fbuf.data());
+            if (dmask)
+              for (int64_t r = 0; r < m; ++r)
+                std::copy(dp.data() + r * kBK, dp.data() + r * kBK + n, dmask + (b * p.L + i0 + r) * p.S + j0);
+            if (dkb) gemm<T>(n, p.E, m, dp.data(), 1, kBK, Q + i0 * p.q_rs, p.q_rs, 1, dkb + j0 * p.E, p.E, true);
+            if (dq) gemm<T>(m, p.E, n, dp.data(), kBK, 1, K + j0 * p.k_rs, p.k_rs, 1, dqacc.data(), p.E, true);
+          }
+          if (dq) {
+            T* o = dq + (b * p.L + i0) * p.E;
+            for (int64_t x = 0; x < m * p.E; ++x) o[x] = dqacc[x] * sc;
+          }
+        }
+        if (dkb)
+          for (int64_t x = 0; x < p.S * p.E; ++x) dkb[x] *= sc;
+      }
+    });
+    return;
+  }
+
+  // Few problems: two passes, each cut finer. dK, dV: one task per key tile, over the
+  // query tiles that see it.
   if (dk || dv) {
     const int64_t nk = (p.S + kBK - 1) / kBK;
     const int64_t rows = p.causal ? std::max<int64_t>(p.L - std::min(p.S, p.L) / 2, kBQ) : p.L;
