@@ -109,6 +109,9 @@ def test_sdpa_fully_masked_rows_give_zero():
     fmask = np.where(mask, 0.0, -np.inf)
     out2 = F.scaled_dot_product_attention(tg.tensor(q), tg.tensor(k), tg.tensor(v), tg.tensor(fmask))
     np.testing.assert_allclose(out2.numpy(), out.detach().numpy(), rtol=1e-12, atol=0)
+    # no features: every score 0, the mean of the values (not 0 * inf from the default scale)
+    none = F.scaled_dot_product_attention(tg.tensor(q[..., :0]), tg.tensor(k[..., :0]), tg.tensor(v))
+    np.testing.assert_allclose(none.numpy(), np.broadcast_to(v.mean(1, keepdims=True), (2, 4, 3)), rtol=1e-12)
     # no keys at all: zeros, as PyTorch
     empty = F.scaled_dot_product_attention(tg.tensor(q), tg.tensor(k[:, :0]), tg.tensor(v[:, :0]))
     assert tuple(empty.shape) == (2, 4, 3) and np.all(empty.numpy() == 0)
@@ -375,8 +378,12 @@ rng = np.random.default_rng(0)
 q, k, v = (tg.tensor(rng.standard_normal((B, H, T, D), dtype=np.float32), requires_grad=True) for _ in range(3))
 F.scaled_dot_product_attention(q[:, :, :256], k[:, :, :256], v[:, :, :256], is_causal=True).sum().backward()
 q.grad = k.grad = v.grad = None
-with open("/proc/self/clear_refs", "w") as f:  # the peak restarts from the current size
-    f.write("5")
+try:
+    with open("/proc/self/clear_refs", "w") as f:  # the peak restarts from the current size
+        f.write("5")
+except OSError:
+    print("no clear_refs")
+    raise SystemExit(0)
 before = kb("VmRSS")
 out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
 fwd = kb("VmHWM") - before
@@ -402,6 +409,8 @@ def test_sdpa_memory_is_not_quadratic():
     proc = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT], capture_output=True, text=True, timeout=600,
                           env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    if "no clear_refs" in proc.stdout:
+        pytest.skip("/proc/self/clear_refs is not writable here (the peak cannot be reset)")
     fwd_kb, total_kb, dense_kb, checksum = proc.stdout.split()
     T, H = 4096, 4
     quadratic_kb = T * T * H * 4 // 1024

@@ -75,7 +75,7 @@ void scores(const AttnProblem<T>& p, int64_t b, int64_t i0, int64_t m, int64_t j
             int64_t lds) {
   gemm<T>(m, n, p.E, p.q + p.q_off[b] + i0 * p.q_rs, p.q_rs, 1, p.k + p.k_off[b] + j0 * p.k_rs, 1, p.k_rs, s,
           lds, false);
-  const T sc = T(p.scale);
+  const T sc = p.E == 0 ? T(1) : T(p.scale);  // no features: scores 0 (not 0 * inf, the default scale)
   for (int64_t r = 0; r < m; ++r) {
     T* row = s + r * lds;
     const int64_t i = i0 + r;
