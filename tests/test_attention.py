@@ -625,3 +625,24 @@ def test_sdpa_backward_paths_agree(causal):
         tg.set_num_threads(n)
     for a, b in zip(*grads):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_multihead_attention_dropout_only_in_training(need_weights):
+    tg.manual_seed(0)
+    mha = nn.MultiheadAttention(8, 2, dropout=0.5).double()
+    x = tg.tensor(np.random.default_rng(0).standard_normal((5, 2, 8)))
+
+    def run():
+        return mha(x, x, x, need_weights=need_weights)[0].detach().numpy()
+    tg.manual_seed(1)
+    a = run()
+    tg.manual_seed(1)
+    np.testing.assert_array_equal(run(), a)  # seeded
+    assert not np.allclose(run(), a)  # fresh draws
+    mha.eval()
+    np.testing.assert_array_equal(run(), run())
+    mha.dropout = 0.0
+    e = run()
+    mha.train()
+    np.testing.assert_allclose(run(), e, rtol=1e-12)
