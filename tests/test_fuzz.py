@@ -375,7 +375,7 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
              "clone", "contiguous", "detach", "float", "double", "long", "bool", "t", "nonzero",
              "numpy", "item", "tolist", "__neg__", "__abs__", "__float__", "__int__", "__bool__",
              "__index__", "__len__", "__repr__", "max", "min", "sum", "mean", "argmax", "argmin",
-             "var", "std", "squeeze", "flatten", "unbind", "__dlpack__"]
+             "var", "std", "squeeze", "flatten", "unbind", "__dlpack__", "all", "any"]
     BINARY = ["add", "sub", "mul", "div", "remainder", "pow", "eq", "ne", "lt", "le", "gt", "ge",
               "maximum", "minimum", "floor_divide", "true_divide", "matmul", "mm", "bmm", "dot",
               "mv", "max", "min", "expand_as", "subtract", "multiply"]
