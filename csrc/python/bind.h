@@ -144,5 +144,6 @@ void bind_pool(py::module_& m, TensorClass& cls);
 void bind_batchnorm(py::module_& m, TensorClass& cls);
 void bind_pad(py::module_& m, TensorClass& cls);
 void bind_upsample(py::module_& m, TensorClass& cls);
+void bind_rnn(py::module_& m, TensorClass& cls);
 
 }  // namespace tg::bind

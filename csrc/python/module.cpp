@@ -70,4 +70,5 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_batchnorm(m, cls);
   bind::bind_pad(m, cls);
   bind::bind_upsample(m, cls);
+  bind::bind_rnn(m, cls);
 }

@@ -1,0 +1,344 @@
+// Recurrent layers: the whole sequence of one layer in C++ (see ops/rnn.h). Forward per
+// direction: GX = X @ W_ih^T + biases (one GEMM), then per step GH = h_prev @ W_hh^T (one
+// GEMM) and the fused gate kernel of kernels/rnn.h, which writes h straight into the
+// output. Backward walks the steps in reverse with the gate-derivative kernel and one GEMM
+// per step for d h_prev, then forms dX, dW_ih, dW_hh and the bias gradients from the
+// per-step pre-activation gradients of all steps at once.
+#include "ops/rnn.h"
+
+#include <cstring>
+#include <utility>
+
+#include "autograd/node.h"
+#include "kernels/gemm.h"
+#include "ops/creation.h"
+
+namespace tg {
+
+namespace {
+
+using kernels::RnnMode;
+
+const char* mode_name(RnnMode m) {
+  switch (m) {
+    case RnnMode::Tanh: return "RNN_TANH";
+    case RnnMode::Relu: return "RNN_RELU";
+    case RnnMode::Lstm: return "LSTM";
+    case RnnMode::Gru: return "GRU";
+  }
+  return "?";
+}
+
+// Row (t, b) of a sequence laid out like the input: time-major [T, B, W] or batch-first
+// [B, T, W] (W counted by the caller into ts and rs).
+struct Seq {
+  int64_t ts, rs;
+  Seq(bool batch_first, int64_t T, int64_t B, int64_t W)
+      : ts(batch_first ? W : B * W), rs(batch_first ? T * W : W) {}
+  int64_t at(int64_t t) const { return t * ts; }
+};
+
+template <class T>
+T* ptr(const Tensor& t) {
+  return t ? t->data_as<T>() : nullptr;
+}
+
+Tensor dense(const Tensor& t) { return t ? contiguous(t) : nullptr; }
+
+struct Geometry {
+  RnnMode mode;
+  int64_t T, B, I, H, D;
+  bool batch_first, has_bias;
+  int64_t G() const { return kernels::rnn_gates(mode) * H; }
+  int64_t S() const { return kernels::rnn_saved(mode) * H; }
+  int64_t N() const { return T * B; }
+};
+
+// What one direction keeps for backward, laid out like the input (natural rows).
+struct DirSaved {
+  Tensor hp;   // [N, H]: h_prev of each step
+  Tensor cp;   // LSTM [N, H]: c_prev of each step
+  Tensor act;  // [N, S]: saved activations
+};
+
+struct MkldnnRnnLayerBackward0 : Node {
+  Geometry g;
+  SavedTensor input, output;                  // output: the plain RNN's derivative reads h
+  std::vector<SavedTensor> w_ih, w_hh;        // per direction
+  std::vector<DirSaved> saved;
+  MkldnnRnnLayerBackward0(const Geometry& g, const Tensor& input, const std::vector<Tensor>& weights)
+      : g(g), input(input) {
+    for (int64_t d = 0; d < g.D; ++d) {
+      w_ih.emplace_back(weights[4 * d]);
+      w_hh.emplace_back(weights[4 * d + 1]);
+    }
+  }
+  std::string name() const override { return "MkldnnRnnLayerBackward0"; }
+  std::vector<Tensor> apply(std::vector<Tensor>& grads) override;
+  void release_saved() override {
+    input.reset(), output.reset();
+    for (auto& w : w_ih) w.reset();
+    for (auto& w : w_hh) w.reset();
+    saved.clear();
+  }
+};
+
+template <class T>
+void forward_direction(const Geometry& g, int64_t d, const T* x, const Tensor& w_ih, const Tensor& w_hh,
+                       const Tensor& b_ih, const Tensor& b_hh, const T* h0, const T* c0, T* out, T* hn, T* cn,
+                       DirSaved* save) {
+  const int64_t N = g.N(), B = g.B, H = g.H, G = g.G(), S = g.S(), I = g.I;
+  const bool rev = d == 1;
+  const Seq sg(g.batch_first, g.T, B, G), so(g.batch_first, g.T, B, g.D * H), sh(g.batch_first, g.T, B, H),
+      sa(g.batch_first, g.T, B, S);
+  // GX = biases + X @ W_ih^T, the biases of b_hh folded in except GRU's n block.
+  Tensor gx_t = empty({N, G}, dtype_of<T>::value);
+  T* gx = gx_t->data_as<T>();
+  const T* bi = ptr<T>(b_ih);
+  const T* bh = ptr<T>(b_hh);
+  if (g.has_bias) {
+    const int64_t fold = g.mode == RnnMode::Gru ? 2 * H : G;
+    for (int64_t r = 0; r < N; ++r) {
+      T* row = gx + r * G;
+      for (int64_t j = 0; j < G; ++j) row[j] = bi[j] + (j < fold ? bh[j] : T(0));
+    }
+  }
+  kernels::gemm<T>(N, G, I, x, I, 1, w_ih->data_as<T>(), w_ih->strides[1], w_ih->strides[0], gx, G, g.has_bias);
+
+  Tensor gh_t = empty({B, G}, dtype_of<T>::value);
+  Tensor c_t = empty({B, H}, dtype_of<T>::value);
+  T* c = c_t->data_as<T>();
+  if (g.mode == RnnMode::Lstm) {
+    if (c0) std::memcpy(c, c0, sizeof(T) * B * H);
+    else std::fill(c, c + B * H, T(0));
+  }
+  Tensor act_scratch = (!save && S > 0) ? empty({B, S}, dtype_of<T>::value) : nullptr;
+  Tensor zero_h;
+  const T* hprev = h0;
+  int64_t hprev_rs = H;
+  if (!hprev) {
+    zero_h = zeros({B, H}, dtype_of<T>::value);
+    hprev = zero_h->data_as<T>();
+  }
+  if (save) {
+    save->hp = empty({N, H}, dtype_of<T>::value);
+    if (g.mode == RnnMode::Lstm) save->cp = empty({N, H}, dtype_of<T>::value);
+    if (S > 0) save->act = empty({N, S}, dtype_of<T>::value);
+  }
+  const T* whh = w_hh->data_as<T>();
+  T* outd = out + d * H;
+  for (int64_t s = 0; s < g.T; ++s) {
+    const int64_t t = rev ? g.T - 1 - s : s;
+    if (save) {
+      T* hp = save->hp->data_as<T>() + sh.at(t);
+      for (int64_t b = 0; b < B; ++b) std::memcpy(hp + b * sh.rs, hprev + b * hprev_rs, sizeof(T) * H);
+      if (save->cp) {
+        T* cp = save->cp->data_as<T>() + sh.at(t);
+        for (int64_t b = 0; b < B; ++b) std::memcpy(cp + b * sh.rs, c + b * H, sizeof(T) * H);
+      }
+    }
+    kernels::gemm<T>(B, G, H, hprev, hprev_rs, 1, whh, w_hh->strides[1], w_hh->strides[0], gh_t->data_as<T>(), G,
+                     false);
+    kernels::RnnStepForward<T> st;
+    st.B = B, st.H = H;
+    st.gx = gx + sg.at(t), st.gx_rs = sg.rs;
+    st.gh = gh_t->data_as<T>();
+    st.bhn = (g.mode == RnnMode::Gru && bh) ? bh + 2 * H : nullptr;
+    st.hp = hprev, st.hp_rs = hprev_rs;
+    st.c = c;
+    st.h = outd + so.at(t), st.h_rs = so.rs;
+    if (save && S > 0) st.act = save->act->data_as<T>() + sa.at(t), st.act_rs = sa.rs;
+    else if (S > 0) st.act = act_scratch->data_as<T>(), st.act_rs = S;
+    kernels::rnn_step_forward<T>(g.mode, st);
+    hprev = st.h, hprev_rs = so.rs;
+  }
+  for (int64_t b = 0; b < B; ++b) std::memcpy(hn + b * H, hprev + b * hprev_rs, sizeof(T) * H);
+  if (cn) std::memcpy(cn, c, sizeof(T) * B * H);
+}
+
+// Column sums of an [N, G] matrix into out[G].
+template <class T>
+void col_sum(const T* a, int64_t N, int64_t G, T* out) {
+  std::fill(out, out + G, T(0));
+  for (int64_t r = 0; r < N; ++r) {
+    const T* row = a + r * G;
+    for (int64_t j = 0; j < G; ++j) out[j] += row[j];
+  }
+}
+
+template <class T>
+void backward_direction(const Geometry& g, int64_t d, const T* x, const T* out, const Tensor& w_ih,
+                        const Tensor& w_hh, const DirSaved& sv, const T* gout, const T* ghn, const T* gcn,
+                        T* dx, bool dx_accumulate, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh) {
+  const int64_t N = g.N(), B = g.B, H = g.H, G = g.G(), S = g.S(), I = g.I;
+  const bool rev = d == 1;
+  const Seq sg(g.batch_first, g.T, B, G), so(g.batch_first, g.T, B, g.D * H), sh(g.batch_first, g.T, B, H),
+      sa(g.batch_first, g.T, B, S);
+  const bool gru = g.mode == RnnMode::Gru, lstm = g.mode == RnnMode::Lstm;
+  Tensor dax_t = empty({N, G}, dtype_of<T>::value);
+  Tensor dah_t = gru ? empty({N, G}, dtype_of<T>::value) : dax_t;
+  T* dax = dax_t->data_as<T>();
+  T* dah = dah_t->data_as<T>();
+  Tensor dh_t = empty({B, H}, dtype_of<T>::value), dhp_t = empty({B, H}, dtype_of<T>::value);
+  T* dh = dh_t->data_as<T>();
+  T* dhp = dhp_t->data_as<T>();
+  if (ghn) std::memcpy(dh, ghn, sizeof(T) * B * H);
+  else std::fill(dh, dh + B * H, T(0));
+  Tensor dc_t = lstm ? empty({B, H}, dtype_of<T>::value) : nullptr;
+  T* dc = ptr<T>(dc_t);
+  if (lstm) {
+    if (gcn) std::memcpy(dc, gcn, sizeof(T) * B * H);
+    else std::fill(dc, dc + B * H, T(0));
+  }
+  const T* whh = w_hh->data_as<T>();
+  for (int64_t s = g.T - 1; s >= 0; --s) {
+    const int64_t t = rev ? g.T - 1 - s : s;
+    kernels::RnnStepBackward<T> st;
+    st.B = B, st.H = H;
+    if (gout) st.gout = gout + d * H + so.at(t), st.gout_rs = so.rs;
+    st.dh = dh;
+    st.h = out + d * H + so.at(t), st.h_rs = so.rs;
+    st.hp = sv.hp->data_as<T>() + sh.at(t), st.hp_rs = sh.rs;
+    if (lstm) st.cp = sv.cp->data_as<T>() + sh.at(t), st.cp_rs = sh.rs;
+    if (S > 0) st.act = sv.act->data_as<T>() + sa.at(t), st.act_rs = sa.rs;
+    st.dc = dc;
+    st.dax = dax + sg.at(t), st.dax_rs = sg.rs;
+    st.dah = dah + sg.at(t), st.dah_rs = sg.rs;
+    st.dhp = dhp;
+    kernels::rnn_step_backward<T>(g.mode, st);
+    // d h_prev += dah_t @ W_hh
+    kernels::gemm<T>(B, H, G, dah + sg.at(t), sg.rs, 1, whh, w_hh->strides[0], w_hh->strides[1], dhp, H, true);
+    std::swap(dh, dhp);
+  }
+  if (dh0) std::memcpy(dh0, dh, sizeof(T) * B * H);
+  if (dc0 && lstm) std::memcpy(dc0, dc, sizeof(T) * B * H);
+  if (dx)
+    kernels::gemm<T>(N, I, G, dax, G, 1, w_ih->data_as<T>(), w_ih->strides[0], w_ih->strides[1], dx, I,
+                     dx_accumulate);
+  if (dw_ih) kernels::gemm<T>(G, I, N, dax, 1, G, x, I, 1, dw_ih, I, false);
+  if (dw_hh) kernels::gemm<T>(G, H, N, dah, 1, G, sv.hp->data_as<T>(), H, 1, dw_hh, H, false);
+  if (db_ih) col_sum<T>(dax, N, G, db_ih);
+  if (db_hh) col_sum<T>(dah, N, G, db_hh);
+}
+
+std::vector<Tensor> MkldnnRnnLayerBackward0::apply(std::vector<Tensor>& grads) {
+  const Tensor& in = input.get(*this);
+  const Tensor x = contiguous(in);
+  const DType dt = x->dtype;
+  const bool plain = g.mode == RnnMode::Tanh || g.mode == RnnMode::Relu;
+  Tensor out = plain ? contiguous(output.get(*this)) : nullptr;
+  Tensor gout = grads[0] ? contiguous(grads[0]) : nullptr;
+  Tensor ghn = grads.size() > 1 && grads[1] ? contiguous(grads[1]) : nullptr;
+  Tensor gcn = grads.size() > 2 && grads[2] ? contiguous(grads[2]) : nullptr;
+  const size_t n_in = next_edges.size();
+  std::vector<Tensor> res(n_in);
+  auto want = [&](size_t i) { return i < n_in && next_edges[i].fn; };
+  if (want(0)) res[0] = empty(in->shape, dt);
+  if (want(1)) res[1] = empty({g.D, g.B, g.H}, dt);
+  if (want(2)) res[2] = empty({g.D, g.B, g.H}, dt);
+  std::vector<Tensor> wi(g.D), wh(g.D);
+  for (int64_t d = 0; d < g.D; ++d) {
+    wi[d] = w_ih[d].get(*this), wh[d] = w_hh[d].get(*this);
+    for (int k = 0; k < 4; ++k) {
+      const size_t i = 3 + 4 * d + k;
+      if (!want(i)) continue;
+      res[i] = empty(k == 0 ? wi[d]->shape : k == 1 ? wh[d]->shape : Shape{g.G()}, dt);
+    }
+  }
+  TG_DISPATCH_FLOAT(dt, T, {
+    const int64_t BH = g.B * g.H;
+    for (int64_t d = 0; d < g.D; ++d) {
+      const size_t w0 = 3 + 4 * d;
+      backward_direction<T>(g, d, x->data_as<T>(), ptr<T>(out), wi[d], wh[d], saved[d], ptr<T>(gout),
+                            ghn ? ghn->data_as<T>() + d * BH : nullptr, gcn ? gcn->data_as<T>() + d * BH : nullptr,
+                            ptr<T>(res[0]), d > 0, res[1] ? ptr<T>(res[1]) + d * BH : nullptr,
+                            res[2] ? ptr<T>(res[2]) + d * BH : nullptr, ptr<T>(res[w0]), ptr<T>(res[w0 + 1]),
+                            ptr<T>(res[w0 + 2]), ptr<T>(res[w0 + 3]));
+    }
+  });
+  return res;
+}
+
+void check_2d(const Tensor& w, int64_t rows, int64_t cols, const char* what, DType dt) {
+  TG_CHECK(w, RuntimeError, "rnn: missing ", what);
+  TG_CHECK(w->dtype == dt, RuntimeError, "rnn: expected ", what, " to have dtype ", dtype_name(dt), ", got ",
+           dtype_name(w->dtype));
+  TG_CHECK(w->ndim() == 2 && w->shape[0] == rows && w->shape[1] == cols, RuntimeError, "rnn: expected ", what,
+           " of size [", rows, ", ", cols, "], got ", shape_str(w->shape));
+}
+
+void check_state(const Tensor& h, const Geometry& g, const char* what, DType dt) {
+  if (!h) return;
+  TG_CHECK(h->dtype == dt, RuntimeError, "rnn: expected ", what, " to have dtype ", dtype_name(dt), ", got ",
+           dtype_name(h->dtype));
+  TG_CHECK(h->ndim() == 3 && h->shape[0] == g.D && h->shape[1] == g.B && h->shape[2] == g.H, RuntimeError,
+           "Expected ", what, " size (", g.D, ", ", g.B, ", ", g.H, "), got ", shape_str(h->shape));
+}
+
+}  // namespace
+
+std::vector<Tensor> rnn_layer(RnnMode mode, const Tensor& input, const Tensor& hx, const Tensor& cx,
+                              const std::vector<Tensor>& weights, bool bidirectional, bool batch_first) {
+  const DType dt = input->dtype;
+  TG_CHECK(is_floating(dt), RuntimeError, "\"", mode_name(mode), "\" not implemented for '", dtype_name(dt), "'");
+  TG_CHECK(input->ndim() == 3, RuntimeError, "input must have 3 dimensions, got ", input->ndim());
+  Geometry g;
+  g.mode = mode;
+  g.D = bidirectional ? 2 : 1;
+  g.batch_first = batch_first;
+  g.T = input->shape[batch_first ? 1 : 0];
+  g.B = input->shape[batch_first ? 0 : 1];
+  g.I = input->shape[2];
+  TG_CHECK(weights.size() == size_t(4 * g.D), RuntimeError, "rnn: expected ", 4 * g.D, " weights, got ",
+           weights.size());
+  TG_CHECK(weights[1] && weights[1]->ndim() == 2, RuntimeError, "rnn: weight_hh must be 2-D");
+  g.H = weights[1]->shape[1];
+  g.has_bias = weights[2] != nullptr;
+  for (int64_t d = 0; d < g.D; ++d) {
+    check_2d(weights[4 * d], g.G(), g.I, "weight_ih", dt);
+    check_2d(weights[4 * d + 1], g.G(), g.H, "weight_hh", dt);
+    for (int k = 2; k < 4; ++k) {
+      const Tensor& b = weights[4 * d + k];
+      TG_CHECK(!b == !g.has_bias, RuntimeError, "rnn: either all biases or none must be given");
+      if (!b) continue;
+      TG_CHECK(b->dtype == dt, RuntimeError, "rnn: expected bias to have dtype ", dtype_name(dt), ", got ",
+               dtype_name(b->dtype));
+      TG_CHECK(b->ndim() == 1 && b->shape[0] == g.G(), RuntimeError, "rnn: expected bias of size [", g.G(),
+               "], got ", shape_str(b->shape));
+    }
+  }
+  check_state(hx, g, "hidden", dt);
+  if (mode == RnnMode::Lstm) check_state(cx, g, "cell", dt);
+  const bool lstm = mode == RnnMode::Lstm;
+
+  std::vector<Tensor> node_inputs{input, hx, lstm ? cx : nullptr};
+  node_inputs.insert(node_inputs.end(), weights.begin(), weights.end());
+  auto node = make_node<MkldnnRnnLayerBackward0>(node_inputs, g, input, weights);
+
+  Tensor x = contiguous(input);
+  Tensor h0 = dense(hx), c0 = lstm ? dense(cx) : nullptr;
+  Tensor out = empty(batch_first ? Shape{g.B, g.T, g.D * g.H} : Shape{g.T, g.B, g.D * g.H}, dt);
+  Tensor hn = empty({g.D, g.B, g.H}, dt);
+  Tensor cn = lstm ? empty({g.D, g.B, g.H}, dt) : nullptr;
+  if (node) node->saved.resize(g.D);
+  TG_DISPATCH_FLOAT(dt, T, {
+    const int64_t BH = g.B * g.H;
+    for (int64_t d = 0; d < g.D; ++d) {
+      std::vector<Tensor> w(weights.begin() + 4 * d, weights.begin() + 4 * d + 4);
+      for (int k = 2; k < 4; ++k) w[k] = dense(w[k]);
+      forward_direction<T>(g, d, x->data_as<T>(), w[0], w[1], w[2], w[3], h0 ? ptr<T>(h0) + d * BH : nullptr,
+                           c0 ? ptr<T>(c0) + d * BH : nullptr, out->data_as<T>(), hn->data_as<T>() + d * BH,
+                           cn ? cn->data_as<T>() + d * BH : nullptr, node ? &node->saved[d] : nullptr);
+    }
+  });
+  if (node) {
+    if (lstm) set_history(node, {out, hn, cn});
+    else set_history(node, {out, hn});
+    if (mode == RnnMode::Tanh || mode == RnnMode::Relu) node->output = SavedTensor(out, true);
+  }
+  std::vector<Tensor> res{out, hn};
+  if (lstm) res.push_back(cn);
+  return res;
+}
+
+}  // namespace tg
