@@ -116,6 +116,11 @@ def test_one_step_and_one_batch(kind):
     run_parity(kind, tg.float64, T=1, B=1, num_layers=2, bidirectional=True)
 
 
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_empty_batch(kind):
+    run_parity(kind, tg.float64, B=0, num_layers=2, bidirectional=True)
+
+
 def test_bigger_float32_lstm():
     # long enough that the gate kernels split rows over threads and the GEMMs block
     run_parity("LSTM", tg.float32, T=12, B=40, I=28, H=64, num_layers=2)
@@ -341,6 +346,8 @@ ERROR_CASES = [
     ("LSTM", (10, 20), lambda T: (T.randn(5, 3, 10), (T.randn(1, 20), T.randn(1, 3, 20)))),
     ("LSTM", (10, 20), lambda T: (T.randn(5, 10), (T.randn(1, 3, 20), T.randn(1, 20)))),
     ("LSTM", (10, 20), lambda T: (T.randn(5, 3, 10, dtype=T.float64),)),        # dtype
+    ("GRU", (10, 20), lambda T: (T.randn(0, 3, 10),)),                          # empty sequence
+    ("RNN", (10, 20), lambda T: (T.randn(0, 10),)),
 ]
 
 

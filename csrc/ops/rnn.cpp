@@ -289,6 +289,7 @@ std::vector<Tensor> rnn_layer(RnnMode mode, const Tensor& input, const Tensor& h
   g.T = input->shape[batch_first ? 1 : 0];
   g.B = input->shape[batch_first ? 0 : 1];
   g.I = input->shape[2];
+  TG_CHECK(g.T > 0, RuntimeError, "Expected sequence length to be larger than 0 in RNN");
   TG_CHECK(weights.size() == size_t(4 * g.D), RuntimeError, "rnn: expected ", 4 * g.D, " weights, got ",
            weights.size());
   TG_CHECK(weights[1] && weights[1]->ndim() == 2, RuntimeError, "rnn: weight_hh must be 2-D");
