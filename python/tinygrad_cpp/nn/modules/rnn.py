@@ -58,20 +58,16 @@ class RNNBase(Module):
             raise TypeError(f"bias should be of type bool, got: {type(bias).__name__}")
         if not isinstance(batch_first, bool):
             raise TypeError(f"batch_first should be of type bool, got: {type(batch_first).__name__}")
-        if not isinstance(input_size, int) or isinstance(input_size, bool):
+        if not isinstance(input_size, int):
             raise TypeError(f"input_size should be of type int, got: {type(input_size).__name__}")
         if input_size <= 0:
             raise ValueError("input_size must be greater than zero")
-        if not isinstance(hidden_size, int) or isinstance(hidden_size, bool):
+        if not isinstance(hidden_size, int):
             raise TypeError(f"hidden_size should be of type int, got: {type(hidden_size).__name__}")
         if hidden_size <= 0:
             raise ValueError("hidden_size must be greater than zero")
-        if not isinstance(num_layers, int) or isinstance(num_layers, bool):
-            raise TypeError(f"num_layers should be of type int, got: {type(num_layers).__name__}")
         if num_layers <= 0:
             raise ValueError("num_layers must be greater than zero")
-        if not isinstance(proj_size, int) or isinstance(proj_size, bool):
-            raise TypeError(f"proj_size should be of type int, got: {type(proj_size).__name__}")
         if proj_size < 0:
             raise ValueError("proj_size should be a positive integer or zero to disable projections")
         if proj_size >= hidden_size:
@@ -91,8 +87,8 @@ class RNNBase(Module):
         for layer in range(num_layers):
             for direction in range(num_directions):
                 layer_input_size = input_size if layer == 0 else hidden_size * num_directions
-                params = [Parameter(empty(gate_size, layer_input_size, dtype=dtype, device=device)),
-                          Parameter(empty(gate_size, hidden_size, dtype=dtype, device=device))]
+                params = [Parameter(empty(gate_size, int(layer_input_size), dtype=dtype, device=device)),
+                          Parameter(empty(gate_size, int(hidden_size), dtype=dtype, device=device))]
                 names = ["weight_ih_l{}{}", "weight_hh_l{}{}"]
                 if bias:
                     params += [Parameter(empty(gate_size, dtype=dtype, device=device)),
@@ -330,11 +326,14 @@ class RNNCellBase(Module):
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
-        self.weight_ih = Parameter(empty(num_chunks * hidden_size, input_size, dtype=dtype, device=device))
-        self.weight_hh = Parameter(empty(num_chunks * hidden_size, hidden_size, dtype=dtype, device=device))
+        # (sizes go through the strict parser of empty(); PyTorch's also takes bools as ints)
+        gates, i_size, h_size = [int(v) if isinstance(v, bool) else v
+                                 for v in (num_chunks * hidden_size, input_size, hidden_size)]
+        self.weight_ih = Parameter(empty(gates, i_size, dtype=dtype, device=device))
+        self.weight_hh = Parameter(empty(gates, h_size, dtype=dtype, device=device))
         if bias:
-            self.bias_ih = Parameter(empty(num_chunks * hidden_size, dtype=dtype, device=device))
-            self.bias_hh = Parameter(empty(num_chunks * hidden_size, dtype=dtype, device=device))
+            self.bias_ih = Parameter(empty(gates, dtype=dtype, device=device))
+            self.bias_hh = Parameter(empty(gates, dtype=dtype, device=device))
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
@@ -358,8 +357,6 @@ class RNNCellBase(Module):
         if input.size(1) != self.input_size:
             raise RuntimeError(f"input has inconsistent input_size: got {input.size(1)} expected {self.input_size}")
         for i, h in enumerate(states):
-            if h.dim() != 2:
-                raise RuntimeError(f"hidden{i} must be 2-D, got {h.dim()}-D")
             if input.size(0) != h.size(0):
                 raise RuntimeError(f"Input batch size {input.size(0)} doesn't match hidden{i} batch size {h.size(0)}")
             if h.size(1) != self.hidden_size:
