@@ -25,7 +25,8 @@ struct RnnStepForward {
   int64_t B = 0, H = 0;
   const T* gx = nullptr;  // [B, G*H]: input projection plus the biases folded into it
   int64_t gx_rs = 0;      //   (b_ih and b_hh, except GRU's b_hn)
-  const T* gh = nullptr;  // [B, G*H] contiguous: h_prev @ W_hh^T
+  const T* gh = nullptr;  // [B, G*H] contiguous: h_prev @ W_hh^T (GRU; the others may have
+                          //   it added into gx already and pass null)
   const T* bhn = nullptr; // GRU: b_hh's n block (null without bias)
   const T* hp = nullptr;  // [B, H]: h_prev (GRU reads it)
   int64_t hp_rs = 0;

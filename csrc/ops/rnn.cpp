@@ -105,7 +105,7 @@ void forward_direction(const Geometry& g, int64_t d, const T* x, const Tensor& w
   }
   kernels::gemm<T>(N, G, I, x, I, 1, w_ih->data_as<T>(), w_ih->strides[1], w_ih->strides[0], gx, G, g.has_bias);
 
-  Tensor gh_t = empty({B, G}, dtype_of<T>::value);
+  Tensor gh_t = g.mode == RnnMode::Gru ? empty({B, G}, dtype_of<T>::value) : nullptr;
   Tensor c_t = empty({B, H}, dtype_of<T>::value);
   T* c = c_t->data_as<T>();
   if (g.mode == RnnMode::Lstm) {
@@ -125,7 +125,15 @@ void forward_direction(const Geometry& g, int64_t d, const T* x, const Tensor& w
     if (g.mode == RnnMode::Lstm) save->cp = empty({N, H}, dtype_of<T>::value);
     if (S > 0) save->act = empty({N, S}, dtype_of<T>::value);
   }
-  const T* whh = w_hh->data_as<T>();
+  // W_hh^T row-major once, so each step's small GEMM reads it in place (no packing per step).
+  Tensor whh_t = empty({H, G}, dtype_of<T>::value);
+  T* whh = whh_t->data_as<T>();
+  {
+    const T* w = w_hh->data_as<T>();
+    const int64_t r0 = w_hh->strides[0], r1 = w_hh->strides[1];
+    for (int64_t gi = 0; gi < G; ++gi)
+      for (int64_t k = 0; k < H; ++k) whh[k * G + gi] = w[gi * r0 + k * r1];
+  }
   T* outd = out + d * H;
   for (int64_t s = 0; s < g.T; ++s) {
     const int64_t t = rev ? g.T - 1 - s : s;
@@ -137,12 +145,14 @@ void forward_direction(const Geometry& g, int64_t d, const T* x, const Tensor& w
         for (int64_t b = 0; b < B; ++b) std::memcpy(cp + b * sh.rs, c + b * H, sizeof(T) * H);
       }
     }
-    kernels::gemm<T>(B, G, H, hprev, hprev_rs, 1, whh, w_hh->strides[1], w_hh->strides[0], gh_t->data_as<T>(), G,
-                     false);
+    // GRU keeps W_hn h apart (r multiplies it); the others add h_prev @ W_hh^T into GX.
+    T* gh = g.mode == RnnMode::Gru ? gh_t->data_as<T>() : gx + sg.at(t);
+    kernels::gemm<T>(B, G, H, hprev, hprev_rs, 1, whh, G, 1, gh,
+                     g.mode == RnnMode::Gru ? G : sg.rs, g.mode != RnnMode::Gru);
     kernels::RnnStepForward<T> st;
     st.B = B, st.H = H;
     st.gx = gx + sg.at(t), st.gx_rs = sg.rs;
-    st.gh = gh_t->data_as<T>();
+    st.gh = g.mode == RnnMode::Gru ? gh : nullptr;
     st.bhn = (g.mode == RnnMode::Gru && bh) ? bh + 2 * H : nullptr;
     st.hp = hprev, st.hp_rs = hprev_rs;
     st.c = c;
@@ -206,8 +216,9 @@ void backward_direction(const Geometry& g, int64_t d, const T* x, const T* out, 
     st.dah = dah + sg.at(t), st.dah_rs = sg.rs;
     st.dhp = dhp;
     kernels::rnn_step_backward<T>(g.mode, st);
-    // d h_prev += dah_t @ W_hh
-    kernels::gemm<T>(B, H, G, dah + sg.at(t), sg.rs, 1, whh, w_hh->strides[0], w_hh->strides[1], dhp, H, true);
+    // d h_prev += dah_t @ W_hh (not needed after the first step unless h0 wants a gradient)
+    if (s > 0 || dh0)
+      kernels::gemm<T>(B, H, G, dah + sg.at(t), sg.rs, 1, whh, w_hh->strides[0], w_hh->strides[1], dhp, H, true);
     std::swap(dh, dhp);
   }
   if (dh0) std::memcpy(dh0, dh, sizeof(T) * B * H);
@@ -218,7 +229,8 @@ void backward_direction(const Geometry& g, int64_t d, const T* x, const T* out, 
   if (dw_ih) kernels::gemm<T>(G, I, N, dax, 1, G, x, I, 1, dw_ih, I, false);
   if (dw_hh) kernels::gemm<T>(G, H, N, dah, 1, G, sv.hp->data_as<T>(), H, 1, dw_hh, H, false);
   if (db_ih) col_sum<T>(dax, N, G, db_ih);
-  if (db_hh) col_sum<T>(dah, N, G, db_hh);
+  if (db_hh && db_ih && dah == dax) std::memcpy(db_hh, db_ih, sizeof(T) * G);
+  else if (db_hh) col_sum<T>(dah, N, G, db_hh);
 }
 
 std::vector<Tensor> MkldnnRnnLayerBackward0::apply(std::vector<Tensor>& grads) {
