@@ -346,6 +346,8 @@ ERROR_CASES = [
     ("LSTM", (10, 20), lambda T: (T.randn(5, 3, 10), (T.randn(1, 20), T.randn(1, 3, 20)))),
     ("LSTM", (10, 20), lambda T: (T.randn(5, 10), (T.randn(1, 3, 20), T.randn(1, 20)))),
     ("LSTM", (10, 20), lambda T: (T.randn(5, 3, 10, dtype=T.float64),)),        # dtype
+    ("GRU", (10, 20), lambda T: (T.randn(5, 3, 10), T.zeros(1, 3, 20, dtype=T.float64))),  # hx dtype
+    ("RNN", (10, 20), lambda T: (T.randn(5, 3, 10), T.zeros(1, 3, 20, dtype=T.float64))),
     ("GRU", (10, 20), lambda T: (T.randn(0, 3, 10),)),                          # empty sequence
     ("RNN", (10, 20), lambda T: (T.randn(0, 10),)),
 ]
@@ -367,6 +369,8 @@ CELL_ERRORS = [
     ("GRUCell", lambda T: (T.randn(2, 2, 3),)),
     ("LSTMCell", lambda T: (T.randn(2, 3), (T.randn(1, 2, 4), T.randn(2, 4)))),
     ("RNNCell", lambda T: (T.randn(3), T.randn(2, 3, 4))),
+    ("GRUCell", lambda T: (T.randn(2, 3), T.zeros(2, 4, dtype=T.float64))),
+    ("LSTMCell", lambda T: (T.randn(2, 3, dtype=T.float64),)),
 ]
 
 

@@ -279,10 +279,15 @@ void check_2d(const Tensor& w, int64_t rows, int64_t cols, const char* what, DTy
            " of size [", rows, ", ", cols, "], got ", shape_str(w->shape));
 }
 
+// PyTorch's scalar type names, as its matmul mismatch message uses them.
+const char* scalar_name(DType d) {
+  return d == DType::Float32 ? "Float" : d == DType::Float64 ? "Double" : d == DType::Int64 ? "Long" : "Bool";
+}
+
 void check_state(const Tensor& h, const Geometry& g, const char* what, DType dt) {
   if (!h) return;
-  TG_CHECK(h->dtype == dt, RuntimeError, "rnn: expected ", what, " to have dtype ", dtype_name(dt), ", got ",
-           dtype_name(h->dtype));
+  TG_CHECK(h->dtype == dt, RuntimeError, "mat1 and mat2 must have the same dtype, but got ", scalar_name(h->dtype),
+           " and ", scalar_name(dt));
   TG_CHECK(h->ndim() == 3 && h->shape[0] == g.D && h->shape[1] == g.B && h->shape[2] == g.H, RuntimeError,
            "Expected ", what, " size (", g.D, ", ", g.B, ", ", g.H, "), got ", shape_str(h->shape));
 }

@@ -20,6 +20,13 @@ from .module import Module
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
 _Tensor = _C.Tensor
+# PyTorch's scalar type names (its matmul dtype-mismatch message uses them)
+_SCALAR = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
+
+
+def _scalar(dtype):
+    name = str(dtype).rsplit(".", 1)[-1]
+    return _SCALAR.get(name, name)
 
 
 def _check_tensor(name, value, what):
@@ -365,7 +372,8 @@ class RNNCellBase(Module):
         w = self.weight_ih
         for t in (input,) + tuple(states):
             if t.dtype != w.dtype:
-                raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {t.dtype} != {w.dtype}")
+                raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_scalar(t.dtype)} and "
+                                   f"{_scalar(w.dtype)}")
 
     def _step(self, mode, input, hx, cx):
         w = [self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh]
