@@ -916,6 +916,8 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
                 kw["num_layers"] = rng.choice([1, 2, 3])
             if rng.random() < 0.2:
                 kw["dropout"] = rng.choice([0.0, 0.5, 1.0])
+            if name == "LSTM" and rng.random() < 0.3:
+                kw["proj_size"] = rng.choice([1, 2, 3])
         if rng.random() < 0.1:
             kw["bias"] = bad()
         mod_dtype = rng.choice([tg.float32, tg.float64])

@@ -37,24 +37,26 @@ def flat(x):
 
 
 def run_parity(kind, dtype, *, num_layers=1, bidirectional=False, batch_first=False, unbatched=False,
-               with_h0=True, bias=True, nonlinearity=None, T=5, B=3, I=4, H=6, seed=0):
+               with_h0=True, bias=True, nonlinearity=None, proj_size=0, T=5, B=3, I=4, H=6, seed=0):
     ours_cls, theirs_cls = KINDS[kind]
     tdt = torch.float64 if dtype == tg.float64 else torch.float32
     kw = dict(num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first, bias=bias)
     if nonlinearity:
         kw["nonlinearity"] = nonlinearity
+    if proj_size:
+        kw["proj_size"] = proj_size
     torch.manual_seed(seed)
     theirs = theirs_cls(I, H, **kw).to(tdt)
     ours = ours_cls(I, H, **kw).to(dtype)
     copy_weights(ours, theirs)
     D = 2 if bidirectional else 1
     shape = (T, I) if unbatched else ((B, T, I) if batch_first else (T, B, I))
-    hshape = (num_layers * D, H) if unbatched else (num_layers * D, B, H)
+    hshapes = [(num_layers * D, w) if unbatched else (num_layers * D, B, w)
+               for w in ([proj_size or H, H] if kind == "LSTM" else [H])]
     x_t = torch.randn(*shape, dtype=tdt, requires_grad=True)
     states_t = []
     if with_h0:
-        states_t = [torch.randn(*hshape, dtype=tdt, requires_grad=True)
-                    for _ in range(2 if kind == "LSTM" else 1)]
+        states_t = [torch.randn(*hs, dtype=tdt, requires_grad=True) for hs in hshapes]
     x = to_tg(x_t, True)
     states = [to_tg(s, True) for s in states_t]
     hx_t = (tuple(states_t) if kind == "LSTM" else states_t[0]) if states_t else None
@@ -394,11 +396,44 @@ def test_constructor_errors_like_torch(kwargs):
         _both(lambda: nn.RNN(**kw), lambda: torch.nn.RNN(**kw))
 
 
-def test_lstm_proj_size():
+def test_lstm_proj_size_errors():
     with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size"):
         nn.LSTM(3, 4, proj_size=4)
-    with pytest.raises(NotImplementedError):
-        nn.LSTM(3, 4, proj_size=2)
+    with pytest.raises(ValueError, match="proj_size should be a positive integer"):
+        nn.LSTM(3, 4, proj_size=-1)
+    with pytest.raises(ValueError, match="only supported for LSTM"):
+        nn.GRU(3, 4, proj_size=2)
+    ours, theirs = nn.LSTM(10, 20, proj_size=5), torch.nn.LSTM(10, 20, proj_size=5)
+    for make in (lambda T: (T.randn(4, 3, 10), (T.randn(1, 3, 20), T.randn(1, 3, 20))),
+                 lambda T: (T.randn(4, 3, 10), (T.randn(1, 3, 5), T.randn(1, 3, 5)))):
+        _both(lambda: ours(*make(tg)), lambda: theirs(*make(torch)))
+
+
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
+@pytest.mark.parametrize("num_layers,bidirectional,layout", [(1, False, 0), (2, True, 1), (2, False, 2), (1, True, 3)])
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_lstm_proj_size_parity(num_layers, bidirectional, layout, dtype):
+    run_parity("LSTM", dtype, proj_size=4, num_layers=num_layers, bidirectional=bidirectional, **LAYOUTS[layout])
+    run_parity("LSTM", dtype, proj_size=2, num_layers=num_layers, bidirectional=bidirectional, with_h0=False,
+               bias=False, **LAYOUTS[layout])
+
+
+def test_lstm_proj_size_gradcheck_and_state_dict():
+    tg.manual_seed(8)
+    m = nn.LSTM(2, 4, num_layers=2, bidirectional=True, proj_size=3).double()
+    theirs = torch.nn.LSTM(2, 4, num_layers=2, bidirectional=True, proj_size=3)
+    assert list(m.state_dict()) == list(theirs.state_dict())
+    assert [tuple(v.shape) for v in m.state_dict().values()] == [tuple(v.shape) for v in theirs.state_dict().values()]
+    assert repr(m) == repr(theirs)
+    x = tg.randn(3, 2, 2, dtype=tg.float64, requires_grad=True)
+    h = tg.randn(4, 2, 3, dtype=tg.float64, requires_grad=True)
+    c = tg.randn(4, 2, 4, dtype=tg.float64, requires_grad=True)
+
+    def f(x, h, c, *ps):
+        out, (hn, cn) = m(x, (h, c))
+        return out, hn, cn
+
+    assert tg.autograd.gradcheck(f, (x, h, c, *m.parameters()), eps=1e-6, atol=1e-5)
 
 
 def test_no_grad_records_nothing_and_node_name():

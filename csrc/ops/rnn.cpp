@@ -48,7 +48,8 @@ Tensor dense(const Tensor& t) { return t ? contiguous(t) : nullptr; }
 struct Geometry {
   RnnMode mode;
   int64_t T, B, I, H, D;
-  bool batch_first, has_bias;
+  int64_t P;  // width of h: LSTM's proj_size, else H
+  bool batch_first, has_bias, proj;
   int64_t G() const { return kernels::rnn_gates(mode) * H; }
   int64_t S() const { return kernels::rnn_saved(mode) * H; }
   int64_t N() const { return T * B; }
@@ -56,21 +57,23 @@ struct Geometry {
 
 // What one direction keeps for backward, laid out like the input (natural rows).
 struct DirSaved {
-  Tensor hp;   // [N, H]: h_prev of each step
-  Tensor cp;   // LSTM [N, H]: c_prev of each step
-  Tensor act;  // [N, S]: saved activations
+  Tensor hp;    // [N, P]: h_prev of each step
+  Tensor cp;    // LSTM [N, H]: c_prev of each step
+  Tensor act;   // [N, S]: saved activations
+  Tensor hraw;  // projection: [N, H] o * tanh(c) before W_hr
 };
 
 struct MkldnnRnnLayerBackward0 : Node {
   Geometry g;
   SavedTensor input, output;                  // output: the plain RNN's derivative reads h
-  std::vector<SavedTensor> w_ih, w_hh;        // per direction
+  std::vector<SavedTensor> w_ih, w_hh, w_hr;  // per direction (w_hr with a projection)
   std::vector<DirSaved> saved;
   MkldnnRnnLayerBackward0(const Geometry& g, const Tensor& input, const std::vector<Tensor>& weights)
       : g(g), input(input) {
     for (int64_t d = 0; d < g.D; ++d) {
-      w_ih.emplace_back(weights[4 * d]);
-      w_hh.emplace_back(weights[4 * d + 1]);
+      w_ih.emplace_back(weights[5 * d]);
+      w_hh.emplace_back(weights[5 * d + 1]);
+      if (g.proj) w_hr.emplace_back(weights[5 * d + 4]);
     }
   }
   std::string name() const override { return "MkldnnRnnLayerBackward0"; }
@@ -79,18 +82,19 @@ struct MkldnnRnnLayerBackward0 : Node {
     input.reset(), output.reset();
     for (auto& w : w_ih) w.reset();
     for (auto& w : w_hh) w.reset();
+    for (auto& w : w_hr) w.reset();
     saved.clear();
   }
 };
 
 template <class T>
 void forward_direction(const Geometry& g, int64_t d, const T* x, const Tensor& w_ih, const Tensor& w_hh,
-                       const Tensor& b_ih, const Tensor& b_hh, const T* h0, const T* c0, T* out, T* hn, T* cn,
-                       DirSaved* save) {
-  const int64_t N = g.N(), B = g.B, H = g.H, G = g.G(), S = g.S(), I = g.I;
+                       const Tensor& b_ih, const Tensor& b_hh, const Tensor& w_hr, const T* h0, const T* c0, T* out,
+                       T* hn, T* cn, DirSaved* save) {
+  const int64_t N = g.N(), B = g.B, H = g.H, P = g.P, G = g.G(), S = g.S(), I = g.I;
   const bool rev = d == 1;
-  const Seq sg(g.batch_first, g.T, B, G), so(g.batch_first, g.T, B, g.D * H), sh(g.batch_first, g.T, B, H),
-      sa(g.batch_first, g.T, B, S);
+  const Seq sg(g.batch_first, g.T, B, G), so(g.batch_first, g.T, B, g.D * P), sh(g.batch_first, g.T, B, H),
+      sp(g.batch_first, g.T, B, P), sa(g.batch_first, g.T, B, S);
   // GX = biases + X @ W_ih^T, the biases of b_hh folded in except GRU's n block.
   Tensor gx_t = empty({N, G}, dtype_of<T>::value);
   T* gx = gx_t->data_as<T>();
@@ -113,33 +117,35 @@ void forward_direction(const Geometry& g, int64_t d, const T* x, const Tensor& w
     else std::fill(c, c + B * H, T(0));
   }
   Tensor act_scratch = (!save && S > 0) ? empty({B, S}, dtype_of<T>::value) : nullptr;
+  Tensor hraw_scratch = (!save && g.proj) ? empty({B, H}, dtype_of<T>::value) : nullptr;
   Tensor zero_h;
   const T* hprev = h0;
-  int64_t hprev_rs = H;
+  int64_t hprev_rs = P;
   if (!hprev) {
-    zero_h = zeros({B, H}, dtype_of<T>::value);
+    zero_h = zeros({B, P}, dtype_of<T>::value);
     hprev = zero_h->data_as<T>();
   }
   if (save) {
-    save->hp = empty({N, H}, dtype_of<T>::value);
+    save->hp = empty({N, P}, dtype_of<T>::value);
     if (g.mode == RnnMode::Lstm) save->cp = empty({N, H}, dtype_of<T>::value);
     if (S > 0) save->act = empty({N, S}, dtype_of<T>::value);
+    if (g.proj) save->hraw = empty({N, H}, dtype_of<T>::value);
   }
   // W_hh^T row-major once, so each step's small GEMM reads it in place (no packing per step).
-  Tensor whh_t = empty({H, G}, dtype_of<T>::value);
+  Tensor whh_t = empty({P, G}, dtype_of<T>::value);
   T* whh = whh_t->data_as<T>();
   {
     const T* w = w_hh->data_as<T>();
     const int64_t r0 = w_hh->strides[0], r1 = w_hh->strides[1];
     for (int64_t gi = 0; gi < G; ++gi)
-      for (int64_t k = 0; k < H; ++k) whh[k * G + gi] = w[gi * r0 + k * r1];
+      for (int64_t k = 0; k < P; ++k) whh[k * G + gi] = w[gi * r0 + k * r1];
   }
-  T* outd = out + d * H;
+  T* outd = out + d * P;
   for (int64_t s = 0; s < g.T; ++s) {
     const int64_t t = rev ? g.T - 1 - s : s;
     if (save) {
-      T* hp = save->hp->data_as<T>() + sh.at(t);
-      for (int64_t b = 0; b < B; ++b) std::memcpy(hp + b * sh.rs, hprev + b * hprev_rs, sizeof(T) * H);
+      T* hp = save->hp->data_as<T>() + sp.at(t);
+      for (int64_t b = 0; b < B; ++b) std::memcpy(hp + b * sp.rs, hprev + b * hprev_rs, sizeof(T) * P);
       if (save->cp) {
         T* cp = save->cp->data_as<T>() + sh.at(t);
         for (int64_t b = 0; b < B; ++b) std::memcpy(cp + b * sh.rs, c + b * H, sizeof(T) * H);
@@ -147,7 +153,7 @@ void forward_direction(const Geometry& g, int64_t d, const T* x, const Tensor& w
     }
     // GRU keeps W_hn h apart (r multiplies it); the others add h_prev @ W_hh^T into GX.
     T* gh = g.mode == RnnMode::Gru ? gh_t->data_as<T>() : gx + sg.at(t);
-    kernels::gemm<T>(B, G, H, hprev, hprev_rs, 1, whh, G, 1, gh,
+    kernels::gemm<T>(B, G, P, hprev, hprev_rs, 1, whh, G, 1, gh,
                      g.mode == RnnMode::Gru ? G : sg.rs, g.mode != RnnMode::Gru);
     kernels::RnnStepForward<T> st;
     st.B = B, st.H = H;
@@ -156,13 +162,18 @@ void forward_direction(const Geometry& g, int64_t d, const T* x, const Tensor& w
     st.bhn = (g.mode == RnnMode::Gru && bh) ? bh + 2 * H : nullptr;
     st.hp = hprev, st.hp_rs = hprev_rs;
     st.c = c;
-    st.h = outd + so.at(t), st.h_rs = so.rs;
+    if (!g.proj) st.h = outd + so.at(t), st.h_rs = so.rs;
+    else if (save) st.h = save->hraw->data_as<T>() + sh.at(t), st.h_rs = sh.rs;
+    else st.h = hraw_scratch->data_as<T>(), st.h_rs = H;
     if (save && S > 0) st.act = save->act->data_as<T>() + sa.at(t), st.act_rs = sa.rs;
     else if (S > 0) st.act = act_scratch->data_as<T>(), st.act_rs = S;
     kernels::rnn_step_forward<T>(g.mode, st);
-    hprev = st.h, hprev_rs = so.rs;
+    if (g.proj)  // h = (o * tanh(c)) @ W_hr^T
+      kernels::gemm<T>(B, P, H, st.h, st.h_rs, 1, w_hr->data_as<T>(), w_hr->strides[1], w_hr->strides[0],
+                       outd + so.at(t), so.rs, false);
+    hprev = outd + so.at(t), hprev_rs = so.rs;
   }
-  for (int64_t b = 0; b < B; ++b) std::memcpy(hn + b * H, hprev + b * hprev_rs, sizeof(T) * H);
+  for (int64_t b = 0; b < B; ++b) std::memcpy(hn + b * P, hprev + b * hprev_rs, sizeof(T) * P);
   if (cn) std::memcpy(cn, c, sizeof(T) * B * H);
 }
 
@@ -178,22 +189,28 @@ void col_sum(const T* a, int64_t N, int64_t G, T* out) {
 
 template <class T>
 void backward_direction(const Geometry& g, int64_t d, const T* x, const T* out, const Tensor& w_ih,
-                        const Tensor& w_hh, const DirSaved& sv, const T* gout, const T* ghn, const T* gcn,
-                        T* dx, bool dx_accumulate, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh) {
-  const int64_t N = g.N(), B = g.B, H = g.H, G = g.G(), S = g.S(), I = g.I;
+                        const Tensor& w_hh, const Tensor& w_hr, const DirSaved& sv, const T* gout, const T* ghn,
+                        const T* gcn, T* dx, bool dx_accumulate, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* db_ih,
+                        T* db_hh, T* dw_hr) {
+  const int64_t N = g.N(), B = g.B, H = g.H, P = g.P, G = g.G(), S = g.S(), I = g.I;
   const bool rev = d == 1;
-  const Seq sg(g.batch_first, g.T, B, G), so(g.batch_first, g.T, B, g.D * H), sh(g.batch_first, g.T, B, H),
-      sa(g.batch_first, g.T, B, S);
+  const Seq sg(g.batch_first, g.T, B, G), so(g.batch_first, g.T, B, g.D * P), sh(g.batch_first, g.T, B, H),
+      sp(g.batch_first, g.T, B, P), sa(g.batch_first, g.T, B, S);
   const bool gru = g.mode == RnnMode::Gru, lstm = g.mode == RnnMode::Lstm;
   Tensor dax_t = empty({N, G}, dtype_of<T>::value);
   Tensor dah_t = gru ? empty({N, G}, dtype_of<T>::value) : dax_t;
   T* dax = dax_t->data_as<T>();
   T* dah = dah_t->data_as<T>();
-  Tensor dh_t = empty({B, H}, dtype_of<T>::value), dhp_t = empty({B, H}, dtype_of<T>::value);
+  Tensor dh_t = empty({B, P}, dtype_of<T>::value), dhp_t = empty({B, P}, dtype_of<T>::value);
   T* dh = dh_t->data_as<T>();
   T* dhp = dhp_t->data_as<T>();
-  if (ghn) std::memcpy(dh, ghn, sizeof(T) * B * H);
-  else std::fill(dh, dh + B * H, T(0));
+  if (ghn) std::memcpy(dh, ghn, sizeof(T) * B * P);
+  else std::fill(dh, dh + B * P, T(0));
+  // With a projection: dP = d h of every step (for dW_hr), d of o * tanh(c), and the
+  // kernel's (unused, zero) direct part of d h_prev, all apart.
+  Tensor dP_t = g.proj ? empty({N, P}, dtype_of<T>::value) : nullptr;
+  Tensor draw_t = g.proj ? empty({B, H}, dtype_of<T>::value) : nullptr;
+  Tensor ddir_t = g.proj ? empty({B, H}, dtype_of<T>::value) : nullptr;
   Tensor dc_t = lstm ? empty({B, H}, dtype_of<T>::value) : nullptr;
   T* dc = ptr<T>(dc_t);
   if (lstm) {
@@ -205,29 +222,46 @@ void backward_direction(const Geometry& g, int64_t d, const T* x, const T* out, 
     const int64_t t = rev ? g.T - 1 - s : s;
     kernels::RnnStepBackward<T> st;
     st.B = B, st.H = H;
-    if (gout) st.gout = gout + d * H + so.at(t), st.gout_rs = so.rs;
-    st.dh = dh;
-    st.h = out + d * H + so.at(t), st.h_rs = so.rs;
-    st.hp = sv.hp->data_as<T>() + sh.at(t), st.hp_rs = sh.rs;
+    if (g.proj) {
+      // dP_t = dh + gout_t; d(o * tanh(c)) = dP_t @ W_hr
+      T* dp = dP_t->data_as<T>() + sp.at(t);
+      for (int64_t b = 0; b < B; ++b) {
+        T* row = dp + b * sp.rs;
+        const T* src = dh + b * P;
+        const T* go = gout ? gout + d * P + so.at(t) + b * so.rs : nullptr;
+        for (int64_t j = 0; j < P; ++j) row[j] = src[j] + (go ? go[j] : T(0));
+      }
+      kernels::gemm<T>(B, H, P, dp, sp.rs, 1, w_hr->data_as<T>(), w_hr->strides[0], w_hr->strides[1],
+                       draw_t->data_as<T>(), H, false);
+      st.dh = draw_t->data_as<T>();
+    } else {
+      if (gout) st.gout = gout + d * H + so.at(t), st.gout_rs = so.rs;
+      st.dh = dh;
+    }
+    st.h = out + d * P + so.at(t), st.h_rs = so.rs;
+    st.hp = sv.hp->data_as<T>() + sp.at(t), st.hp_rs = sp.rs;
     if (lstm) st.cp = sv.cp->data_as<T>() + sh.at(t), st.cp_rs = sh.rs;
     if (S > 0) st.act = sv.act->data_as<T>() + sa.at(t), st.act_rs = sa.rs;
     st.dc = dc;
     st.dax = dax + sg.at(t), st.dax_rs = sg.rs;
     st.dah = dah + sg.at(t), st.dah_rs = sg.rs;
-    st.dhp = dhp;
+    st.dhp = g.proj ? ddir_t->data_as<T>() : dhp;
     kernels::rnn_step_backward<T>(g.mode, st);
-    // d h_prev += dah_t @ W_hh (not needed after the first step unless h0 wants a gradient)
+    // d h_prev += dah_t @ W_hh (not needed after the first step unless h0 wants a gradient);
+    // with a projection the kernel's direct part is zero (LSTM) and d h_prev is the product.
     if (s > 0 || dh0)
-      kernels::gemm<T>(B, H, G, dah + sg.at(t), sg.rs, 1, whh, w_hh->strides[0], w_hh->strides[1], dhp, H, true);
+      kernels::gemm<T>(B, P, G, dah + sg.at(t), sg.rs, 1, whh, w_hh->strides[0], w_hh->strides[1], dhp, P,
+                       !g.proj);
     std::swap(dh, dhp);
   }
-  if (dh0) std::memcpy(dh0, dh, sizeof(T) * B * H);
+  if (dh0) std::memcpy(dh0, dh, sizeof(T) * B * P);
   if (dc0 && lstm) std::memcpy(dc0, dc, sizeof(T) * B * H);
   if (dx)
     kernels::gemm<T>(N, I, G, dax, G, 1, w_ih->data_as<T>(), w_ih->strides[0], w_ih->strides[1], dx, I,
                      dx_accumulate);
   if (dw_ih) kernels::gemm<T>(G, I, N, dax, 1, G, x, I, 1, dw_ih, I, false);
-  if (dw_hh) kernels::gemm<T>(G, H, N, dah, 1, G, sv.hp->data_as<T>(), H, 1, dw_hh, H, false);
+  if (dw_hh) kernels::gemm<T>(G, P, N, dah, 1, G, sv.hp->data_as<T>(), P, 1, dw_hh, P, false);
+  if (dw_hr) kernels::gemm<T>(P, H, N, dP_t->data_as<T>(), 1, P, sv.hraw->data_as<T>(), H, 1, dw_hr, H, false);
   if (db_ih) col_sum<T>(dax, N, G, db_ih);
   if (db_hh && db_ih && dah == dax) std::memcpy(db_hh, db_ih, sizeof(T) * G);
   else if (db_hh) col_sum<T>(dah, N, G, db_hh);
@@ -246,26 +280,27 @@ std::vector<Tensor> MkldnnRnnLayerBackward0::apply(std::vector<Tensor>& grads) {
   std::vector<Tensor> res(n_in);
   auto want = [&](size_t i) { return i < n_in && next_edges[i].fn; };
   if (want(0)) res[0] = empty(in->shape, dt);
-  if (want(1)) res[1] = empty({g.D, g.B, g.H}, dt);
+  if (want(1)) res[1] = empty({g.D, g.B, g.P}, dt);
   if (want(2)) res[2] = empty({g.D, g.B, g.H}, dt);
-  std::vector<Tensor> wi(g.D), wh(g.D);
+  std::vector<Tensor> wi(g.D), wh(g.D), wr(g.D);
   for (int64_t d = 0; d < g.D; ++d) {
     wi[d] = w_ih[d].get(*this), wh[d] = w_hh[d].get(*this);
-    for (int k = 0; k < 4; ++k) {
-      const size_t i = 3 + 4 * d + k;
+    if (g.proj) wr[d] = w_hr[d].get(*this);
+    for (int k = 0; k < 5; ++k) {
+      const size_t i = 3 + 5 * d + k;
       if (!want(i)) continue;
-      res[i] = empty(k == 0 ? wi[d]->shape : k == 1 ? wh[d]->shape : Shape{g.G()}, dt);
+      res[i] = empty(k == 0 ? wi[d]->shape : k == 1 ? wh[d]->shape : k == 4 ? wr[d]->shape : Shape{g.G()}, dt);
     }
   }
   TG_DISPATCH_FLOAT(dt, T, {
-    const int64_t BH = g.B * g.H;
+    const int64_t BH = g.B * g.H, BP = g.B * g.P;
     for (int64_t d = 0; d < g.D; ++d) {
-      const size_t w0 = 3 + 4 * d;
-      backward_direction<T>(g, d, x->data_as<T>(), ptr<T>(out), wi[d], wh[d], saved[d], ptr<T>(gout),
-                            ghn ? ghn->data_as<T>() + d * BH : nullptr, gcn ? gcn->data_as<T>() + d * BH : nullptr,
-                            ptr<T>(res[0]), d > 0, res[1] ? ptr<T>(res[1]) + d * BH : nullptr,
+      const size_t w0 = 3 + 5 * d;
+      backward_direction<T>(g, d, x->data_as<T>(), ptr<T>(out), wi[d], wh[d], wr[d], saved[d], ptr<T>(gout),
+                            ghn ? ghn->data_as<T>() + d * BP : nullptr, gcn ? gcn->data_as<T>() + d * BH : nullptr,
+                            ptr<T>(res[0]), d > 0, res[1] ? ptr<T>(res[1]) + d * BP : nullptr,
                             res[2] ? ptr<T>(res[2]) + d * BH : nullptr, ptr<T>(res[w0]), ptr<T>(res[w0 + 1]),
-                            ptr<T>(res[w0 + 2]), ptr<T>(res[w0 + 3]));
+                            ptr<T>(res[w0 + 2]), ptr<T>(res[w0 + 3]), ptr<T>(res[w0 + 4]));
     }
   });
   return res;
@@ -284,12 +319,12 @@ const char* scalar_name(DType d) {
   return d == DType::Float32 ? "Float" : d == DType::Float64 ? "Double" : d == DType::Int64 ? "Long" : "Bool";
 }
 
-void check_state(const Tensor& h, const Geometry& g, const char* what, DType dt) {
+void check_state(const Tensor& h, const Geometry& g, int64_t width, const char* what, DType dt) {
   if (!h) return;
   TG_CHECK(h->dtype == dt, RuntimeError, "mat1 and mat2 must have the same dtype, but got ", scalar_name(h->dtype),
            " and ", scalar_name(dt));
-  TG_CHECK(h->ndim() == 3 && h->shape[0] == g.D && h->shape[1] == g.B && h->shape[2] == g.H, RuntimeError,
-           "Expected ", what, " size (", g.D, ", ", g.B, ", ", g.H, "), got ", shape_str(h->shape));
+  TG_CHECK(h->ndim() == 3 && h->shape[0] == g.D && h->shape[1] == g.B && h->shape[2] == width, RuntimeError,
+           "Expected ", what, " size (", g.D, ", ", g.B, ", ", width, "), got ", shape_str(h->shape));
 }
 
 }  // namespace
@@ -307,16 +342,23 @@ std::vector<Tensor> rnn_layer(RnnMode mode, const Tensor& input, const Tensor& h
   g.B = input->shape[batch_first ? 0 : 1];
   g.I = input->shape[2];
   TG_CHECK(g.T > 0, RuntimeError, "Expected sequence length to be larger than 0 in RNN");
-  TG_CHECK(weights.size() == size_t(4 * g.D), RuntimeError, "rnn: expected ", 4 * g.D, " weights, got ",
+  TG_CHECK(weights.size() == size_t(5 * g.D), RuntimeError, "rnn: expected ", 5 * g.D, " weights, got ",
            weights.size());
-  TG_CHECK(weights[1] && weights[1]->ndim() == 2, RuntimeError, "rnn: weight_hh must be 2-D");
-  g.H = weights[1]->shape[1];
+  TG_CHECK(weights[0] && weights[0]->ndim() == 2 && weights[0]->shape[0] % kernels::rnn_gates(mode) == 0,
+           RuntimeError, "rnn: weight_ih must be 2-D with a multiple of ", kernels::rnn_gates(mode), " rows");
+  g.H = weights[0]->shape[0] / kernels::rnn_gates(mode);
   g.has_bias = weights[2] != nullptr;
+  g.proj = weights[4] != nullptr;
+  TG_CHECK(!g.proj || mode == RnnMode::Lstm, RuntimeError, "rnn: a projection (weight_hr) is only for LSTM");
+  TG_CHECK(!g.proj || weights[4]->ndim() == 2, RuntimeError, "rnn: weight_hr must be 2-D");
+  g.P = g.proj ? weights[4]->shape[0] : g.H;
   for (int64_t d = 0; d < g.D; ++d) {
-    check_2d(weights[4 * d], g.G(), g.I, "weight_ih", dt);
-    check_2d(weights[4 * d + 1], g.G(), g.H, "weight_hh", dt);
+    check_2d(weights[5 * d], g.G(), g.I, "weight_ih", dt);
+    check_2d(weights[5 * d + 1], g.G(), g.P, "weight_hh", dt);
+    TG_CHECK(!weights[5 * d + 4] == !g.proj, RuntimeError, "rnn: either all directions have weight_hr or none");
+    if (g.proj) check_2d(weights[5 * d + 4], g.P, g.H, "weight_hr", dt);
     for (int k = 2; k < 4; ++k) {
-      const Tensor& b = weights[4 * d + k];
+      const Tensor& b = weights[5 * d + k];
       TG_CHECK(!b == !g.has_bias, RuntimeError, "rnn: either all biases or none must be given");
       if (!b) continue;
       TG_CHECK(b->dtype == dt, RuntimeError, "rnn: expected bias to have dtype ", dtype_name(dt), ", got ",
@@ -325,8 +367,8 @@ std::vector<Tensor> rnn_layer(RnnMode mode, const Tensor& input, const Tensor& h
                "], got ", shape_str(b->shape));
     }
   }
-  check_state(hx, g, "hidden", dt);
-  if (mode == RnnMode::Lstm) check_state(cx, g, "cell", dt);
+  check_state(hx, g, g.P, "hidden", dt);
+  if (mode == RnnMode::Lstm) check_state(cx, g, g.H, "cell", dt);
   const bool lstm = mode == RnnMode::Lstm;
 
   std::vector<Tensor> node_inputs{input, hx, lstm ? cx : nullptr};
@@ -335,17 +377,17 @@ std::vector<Tensor> rnn_layer(RnnMode mode, const Tensor& input, const Tensor& h
 
   Tensor x = contiguous(input);
   Tensor h0 = dense(hx), c0 = lstm ? dense(cx) : nullptr;
-  Tensor out = empty(batch_first ? Shape{g.B, g.T, g.D * g.H} : Shape{g.T, g.B, g.D * g.H}, dt);
-  Tensor hn = empty({g.D, g.B, g.H}, dt);
+  Tensor out = empty(batch_first ? Shape{g.B, g.T, g.D * g.P} : Shape{g.T, g.B, g.D * g.P}, dt);
+  Tensor hn = empty({g.D, g.B, g.P}, dt);
   Tensor cn = lstm ? empty({g.D, g.B, g.H}, dt) : nullptr;
   if (node) node->saved.resize(g.D);
   TG_DISPATCH_FLOAT(dt, T, {
-    const int64_t BH = g.B * g.H;
+    const int64_t BH = g.B * g.H, BP = g.B * g.P;
     for (int64_t d = 0; d < g.D; ++d) {
-      std::vector<Tensor> w(weights.begin() + 4 * d, weights.begin() + 4 * d + 4);
+      std::vector<Tensor> w(weights.begin() + 5 * d, weights.begin() + 5 * d + 5);
       for (int k = 2; k < 4; ++k) w[k] = dense(w[k]);
-      forward_direction<T>(g, d, x->data_as<T>(), w[0], w[1], w[2], w[3], h0 ? ptr<T>(h0) + d * BH : nullptr,
-                           c0 ? ptr<T>(c0) + d * BH : nullptr, out->data_as<T>(), hn->data_as<T>() + d * BH,
+      forward_direction<T>(g, d, x->data_as<T>(), w[0], w[1], w[2], w[3], w[4], h0 ? ptr<T>(h0) + d * BP : nullptr,
+                           c0 ? ptr<T>(c0) + d * BH : nullptr, out->data_as<T>(), hn->data_as<T>() + d * BP,
                            cn ? cn->data_as<T>() + d * BH : nullptr, node ? &node->saved[d] : nullptr);
     }
   });

@@ -87,20 +87,22 @@ class RNNBase(Module):
             gate_size = hidden_size
         else:
             raise ValueError("Unrecognized RNN mode: " + mode)
-        if proj_size > 0:
-            raise NotImplementedError("LSTM with proj_size > 0 is not implemented in tinygrad_cpp")
         self._flat_weights_names = []
         self._all_weights = []
         for layer in range(num_layers):
             for direction in range(num_directions):
-                layer_input_size = input_size if layer == 0 else hidden_size * num_directions
+                real_hidden_size = proj_size if proj_size > 0 else hidden_size
+                layer_input_size = input_size if layer == 0 else real_hidden_size * num_directions
                 params = [Parameter(empty(gate_size, int(layer_input_size), dtype=dtype, device=device)),
-                          Parameter(empty(gate_size, int(hidden_size), dtype=dtype, device=device))]
+                          Parameter(empty(gate_size, int(real_hidden_size), dtype=dtype, device=device))]
                 names = ["weight_ih_l{}{}", "weight_hh_l{}{}"]
                 if bias:
                     params += [Parameter(empty(gate_size, dtype=dtype, device=device)),
                                Parameter(empty(gate_size, dtype=dtype, device=device))]
                     names += ["bias_ih_l{}{}", "bias_hh_l{}{}"]
+                if proj_size > 0:
+                    params.append(Parameter(empty(proj_size, int(hidden_size), dtype=dtype, device=device)))
+                    names.append("weight_hr_l{}{}")
                 suffix = "_reverse" if direction == 1 else ""
                 names = [n.format(layer, suffix) for n in names]
                 for name, p in zip(names, params):
@@ -143,7 +145,8 @@ class RNNBase(Module):
     def get_expected_hidden_size(self, input, batch_sizes=None):
         mini_batch = input.size(0) if self.batch_first else input.size(1)
         num_directions = 2 if self.bidirectional else 1
-        return (self.num_layers * num_directions, mini_batch, self.hidden_size)
+        return (self.num_layers * num_directions, mini_batch, self.proj_size if self.proj_size > 0
+                else self.hidden_size)
 
     def check_hidden_size(self, hx, expected_hidden_size, msg="Expected hidden size {}, got {}"):
         if tuple(hx.size()) != tuple(expected_hidden_size):
@@ -179,14 +182,15 @@ class RNNBase(Module):
         (output, h_n) or (output, h_n, c_n)."""
         D = 2 if self.bidirectional else 1
         weights = self._flat_weights
-        per = 4 if self.bias else 2
+        proj = self.proj_size > 0
+        per = (4 if self.bias else 2) + proj
         hs, cs = [], []
         x = input
         for layer in range(self.num_layers):
-            w = []
+            w = []  # per direction: w_ih, w_hh, b_ih, b_hh, w_hr (None where absent)
             for d in range(D):
                 ws = weights[(layer * D + d) * per:(layer * D + d + 1) * per]
-                w += ws if self.bias else ws + [None, None]
+                w += ws[:2] + (ws[2:4] if self.bias else [None, None]) + ([ws[-1]] if proj else [None])
             h0 = hx[layer * D:(layer + 1) * D] if hx is not None and self.num_layers > 1 else hx
             c0 = cx[layer * D:(layer + 1) * D] if cx is not None and self.num_layers > 1 else cx
             res = _C._rnn_layer(self.mode, x, h0, c0, w, self.bidirectional, self.batch_first)
@@ -268,8 +272,8 @@ class GRU(RNNBase):
 
 
 class LSTM(RNNBase):
-    """Long short-term memory, PyTorch's gate order i, f, g, o. proj_size > 0 raises
-    NotImplementedError."""
+    """Long short-term memory, PyTorch's gate order i, f, g, o; with proj_size > 0 each
+    h_t is projected by weight_hr (h_t = W_hr (o_t * tanh(c_t))), as in PyTorch."""
 
     def __init__(self, *args, **kwargs):
         super().__init__("LSTM", *args, **kwargs)
@@ -376,7 +380,7 @@ class RNNCellBase(Module):
                                    f"{_scalar(w.dtype)}")
 
     def _step(self, mode, input, hx, cx):
-        w = [self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh]
+        w = [self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, None]
         return _C._rnn_layer(mode, input.unsqueeze(0), None if hx is None else hx.unsqueeze(0),
                              None if cx is None else cx.unsqueeze(0), w, False, False)
 
