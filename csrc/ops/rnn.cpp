@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "autograd/node.h"
 #include "kernels/gemm.h"
@@ -102,10 +103,9 @@ void forward_direction(const Geometry& g, int64_t d, const T* x, const Tensor& w
   const T* bh = ptr<T>(b_hh);
   if (g.has_bias) {
     const int64_t fold = g.mode == RnnMode::Gru ? 2 * H : G;
-    for (int64_t r = 0; r < N; ++r) {
-      T* row = gx + r * G;
-      for (int64_t j = 0; j < G; ++j) row[j] = bi[j] + (j < fold ? bh[j] : T(0));
-    }
+    std::vector<T> brow(bi, bi + G);
+    for (int64_t j = 0; j < fold; ++j) brow[j] += bh[j];
+    for (int64_t r = 0; r < N; ++r) std::memcpy(gx + r * G, brow.data(), sizeof(T) * G);
   }
   kernels::gemm<T>(N, G, I, x, I, 1, w_ih->data_as<T>(), w_ih->strides[1], w_ih->strides[0], gx, G, g.has_bias);
 
