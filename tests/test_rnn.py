@@ -470,3 +470,20 @@ def test_many_shapes_against_torch():
         T, B, I, H = (int(v) for v in rng.integers(1, 6, size=4))
         run_parity(kind, tg.float64, T=T, B=B, I=I, H=H, num_layers=int(rng.integers(1, 3)),
                    bidirectional=bool(rng.integers(0, 2)), batch_first=bool(rng.integers(0, 2)), seed=i)
+
+
+@pytest.mark.parametrize("isa", ["portable", "avx2", "avx512"])
+def test_every_instruction_set(isa):
+    """The float32 gate loops have one build per instruction set (chosen like vec_unary's)."""
+    before = tg._C._vec_isa()
+    try:
+        tg._C._set_vec_isa(isa)
+    except ValueError:
+        pytest.skip(f"this CPU cannot run {isa}")
+    try:
+        assert tg._C._vec_isa() == isa
+        for kind in KINDS:
+            run_parity(kind, tg.float32, H=21, num_layers=2, bidirectional=True, batch_first=True)  # H: a tail
+        run_parity("RNN", tg.float32, H=21, nonlinearity="relu")
+    finally:
+        tg._C._set_vec_isa(before)

@@ -23,8 +23,9 @@ inline int64_t rnn_saved(RnnMode m) { return m == RnnMode::Lstm ? 5 : m == RnnMo
 template <class T>
 struct RnnStepForward {
   int64_t B = 0, H = 0;
-  const T* gx = nullptr;  // [B, G*H]: input projection plus the biases folded into it
-  int64_t gx_rs = 0;      //   (b_ih and b_hh, except GRU's b_hn)
+  const T* gx = nullptr;  // [B, G*H]: input projection (+ h_prev @ W_hh^T but for GRU)
+  int64_t gx_rs = 0;
+  const T* bias = nullptr;  // [G*H]: b_ih + b_hh, except GRU's b_hn (null without bias)
   const T* gh = nullptr;  // [B, G*H] contiguous: h_prev @ W_hh^T (GRU; the others may have
                           //   it added into gx already and pass null)
   const T* bhn = nullptr; // GRU: b_hh's n block (null without bias)

@@ -2,4 +2,4 @@
 // run-time choice).
 #include "kernels/rnn_impl.h"
 
-TG_RNN_KERNELS(avx512)
+TG_RNN_KERNELS(avx512, 64)

@@ -8,6 +8,7 @@
 
 #include "kernels/rnn.h"
 #include "kernels/vec_unary.h"
+#include "kernels/vmath.h"
 
 namespace tg::kernels {
 namespace {
@@ -31,28 +32,23 @@ void forward_rows(RnnMode mode, const RnnStepForward<T>& s, int64_t b0, int64_t 
   for (int64_t b = b0; b < b1; ++b) {
     const T* gx = s.gx + b * s.gx_rs;
     const T* gh = s.gh ? s.gh + b * G : nullptr;
+    const T* bs = s.bias;
     T* h = s.h + b * s.h_rs;
     switch (mode) {
       case RnnMode::Tanh:
-        if (gh)
-          for (int64_t j = 0; j < H; ++j) h[j] = gx[j] + gh[j];
-        else
-          for (int64_t j = 0; j < H; ++j) h[j] = gx[j];
+        for (int64_t j = 0; j < H; ++j) h[j] = gx[j] + (gh ? gh[j] : T(0)) + (bs ? bs[j] : T(0));
         tanh_(h, H);
         break;
       case RnnMode::Relu:
         for (int64_t j = 0; j < H; ++j) {
-          const T a = gh ? gx[j] + gh[j] : gx[j];
+          const T a = gx[j] + (gh ? gh[j] : T(0)) + (bs ? bs[j] : T(0));
           h[j] = a > T(0) ? a : (a != a ? a : T(0));
         }
         break;
       case RnnMode::Lstm: {
         T* a = s.act + b * s.act_rs;
         T* c = s.c + b * H;
-        if (gh)
-          for (int64_t j = 0; j < G; ++j) a[j] = gx[j] + gh[j];
-        else
-          for (int64_t j = 0; j < G; ++j) a[j] = gx[j];
+        for (int64_t j = 0; j < G; ++j) a[j] = gx[j] + (gh ? gh[j] : T(0)) + (bs ? bs[j] : T(0));
         sigmoid_(a, 2 * H);
         tanh_(a + 2 * H, H);
         sigmoid_(a + 3 * H, H);
@@ -67,7 +63,7 @@ void forward_rows(RnnMode mode, const RnnStepForward<T>& s, int64_t b0, int64_t 
       case RnnMode::Gru: {
         T* a = s.act + b * s.act_rs;
         const T* hp = s.hp + b * s.hp_rs;
-        for (int64_t j = 0; j < 2 * H; ++j) a[j] = gx[j] + gh[j];
+        for (int64_t j = 0; j < 2 * H; ++j) a[j] = gx[j] + gh[j] + (bs ? bs[j] : T(0));
         sigmoid_(a, 2 * H);
         T* ghn = a + 3 * H;
         if (s.bhn)
@@ -76,10 +72,82 @@ void forward_rows(RnnMode mode, const RnnStepForward<T>& s, int64_t b0, int64_t 
           for (int64_t j = 0; j < H; ++j) ghn[j] = gh[2 * H + j];
         T* n = a + 2 * H;
         const T *r = a, *z = a + H;
-        for (int64_t j = 0; j < H; ++j) n[j] = gx[2 * H + j] + r[j] * ghn[j];
+        for (int64_t j = 0; j < H; ++j) n[j] = gx[2 * H + j] + (bs ? bs[2 * H + j] : T(0)) + r[j] * ghn[j];
         tanh_(n, H);
         for (int64_t j = 0; j < H; ++j) h[j] = (T(1) - z[j]) * n[j] + z[j] * hp[j];
         break;
+      }
+    }
+  }
+}
+
+// float32 forward rows in one pass on SIMD lanes of type F (vmath.h's sigmoid and tanh, the
+// formulas vec_unary uses): each vector of H columns loads its gates, computes them and
+// stores the saved activations, c and h, with no intermediate pass over the row.
+template <class F>
+inline F ld(const float* p, int64_t w) {
+  constexpr int64_t W = sizeof(F) / sizeof(float);
+  if (w == W) {
+    F v;
+    __builtin_memcpy(&v, p, sizeof(F));
+    return v;
+  }
+  return v_load_n<F>(p, w);
+}
+template <class F>
+inline void st(float* p, F v, int64_t w) {
+  constexpr int64_t W = sizeof(F) / sizeof(float);
+  if (w == W) __builtin_memcpy(p, &v, sizeof(F));
+  else v_store_n<F>(p, v, w);
+}
+
+template <class F, class I>
+void forward_rows_simd(RnnMode mode, const RnnStepForward<float>& s, int64_t b0, int64_t b1) {
+  if (mode == RnnMode::Relu) return forward_rows<float>(mode, s, b0, b1);
+  constexpr int64_t W = sizeof(F) / sizeof(float);
+  const int64_t H = s.H, G = rnn_gates(mode) * H;
+  for (int64_t b = b0; b < b1; ++b) {
+    const float* gx = s.gx + b * s.gx_rs;
+    const float* gh = s.gh ? s.gh + b * G : nullptr;
+    float* h = s.h + b * s.h_rs;
+    for (int64_t j = 0; j < H; j += W) {
+      const int64_t w = H - j < W ? H - j : W;
+      auto pre = [&](int64_t k) {  // gate block k's pre-activation at columns j..j+w
+        F v = ld<F>(gx + k * H + j, w);
+        if (s.bias) v += ld<F>(s.bias + k * H + j, w);
+        return gh ? v + ld<F>(gh + k * H + j, w) : v;
+      };
+      switch (mode) {
+        case RnnMode::Tanh:
+          st<F>(h + j, v_tanh<F, I>(pre(0)), w);
+          break;
+        case RnnMode::Lstm: {
+          float* a = s.act + b * s.act_rs;
+          float* c = s.c + b * H;
+          const F ig = v_sigmoid<F, I>(pre(0)), fg = v_sigmoid<F, I>(pre(1)), gg = v_tanh<F, I>(pre(2)),
+                  og = v_sigmoid<F, I>(pre(3));
+          const F cn = fg * ld<F>(c + j, w) + ig * gg;
+          const F tc = v_tanh<F, I>(cn);
+          st<F>(a + j, ig, w), st<F>(a + H + j, fg, w), st<F>(a + 2 * H + j, gg, w), st<F>(a + 3 * H + j, og, w);
+          st<F>(a + 4 * H + j, tc, w);
+          st<F>(c + j, cn, w);
+          st<F>(h + j, og * tc, w);
+          break;
+        }
+        case RnnMode::Gru: {
+          float* a = s.act + b * s.act_rs;
+          const F r = v_sigmoid<F, I>(pre(0)), z = v_sigmoid<F, I>(pre(1));
+          F ghn = gh ? ld<F>(gh + 2 * H + j, w) : F{};
+          if (s.bhn) ghn += ld<F>(s.bhn + j, w);
+          F xn = ld<F>(gx + 2 * H + j, w);
+          if (s.bias) xn += ld<F>(s.bias + 2 * H + j, w);
+          const F n = v_tanh<F, I>(xn + r * ghn);
+          st<F>(a + j, r, w), st<F>(a + H + j, z, w), st<F>(a + 2 * H + j, n, w), st<F>(a + 3 * H + j, ghn, w);
+          st<F>(h + j, (1.f - z) * n + z * ld<F>(s.hp + b * s.hp_rs + j, w), w);
+          break;
+        }
+        case RnnMode::Relu:
+          break;
       }
     }
   }
@@ -176,10 +244,14 @@ void backward_rows(RnnMode mode, const RnnStepBackward<T>& s, int64_t b0, int64_
 }  // namespace tg::kernels
 
 // The float32 entry points of one instruction set.
-#define TG_RNN_KERNELS(isa)                                                                            \
+#define TG_RNN_KERNELS(isa, BYTES)                                                                     \
   namespace tg::kernels {                                                                              \
+  namespace {                                                                                          \
+  typedef float RF_##isa __attribute__((vector_size(BYTES)));                                          \
+  typedef int32_t RI_##isa __attribute__((vector_size(BYTES)));                                        \
+  }                                                                                                    \
   void rnn_forward_rows_##isa(RnnMode m, const RnnStepForward<float>& s, int64_t b0, int64_t b1) {    \
-    forward_rows<float>(m, s, b0, b1);                                                                 \
+    forward_rows_simd<RF_##isa, RI_##isa>(m, s, b0, b1);                                               \
   }                                                                                                    \
   void rnn_backward_rows_##isa(RnnMode m, const RnnStepBackward<float>& s, int64_t b0, int64_t b1) {  \
     backward_rows<float>(m, s, b0, b1);                                                                \

@@ -96,18 +96,19 @@ void forward_direction(const Geometry& g, int64_t d, const T* x, const Tensor& w
   const bool rev = d == 1;
   const Seq sg(g.batch_first, g.T, B, G), so(g.batch_first, g.T, B, g.D * P), sh(g.batch_first, g.T, B, H),
       sp(g.batch_first, g.T, B, P), sa(g.batch_first, g.T, B, S);
-  // GX = biases + X @ W_ih^T, the biases of b_hh folded in except GRU's n block.
+  // GX = X @ W_ih^T; the gate kernel adds the biases (b_ih + b_hh folded into one row,
+  // except GRU's b_hn, which r multiplies).
   Tensor gx_t = empty({N, G}, dtype_of<T>::value);
   T* gx = gx_t->data_as<T>();
   const T* bi = ptr<T>(b_ih);
   const T* bh = ptr<T>(b_hh);
+  std::vector<T> brow;
   if (g.has_bias) {
     const int64_t fold = g.mode == RnnMode::Gru ? 2 * H : G;
-    std::vector<T> brow(bi, bi + G);
+    brow.assign(bi, bi + G);
     for (int64_t j = 0; j < fold; ++j) brow[j] += bh[j];
-    for (int64_t r = 0; r < N; ++r) std::memcpy(gx + r * G, brow.data(), sizeof(T) * G);
   }
-  kernels::gemm<T>(N, G, I, x, I, 1, w_ih->data_as<T>(), w_ih->strides[1], w_ih->strides[0], gx, G, g.has_bias);
+  kernels::gemm<T>(N, G, I, x, I, 1, w_ih->data_as<T>(), w_ih->strides[1], w_ih->strides[0], gx, G, false);
 
   Tensor gh_t = g.mode == RnnMode::Gru ? empty({B, G}, dtype_of<T>::value) : nullptr;
   Tensor c_t = empty({B, H}, dtype_of<T>::value);
@@ -158,6 +159,7 @@ void forward_direction(const Geometry& g, int64_t d, const T* x, const Tensor& w
     kernels::RnnStepForward<T> st;
     st.B = B, st.H = H;
     st.gx = gx + sg.at(t), st.gx_rs = sg.rs;
+    st.bias = g.has_bias ? brow.data() : nullptr;
     st.gh = g.mode == RnnMode::Gru ? gh : nullptr;
     st.bhn = (g.mode == RnnMode::Gru && bh) ? bh + 2 * H : nullptr;
     st.hp = hprev, st.hp_rs = hprev_rs;
