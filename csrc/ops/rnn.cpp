@@ -46,6 +46,12 @@ T* ptr(const Tensor& t) {
 
 Tensor dense(const Tensor& t) { return t ? contiguous(t) : nullptr; }
 
+// memcpy of `bytes`, nothing for 0 (an empty batch may bring null pointers, which memcpy
+// must not see even with a zero size).
+inline void copy_n(void* dst, const void* src, size_t bytes) {
+  if (bytes) std::memcpy(dst, src, bytes);
+}
+
 struct Geometry {
   RnnMode mode;
   int64_t T, B, I, H, D;
@@ -93,6 +99,7 @@ void forward_direction(const Geometry& g, int64_t d, const T* x, const Tensor& w
                        const Tensor& b_ih, const Tensor& b_hh, const Tensor& w_hr, const T* h0, const T* c0, T* out,
                        T* hn, T* cn, DirSaved* save) {
   const int64_t N = g.N(), B = g.B, H = g.H, P = g.P, G = g.G(), S = g.S(), I = g.I;
+  if (B == 0) return;  // empty outputs; backward gives zero weight gradients
   const bool rev = d == 1;
   const Seq sg(g.batch_first, g.T, B, G), so(g.batch_first, g.T, B, g.D * P), sh(g.batch_first, g.T, B, H),
       sp(g.batch_first, g.T, B, P), sa(g.batch_first, g.T, B, S);
@@ -114,7 +121,7 @@ void forward_direction(const Geometry& g, int64_t d, const T* x, const Tensor& w
   Tensor c_t = empty({B, H}, dtype_of<T>::value);
   T* c = c_t->data_as<T>();
   if (g.mode == RnnMode::Lstm) {
-    if (c0) std::memcpy(c, c0, sizeof(T) * B * H);
+    if (c0) copy_n(c, c0, sizeof(T) * B * H);
     else std::fill(c, c + B * H, T(0));
   }
   Tensor act_scratch = (!save && S > 0) ? empty({B, S}, dtype_of<T>::value) : nullptr;
@@ -146,10 +153,10 @@ void forward_direction(const Geometry& g, int64_t d, const T* x, const Tensor& w
     const int64_t t = rev ? g.T - 1 - s : s;
     if (save) {
       T* hp = save->hp->data_as<T>() + sp.at(t);
-      for (int64_t b = 0; b < B; ++b) std::memcpy(hp + b * sp.rs, hprev + b * hprev_rs, sizeof(T) * P);
+      for (int64_t b = 0; b < B; ++b) copy_n(hp + b * sp.rs, hprev + b * hprev_rs, sizeof(T) * P);
       if (save->cp) {
         T* cp = save->cp->data_as<T>() + sh.at(t);
-        for (int64_t b = 0; b < B; ++b) std::memcpy(cp + b * sh.rs, c + b * H, sizeof(T) * H);
+        for (int64_t b = 0; b < B; ++b) copy_n(cp + b * sh.rs, c + b * H, sizeof(T) * H);
       }
     }
     // GRU keeps W_hn h apart (r multiplies it); the others add h_prev @ W_hh^T into GX.
@@ -175,8 +182,8 @@ void forward_direction(const Geometry& g, int64_t d, const T* x, const Tensor& w
                        outd + so.at(t), so.rs, false);
     hprev = outd + so.at(t), hprev_rs = so.rs;
   }
-  for (int64_t b = 0; b < B; ++b) std::memcpy(hn + b * P, hprev + b * hprev_rs, sizeof(T) * P);
-  if (cn) std::memcpy(cn, c, sizeof(T) * B * H);
+  for (int64_t b = 0; b < B; ++b) copy_n(hn + b * P, hprev + b * hprev_rs, sizeof(T) * P);
+  if (cn) copy_n(cn, c, sizeof(T) * B * H);
 }
 
 // Column sums of an [N, G] matrix into out[G].
@@ -195,6 +202,11 @@ void backward_direction(const Geometry& g, int64_t d, const T* x, const T* out, 
                         const T* gcn, T* dx, bool dx_accumulate, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* db_ih,
                         T* db_hh, T* dw_hr) {
   const int64_t N = g.N(), B = g.B, H = g.H, P = g.P, G = g.G(), S = g.S(), I = g.I;
+  if (B == 0) {  // an empty batch: the weights' gradients are zeros (the rest is empty)
+    for (auto [p, n] : {std::pair{dw_ih, G * I}, {dw_hh, G * P}, {db_ih, G}, {db_hh, G}, {dw_hr, P * H}})
+      if (p) std::fill(p, p + n, T(0));
+    return;
+  }
   const bool rev = d == 1;
   const Seq sg(g.batch_first, g.T, B, G), so(g.batch_first, g.T, B, g.D * P), sh(g.batch_first, g.T, B, H),
       sp(g.batch_first, g.T, B, P), sa(g.batch_first, g.T, B, S);
@@ -206,7 +218,7 @@ void backward_direction(const Geometry& g, int64_t d, const T* x, const T* out, 
   Tensor dh_t = empty({B, P}, dtype_of<T>::value), dhp_t = empty({B, P}, dtype_of<T>::value);
   T* dh = dh_t->data_as<T>();
   T* dhp = dhp_t->data_as<T>();
-  if (ghn) std::memcpy(dh, ghn, sizeof(T) * B * P);
+  if (ghn) copy_n(dh, ghn, sizeof(T) * B * P);
   else std::fill(dh, dh + B * P, T(0));
   // With a projection: dP = d h of every step (for dW_hr), d of o * tanh(c), and the
   // kernel's (unused, zero) direct part of d h_prev, all apart.
@@ -216,7 +228,7 @@ void backward_direction(const Geometry& g, int64_t d, const T* x, const T* out, 
   Tensor dc_t = lstm ? empty({B, H}, dtype_of<T>::value) : nullptr;
   T* dc = ptr<T>(dc_t);
   if (lstm) {
-    if (gcn) std::memcpy(dc, gcn, sizeof(T) * B * H);
+    if (gcn) copy_n(dc, gcn, sizeof(T) * B * H);
     else std::fill(dc, dc + B * H, T(0));
   }
   const T* whh = w_hh->data_as<T>();
@@ -256,8 +268,8 @@ void backward_direction(const Geometry& g, int64_t d, const T* x, const T* out, 
                        !g.proj);
     std::swap(dh, dhp);
   }
-  if (dh0) std::memcpy(dh0, dh, sizeof(T) * B * P);
-  if (dc0 && lstm) std::memcpy(dc0, dc, sizeof(T) * B * H);
+  if (dh0) copy_n(dh0, dh, sizeof(T) * B * P);
+  if (dc0 && lstm) copy_n(dc0, dc, sizeof(T) * B * H);
   if (dx)
     kernels::gemm<T>(N, I, G, dax, G, 1, w_ih->data_as<T>(), w_ih->strides[0], w_ih->strides[1], dx, I,
                      dx_accumulate);
@@ -265,7 +277,7 @@ void backward_direction(const Geometry& g, int64_t d, const T* x, const T* out, 
   if (dw_hh) kernels::gemm<T>(G, P, N, dah, 1, G, sv.hp->data_as<T>(), P, 1, dw_hh, P, false);
   if (dw_hr) kernels::gemm<T>(P, H, N, dP_t->data_as<T>(), 1, P, sv.hraw->data_as<T>(), H, 1, dw_hr, H, false);
   if (db_ih) col_sum<T>(dax, N, G, db_ih);
-  if (db_hh && db_ih && dah == dax) std::memcpy(db_hh, db_ih, sizeof(T) * G);
+  if (db_hh && db_ih && dah == dax) copy_n(db_hh, db_ih, sizeof(T) * G);
   else if (db_hh) col_sum<T>(dah, N, G, db_hh);
 }
 
