@@ -780,6 +780,53 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
             kw["value"] = maybe_bad(scalar(), 0.2)
         return f"F.pad(x, {pad!r:.60}, **{kw!r:.60})", lambda: F.pad(x, pad, **kw)
 
+    @entry(3)
+    def sequence(infos):
+        """tril/triu (and in place), cumsum/cumprod, sort/argsort/topk, repeat, roll, flip,
+        multinomial."""
+        x = tensor(infos=infos)
+        op = rng.choice(["tril", "triu", "tril_", "triu_", "cumsum", "cumprod", "cumsum_", "cumprod_", "sort",
+                         "argsort", "topk",
+                         "repeat", "roll", "flip", "multinomial"])
+        if op in ("tril", "triu"):
+            diag = maybe_bad(rng.choice([0, 1, -1, 3, 2 ** 62, -(2 ** 63)]), 0.15)
+            return f"tg.{op}(x, {diag!r})", lambda: getattr(tg, op)(x, diag)
+        if op in ("tril_", "triu_"):
+            diag = maybe_bad(rng.choice([0, 1, -1]), 0.15)
+            return f"x.{op}({diag!r})", lambda: getattr(x, op)(diag), "mut"
+        if op in ("cumsum_", "cumprod_"):
+            kw = {"dtype": dtype_arg()} if rng.random() < 0.2 else {}
+            d = maybe_bad(dim(), 0.1)
+            return f"x.{op}({d!r}, **{kw!r})", lambda: getattr(x, op)(d, **kw), "mut"
+        if op in ("cumsum", "cumprod"):
+            kw = {"dtype": dtype_arg()} if rng.random() < 0.3 else {}
+            d = maybe_bad(dim(), 0.1)
+            return f"tg.{op}(x, {d!r}, **{kw!r})", lambda: getattr(tg, op)(x, d, **kw)
+        if op in ("sort", "argsort"):
+            d, desc = maybe_bad(dim(), 0.1), maybe_bad(rng.choice([True, False]), 0.1)
+            kw = {"stable": maybe_bad(rng.choice([True, False]), 0.2)} if rng.random() < 0.3 else {}
+            return f"tg.{op}(x, {d!r}, {desc!r}, **{kw!r})", lambda: getattr(tg, op)(x, d, desc, **kw)
+        if op == "topk":
+            k, d = maybe_bad(count(), 0.1), maybe_bad(dim(), 0.1)
+            largest, srt = maybe_bad(rng.choice([True, False]), 0.1), rng.choice([True, False])
+            return f"tg.topk(x, {k!r}, {d!r}, {largest!r}, {srt!r})", lambda: tg.topk(x, k, d, largest, srt)
+        if op == "repeat":
+            sizes = size_args()
+            return f"x.repeat(*{sizes!r})", lambda: x.repeat(*sizes)
+        if op == "roll":
+            n = rng.randrange(0, 3)
+            shifts = maybe_bad(rng.choice([rng.choice([1, -2, 0, 2 ** 62, -(2 ** 63)]),
+                                           tuple(rng.choice([1, -1, 5]) for _ in range(n))]), 0.1)
+            dims_ = rng.choice([None, dim(), tuple(dim() for _ in range(rng.randrange(0, 3)))])
+            return f"tg.roll(x, {shifts!r}, {dims_!r})", lambda: tg.roll(x, shifts, dims_)
+        if op == "flip":
+            d = maybe_bad(tuple(dim() for _ in range(rng.randrange(0, 3))), 0.15)
+            return f"tg.flip(x, {d!r})", lambda: tg.flip(x, d)
+        p = tensor(rng.choice([tg.float32, tg.float64, tg.float64, tg.int64]),
+                   [rng.choice([0, 1, 3])] * rng.choice([1, 2, 2, 3]) if rng.random() < 0.8 else None, infos)
+        n, repl = maybe_bad(count(), 0.1), maybe_bad(rng.choice([True, False]), 0.1)
+        return f"tg.multinomial(p, {n!r}, {repl!r})", lambda: tg.multinomial(p, n, repl)
+
     @entry(2)
     def resizing(infos):
         nd = rng.choice([2, 3, 3, 4, 4, 5, 6])
@@ -901,6 +948,98 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
         p = maybe_bad(rng.choice([0.0, 0.5, 1.0, -0.1, 1.5, float("nan")]))
         training = maybe_bad(rng.choice([True, False]), 0.1)
         return f"F.{name}(x, {p!r}, {training!r})", lambda: getattr(F, name)(x, p, training), "pure"
+
+    @entry(2, kind="mut")
+    def embedding_norm(infos):
+        """F.embedding (max_norm renormalizes the weight in place on success), nn.Embedding,
+        F.one_hot, F.layer_norm / group_norm / rms_norm with their modules, and the
+        nn.utils gradient clipping."""
+        def asserts(fn):
+            """PyTorch itself checks padding_idx (and Embedding's shapes) with `assert`: an
+            AssertionError is the expected refusal there, counted as a ValueError."""
+            def run():
+                try:
+                    return fn()
+                except AssertionError as e:
+                    raise ValueError(f"AssertionError: {e}") from None
+            return run
+
+        r = rng.random()
+        if r < 0.3:
+            w = tensor(rng.choice([tg.float32, tg.float64, tg.float32, tg.int64]),
+                       [rng.choice([0, 1, 3, 5]), rng.choice([0, 1, 2, 4])] if rng.random() < 0.8 else None, infos)
+            idx = tensor(rng.choice([tg.int64, tg.int64, tg.int64, tg.float32, tg.bool]), infos=infos)
+            if rng.random() < 0.1:
+                idx = bad()
+            kw = {}
+            if rng.random() < 0.4:
+                kw["padding_idx"] = maybe_bad(rng.choice([None, 0, 1, -1, 4, -6, 100]))
+            if rng.random() < 0.3:
+                kw["scale_grad_by_freq"] = maybe_bad(rng.choice([True, False]), 0.1)
+            if rng.random() < 0.2:
+                kw["max_norm"] = maybe_bad(rng.choice([1.0, 0.0, -1.0, float("nan")]), 0.1)
+                kw["norm_type"] = rng.choice([2.0, 1.0, float("inf"), 0.0, -1.0])
+            if rng.random() < 0.05:
+                kw["sparse"] = maybe_bad(True, 0.3)
+            kind = "mut" if kw.get("max_norm") is not None else "pure"
+            return f"F.embedding(idx, w, **{kw})", asserts(lambda: F.embedding(idx, w, **kw)), kind
+        if r < 0.4:
+            n, d = maybe_bad(rng.choice([1, 3, 5]), 0.1), maybe_bad(rng.choice([0, 2]), 0.1)
+            kw = {"padding_idx": maybe_bad(rng.choice([None, 0, -1, 5, -9]), 0.1)} if rng.random() < 0.5 else {}
+            idx = tensor(rng.choice([tg.int64, tg.int64, tg.float32]), infos=infos)
+            return f"nn.Embedding({n!r}, {d!r}, **{kw})(idx)", asserts(lambda: nn.Embedding(n, d, **kw)(idx)), "pure"
+        if r < 0.5:
+            x = tensor(rng.choice([tg.int64, tg.int64, tg.int64, tg.float32, tg.bool]), infos=infos)
+            c = maybe_bad(rng.choice([-1, -1, 0, 1, 3, 5, -2, 2 ** 40]), 0.15)
+            return f"F.one_hot(x, {c!r})", lambda: F.one_hot(x, c), "pure"
+        if r < 0.8:
+            x = tensor(rng.choice([tg.float32, tg.float64, tg.float32, tg.int64]), infos=infos)
+            k = rng.choice([0, 1, 1, 2, 3])
+            ns = list(x.shape[x.ndim - k:]) if k <= x.ndim else [2] * k
+            if rng.random() < 0.2:
+                ns = [rng.choice([0, 1, 2, 3, -1]) for _ in range(k)]
+            if rng.random() < 0.1:
+                ns = bad()
+
+            def param():
+                q = rng.random()
+                if q < 0.3:
+                    return None
+                if q < 0.85 and isinstance(ns, list) and all(isinstance(s, int) and s >= 0 for s in ns):
+                    return tensor(rng.choice([x.dtype, x.dtype, tg.float64]), ns, infos)
+                return tensor(infos=infos) if q < 0.95 else bad()
+            w, b = param(), param()
+            eps = maybe_bad(rng.choice([1e-5, 0.0, -1.0, float("nan")]), 0.1)
+            f = rng.random()
+            if f < 0.6:
+                return f"F.layer_norm(x, {ns!r}, w, b, {eps!r})", lambda: F.layer_norm(x, ns, w, b, eps), "pure"
+            if f < 0.8:
+                return f"F.rms_norm(x, {ns!r}, w, {eps!r})", lambda: F.rms_norm(x, ns, w, eps), "pure"
+            g = maybe_bad(rng.choice([1, 2, 3, 0, -1]), 0.1)
+            return f"F.group_norm(x, {g!r}, w, b, {eps!r})", lambda: F.group_norm(x, g, w, b, eps), "pure"
+        if r < 0.9:
+            x = tensor(rng.choice([tg.float32, tg.float64, tg.int64]), infos=infos)
+            name = rng.choice(["LayerNorm", "RMSNorm", "GroupNorm"])
+            a = maybe_bad(rng.choice([1, 2, 3, [2, 3], (3,)]), 0.1)
+            if name == "GroupNorm":
+                c = maybe_bad(rng.choice([1, 2, 3]), 0.1)
+                return f"nn.GroupNorm({a!r}, {c!r})(x)", lambda: nn.GroupNorm(a, c)(x), "pure"
+            return f"nn.{name}({a!r})(x)", lambda: getattr(nn, name)(a)(x), "pure"
+        params = []
+        for _ in range(rng.randrange(0, 4)):
+            p = nn.Parameter(tg.tensor(array(small_shape(), rng.choice([tg.float32, tg.float64]))))
+            if rng.random() < 0.8:
+                p.grad = tg.tensor(array(list(p.shape), p.dtype))
+            params.append(p)
+        arg = maybe_bad(rng.choice([params, params, params[0] if params else params, iter(params)]), 0.1)
+        if rng.random() < 0.5:
+            mx = maybe_bad(rng.choice([1.0, 0.0, -1.0, 1e30]), 0.15)
+            nt = maybe_bad(rng.choice([2.0, 1.0, "inf", float("inf"), 0.5, 0, -1.0]), 0.15)
+            fin = rng.choice([True, False])
+            return (f"clip_grad_norm_(params, {mx!r}, {nt!r}, {fin})",
+                    lambda: nn.utils.clip_grad_norm_(arg, mx, nt, error_if_nonfinite=fin))
+        v = maybe_bad(rng.choice([1.0, 0.0, -1.0, float("nan")]), 0.15)
+        return f"clip_grad_value_(params, {v!r})", lambda: nn.utils.clip_grad_value_(arg, v)
 
     @entry(2)
     def recurrent(infos):

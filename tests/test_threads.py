@@ -192,3 +192,41 @@ def test_set_num_threads_rejects_bad_values(restore_threads):
     with pytest.raises(TypeError):
         tg.set_num_threads("2")
     assert tg.get_num_threads() >= 1
+
+
+def test_embedding_and_layer_norm_backward_from_threads():
+    """The embedding scatter-add (repeated indices) and the fused layer-norm backward run
+    parallel regions from several Python threads at once; each gives the sequential result
+    bit for bit (their kernels own disjoint outputs per task and sum in a fixed order)."""
+    rng = np.random.default_rng(3)
+    idx = tg.tensor(rng.integers(0, 50, size=(64, 40)))
+    g_emb = tg.tensor(rng.standard_normal((64, 40, 300)).astype(np.float32))
+    w0 = rng.standard_normal((50, 300)).astype(np.float32)
+    x0 = rng.standard_normal((512, 160)).astype(np.float32)
+    g_ln = tg.tensor(rng.standard_normal((512, 160)).astype(np.float32))
+
+    def run():
+        w = tg.tensor(w0, requires_grad=True)
+        F.embedding(idx, w, padding_idx=3).backward(g_emb)
+        x = tg.tensor(x0, requires_grad=True)
+        lw = tg.ones(160, requires_grad=True)
+        F.layer_norm(x, (160,), lw).backward(g_ln)
+        return [w.grad.numpy(), x.grad.numpy(), lw.grad.numpy()]
+
+    want = run()
+    errors = []
+
+    def work():
+        try:
+            for _ in range(3):
+                for a, b in zip(run(), want):
+                    np.testing.assert_array_equal(a, b)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors

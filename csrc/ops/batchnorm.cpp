@@ -116,6 +116,14 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   const DType dt = input->dtype;
   TG_CHECK(is_floating(dt), RuntimeError, "\"batch_norm\" not implemented for '", dtype_name(dt),
            "' (input ", shape_str(input->shape), ")");
+  // Below 2 dimensions PyTorch reads no channel count: its errors are then those of the running
+  // stats (defined in evaluation mode, and of the wrong size: RuntimeError), else IndexError.
+  TG_CHECK(input->ndim() >= 2 || training || running_mean, RuntimeError,
+           "running_mean must be defined in evaluation mode");
+  TG_CHECK(input->ndim() >= 2 || !running_mean, RuntimeError,
+           "batch_norm: expected an input with at least 2 dimensions (N, C, ...), got input size ",
+           shape_str(input->shape), " (so running_mean should contain no elements, not ",
+           running_mean ? running_mean->numel() : 0, ")");
   TG_CHECK(input->ndim() >= 2, IndexError,
            "batch_norm: expected an input with at least 2 dimensions (N, C, ...), got input size ",
            shape_str(input->shape));
@@ -127,13 +135,16 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   TG_CHECK(!training || eps > 0, ValueError,
            "batch_norm eps must be positive during training, but got ", eps);
   TG_CHECK(!(eps < 0), ValueError, "batch_norm eps must be non-negative, but got ", eps);
+  // PyTorch's order: evaluation mode needs both running stats (RuntimeError) before the
+  // "both or neither" check (ValueError).
+  TG_CHECK(training || running_mean, RuntimeError, "running_mean must be defined in evaluation mode");
+  TG_CHECK(training || running_var, RuntimeError, "running_var must be defined in evaluation mode");
   TG_CHECK(!running_mean == !running_var, ValueError,
            "running_mean and running_var must either both be None or neither be None");
   check_channel_tensor(weight, "weight", C, dt);
   check_channel_tensor(bias, "bias", C, dt);
   check_channel_tensor(running_mean, "running_mean", C, dt);
   check_channel_tensor(running_var, "running_var", C, dt);
-  TG_CHECK(training || running_mean, RuntimeError, "running_mean must be defined in evaluation mode");
   if (running_mean) {
     check_running_stat(running_mean, "running_mean");
     check_running_stat(running_var, "running_var");

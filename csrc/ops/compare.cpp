@@ -51,13 +51,21 @@ Tensor logical_xor(const Tensor& a, const Tensor& b) {
 // ---- bitwise -----------------------------------------------------------------------------
 
 namespace {
+// PyTorch's dispatch raises NotImplementedError (a RuntimeError) for a floating result type.
+void check_integral(DType rt, const char* op) {
+  TG_CHECK(!is_floating(rt), NotImplementedError, "\"", op, "\" not implemented for '", dtype_name(rt), "'");
+}
+
 template <class F>
 Tensor bitwise(const Tensor& a, const Tensor& b, const char* op, F f) {
-  return binary_kernel<Types::Integral>(a, b, result_type({a, b}), op, f);
+  const DType rt = result_type({a, b});
+  check_integral(rt, op);
+  return binary_kernel<Types::Integral>(a, b, rt, op, f);
 }
 }  // namespace
 
 Tensor bitwise_not(const Tensor& a) {
+  check_integral(a->dtype, "bitwise_not_cpu");
   return unary_kernel<Types::Integral>(a, a->dtype, "bitwise_not_cpu", [](auto x) {
     if constexpr (std::is_same_v<decltype(x), bool>) return !x;
     else return decltype(x)(~x);

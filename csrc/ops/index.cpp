@@ -474,6 +474,12 @@ Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const T
   TG_CHECK(src->dtype == self->dtype, RuntimeError, "scatter(): Expected self.dtype to be equal to ",
            "src.dtype (got ", dtype_name(self->dtype), " and ", dtype_name(src->dtype), ")");
   check_dim_index("scatter_add", self, dim, index);
+  // PyTorch compares index's sizes with src's over self's dims before the dims count: a src
+  // with some but fewer dims fails there, reading a dim src lacks (IndexError)
+  TG_CHECK(index->numel() == 0 || src->ndim() == 0 || src->ndim() >= self->ndim(), IndexError,
+           "Dimension out of range (expected to be in range of [", -src->ndim(), ", ", src->ndim() - 1,
+           "], but got ", src->ndim(), ") (scatter_add: src ", shape_str(src->shape), ", index ",
+           shape_str(index->shape), ")");
   TG_CHECK(src->ndim() == index->ndim() || (src->ndim() <= 1 && index->ndim() <= 1), RuntimeError,
            "Index tensor must have the same number of dimensions as src tensor (index shape ",
            shape_str(index->shape), ", src shape ", shape_str(src->shape), ")");

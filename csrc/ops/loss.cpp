@@ -306,6 +306,8 @@ kernels::ClassLayout class_layout(const Tensor& input, const Tensor& target, boo
            shape_str(target->shape));
   Shape expected = s;
   expected.erase(expected.begin() + (input->ndim() == 1 ? 0 : 1));
+  TG_CHECK(!(input->ndim() == 1 && target->ndim() == 1 && target->shape[0] != 1), ValueError,
+           "For 1D input, 1D target must have size 1, but got target size: ", target->shape[0]);
   if (input->ndim() >= 2 && target->ndim() >= 1 && target->shape[0] != s[0])
     throw ValueError(cat_str(op, ": Expected input batch_size (", s[0], ") to match target batch_size (",
                              target->shape[0], ") (input ", shape_str(s), ", target ",
@@ -330,7 +332,8 @@ Tensor class_loss(const Tensor& input, const Tensor& target, const Tensor& weigh
                   int64_t reduction, int64_t ignore_index, double smoothing, bool log_softmax) {
   const char* op = log_softmax ? "cross_entropy" : "nll_loss";
   check_reduction(reduction);
-  TG_CHECK(smoothing >= 0 && smoothing <= 1, ValueError,
+  // PyTorch's check and type (nan passes it)
+  TG_CHECK(!(smoothing < 0 || smoothing > 1), RuntimeError,
            "label_smoothing must be between 0.0 and 1.0. Got: ", smoothing);
   const bool probs = log_softmax && target->shape == input->shape && input->ndim() >= 1;
   kernels::ClassLayout lay = class_layout(input, target, probs, op);

@@ -2,6 +2,7 @@
 // run reproducible.
 #include "ops/random.h"
 
+#include <limits>
 #include <numeric>
 
 #include "autograd/node.h"
@@ -59,8 +60,14 @@ void fill_any(const Tensor& t, const char* node_name, Fill fill) {
 }  // namespace
 
 void uniform_(const Tensor& t, double from, double to, Generator& g) {
-  TG_CHECK(from <= to, ValueError, "uniform_ expects to return a [from, to) range, but found from=",
+  // PyTorch's checks and exception type (RuntimeError; nan fails the first)
+  TG_CHECK(from <= to, RuntimeError, "uniform_ expects to return a [from, to) range, but found from=",
            from, " > to=", to);
+  const double limit = t->dtype == DType::Float32 ? (double)std::numeric_limits<float>::max()
+                                                  : std::numeric_limits<double>::max();
+  TG_CHECK(to - from <= limit, RuntimeError, "uniform_ expects to-from <= std::numeric_limits<",
+           dtype_name(t->dtype), ">::max(), but found to=", to, " and from=", from,
+           " which result in to-from to exceed the limit");
   fill_any(t, "UniformBackward0", [&](const Tensor& c) {
     int64_t n = c->numel();
     uint64_t off = g.take(n);
@@ -69,7 +76,7 @@ void uniform_(const Tensor& t, double from, double to, Generator& g) {
 }
 
 void normal_(const Tensor& t, double mean, double std, Generator& g) {
-  TG_CHECK(std >= 0, ValueError, "normal expects std >= 0.0, but found std ", std);
+  TG_CHECK(std >= 0, RuntimeError, "normal expects std >= 0.0, but found std ", std);
   fill_any(t, "NormalBackward0", [&](const Tensor& c) {
     int64_t n = c->numel();
     uint64_t off = g.take(n + 1);
@@ -144,7 +151,7 @@ struct NativeDropoutBackward0 : Node {
 
 namespace {
 void check_dropout(const Tensor& x, double p) {
-  TG_CHECK(p >= 0 && p <= 1, ValueError, "dropout probability has to be between 0 and 1, but got ", p);
+  TG_CHECK(p >= 0 && p <= 1, RuntimeError, "dropout probability has to be between 0 and 1, but got ", p);
   TG_CHECK(is_floating(x->dtype), RuntimeError, "dropout expects a floating tensor, got ",
            dtype_name(x->dtype));
 }
@@ -186,7 +193,7 @@ Tensor dropout(const Tensor& x, double p, bool train, Generator& g) {
 }
 
 Tensor feature_dropout(const Tensor& x, double p, bool train, Generator& g) {
-  TG_CHECK(p >= 0 && p <= 1, ValueError, "dropout probability has to be between 0 and 1, but got ", p);
+  TG_CHECK(p >= 0 && p <= 1, RuntimeError, "dropout probability has to be between 0 and 1, but got ", p);
   // PyTorch's order: nothing to drop returns the input itself, p == 1 zeroes any input
   if (!train || p == 0 || x->numel() == 0) return x;
   if (p == 1) return mul(x, scalar_tensor(0.0, x->dtype, false));

@@ -92,6 +92,12 @@ Tensor to_tensor(py::handle obj, const char* what);
 // A Tensor argument that takes no Python number: TypeError in PyTorch's words,
 // "maximum(): argument 'other' (position 2) must be Tensor, not float".
 Tensor tensor_arg(py::handle obj, const char* fn, const char* name, int position);
+// The two operands of a binary op whose `input` PyTorch also takes as a Python number
+// (add, sub, mul, div, remainder, pow: its Scalar overloads). Numbers become 0-d wrapped
+// tensors; `pair_ok` says whether two numbers are a valid call (add: yes; remainder: no),
+// else TypeError in PyTorch's words.
+std::pair<Tensor, Tensor> binary_operands(py::handle input, py::handle other, const char* fn,
+                                          const char* other_name, bool pair_ok);
 // The Python type name of obj, for messages.
 std::string type_name(py::handle obj);
 // `*size` arguments: either several ints or one tuple/list of ints.
@@ -99,6 +105,14 @@ Shape shape_from_args(const py::args& args);
 Shape shape_from_seq(py::handle seq);
 // `dim` arguments: None -> {} (all dims), int -> {d}, tuple/list -> dims.
 std::vector<int64_t> dims_arg(py::handle dim);
+// A `dim` that PyTorch requires (logsumexp, movedim): like dims_arg, but None is a TypeError
+// naming `fn` and the argument `name`.
+std::vector<int64_t> required_dims_arg(py::handle dim, const char* fn, const char* name);
+// An int argument's value as PyTorch's parser reads it: Python ints and what has __index__
+// (numpy integers, one-element integer tensors), not bools (nor lists, though a tensor is one).
+bool is_scalar_index(py::handle h);
+// Its value; TypeError naming `fn` and the argument `name` for anything else.
+int64_t int_arg(py::handle obj, const char* fn, const char* name);
 DType dtype_arg(py::handle dtype, DType fallback);
 // PyTorch's `int[n]` arguments: an int (repeated n times) or a tuple/list of ints; anything
 // else is TypeError naming the function `fn` and the argument.
@@ -144,6 +158,8 @@ void bind_pool(py::module_& m, TensorClass& cls);
 void bind_batchnorm(py::module_& m, TensorClass& cls);
 void bind_pad(py::module_& m, TensorClass& cls);
 void bind_upsample(py::module_& m, TensorClass& cls);
+void bind_seq(py::module_& m, TensorClass& cls);
+void bind_embedding(py::module_& m, TensorClass& cls);
 void bind_rnn(py::module_& m, TensorClass& cls);
 
 }  // namespace tg::bind

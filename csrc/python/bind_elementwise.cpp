@@ -42,6 +42,19 @@ auto with_other(F f) {
   };
 }
 
+// `fn(input, other)` where PyTorch's parser also takes a Python number as `input` (its
+// Scalar overloads: tg.add(2, t), tg.pow(2, t)), wrapped as a 0-d tensor of the number's
+// kind so the result type and autograd are those of `2 + t`. `pair_ok`: two numbers are a
+// valid call too (add, mul, div, ...: a 0-d result), else a TypeError (remainder, pow).
+template <class F>
+auto number_input(F f, const char* name, const char* other_name, bool pair_ok) {
+  return [f, name, other_name, pair_ok](py::handle a_obj, py::handle b_obj) {
+    Tensor a, b;
+    std::tie(a, b) = binary_operands(a_obj, b_obj, name, other_name, pair_ok);
+    return maybe_release(work_of(a, b), [&] { return f(a, b); });
+  };
+}
+
 // `fn(input, other)` where both must be tensors (maximum, logical_and, ...): a Python
 // number is a TypeError in PyTorch, not a wrapped scalar.
 template <class F>
@@ -72,8 +85,8 @@ auto unary_inplace(F f) {
 Scalar scalar_arg(py::handle h, const char* what) {
   if (py::isinstance<TensorImpl>(h)) {
     const Tensor t = h.cast<Tensor>();
-    TG_CHECK(t->numel() == 1, RuntimeError, what, " must be a number or a one-element tensor, got a ",
-             dtype_name(t->dtype), " tensor of shape ", shape_str(t->shape));
+    TG_CHECK(t->numel() == 1, TypeError, "argument '", what, "' must be Number, not Tensor (a ",
+             dtype_name(t->dtype), " tensor of shape ", shape_str(t->shape), ")");
     if (t->dtype == DType::Bool) return Scalar::boolean(*t->data_as<bool>());
     if (!is_floating(t->dtype)) {
       int64_t v = 0;
@@ -95,7 +108,26 @@ Scalar scalar_arg(py::handle h, const char* what) {
 // clamp bounds: None, a number or a tensor.
 Tensor bound_arg(py::handle h, const char* what) { return h.is_none() ? nullptr : to_tensor(h, what); }
 
-std::string rounding_arg(py::handle h) { return h.is_none() ? "" : h.cast<std::string>(); }
+// clamp(min, max): PyTorch's two overloads take (Tensor?, Tensor?) or (Scalar?, Scalar?), so a
+// tensor bound beside a number bound is a TypeError unless the tensor is 0-d (a Scalar then).
+std::pair<Tensor, Tensor> bounds_arg(py::handle lo, py::handle hi) {
+  Tensor l = bound_arg(lo, "min"), h = bound_arg(hi, "max");
+  auto number = [](py::handle o) { return !o.is_none() && !py::isinstance<TensorImpl>(o); };
+  auto dim_tensor = [](py::handle o, const Tensor& t) { return py::isinstance<TensorImpl>(o) && t->ndim() > 0; };
+  TG_CHECK(!((number(lo) && dim_tensor(hi, h)) || (number(hi) && dim_tensor(lo, l))), TypeError,
+           "clamp() received an invalid combination of arguments - got (Tensor, ", type_name(lo), ", ",
+           type_name(hi), "), but expected one of:\n * (Tensor input, Tensor min = None, Tensor max = None)\n"
+           " * (Tensor input, Number min = None, Number max = None)");
+  return {l, h};
+}
+
+// rounding_mode: None or a str (PyTorch's parser refuses other types with TypeError).
+std::string rounding_arg(py::handle h) {
+  if (h.is_none()) return "";
+  TG_CHECK(PyUnicode_Check(h.ptr()) || PyBytes_Check(h.ptr()), TypeError, "div(): argument 'rounding_mode' must be str, not ",
+           type_name(h));
+  return h.cast<std::string>();
+}
 
 }  // namespace
 
@@ -134,13 +166,15 @@ void bind_elementwise(py::module_& m, TensorClass& cls) {
   cls.def("__ipow__", binary_inplace(pow_));
 
   // ---- arithmetic -------------------------------------------------------------------------
-  auto add_a = [](const Tensor& a, py::handle b, py::handle alpha) {
-    Tensor o = to_tensor(b, "other");
+  auto add_a = [](py::handle a_obj, py::handle b, py::handle alpha) {
+    Tensor a, o;
+    std::tie(a, o) = binary_operands(a_obj, b, "add", "other", true);
     Scalar s = scalar_arg(alpha, "alpha");
     return maybe_release(work_of(a, o), [&] { return add(a, o, s); });
   };
-  auto sub_a = [](const Tensor& a, py::handle b, py::handle alpha) {
-    Tensor o = to_tensor(b, "other");
+  auto sub_a = [](py::handle a_obj, py::handle b, py::handle alpha) {
+    Tensor a, o;
+    std::tie(a, o) = binary_operands(a_obj, b, "sub", "other", true);
     Scalar s = scalar_arg(alpha, "alpha");
     return maybe_release(work_of(a, o), [&] { return sub(a, o, s); });
   };
@@ -150,22 +184,21 @@ void bind_elementwise(py::module_& m, TensorClass& cls) {
   m.def("rsub", [](const Tensor& a, py::handle b, py::handle alpha) {
     return rsub(a, to_tensor(b, "other"), scalar_arg(alpha, "alpha"));
   }, py::arg("input"), py::arg("other"), py::kw_only(), py::arg("alpha") = 1);
-  def_both(cls, m, "mul", with_other(mul), py::arg("other"));
-  def_both(cls, m, "multiply", with_other(mul), py::arg("other"));
-  auto div_r = [](const Tensor& a, py::handle b, py::handle mode) {
-    Tensor o = to_tensor(b, "other");
+  def_both(cls, m, "mul", number_input(mul, "mul", "other", true), py::arg("other"));
+  def_both(cls, m, "multiply", number_input(mul, "multiply", "other", true), py::arg("other"));
+  auto div_r = [](py::handle a_obj, py::handle b, py::handle mode) {
+    Tensor a, o;
+    std::tie(a, o) = binary_operands(a_obj, b, "div", "other", true);
     std::string r = rounding_arg(mode);
     return maybe_release(work_of(a, o), [&] { return div(a, o, r); });
   };
   def_both(cls, m, "div", div_r, py::arg("other"), py::kw_only(), py::arg("rounding_mode") = py::none());
   def_both(cls, m, "divide", div_r, py::arg("other"), py::kw_only(), py::arg("rounding_mode") = py::none());
-  def_both(cls, m, "true_divide", with_other(div_f), py::arg("other"));
-  def_both(cls, m, "floor_divide", with_other(floordiv_f), py::arg("other"));
-  def_both(cls, m, "remainder", with_other(remainder), py::arg("other"));
+  def_both(cls, m, "true_divide", number_input(div_f, "true_divide", "other", true), py::arg("other"));
+  def_both(cls, m, "floor_divide", number_input(floordiv_f, "floor_divide", "other", true), py::arg("other"));
+  def_both(cls, m, "remainder", number_input(remainder, "remainder", "other", false), py::arg("other"));
   cls.def("pow", with_other(pow), py::arg("exponent"));
-  m.def("pow", [](py::handle base, py::handle exponent) {
-    return pow(to_tensor(base, "input"), to_tensor(exponent, "exponent"));
-  }, py::arg("input"), py::arg("exponent"));
+  m.def("pow", number_input(pow, "pow", "exponent", false), py::arg("input"), py::arg("exponent"));
 
   // ---- comparisons ------------------------------------------------------------------------
   def_both(cls, m, "eq", with_other(eq), py::arg("other"));
@@ -181,9 +214,9 @@ void bind_elementwise(py::module_& m, TensorClass& cls) {
   def_both(cls, m, "logical_or", tensors_only(logical_or, "logical_or"), py::arg("other"));
   def_both(cls, m, "logical_xor", tensors_only(logical_xor, "logical_xor"), py::arg("other"));
   def_both(cls, m, "bitwise_not", unary(bitwise_not));
-  def_both(cls, m, "bitwise_and", with_other(bitwise_and), py::arg("other"));
-  def_both(cls, m, "bitwise_or", with_other(bitwise_or), py::arg("other"));
-  def_both(cls, m, "bitwise_xor", with_other(bitwise_xor), py::arg("other"));
+  def_both(cls, m, "bitwise_and", number_input(bitwise_and, "bitwise_and", "other", false), py::arg("other"));
+  def_both(cls, m, "bitwise_or", number_input(bitwise_or, "bitwise_or", "other", false), py::arg("other"));
+  def_both(cls, m, "bitwise_xor", number_input(bitwise_xor, "bitwise_xor", "other", false), py::arg("other"));
 
   // ---- selection --------------------------------------------------------------------------
   def_both(cls, m, "maximum", tensors_only(maximum, "maximum"), py::arg("other"));
@@ -195,7 +228,8 @@ void bind_elementwise(py::module_& m, TensorClass& cls) {
     return where(cond, self, to_tensor(other, "other"));
   }, py::arg("condition"), py::arg("other"));
   auto clamp_f = [](const Tensor& x, py::handle lo, py::handle hi) {
-    Tensor l = bound_arg(lo, "min"), h = bound_arg(hi, "max");
+    Tensor l, h;
+    std::tie(l, h) = bounds_arg(lo, hi);
     return maybe_release(x->numel(), [&] { return clamp(x, l, h); });
   };
   def_both(cls, m, "clamp", clamp_f, py::arg("min") = py::none(), py::arg("max") = py::none());
@@ -271,7 +305,8 @@ void bind_elementwise(py::module_& m, TensorClass& cls) {
   cls.def("fill_", inplace_other(fill_, "value"), py::arg("value"));
   cls.def("zero_", unary_inplace(zero_));
   auto clamp_i = [](const Tensor& self, py::handle lo, py::handle hi) {
-    Tensor l = bound_arg(lo, "min"), h = bound_arg(hi, "max");
+    Tensor l, h;
+    std::tie(l, h) = bounds_arg(lo, hi);
     maybe_release(self->numel(), [&] { clamp_(self, l, h); });
     return self;
   };

@@ -16,6 +16,8 @@ Tensor sequence_index(py::handle obj) {
     arr = np.attr("ascontiguousarray")(arr, "int64");
   } else if (kind == 'b') {
     arr = np.attr("ascontiguousarray")(arr);
+  } else if (kind == 'U' || kind == 'S') {
+    throw TypeError("new(): invalid data type 'str'");
   } else {
     throw IndexError("tensors used as indices must be long, int, byte or bool tensors (got a " +
                      std::string(py::str(py::type::handle_of(obj).attr("__name__"))) + " of " +
@@ -50,6 +52,9 @@ IndexItem to_item(py::handle obj) {
     if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
     it.kind = K::Int;
     it.value = v;
+  } else if (PyUnicode_Check(obj.ptr()) || PyBytes_Check(obj.ptr())) {
+    // PyTorch reads an unknown key as data for a tensor index: a str is its TypeError
+    throw TypeError("new(): invalid data type '" + type_name(obj) + "'");
   } else if (py::isinstance<py::list>(obj) || py::isinstance<py::tuple>(obj) ||
              py::isinstance<py::array>(obj)) {
     it.kind = K::Tensor;

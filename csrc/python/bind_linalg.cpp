@@ -22,15 +22,15 @@ void bind_linalg(py::module_& m, TensorClass& cls) {
   def_both(cls, m, "bmm", product(bmm), py::arg("mat2"));
   def_both(cls, m, "dot", product(dot), py::arg("tensor"));
   def_both(cls, m, "mv", product(mv), py::arg("vec"));
+  // `@` takes tensors only (matmul has no Scalar overload): NotImplemented for anything else,
+  // numbers included, as PyTorch's wrapper turns its parser's TypeError into NotImplemented.
   cls.def("__matmul__", [mm_f](const Tensor& a, py::handle b) -> py::object {
-    auto o = as_tensor(b);
-    if (!o) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
-    return py::cast(mm_f(a, *o));
+    if (!py::isinstance<TensorImpl>(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+    return py::cast(mm_f(a, b.cast<Tensor>()));
   });
   cls.def("__rmatmul__", [mm_f](const Tensor& a, py::handle b) -> py::object {
-    auto o = as_tensor(b);
-    if (!o) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
-    return py::cast(mm_f(*o, a));
+    if (!py::isinstance<TensorImpl>(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+    return py::cast(mm_f(b.cast<Tensor>(), a));
   });
   m.def("_linear", [](const Tensor& x, const Tensor& w, std::optional<Tensor> b) {
     return maybe_release(x->numel() + w->numel(), [&] { return linear(x, w, b ? *b : nullptr); });

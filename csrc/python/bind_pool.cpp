@@ -64,7 +64,7 @@ void bind_pool(py::module_& m, TensorClass&) {
   }, py::arg("input"), k_, py::arg("stride") = py::tuple(), py::arg("padding") = 0, py::arg("dilation") = 1,
         ceil_());
 
-  m.def("_avg_pool2d", [](const Tensor& x, py::handle k, py::handle s, py::handle p, bool ceil, bool cip,
+  m.def("_avg_pool2d", [](const Tensor& x, py::handle k, py::handle s, py::handle p, Bool ceil, Bool cip,
                           py::handle divisor) {
     const char* fn = "avg_pool2d";
     IntList kk = int_list_arg(k, fn, "kernel_size", 2), ss = stride_arg(s, fn, 2),

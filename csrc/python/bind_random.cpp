@@ -14,7 +14,10 @@ void bind_random(py::module_& m, TensorClass& cls) {
       .def("manual_seed", [](Generator& g, uint64_t s) -> Generator& { g.manual_seed(s); return g; },
            py::return_value_policy::reference)
       .def("initial_seed", [](Generator& g) { return g.seed; });
-  m.def("manual_seed", [](Int s) { default_generator().manual_seed((uint64_t)s); }, py::arg("seed"));
+  // PyTorch's manual_seed runs int(seed): 1.5 seeds 1, "a" is int()'s ValueError.
+  m.def("manual_seed", [](py::handle s) {
+    default_generator().manual_seed((uint64_t)py::int_(py::reinterpret_borrow<py::object>(s)).cast<int64_t>());
+  }, py::arg("seed"));
   m.def("_rand", [](const Shape& s, DType d, py::handle g) { return rand(s, d, gen(g)); });
   m.def("_randn", [](const Shape& s, DType d, py::handle g) { return randn(s, d, gen(g)); });
   m.def("_randint", [](int64_t lo, int64_t hi, const Shape& s, DType d, py::handle g) {

@@ -15,7 +15,13 @@ std::optional<DType> opt_dtype(py::handle dtype) {
 double correction_arg(py::handle unbiased, py::handle correction) {
   TG_CHECK(unbiased.is_none() || correction.is_none(), TypeError,
            "var()/std() take either unbiased or correction, not both");
-  if (!correction.is_none()) return correction.cast<double>();
+  if (!correction.is_none()) {
+    // a Number (numpy numbers and 0-d tensors too), as PyTorch's parser takes it
+    auto t = as_tensor(correction);
+    TG_CHECK(t && (*t)->numel() == 1 && (*t)->ndim() == 0, TypeError,
+             "var()/std(): argument 'correction' must be Number, not ", type_name(correction));
+    return correction.cast<double>();
+  }
   if (!unbiased.is_none()) return unbiased.cast<bool>() ? 1.0 : 0.0;
   return 1.0;
 }
@@ -69,38 +75,37 @@ void bind_reduce(py::module_& m, TensorClass& cls) {
            py::kw_only(), py::arg("correction") = py::none());
 
   def_both(cls, m, "logsumexp", [](const Tensor& a, py::handle dim, Bool keepdim) {
-    auto dims = dims_arg(dim);
+    auto dims = required_dims_arg(dim, "logsumexp", "dim");
     return maybe_release(a->numel(), [&] { return logsumexp(a, dims, keepdim); });
   }, py::arg("dim"), py::arg("keepdim") = false);
 
-  def_both(cls, m, "prod", [](const Tensor& a, std::optional<Int> dim, Bool keepdim, py::handle dtype) {
+  // prod(*, dtype) and prod(dim, keepdim, *, dtype), PyTorch's two overloads: no None dim
+  def_both(cls, m, "prod", [](const Tensor& a, py::handle dtype) {
     auto dt = opt_dtype(dtype);
-    return maybe_release(a->numel(), [&] { return dim ? prod(a, *dim, keepdim, dt) : prod(a, dt); });
-  }, py::arg("dim") = py::none(), py::arg("keepdim") = false, py::kw_only(), py::arg("dtype") = py::none());
+    return maybe_release(a->numel(), [&] { return prod(a, dt); });
+  }, py::kw_only(), py::arg("dtype") = py::none());
+  def_both(cls, m, "prod", [](const Tensor& a, Int dim, Bool keepdim, py::handle dtype) {
+    auto dt = opt_dtype(dtype);
+    return maybe_release(a->numel(), [&] { return prod(a, dim, keepdim, dt); });
+  }, py::arg("dim"), py::arg("keepdim") = false, py::kw_only(), py::arg("dtype") = py::none());
 
-  // max/min: no dim gives a 0-d tensor, a dim gives (values, indices). The dim overload
-  // takes only Python ints (py::int_, not int64_t, which would also take a 0-d integer
-  // tensor through __index__), so a binary max(input, other) bound elsewhere stays
-  // reachable.
+  // max/min: no dim gives a 0-d tensor, a dim gives (values, indices), a tensor `other` the
+  // elementwise form. That one is bound before the dim form, so a tensor (even a 0-d integer
+  // one, which has __index__) is `other`, as in PyTorch; an int or numpy integer is `dim`.
   def_both(cls, m, "max", [](const Tensor& a) { return maybe_release(a->numel(), [&] { return max(a); }); });
   def_both(cls, m, "min", [](const Tensor& a) { return maybe_release(a->numel(), [&] { return min(a); }); });
-  def_both(cls, m, "max", [max_t](const Tensor& a, py::int_ dim_obj, Bool keepdim) {
-    TG_CHECK(!PyBool_Check(dim_obj.ptr()), TypeError, "max(): argument 'dim' must be int, not bool");
-    const int64_t dim = dim_obj.cast<int64_t>();
-    auto r = maybe_release(a->numel(), [&] { return max(a, dim, keepdim); });
-    return max_t(r.first, r.second);
-  }, py::arg("dim"), py::arg("keepdim") = false);
-  def_both(cls, m, "min", [min_t](const Tensor& a, py::int_ dim_obj, Bool keepdim) {
-    TG_CHECK(!PyBool_Check(dim_obj.ptr()), TypeError, "min(): argument 'dim' must be int, not bool");
-    const int64_t dim = dim_obj.cast<int64_t>();
-    auto r = maybe_release(a->numel(), [&] { return min(a, dim, keepdim); });
-    return min_t(r.first, r.second);
-  }, py::arg("dim"), py::arg("keepdim") = false);
-  // max(input, other) / min(input, other): the elementwise forms.
   def_both(cls, m, "max", [](const Tensor& a, const Tensor& other) { return maximum(a, other); },
            py::arg("other"));
   def_both(cls, m, "min", [](const Tensor& a, const Tensor& other) { return minimum(a, other); },
            py::arg("other"));
+  def_both(cls, m, "max", [max_t](const Tensor& a, Int dim, Bool keepdim) {
+    auto r = maybe_release(a->numel(), [&] { return max(a, dim, keepdim); });
+    return max_t(r.first, r.second);
+  }, py::arg("dim"), py::arg("keepdim") = false);
+  def_both(cls, m, "min", [min_t](const Tensor& a, Int dim, Bool keepdim) {
+    auto r = maybe_release(a->numel(), [&] { return min(a, dim, keepdim); });
+    return min_t(r.first, r.second);
+  }, py::arg("dim"), py::arg("keepdim") = false);
   def_both(cls, m, "amax", [](const Tensor& a, py::handle dim, Bool keepdim) {
     auto dims = dims_arg(dim);
     return maybe_release(a->numel(), [&] { return amax(a, dims, keepdim); });

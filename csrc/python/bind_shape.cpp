@@ -26,6 +26,25 @@ std::vector<Tensor> tensor_list(py::handle obj, const char* fn) {
   }
   return ts;
 }
+
+// unflatten's `sizes`: PyTorch's Tensor.unflatten tests `if not sizes` first (RuntimeError for
+// None or an empty list; bool() of a many-element tensor raises its RuntimeError), then reads
+// a list of ints.
+Shape unflatten_sizes(py::handle sizes) {
+  int truth = PyObject_IsTrue(sizes.ptr());
+  if (truth < 0) throw py::error_already_set();
+  TG_CHECK(truth, RuntimeError, "unflatten: sizes must be non-empty");
+  return shape_from_seq(sizes);
+}
+
+// narrow's `start`: an int, or (PyTorch's Tensor overload) a 0-d integer tensor.
+int64_t narrow_start(py::handle start) {
+  if (py::isinstance<TensorImpl>(start)) {
+    const Tensor t = start.cast<Tensor>();
+    TG_CHECK(t->ndim() == 0 && t->dtype == DType::Int64, RuntimeError, "start must be an 0-dim integral Tensor.");
+  }
+  return int_arg(start, "narrow", "start");
+}
 }  // namespace
 
 void bind_shape(py::module_& m, TensorClass& cls) {
@@ -36,13 +55,17 @@ void bind_shape(py::module_& m, TensorClass& cls) {
   def_both(cls, m, "flatten", [](const Tensor& a, Int s, Int e) { return flatten(a, s, e); },
            py::arg("start_dim") = 0, py::arg("end_dim") = -1);
   def_both(cls, m, "unflatten", [](const Tensor& a, Int dim, py::handle sizes) {
-    return unflatten(a, dim, shape_from_seq(sizes));
+    return unflatten(a, dim, unflatten_sizes(sizes));
   }, py::arg("dim"), py::arg("sizes"));
+  // squeeze() and squeeze(dim): an int (numpy integers and 0-d integer tensors too) or a
+  // tuple of ints; None given is a TypeError, as in PyTorch.
+  def_both(cls, m, "squeeze", [](const Tensor& a) { return squeeze(a); });
   def_both(cls, m, "squeeze", [](const Tensor& a, py::handle dim) {
-    if (dim.is_none()) return squeeze(a);
-    if (PyLong_Check(dim.ptr()) && !PyBool_Check(dim.ptr())) return squeeze(a, dim.cast<int64_t>());
+    if (is_scalar_index(dim)) return squeeze(a, int_arg(dim, "squeeze", "dim"));
+    TG_CHECK(py::isinstance<py::tuple>(dim) || py::isinstance<py::list>(dim), TypeError,
+             "squeeze(): argument 'dim' must be int or tuple of ints, not ", type_name(dim));
     return squeeze(a, shape_from_seq(dim));
-  }, py::arg("dim") = py::none());
+  }, py::arg("dim"));
   def_both(cls, m, "unsqueeze", [](const Tensor& a, Int dim) { return unsqueeze(a, dim); },
            py::arg("dim"));
   cls.def("expand", [](const Tensor& a, py::args size) { return expand(a, shape_from_args(size)); });
@@ -58,10 +81,10 @@ void bind_shape(py::module_& m, TensorClass& cls) {
   def_both(cls, m, "swapdims", tr, py::arg("dim0"), py::arg("dim1"));
   def_both(cls, m, "t", [](const Tensor& a) { return t(a); });
   def_both(cls, m, "movedim", [](const Tensor& a, py::handle src, py::handle dst) {
-    return movedim(a, dims_arg(src), dims_arg(dst));
+    return movedim(a, required_dims_arg(src, "movedim", "source"), required_dims_arg(dst, "movedim", "destination"));
   }, py::arg("source"), py::arg("destination"));
-  def_both(cls, m, "narrow", [](const Tensor& a, Int dim, Int start, Int length) {
-    return narrow(a, dim, start, length);
+  def_both(cls, m, "narrow", [](const Tensor& a, Int dim, py::handle start, Int length) {
+    return narrow(a, dim, narrow_start(start), length);
   }, py::arg("dim"), py::arg("start"), py::arg("length"));
   def_both(cls, m, "select", [](const Tensor& a, Int dim, Int index) {
     return select(a, dim, index);
@@ -77,6 +100,10 @@ void bind_shape(py::module_& m, TensorClass& cls) {
     return maybe_release(total_numel(ts), [&] { return stack(ts, dim); });
   }, py::arg("tensors"), py::arg("dim") = 0);
   def_both(cls, m, "split", [](const Tensor& a, py::handle size, Int dim) {
+    // PyTorch's Tensor.split: a one-element tensor is int(tensor); then a Python int is one
+    // size, anything else (numpy integers included) the list of sizes.
+    if (py::isinstance<TensorImpl>(size) && size.cast<Tensor>()->numel() == 1)
+      return as_tuple(split(a, py::int_(py::reinterpret_borrow<py::object>(size)).cast<int64_t>(), dim));
     if (PyLong_Check(size.ptr()) && !PyBool_Check(size.ptr())) return as_tuple(split(a, size.cast<int64_t>(), dim));
     return as_tuple(split_with_sizes(a, shape_from_seq(size), dim));
   }, py::arg("split_size_or_sections"), py::arg("dim") = 0);

@@ -61,6 +61,23 @@ Tensor tensor_arg(py::handle obj, const char* fn, const char* name, int position
   return obj.cast<Tensor>();
 }
 
+std::pair<Tensor, Tensor> binary_operands(py::handle input, py::handle other, const char* fn,
+                                          const char* other_name, bool pair_ok) {
+  Tensor a, b;
+  if (!held_tensor(input, a)) {
+    auto t = as_tensor(input);
+    TG_CHECK(t, TypeError, fn, "(): argument 'input' (position 1) must be Tensor or Number, not ",
+             type_name(input));
+    TG_CHECK(pair_ok || py::isinstance<TensorImpl>(other), TypeError, fn,
+             "() received an invalid combination of arguments - got (", type_name(input), ", ",
+             type_name(other), "), but expected one of:\n * (Tensor input, Tensor ", other_name,
+             ")\n * (Number self, Tensor ", other_name, ")");
+    a = *t;
+  }
+  b = to_tensor(other, other_name);
+  return {a, b};
+}
+
 namespace {
 // Python ints and what converts like them (numpy integers, 0-d integer tensors); not bools.
 bool is_index(py::handle h) { return PyIndex_Check(h.ptr()) && !PyBool_Check(h.ptr()); }
@@ -100,6 +117,16 @@ std::vector<int64_t> dims_arg(py::handle dim) {
   if (dim.is_none()) return {};
   if (is_scalar_index(dim)) return {index_value(dim)};
   return shape_from_seq(dim);
+}
+
+std::vector<int64_t> required_dims_arg(py::handle dim, const char* fn, const char* name) {
+  TG_CHECK(!dim.is_none(), TypeError, fn, "(): argument '", name, "' must be tuple of ints, not NoneType");
+  return dims_arg(dim);
+}
+
+int64_t int_arg(py::handle obj, const char* fn, const char* name) {
+  TG_CHECK(is_scalar_index(obj), TypeError, fn, "(): argument '", name, "' must be int, not ", type_name(obj));
+  return index_value(obj);
 }
 
 std::vector<int64_t> int_list_arg(py::handle obj, const char* fn, const char* name, size_t n) {

@@ -70,5 +70,7 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_batchnorm(m, cls);
   bind::bind_pad(m, cls);
   bind::bind_upsample(m, cls);
+  bind::bind_seq(m, cls);
+  bind::bind_embedding(m, cls);
   bind::bind_rnn(m, cls);
 }

@@ -14,8 +14,10 @@ def _size(size):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = size[0]
     out = []
-    for s in size:
-        if isinstance(s, builtins.bool) or not hasattr(type(s), "__index__"):
+    for i, s in enumerate(size):
+        # PyTorch's parser checks the first element's type strictly (no bool) and unpacks the
+        # rest as indices, bools included: empty(2, True) is a [2, 1] tensor there.
+        if (isinstance(s, builtins.bool) and i == 0) or not hasattr(type(s), "__index__"):
             raise TypeError(f"size must be a sequence of ints, but got {type(s).__name__}")
         s = operator.index(s)  # ints, numpy integers, 0-d integer tensors
         if s < 0:
@@ -61,13 +63,26 @@ def _leaf_type(data):
     return type(data)
 
 
+def _first_chain_has_str(data):
+    """Whether a str/bytes sits on the chain of first elements PyTorch reads the shape from."""
+    while isinstance(data, (list, tuple)) and len(data) > 0:
+        data = data[0]
+        if isinstance(data, (str, bytes)):
+            return True
+    return False
+
+
 def _check_data(data):
-    """PyTorch's exceptions for data it cannot infer a dtype for."""
+    """PyTorch's exceptions for data it cannot infer a dtype for: a str where it reads the
+    shape (the first elements) has 'too many dimensions' (ValueError), one elsewhere is an
+    invalid data type (TypeError)."""
     if isinstance(data, str):
         raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
     bad = _leaf_type(data)
     if bad is str or bad is bytes:
-        raise ValueError(f"too many dimensions '{bad.__name__}'")
+        if _first_chain_has_str(data):
+            raise ValueError(f"too many dimensions '{bad.__name__}'")
+        raise TypeError(f"new(): invalid data type '{bad.__name__}'")
     if bad is not None:
         raise RuntimeError(f"Could not infer dtype of {bad.__name__}")
 
@@ -127,6 +142,7 @@ def empty(*size, dtype=None, requires_grad=False, device=None):
 
 def full(size, fill_value, dtype=None, requires_grad=False, device=None):
     check_device(device)
+    fill_value = _number("full", "fill_value", 2, fill_value)
     if dtype is None:
         dtype = (_C.dtype.bool if isinstance(fill_value, builtins.bool) else
                  _C.dtype.int64 if isinstance(fill_value, int) else _default_float)
@@ -221,13 +237,19 @@ def _number(fn, name, position, v):
     raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be Number, not {type(v).__name__}")
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
+_MISSING = object()  # an argument not given (None given is a TypeError there, as in PyTorch)
+
+
+def arange(start, end=_MISSING, step=_MISSING, dtype=None, requires_grad=False, device=None):
     check_device(device)
-    if end is None:
-        start, end = 0, _number("arange", "end", 1, start)
+    dtype = _dtype(dtype, None)
+    if end is _MISSING:
+        if step is not _MISSING:
+            raise TypeError("arange() received an invalid combination of arguments: step given without end")
+        start, end, step = 0, _number("arange", "end", 1, start), 1
     else:
         start, end = _number("arange", "start", 1, start), _number("arange", "end", 2, end)
-    step = _number("arange", "step", 3, step)
+    step = _number("arange", "step", 3, 1 if step is _MISSING else step)
     if dtype is None:
         dtype = _default_float if _is_float(start, end, step) else _C.dtype.int64
     return _finish(_C._arange(float(start), float(end), float(step), dtype), requires_grad, "arange")
@@ -240,14 +262,23 @@ def _int(fn, name, v):
     return operator.index(v)
 
 
+def _linspace_end(name, position, v):
+    """start/end of linspace: a Number, or a 0-d tensor (PyTorch's Tensor overloads)."""
+    if isinstance(v, _C.Tensor) and v.dim() != 0:
+        raise RuntimeError(f"linspace only supports 0-dimensional start and end tensors, but got {name} "
+                           f"with {v.dim()} dimension(s).")
+    return float(_number("linspace", name, position, v))
+
+
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
     check_device(device)
-    return _finish(_C._linspace(float(start), float(end), _int("linspace", "steps", steps),
+    start, end = _linspace_end("start", 1, start), _linspace_end("end", 2, end)
+    return _finish(_C._linspace(start, end, _int("linspace", "steps", steps),
                                 _dtype(dtype, _default_float)), requires_grad, "linspace")
 
 
-def eye(n, m=None, dtype=None, requires_grad=False, device=None):
+def eye(n, m=_MISSING, dtype=None, requires_grad=False, device=None):
     check_device(device)
     n = _int("eye", "n", n)
-    m = n if m is None else _int("eye", "m", m)
+    m = n if m is _MISSING else _int("eye", "m", m)
     return _finish(_C._eye(n, m, _dtype(dtype, _default_float)), requires_grad, "eye")

@@ -167,6 +167,11 @@ def parse_to(name, args, kwargs, *, allow_copy=True):
     elif args and _is_dtype(args[0]):
         given["dtype"] = args.pop(0)
         order = ["non_blocking", "copy"]
+    elif args and isinstance(args[0], (builtins.float, builtins.bool)):
+        # PyTorch's parser reads a float or bool value given as the dtype as its Python type
+        # (to(1.5) is to(float), float64; to(True) is to(bool))
+        given["dtype"] = _C.dtype.bool if isinstance(args.pop(0), builtins.bool) else _C.dtype.float64
+        order = ["non_blocking", "copy"]
     elif args and (args[0] is None or isinstance(args[0], (str, device, int))) and \
             not isinstance(args[0], builtins.bool):
         given["device"] = args.pop(0)

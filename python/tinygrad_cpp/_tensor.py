@@ -75,6 +75,9 @@ def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs
         raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
     if inputs is not None:
         raise NotImplementedError("backward(inputs=...) is not supported; use autograd.grad")
+    if gradient is not None and not isinstance(gradient, (Tensor, list, tuple)):
+        # PyTorch takes a tensor (or a sequence of them), never a number
+        raise TypeError(f"backward(): argument 'gradient' must be Tensor, not {type(gradient).__name__}")
     self._backward(gradient, bool(retain_graph))
 
 
@@ -115,14 +118,33 @@ def install():
     Tensor.tolist = _tolist
     Tensor.__deepcopy__ = _deepcopy
     Tensor.__reduce__ = _reduce
-    Tensor.__bool__ = lambda self: bool(self.item())
-    Tensor.__float__ = lambda self: float(self.item())
-    Tensor.__int__ = lambda self: int(self.item())
+    Tensor.__bool__ = _bool
+    Tensor.__float__ = lambda self: float(_scalar(self))
+    Tensor.__int__ = lambda self: int(_scalar(self))
     Tensor.__index__ = _index
     Tensor.T = property(lambda self: self.permute(*reversed(range(self.ndim))))
-    Tensor.__dlpack__ = lambda self, stream=None, **kw: self.detach().numpy().__dlpack__(**kw)
+    Tensor.__dlpack__ = _dlpack
     Tensor.__dlpack_device__ = lambda self: (1, 0)  # kDLCPU
     _device.install(Tensor)
+
+
+def _dlpack(self, stream=None, **kw):
+    try:
+        return self.detach().numpy().__dlpack__(**kw)
+    except BufferError as e:  # read-only memory (numpy's DLPack cannot flag it): an error the API names
+        raise RuntimeError(f"__dlpack__: cannot export this tensor ({e})") from None
+def _bool(self):
+    # PyTorch's types: RuntimeError here, ValueError for float()/int() (see _scalar)
+    if self.numel() != 1:
+        raise RuntimeError("Boolean value of Tensor with " + ("no values" if self.numel() == 0 else
+                                                              "more than one value") + " is ambiguous")
+    return bool(self.item())
+
+
+def _scalar(self):
+    if self.numel() != 1:
+        raise ValueError("only one element tensors can be converted to Python scalars")
+    return self.item()
 
 
 def _index(self):

@@ -123,6 +123,12 @@ def save(obj, f):
             f.write(p)
         return
     path = os.fspath(f)
+    # PyTorch's file writer reports these as RuntimeError (not the OSError subclasses)
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise RuntimeError(f"Parent directory {parent} does not exist.")
+    if os.path.isdir(path):
+        raise RuntimeError(f"open file failed with strerror: Is a directory ({path})")
     tmp, fd = _open_new(path)
     try:
         with os.fdopen(fd, "wb") as out:

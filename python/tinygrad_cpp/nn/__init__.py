@@ -1,8 +1,8 @@
 """tinygrad_cpp.nn: modules, parameters, losses, functional forms and initialisers, with
 PyTorch's names and semantics."""
-from . import functional, init
+from . import functional, init, utils
 from .modules import *  # noqa: F401,F403  (every layer, at PyTorch's module paths)
 from .modules import __all__ as _modules
 from .parameter import Parameter
 
-__all__ = ["Parameter", "functional", "init"] + _modules
+__all__ = ["Parameter", "functional", "init", "utils"] + _modules

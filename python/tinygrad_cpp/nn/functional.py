@@ -101,8 +101,22 @@ def _per_dim(value, dims, fn, name):
     return out
 
 
+def _int_arg(fn, name, v, position=None):
+    """An int option as PyTorch's parser takes it: ints and what has __index__ (numpy integers,
+    one-element integer tensors); not bools, floats or anything else (TypeError)."""
+    if not isinstance(v, bool):
+        try:
+            return operator.index(v)
+        except (TypeError, RuntimeError):
+            pass
+    where = "" if position is None else f" (position {position})"
+    raise TypeError(f"{fn}(): argument '{name}'{where} must be int, not {type(v).__name__}")
+
+
 def _conv_padding(padding, weight, dims, stride, dilation, fn):
     """padding as (leading, trailing) lists; 'same' pads d*(k-1) in all, the odd one after."""
+    if isinstance(padding, bytes):  # PyTorch's parser reads bytes as a str
+        padding = padding.decode()
     if isinstance(padding, str):
         if padding == "valid":
             return [0] * dims, [0] * dims
@@ -130,8 +144,7 @@ def _conv(dims, input, weight, bias, stride, padding, dilation, groups):
     _check_conv_tensors(fn, input, weight, bias)
     stride = _per_dim(stride, dims, fn, "stride")
     dilation = _per_dim(dilation, dims, fn, "dilation")
-    if isinstance(groups, bool) or not isinstance(groups, int):
-        raise TypeError(f"{fn}(): argument 'groups' must be int, not {type(groups).__name__}")
+    groups = _int_arg(fn, "groups", groups)
     lead, trail = _conv_padding(padding, weight, dims, stride, dilation, fn)
     return _C._conv(input, weight, bias, dims, stride, lead, trail, dilation, groups)
 
@@ -151,8 +164,7 @@ def _conv_transpose(dims, input, weight, bias, stride, padding, output_padding, 
     _check_conv_tensors(fn, input, weight, bias)
     args = [_per_dim(v, dims, fn, name) for v, name in
             ((stride, "stride"), (padding, "padding"), (output_padding, "output_padding"), (dilation, "dilation"))]
-    if isinstance(groups, bool) or not isinstance(groups, int):
-        raise TypeError(f"{fn}(): argument 'groups' must be int, not {type(groups).__name__}")
+    groups = _int_arg(fn, "groups", groups)
     stride, padding, output_padding, dilation = args
     return _C._conv_transpose(input, weight, bias, dims, stride, padding, output_padding, groups, dilation)
 
@@ -169,6 +181,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
     """Zeroes elements with probability p and scales the rest by 1/(1-p) when training."""
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not isinstance(training, bool):
+        raise TypeError(f"dropout(): argument 'train' (position 3) must be bool, not {type(training).__name__}")
     if not training or p == 0.0:
         return input
     return _C.dropout_(input, p, training) if inplace else _C.dropout(input, p, training)
@@ -248,12 +262,141 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     for i, (name, t) in enumerate([("weight", weight), ("bias", bias), ("running_mean", running_mean),
                                    ("running_var", running_var)]):
         _optional_tensor("batch_norm", name, i + 2, t)
+    # PyTorch's Python-level checks come before its parser's types: `if training:` (bool() of a
+    # many-element tensor is a RuntimeError) and the eps comparisons (a str eps: TypeError).
+    if training and eps <= 0.0:
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    elif eps < 0.0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
     if not isinstance(training, bool):
         raise TypeError(f"batch_norm(): argument 'training' (position 6) must be bool, not "
                         f"{type(training).__name__}")
     momentum = _float_arg("batch_norm", "momentum", momentum)
     eps = _float_arg("batch_norm", "eps", eps)
     return _C._batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+# ---- sequence layers: embedding, one_hot, layer/group/RMS norm -------------------------
+
+def _float0(fn, name, position, v):
+    """A float argument as PyTorch's parser takes it: numbers and 0-d tensors (TypeError
+    for strings, other tensors and other types)."""
+    if isinstance(v, (str, bytes)) or not hasattr(type(v), "__float__") or (
+            isinstance(v, _C.Tensor) and v.dim() != 0):
+        raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be float, not {type(v).__name__}")
+    return float(v)
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """The rows of weight (num_embeddings, embedding_dim) named by the int64 indices in input
+    (any shape): shape input.shape + (embedding_dim,). Row padding_idx (negative counts from
+    the end) receives no gradient; with max_norm the looked-up rows of weight whose norm
+    exceeds it are first rescaled in place to that norm; scale_grad_by_freq divides each
+    row's gradient by how often it occurs in input."""
+    if not isinstance(weight, _C.Tensor):
+        raise TypeError(f"embedding(): argument 'weight' (position 1) must be Tensor, not {type(weight).__name__}")
+    if not isinstance(input, _C.Tensor):
+        raise TypeError(f"embedding(): argument 'indices' (position 2) must be Tensor, not {type(input).__name__}")
+    if padding_idx is not None:  # PyTorch's own checks, in its order (the type is checked last)
+        if padding_idx > 0:
+            assert padding_idx < weight.size(0), "Padding_idx must be within num_embeddings"
+        elif padding_idx < 0:
+            assert padding_idx >= -weight.size(0), "Padding_idx must be within num_embeddings"
+            padding_idx = weight.size(0) + padding_idx
+        padding_idx = _int_arg("embedding", "padding_idx", padding_idx, 3)
+    else:
+        padding_idx = -1
+    for name, pos, v in (("scale_grad_by_freq", 4, scale_grad_by_freq), ("sparse", 5, sparse)):
+        if not isinstance(v, bool):
+            raise TypeError(f"embedding(): argument '{name}' (position {pos}) must be bool, not {type(v).__name__}")
+    if max_norm is not None:
+        max_norm = _float0("embedding_renorm_", "max_norm", 3, max_norm)
+        norm_type = _float0("embedding_renorm_", "norm_type", 4, norm_type)
+        _C._embedding_renorm_(weight.detach(), input.contiguous(), max_norm, norm_type)
+    return _C._embedding(weight, input, padding_idx, scale_grad_by_freq, sparse)
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 tensor of shape tensor.shape + (num_classes,) with a 1 at each value of the
+    int64 `tensor`; num_classes=-1 takes max(tensor) + 1."""
+    if not isinstance(tensor, _C.Tensor):
+        raise TypeError(f"one_hot(): argument 'input' (position 1) must be Tensor, not {type(tensor).__name__}")
+    return _C._one_hot(tensor, _int_arg("one_hot", "num_classes", num_classes, 2))
+
+
+def _norm_shape_eps(fn, normalized_shape, eps, eps_position=5):
+    normalized_shape = _int_tuple(fn, "normalized_shape", 2, normalized_shape)
+    return normalized_shape, _float0(fn, "eps", eps_position, eps)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalizes input over its trailing dims normalized_shape (mean and biased variance of
+    each row), then times weight and plus bias (both of normalized_shape, optional)."""
+    if not isinstance(input, _C.Tensor):
+        raise TypeError(f"layer_norm(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    normalized_shape, eps = _norm_shape_eps("layer_norm", normalized_shape, eps)
+    _optional_tensor("layer_norm", "weight", 3, weight)
+    _optional_tensor("layer_norm", "bias", 4, bias)
+    return _C._layer_norm(input, normalized_shape, weight, bias, eps)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalizes input (N, C, ...) over each of num_groups groups of C // num_groups
+    channels (and all trailing dims), then times weight and plus bias per channel: one C++
+    op with its fused backward (NativeGroupNormBackward0)."""
+    if not isinstance(input, _C.Tensor):
+        raise TypeError(f"group_norm(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if isinstance(num_groups, _C.Tensor) and num_groups.numel() != 1:
+        # PyTorch's Python check takes bool() of the size it computes from num_groups
+        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+    num_groups = _int_arg("group_norm", "num_groups", num_groups, 2)
+    _optional_tensor("group_norm", "weight", 3, weight)
+    _optional_tensor("group_norm", "bias", 4, bias)
+    eps = _float0("group_norm", "eps", 5, eps)
+    if input.dim() < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
+    shape = tuple(input.shape)
+    n, c = shape[0], shape[1]
+    if num_groups > 0 and n * c // num_groups * math.prod(shape[2:]) == 1:  # PyTorch's _verify_batch_size
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                         f"{[n * c // num_groups, num_groups] + list(shape[2:])}")
+    if num_groups <= 0 or c % num_groups != 0:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
+                           f"of shape {list(shape)} and num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and (t.dim() != 1 or t.numel() != c):
+            raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in "
+                               f"input, but got {name} of shape {list(t.shape)} and input of shape {list(shape)}")
+    return _C._group_norm(input, num_groups, weight, bias, eps)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """input / sqrt(mean(input^2 over the trailing dims normalized_shape) + eps) * weight;
+    eps=None is the machine epsilon of input's dtype. Composed of tensor ops."""
+    if not isinstance(input, _C.Tensor):
+        raise TypeError(f"rms_norm(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    normalized_shape = _int_tuple("rms_norm", "normalized_shape", 2, normalized_shape)
+    _optional_tensor("rms_norm", "weight", 3, weight)
+    if eps is not None:
+        eps = _float0("rms_norm", "eps", 4, eps)
+    k = len(normalized_shape)
+    shape = list(input.shape)
+    if k == 0 or len(shape) < k or shape[len(shape) - k:] != normalized_shape:
+        expect = ", ".join(str(s) for s in normalized_shape)
+        raise RuntimeError(f"Given normalized_shape={normalized_shape}, expected input with shape [*{expect}], "
+                           f"but got input of size{shape}")
+    if weight is not None and list(weight.shape) != normalized_shape:
+        raise RuntimeError(f"Expected weight to be of same shape as normalized_shape, but got weight of shape "
+                           f"{list(weight.shape)} and normalized_shape = {normalized_shape}")
+    if not input.is_floating_point():
+        names = {_C.dtype.int64: "Long", _C.dtype.bool: "Bool"}
+        raise NotImplementedError(f"\"rms_norm\" not implemented for '{names.get(input.dtype, input.dtype)}'")
+    if eps is None:
+        eps = 2.220446049250313e-16 if input.dtype == _C.dtype.float64 else 1.1920928955078125e-07
+    dims = tuple(range(-k, 0))
+    out = input * (input * input).mean(dims, keepdim=True).add(eps).rsqrt()
+    return out * weight if weight is not None else out
 
 
 # ---- losses ----------------------------------------------------------------------------
@@ -315,8 +458,10 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
 
 
 def _float_arg(fn, name, v):
-    """A float option: numbers (and one-element tensors), not strings (TypeError)."""
-    if isinstance(v, (str, bytes)) or not hasattr(type(v), "__float__"):
+    """A float option as PyTorch's parser takes it: numbers and 0-d tensors; not strings or
+    tensors of other shapes (TypeError)."""
+    if (isinstance(v, (str, bytes)) or not hasattr(type(v), "__float__")
+            or (isinstance(v, _C.Tensor) and v.dim() != 0)):
         raise TypeError(f"{fn}(): argument '{name}' must be float, not {type(v).__name__}")
     return float(v)
 
@@ -326,6 +471,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     l1_loss. Target broadcasts against input (with a warning)."""
     _check_tensors("smooth_l1_loss", input=input, target=target)
     _warn_broadcast(input, target)
+    if beta == 0.0:  # PyTorch's test before its parser (a RuntimeError for a tensor beta)
+        beta = 0.0
     return _C._smooth_l1_loss(input, target, _reduction(reduction, size_average, reduce),
                               _float_arg("smooth_l1_loss", "beta", beta))
 
@@ -379,7 +526,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     or [N, d1, ...]), or float class probabilities shaped like input."""
     _check_tensors("cross_entropy", input=input, target=target, weight=weight)
     return _C._cross_entropy(input, target, weight, _reduction(reduction, size_average, reduce),
-                             int(ignore_index), float(label_smoothing))
+                             _int_arg("cross_entropy_loss", "ignore_index", ignore_index),
+                             _float_arg("cross_entropy_loss", "label_smoothing", label_smoothing))
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -387,7 +535,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     """Negative log-likelihood of log-probabilities `input` at int64 class `target`."""
     _check_tensors("nll_loss", input=input, target=target, weight=weight)
     return _C._nll_loss(input, target, weight, _reduction(reduction, size_average, reduce),
-                        int(ignore_index))
+                        _int_arg("nll_loss_nd", "ignore_index", ignore_index))
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,

@@ -1,7 +1,7 @@
 """Adadelta: per-element rates from running averages of squared gradients and updates."""
 from .. import _C
 from .._creation import tensor, zeros_like
-from .optimizer import Optimizer, _check_not_differentiable
+from .optimizer import Optimizer, _check_lr, _check_not_differentiable
 
 
 class Adadelta(Optimizer):
@@ -11,6 +11,7 @@ class Adadelta(Optimizer):
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
                  capturable=False, maximize=False, differentiable=False):
+        _check_lr(lr)
         if not 0.0 <= lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 <= rho <= 1.0:

@@ -1,7 +1,7 @@
 """Adagrad: per-element rates from the running sum of squared gradients."""
 from .. import _C
 from .._creation import full_like, tensor
-from .optimizer import Optimizer, _check_not_differentiable
+from .optimizer import Optimizer, _check_lr, _check_not_differentiable
 
 
 class Adagrad(Optimizer):
@@ -11,6 +11,7 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
                  eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
+        _check_lr(lr)
         if not 0.0 <= lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 <= lr_decay:

@@ -24,6 +24,12 @@ def _check_not_differentiable(differentiable):
                                   "step is not recorded by autograd")
 
 
+def _check_lr(lr):
+    """PyTorch's first check of `lr`: a tensor learning rate has one element (ValueError)."""
+    if isinstance(lr, _C.Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+
+
 class Optimizer:
     """Base class: holds `param_groups` (dicts of params and options) and `state`
     (a dict per parameter). Subclasses implement `_update_group(group)`."""

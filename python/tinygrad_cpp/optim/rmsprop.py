@@ -1,7 +1,7 @@
 """RMSprop, optionally centered and with momentum."""
 from .. import _C
 from .._creation import tensor, zeros_like
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _check_lr
 
 
 class RMSprop(Optimizer):
@@ -10,6 +10,7 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
                  centered=False, *, maximize=False):
+        _check_lr(lr)
         if not 0.0 <= lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 <= eps:

@@ -7,19 +7,11 @@ from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
+from .utils import _pair, _reverse_repeat_tuple, _single
 
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
 _PADDING_MODES = {"zeros", "reflect", "replicate", "circular"}
-
-
-def _ntuple(value, n, name):
-    if isinstance(value, (tuple, list)):
-        value = tuple(value)
-        if len(value) != n:
-            raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {value}")
-        return value
-    return (value,) * n
 
 
 class _ConvNd(Module):
@@ -31,9 +23,11 @@ class _ConvNd(Module):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, transposed,
                  output_padding, groups, bias, padding_mode, device=None, dtype=None):
+        # PyTorch's checks, in its order and with its types: the tuple arguments come here as
+        # _single/_pair made them (see Conv1d.__init__), unchecked until they are used, and
+        # `groups <= 0` is what refuses a non-number groups (TypeError).
         super().__init__()
-        n = self._dims
-        if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0:
+        if groups <= 0:
             raise ValueError("groups must be a positive integer")
         if in_channels % groups != 0:
             raise ValueError("in_channels must be divisible by groups")
@@ -42,32 +36,32 @@ class _ConvNd(Module):
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
-            if padding == "same" and any(s != 1 for s in _ntuple(stride, n, "stride")):
+            if padding == "same" and any(s != 1 for s in stride):
                 raise ValueError("padding='same' is not supported for strided convolutions")
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"padding_mode must be one of {_PADDING_MODES}, but got padding_mode='{padding_mode}'")
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = _ntuple(kernel_size, n, "kernel_size")
-        self.stride = _ntuple(stride, n, "stride")
-        self.padding = padding if isinstance(padding, str) else _ntuple(padding, n, "padding")
-        self.dilation = _ntuple(dilation, n, "dilation")
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
         self.transposed = transposed
-        self.output_padding = _ntuple(output_padding, n, "output_padding")
+        self.output_padding = output_padding
         self.groups = groups
         self.padding_mode = padding_mode
         # F.pad's order: last dim first, (before, after) each.
         if isinstance(self.padding, str):
-            self._reversed_padding_repeated_twice = [0, 0] * n
+            self._reversed_padding_repeated_twice = [0, 0] * len(kernel_size)
             if padding == "same":
-                for d, k, i in zip(self.dilation, self.kernel_size, range(n - 1, -1, -1)):
+                for d, k, i in zip(dilation, kernel_size, range(len(kernel_size) - 1, -1, -1)):
                     total = d * (k - 1)
                     self._reversed_padding_repeated_twice[2 * i] = total // 2
                     self._reversed_padding_repeated_twice[2 * i + 1] = total - total // 2
         else:
-            self._reversed_padding_repeated_twice = [p for p in reversed(self.padding) for _ in range(2)]
+            self._reversed_padding_repeated_twice = _reverse_repeat_tuple(self.padding, 2)
         shape = ((in_channels, out_channels // groups) if transposed
-                 else (out_channels, in_channels // groups)) + self.kernel_size
+                 else (out_channels, in_channels // groups)) + tuple(kernel_size)
         self.weight = Parameter(empty(*shape, dtype=dtype, device=device))
         if bias:
             self.bias = Parameter(empty(out_channels, dtype=dtype, device=device))
@@ -104,8 +98,10 @@ class _ConvNd(Module):
 class _Conv(_ConvNd):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False,
-                         0, groups, bias, padding_mode, device, dtype)
+        nt = _single if self._dims == 1 else _pair
+        super().__init__(in_channels, out_channels, nt(kernel_size), nt(stride),
+                         padding if isinstance(padding, str) else nt(padding), nt(dilation), False,
+                         nt(0), groups, bias, padding_mode, device, dtype)
 
     def _conv_forward(self, input, weight, bias):
         conv = F.conv1d if self._dims == 1 else F.conv2d
@@ -133,8 +129,9 @@ class _ConvTransposeNd(_ConvNd):
                  groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
         if padding_mode != "zeros":
             raise ValueError(f'Only "zeros" padding mode is supported for {self.__class__.__name__}')
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, True,
-                         output_padding, groups, bias, padding_mode, device, dtype)
+        nt = _single if self._dims == 1 else _pair
+        super().__init__(in_channels, out_channels, nt(kernel_size), nt(stride), nt(padding), nt(dilation),
+                         True, nt(output_padding), groups, bias, padding_mode, device, dtype)
 
     def _output_padding(self, input, output_size):
         """The output_padding that makes the output `output_size` (PyTorch's rule: any size

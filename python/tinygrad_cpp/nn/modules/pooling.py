@@ -2,10 +2,7 @@
 functional forms, which run one C++ op each."""
 from .. import functional as F
 from .module import Module
-
-
-def _single(v):
-    return tuple(v) if isinstance(v, (list, tuple)) else (v,)
+from .utils import _single
 
 
 class _MaxPoolNd(Module):
