@@ -323,6 +323,18 @@ for fname in ("cross_entropy", "nll_loss"):
         a, t, weight=w, reduction=r, ignore_index=ii), TENSOR(X), TENSOR(LABELS), A(None), STR("mean"), INT(-100))
 spec("F.cross_entropy.label_smoothing", lambda m, a, t, ls: F(m).cross_entropy(a, t, label_smoothing=ls),
      TENSOR(X), TENSOR(LABELS), FLOAT(0.1))
+Q4 = lambda m: m.ones(1, 2, 3, 4)  # noqa: E731
+spec("F.scaled_dot_product_attention", lambda m, q, k, v, am, p, c, s, g: F(m).scaled_dot_product_attention(
+    q, k, v, attn_mask=am, dropout_p=p, is_causal=c, scale=s, enable_gqa=g), TENSOR(Q4), TENSOR(Q4), TENSOR(Q4),
+     A(None, ("int_mask", T(lambda m: m.ones(3, 3, dtype=m.int64)))), FLOAT(0.0), BOOL(False),
+     A(None, ("int", 2), ("np.float64", np.float64(0.5))), BOOL(False))
+spec("MultiheadAttention", lambda m, e, h, d, b, kv, za, kd, bf: m.nn.MultiheadAttention(
+    e, h, d, b, kv, za, kdim=kd, batch_first=bf), INT(4), INT(2), FLOAT(0.0), BOOL(True), BOOL(False), BOOL(False),
+     A(None), BOOL(False))
+spec("MultiheadAttention.forward", lambda m, q, k, v, kpm, nw, am, avg, c: m.nn.MultiheadAttention(4, 2)(
+    q, k, v, key_padding_mask=kpm, need_weights=nw, attn_mask=am, average_attn_weights=avg, is_causal=c),
+     TENSOR(lambda m: m.ones(3, 1, 4)), TENSOR(lambda m: m.ones(5, 1, 4)), TENSOR(lambda m: m.ones(5, 1, 4)),
+     A(None), BOOL(True), A(None), BOOL(True), BOOL(False))
 spec("F.smooth_l1_loss.beta", lambda m, a, t, b: F(m).smooth_l1_loss(a, t, beta=b), TENSOR(X), TENSOR(X),
      FLOAT(1.0))
 spec("F.huber_loss.delta", lambda m, a, t, d: F(m).huber_loss(a, t, delta=d), TENSOR(X), TENSOR(X), FLOAT(1.0))

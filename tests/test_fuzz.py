@@ -846,6 +846,41 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
             kw["align_corners"] = maybe_bad(rng.choice([True, False, None]), 0.1)
         return f"F.interpolate(x, **{kw!r:.80})", lambda: F.interpolate(x, **kw)
 
+    @entry(2)
+    def attention(infos):
+        """F.scaled_dot_product_attention over random shapes, dtypes, masks and flags."""
+        dt = rng.choice([tg.float32, tg.float64, tg.float32, tg.float64, tg.float32, tg.int64])
+        nb = rng.choice([0, 1, 2, 2])
+        batch = [rng.choice([0, 1, 2, 3]) for _ in range(nb)]
+        L, S, E = rng.choice([0, 1, 2, 5]), rng.choice([0, 1, 3, 4]), rng.choice([0, 1, 2, 3])
+
+        def operand(rows, cols):
+            if rng.random() < 0.03:
+                return tensor(infos=infos)
+            b = [1 if rng.random() < 0.2 else d for d in batch][rng.randrange(0, nb + 1):]
+            return tensor(dt if rng.random() < 0.95 else rng.choice(DTYPES), b + [rows, cols], infos)
+        q, k = operand(L, E), operand(S, E if rng.random() < 0.95 else E + 1)
+        v = operand(S if rng.random() < 0.95 else S + 1, rng.choice([1, 2, 3]))
+        kw = {}
+        r = rng.random()
+        if r < 0.4:
+            mshape = ([1 if rng.random() < 0.5 else d for d in batch] + [L, S])[rng.randrange(0, nb + 1):]
+            if rng.random() < 0.15:
+                mshape = small_shape()
+            kw["attn_mask"] = tensor(rng.choice([tg.bool, tg.bool, dt, dt, tg.float64, tg.int64]), mshape, infos)
+        elif r < 0.45:
+            kw["attn_mask"] = bad()
+        if rng.random() < 0.4:
+            kw["is_causal"] = maybe_bad(rng.choice([True, False]), 0.1)
+        if rng.random() < 0.3:
+            kw["dropout_p"] = maybe_bad(rng.choice([0.0, 0.5, 1.0, -0.1, 1.5, float("nan")]), 0.1)
+        if rng.random() < 0.3:
+            kw["scale"] = maybe_bad(rng.choice([None, 0.5, 0.0, -1.0, float("inf"), float("nan")]), 0.1)
+        if rng.random() < 0.2:
+            kw["enable_gqa"] = maybe_bad(True, 0.1)
+        return (f"F.scaled_dot_product_attention(q, k, v, **{kw!r:.80})",
+                lambda: F.scaled_dot_product_attention(q, k, v, **kw))
+
     @entry(2, kind="mut")
     def modules(infos):
         r = rng.random()

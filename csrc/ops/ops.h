@@ -1,6 +1,7 @@
 #pragma once
 // Every op the library offers, by family. Each family's .cpp holds the forward of each
 // op next to its backward node.
+#include "ops/attention.h"
 #include "ops/conv.h"
 #include "ops/batchnorm.h"
 #include "ops/creation.h"

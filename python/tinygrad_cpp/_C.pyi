@@ -657,6 +657,8 @@ def _rnn_layer(mode: str, input: Tensor, hx: Tensor | None, cx: Tensor | None, w
     """
     One recurrent layer over a sequence: (output, h_n) or, for LSTM, (output, h_n, c_n).
     """
+def _scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None, dropout_p: typing.SupportsFloat | typing.SupportsIndex = 0.0, is_causal: bool = False, scale: typing.SupportsFloat | typing.SupportsIndex | None = None, enable_gqa: bool = False) -> Tensor:
+    ...
 def _set_gemm_isa(isa: str) -> None:
     ...
 def _set_grad_enabled(mode: bool) -> None:

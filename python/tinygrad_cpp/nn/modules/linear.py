@@ -47,3 +47,8 @@ class Linear(Module):
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """A Linear under another name, as PyTorch's MultiheadAttention.out_proj (so that
+    reprs and checkpoints name it as PyTorch does)."""

@@ -1,0 +1,263 @@
+// scaled_dot_product_attention: argument checks and broadcasting (PyTorch's rules and
+// messages), the fused kernel of kernels/attention.h, and its backward node, which
+// recomputes the scores from the saved output and log-sum-exp.
+#include "ops/attention.h"
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "autograd/node.h"
+#include "kernels/attention.h"
+#include "ops/creation.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+#include "ops/shape.h"
+
+namespace tg {
+
+namespace {
+
+// PyTorch's C++ names of the scalar types, as its attention messages print them.
+const char* torch_type_name(DType d) {
+  switch (d) {
+    case DType::Bool: return "bool";
+    case DType::Int64: return "long int";
+    case DType::Float32: return "float";
+    case DType::Float64: return "double";
+    default: return dtype_name(d);
+  }
+}
+
+// Everything the kernel needs to address the operands, for the forward and the backward.
+struct Layout {
+  Shape batch;  // broadcast batch dims of the output
+  int64_t nb = 1, L = 0, S = 0, E = 0, Ev = 0;
+  int64_t group_k = 1, group_v = 1;  // query heads per key / value head (enable_gqa)
+  std::vector<int64_t> q_off, k_off, v_off, m_off;
+  int64_t m_rs = 0, m_cs = 0;
+};
+
+// Offsets (elements) of each of the nb problems in `t`, whose last `inner` dims are the
+// matrix and whose other dims broadcast against `batch` (right-aligned); the index of the
+// last batch dim (the heads) is divided by `group`.
+std::vector<int64_t> batch_offsets(const Tensor& t, int64_t inner, const Shape& batch, int64_t nb, int64_t group) {
+  const int64_t nbd = (int64_t)batch.size(), tbd = t->ndim() - inner;
+  std::vector<int64_t> stride(nbd, 0);
+  for (int64_t d = 0; d < nbd; ++d) {
+    const int64_t td = d - (nbd - tbd);
+    if (td >= 0 && t->shape[td] != 1) stride[d] = t->strides[td];
+  }
+  std::vector<int64_t> off(nb), idx(nbd, 0);
+  for (int64_t b = 0; b < nb; ++b) {
+    int64_t o = 0;
+    for (int64_t d = 0; d < nbd; ++d) o += stride[d] * (d == nbd - 1 ? idx[d] / group : idx[d]);
+    off[b] = o;
+    for (int64_t d = nbd - 1; d >= 0; --d) {  // next multi-index
+      if (++idx[d] < batch[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return off;
+}
+
+// `t` with a unit stride along its last dim (a copy, without history, only when needed).
+Tensor unit_last_stride(const Tensor& t) {
+  if (t->shape.back() <= 1 || t->strides.back() == 1) return t;
+  NoGradGuard ng;
+  return contiguous(t);
+}
+
+template <class T>
+kernels::AttnProblem<T> problem(const Layout& lo, const Tensor& q, const Tensor& k, const Tensor& v,
+                                const Tensor& mask, bool causal, double scale, double dropout_p, uint64_t seed,
+                                uint64_t rng_offset) {
+  kernels::AttnProblem<T> p;
+  p.nb = lo.nb, p.L = lo.L, p.S = lo.S, p.E = lo.E, p.Ev = lo.Ev;
+  p.q = q->data_as<T>(), p.q_off = lo.q_off.data(), p.q_rs = q->strides[q->ndim() - 2];
+  p.k = k->data_as<T>(), p.k_off = lo.k_off.data(), p.k_rs = k->strides[k->ndim() - 2];
+  p.v = v->data_as<T>(), p.v_off = lo.v_off.data(), p.v_rs = v->strides[v->ndim() - 2];
+  if (mask) {
+    if (mask->dtype == DType::Bool) p.bmask = mask->data_as<bool>();
+    else p.fmask = mask->data_as<T>();
+    p.m_off = lo.m_off.data(), p.m_rs = lo.m_rs, p.m_cs = lo.m_cs;
+  }
+  p.causal = causal, p.scale = scale, p.dropout_p = dropout_p, p.seed = seed, p.rng_offset = rng_offset;
+  return p;
+}
+
+// The gradient of an operand of shape `shape` from the per-problem gradient `full`
+// (batch + matrix dims): the heads a group shared summed, then the broadcast dims.
+Tensor reduce_grad(const Tensor& full, const Shape& shape, int64_t group) {
+  Tensor g = full;
+  if (group > 1) {
+    Shape s = g->shape;
+    const int64_t h = (int64_t)s.size() - 3;
+    Shape split(s.begin(), s.begin() + h);
+    split.push_back(s[h] / group);
+    split.push_back(group);
+    split.insert(split.end(), s.begin() + h + 1, s.end());
+    g = sum(view(g, split), {h + 1}, false);
+  }
+  return sum_to(g, shape);
+}
+
+struct ScaledDotProductFlashAttentionForCpuBackward0 : Node {
+  SavedTensor q, k, v, mask, out;
+  Tensor lse;
+  Layout lo;
+  Shape q_shape, k_shape, v_shape, mask_shape;
+  bool causal;
+  double scale, dropout_p;
+  uint64_t seed, rng_offset;
+
+  std::string name() const override { return "ScaledDotProductFlashAttentionForCpuBackward0"; }
+
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    const Tensor& qt = q.get(*this);
+    const Tensor& kt = k.get(*this);
+    const Tensor& vt = v.get(*this);
+    const Tensor mt = mask.t ? mask.get(*this) : nullptr;
+    const Tensor& o = out.get(*this);
+    const DType dt = qt->dtype;
+    Tensor go = g[0]->dtype == dt ? contiguous(g[0]) : contiguous(to_dtype(g[0], dt));
+    const bool want_mask = next_edges.size() > 3 && next_edges[3].fn;
+    auto full = [&](int64_t rows, int64_t cols) {
+      Shape s = lo.batch;
+      s.push_back(rows), s.push_back(cols);
+      return s;
+    };
+    Tensor dq = next_edges[0].fn ? empty(full(lo.L, lo.E), dt) : nullptr;
+    Tensor dk = next_edges[1].fn ? empty(full(lo.S, lo.E), dt) : nullptr;
+    Tensor dv = next_edges[2].fn ? empty(full(lo.S, lo.Ev), dt) : nullptr;
+    Tensor dm = want_mask ? zeros(full(lo.L, lo.S), dt) : nullptr;
+    TG_DISPATCH_FLOAT(dt, T, {
+      auto p = problem<T>(lo, qt, kt, vt, mt, causal, scale, dropout_p, seed, rng_offset);
+      auto ptr = [](const Tensor& t) { return t ? t->data_as<T>() : nullptr; };
+      kernels::attention_backward(p, o->data_as<T>(), go->data_as<T>(), lse->data_as<T>(), ptr(dq), ptr(dk),
+                                  ptr(dv), ptr(dm));
+    });
+    std::vector<Tensor> r(next_edges.size());
+    if (dq) r[0] = reduce_grad(dq, q_shape, 1);
+    if (dk) r[1] = reduce_grad(dk, k_shape, lo.group_k);
+    if (dv) r[2] = reduce_grad(dv, v_shape, lo.group_v);
+    if (dm) r[3] = sum_to(dm, mask_shape);
+    return r;
+  }
+  void release_saved() override {
+    q.reset(), k.reset(), v.reset(), mask.reset(), out.reset();
+    lse.reset();
+  }
+};
+
+Shape batch_of(const Tensor& t) { return Shape(t->shape.begin(), t->shape.end() - 2); }
+
+}  // namespace
+
+Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, const Tensor& value,
+                                    const Tensor& attn_mask, double dropout_p, bool is_causal,
+                                    std::optional<double> scale, bool enable_gqa, Generator& gen) {
+  TG_CHECK(query->ndim() >= 2 && key->ndim() >= 2 && value->ndim() >= 2, RuntimeError,
+           "Expected query, key, and value to all be  at least 2 dimensional, but got query.dim: ", query->ndim(),
+           " key.dim: ", key->ndim(), " and value.dim: ", value->ndim(), " instead.");
+  const DType dt = query->dtype;
+  TG_CHECK(key->dtype == dt && value->dtype == dt, RuntimeError,
+           "Expected query, key, and value to have the same dtype, but got query.dtype: ", torch_type_name(dt),
+           " key.dtype: ", torch_type_name(key->dtype), " and value.dtype: ", torch_type_name(value->dtype),
+           " instead.");
+  TG_CHECK(is_floating(dt), RuntimeError,
+           "scaled_dot_product_attention: expected query, key and value of a floating dtype, but got ",
+           dtype_name(dt), " (query ", shape_str(query->shape), ")");
+  TG_CHECK(dropout_p >= 0.0 && dropout_p <= 1.0, RuntimeError,
+           "dropout probability has to be between 0 and 1, but got ", dropout_p);
+  if (attn_mask)
+    TG_CHECK(attn_mask->dtype == DType::Bool || attn_mask->dtype == dt, RuntimeError,
+             "Expected attn_mask dtype to be bool or float or to match query dtype, but got attn_mask.dtype: ",
+             torch_type_name(attn_mask->dtype), " and  query.dtype: ", torch_type_name(dt), " instead.");
+
+  Layout lo;
+  lo.L = query->shape[query->ndim() - 2], lo.E = query->shape.back();
+  lo.S = key->shape[key->ndim() - 2], lo.Ev = value->shape.back();
+  TG_CHECK(key->shape.back() == lo.E, RuntimeError,
+           "scaled_dot_product_attention: expected key to have the embedding size of query (", lo.E,
+           ") in its last dim, but got query ", shape_str(query->shape), " and key ", shape_str(key->shape));
+  TG_CHECK(value->shape[value->ndim() - 2] == lo.S, RuntimeError,
+           "scaled_dot_product_attention: expected value to have as many rows as key (", lo.S,
+           ") in dim -2, but got key ", shape_str(key->shape), " and value ", shape_str(value->shape));
+
+  Shape qb = batch_of(query), kb = batch_of(key), vb = batch_of(value);
+  if (enable_gqa) {
+    TG_CHECK(query->ndim() >= 3 && key->ndim() >= 3 && value->ndim() >= 3, IndexError,
+             "Dimension out of range (expected to be in range of [-2, 1], but got -3)");
+    const int64_t hq = qb.back(), hk = kb.back(), hv = vb.back();
+    TG_CHECK(hk > 0 && hv > 0 && hq % hk == 0 && hq % hv == 0, RuntimeError,
+             "Number of heads in key and value must divide the number of heads in query, but got query heads ",
+             hq, ", key heads ", hk, " and value heads ", hv);
+    lo.group_k = hq / hk, lo.group_v = hq / hv;
+    kb.back() = hq, vb.back() = hq;  // as if repeated: each key/value head serves a group
+  }
+  lo.batch = broadcast_shapes(broadcast_shapes(qb, kb), vb);
+  lo.nb = numel_of(lo.batch);
+  Shape out_shape = lo.batch;
+  out_shape.push_back(lo.L), out_shape.push_back(lo.Ev);
+
+  if (attn_mask) {
+    TG_CHECK(attn_mask->ndim() >= 1, IndexError, "Dimension specified as -2 but tensor has no dimensions");
+    TG_CHECK(attn_mask->ndim() >= 2, IndexError,
+             "Dimension out of range (expected to be in range of [-1, 0], but got -2)");
+    Shape target = lo.batch;
+    target.push_back(lo.L), target.push_back(lo.S);
+    bool ok = attn_mask->ndim() <= (int64_t)target.size();
+    for (int64_t d = 0; ok && d < attn_mask->ndim(); ++d) {
+      const int64_t s = attn_mask->shape[attn_mask->ndim() - 1 - d], t = target[target.size() - 1 - d];
+      ok = s == 1 || s == t;
+    }
+    TG_CHECK(ok, RuntimeError, "scaled_dot_product_attention: attn_mask of shape ", shape_str(attn_mask->shape),
+             " cannot be broadcast to the attention weights' shape ", shape_str(target));
+  }
+
+  Tensor q = unit_last_stride(query), k = unit_last_stride(key), v = unit_last_stride(value);
+  Tensor mask = attn_mask;
+  lo.q_off = batch_offsets(q, 2, lo.batch, lo.nb, 1);
+  lo.k_off = batch_offsets(k, 2, lo.batch, lo.nb, lo.group_k);
+  lo.v_off = batch_offsets(v, 2, lo.batch, lo.nb, lo.group_v);
+  if (mask) {
+    lo.m_off = batch_offsets(mask, 2, lo.batch, lo.nb, 1);
+    const int64_t nd = mask->ndim();
+    lo.m_rs = mask->shape[nd - 2] == 1 ? 0 : mask->strides[nd - 2];
+    lo.m_cs = mask->shape[nd - 1] == 1 ? 0 : mask->strides[nd - 1];
+  }
+  const double sc = scale ? *scale : 1.0 / std::sqrt(double(lo.E));
+  uint64_t seed = 0, rng_offset = 0;
+  if (dropout_p > 0) {
+    seed = gen.seed;
+    rng_offset = gen.take((uint64_t)(lo.nb * lo.L * lo.S));
+  }
+
+  Tensor out = empty(out_shape, dt);
+  Shape lse_shape = lo.batch;
+  lse_shape.push_back(lo.L);
+  Tensor lse = empty(lse_shape, dt);
+  TG_DISPATCH_FLOAT(dt, T, {
+    auto p = problem<T>(lo, q, k, v, mask, is_causal, sc, dropout_p, seed, rng_offset);
+    kernels::attention_forward(p, out->data_as<T>(), lse->data_as<T>());
+  });
+
+  const Tensor grad_mask = attn_mask && attn_mask->dtype != DType::Bool ? attn_mask : nullptr;
+  auto node = make_node<ScaledDotProductFlashAttentionForCpuBackward0>({query, key, value, grad_mask});
+  if (node) {
+    node->q = SavedTensor(q), node->k = SavedTensor(k), node->v = SavedTensor(v);
+    if (mask) node->mask = SavedTensor(mask);
+    node->out = SavedTensor(out, /*is_output=*/true);
+    node->lse = lse;
+    node->lo = std::move(lo);
+    node->q_shape = query->shape, node->k_shape = key->shape, node->v_shape = value->shape;
+    if (mask) node->mask_shape = mask->shape;
+    node->causal = is_causal, node->scale = sc, node->dropout_p = dropout_p;
+    node->seed = seed, node->rng_offset = rng_offset;
+  }
+  set_history(node, {out});
+  return out;
+}
+
+}  // namespace tg
