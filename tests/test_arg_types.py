@@ -393,6 +393,25 @@ for name in ("BatchNorm1d", "BatchNorm2d"):
     spec(name, lambda m, n, eps, mo, af, tr, name=name: getattr(m.nn, name)(n, eps, mo, af, tr),
          INT(3), FLOAT(1e-5), FLOAT(0.1), BOOL(True), BOOL(True))
 spec("BatchNorm1d.forward", lambda m, x: m.nn.BatchNorm1d(3)(x), TENSOR(X))
+SEQ = lambda m: m.ones(2, 1, 3)  # noqa: E731
+for name in ("RNN", "LSTM", "GRU"):
+    spec(name, lambda m, i, h, n, b, bf, dr, bd, name=name: getattr(m.nn, name)(
+        i, h, n, bias=b, batch_first=bf, dropout=dr, bidirectional=bd), INT(3), INT(4), INT(2), BOOL(True),
+        BOOL(False), FLOAT(0.5), BOOL(False))
+    spec(f"{name}.forward", lambda m, x, name=name: getattr(m.nn, name)(3, 4)(x), TENSOR(SEQ))
+    spec(f"{name}.dtype", lambda m, d, name=name: getattr(m.nn, name)(3, 4, dtype=d), DTYPE(None))
+spec("RNN.hx", lambda m, h: m.nn.RNN(3, 4)(m.ones(2, 1, 3), h), TENSOR(lambda m: m.zeros(1, 1, 4)))
+spec("GRU.hx", lambda m, h: m.nn.GRU(3, 4)(m.ones(2, 1, 3), h), TENSOR(lambda m: m.zeros(1, 1, 4)))
+spec("LSTM.hx", lambda m, h, c: m.nn.LSTM(3, 4)(m.ones(2, 1, 3), (h, c)), TENSOR(lambda m: m.zeros(1, 1, 4)),
+     TENSOR(lambda m: m.zeros(1, 1, 4)))
+spec("RNN.nonlinearity", lambda m, nl: m.nn.RNN(3, 4, nonlinearity=nl), STR("tanh"))
+for name in ("RNNCell", "LSTMCell", "GRUCell"):
+    spec(name, lambda m, i, h, b, name=name: getattr(m.nn, name)(i, h, b), INT(3), INT(4), BOOL(True))
+    spec(f"{name}.forward", lambda m, x, name=name: getattr(m.nn, name)(3, 4)(x), TENSOR(X))
+spec("RNNCell.hx", lambda m, h: m.nn.RNNCell(3, 4)(m.ones(2, 3), h), TENSOR(lambda m: m.zeros(2, 4)))
+spec("GRUCell.hx", lambda m, h: m.nn.GRUCell(3, 4)(m.ones(2, 3), h), TENSOR(lambda m: m.zeros(2, 4)))
+spec("LSTMCell.hx", lambda m, h, c: m.nn.LSTMCell(3, 4)(m.ones(2, 3), (h, c)), TENSOR(lambda m: m.zeros(2, 4)),
+     TENSOR(lambda m: m.zeros(2, 4)))
 for name in ("Dropout", "Dropout1d", "Dropout2d"):
     spec(name, lambda m, p, ip, name=name: getattr(m.nn, name)(p, ip), FLOAT(0.5), BOOL(False))
 spec("ReLU.forward", lambda m, x: m.nn.ReLU()(x), TENSOR(X))

@@ -657,6 +657,10 @@ def _randn(arg0: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIn
     ...
 def _rmsprop_step(params: collections.abc.Sequence[Tensor], grads: collections.abc.Sequence[Tensor], square_avgs: collections.abc.Sequence[Tensor], grad_avgs: collections.abc.Sequence[Tensor], momentum_buffers: collections.abc.Sequence[Tensor], state_steps: collections.abc.Sequence[Tensor], lr: typing.SupportsFloat | typing.SupportsIndex, alpha: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex, weight_decay: typing.SupportsFloat | typing.SupportsIndex, momentum: typing.SupportsFloat | typing.SupportsIndex, centered: bool, maximize: bool) -> None:
     ...
+def _rnn_layer(mode: str, input: Tensor, hx: Tensor | None, cx: Tensor | None, weights: collections.abc.Sequence[Tensor | None], bidirectional: bool = False, batch_first: bool = False) -> list[Tensor]:
+    """
+    One recurrent layer over a sequence: (output, h_n) or, for LSTM, (output, h_n, c_n).
+    """
 def _scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None, dropout_p: typing.SupportsFloat | typing.SupportsIndex = 0.0, is_causal: bool = False, scale: typing.SupportsFloat | typing.SupportsIndex | None = None, enable_gqa: bool = False) -> Tensor:
     ...
 def _set_gemm_isa(isa: str) -> None:
