@@ -15,6 +15,7 @@ import mnist_cnn  # noqa: E402
 import mnist_mlp  # noqa: E402
 import optimizers  # noqa: E402
 import regression  # noqa: E402
+import sine_lstm  # noqa: E402
 
 
 def test_mnist_mlp_one_epoch_learns_and_checkpoint_reloads(tmp_path, capsys):
@@ -84,3 +85,16 @@ def test_saliency_map_png(tmp_path):
     from PIL import Image
     with Image.open(out) as img:
         assert img.size == (6 * 30 + 2, 2 * 30 + 2)
+
+
+def test_sine_lstm_learns_the_waves(tmp_path):
+    # two LSTMCells under LBFGS (PyTorch's time-sequence example), on short waves
+    png = tmp_path / "sine.png"
+    losses = sine_lstm.main(["--steps", "3", "--waves", "8", "--length", "120", "--future", "30",
+                             "--plot", str(png)])
+    assert len(losses) == 3 and losses[-1] < 0.2 * losses[0] and losses[-1] < 1e-3
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
