@@ -96,7 +96,45 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grads) {
   } else {
     add_(acc, g);
   }
+  if (variable->hooks && variable->hooks->post_accumulate) variable->hooks->post_accumulate(variable);
   return {};
+}
+
+TensorHooks& tensor_hooks(const Tensor& t) {
+  refresh(t);
+  if (!t->hooks) t->hooks = std::make_shared<TensorHooks>();
+  if (t->grad_fn) {  // (again after an in-place op gave it a new grad_fn)
+    auto& outs = node_hooks(*t->grad_fn).outputs;
+    bool found = false;
+    for (auto& [nr, h] : outs) found |= (nr == t->output_nr && h == t->hooks);
+    if (!found) outs.emplace_back(t->output_nr, t->hooks);
+  }
+  return *t->hooks;
+}
+
+NodeHooks& node_hooks(Node& n) {
+  if (!n.hooks) n.hooks = std::make_unique<NodeHooks>();
+  return *n.hooks;
+}
+
+void retain_grad(const Tensor& t) {
+  refresh(t);
+  TG_CHECK(t->requires_grad, RuntimeError, "can't retain_grad on Tensor that has requires_grad=False");
+  if (t->is_leaf() || t->retains_grad) return;
+  tensor_hooks(t).retains = t;
+  t->retains_grad = true;
+}
+
+Tensor run_tensor_hooks(const TensorHooks& h, Tensor g) {
+  if (h.pre) {
+    Tensor r = h.pre(g);
+    if (r) g = std::move(r);
+  }
+  if (Tensor t = h.retains.lock()) {
+    if (!t->grad) t->grad = clone(g);  // a fresh contiguous copy, as PyTorch's
+    else t->grad = add(t->grad, g);
+  }
+  return g;
 }
 
 Edge gradient_edge(const Tensor& t) {
@@ -106,6 +144,7 @@ Edge gradient_edge(const Tensor& t) {
   auto acc = t->grad_accumulator.lock();
   if (!acc) {
     acc = std::make_shared<AccumulateGrad>(t);
+    acc->seq = UINT64_MAX;  // runs as soon as ready, as PyTorch's: .grad is final early
     t->grad_accumulator = acc;
   }
   return {acc, 0};
