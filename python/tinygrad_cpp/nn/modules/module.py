@@ -21,10 +21,13 @@ _global_forward_pre_hooks = OrderedDict()
 _global_forward_hooks = OrderedDict()
 _global_forward_hooks_always_called = OrderedDict()
 _global_forward_hooks_with_kwargs = OrderedDict()
+_had_global_hooks = False  # set for good by the first global hook (Module.__call__'s fast path)
 
 
 def register_module_forward_pre_hook(hook):
     """A forward pre-hook common to all modules: hook(module, args) -> new args or None."""
+    global _had_global_hooks
+    _had_global_hooks = True
     _check_callable(hook)
     handle = RemovableHandle(_global_forward_pre_hooks)
     _global_forward_pre_hooks[handle.id] = hook
@@ -33,6 +36,8 @@ def register_module_forward_pre_hook(hook):
 
 def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
     """A forward hook common to all modules: hook(module, args, output) -> new output or None."""
+    global _had_global_hooks
+    _had_global_hooks = True
     _check_callable(hook)
     handle = RemovableHandle(_global_forward_hooks, extra_dict=_global_forward_hooks_always_called)
     _global_forward_hooks[handle.id] = hook
@@ -45,6 +50,8 @@ def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
 
 def register_module_full_backward_pre_hook(hook):
     """A backward pre-hook common to all modules: hook(module, grad_output) -> new grad_output or None."""
+    global _had_global_hooks
+    _had_global_hooks = True
     _check_callable(hook)
     handle = RemovableHandle(_global_backward_pre_hooks)
     _global_backward_pre_hooks[handle.id] = hook
@@ -54,7 +61,8 @@ def register_module_full_backward_pre_hook(hook):
 def register_module_full_backward_hook(hook):
     """A backward hook common to all modules: hook(module, grad_input, grad_output) -> new
     grad_input or None."""
-    global _global_is_full_backward_hook
+    global _global_is_full_backward_hook, _had_global_hooks
+    _had_global_hooks = True
     _check_callable(hook)
     _global_is_full_backward_hook = True
     handle = RemovableHandle(_global_backward_hooks)
@@ -126,10 +134,12 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
+    # Set (for good) once a hook was registered on this module / on all modules: a module
+    # that never had one calls forward directly, at the cost of one lookup.
+    _had_hooks = False
+
     def __call__(self, *args, **kwargs):
-        if not (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks
-                or self._backward_pre_hooks or _global_forward_hooks or _global_forward_pre_hooks
-                or _global_backward_hooks or _global_backward_pre_hooks):
+        if not (self._had_hooks or _had_global_hooks):
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 
@@ -206,6 +216,7 @@ class Module:
         """hook(module, args) -> None or new args (a non-tuple is wrapped in one); with
         with_kwargs, hook(module, args, kwargs) -> None or (new_args, new_kwargs)."""
         _check_callable(hook)
+        self.__dict__["_had_hooks"] = True
         handle = RemovableHandle(self._forward_pre_hooks, extra_dict=self._forward_pre_hooks_with_kwargs)
         self._forward_pre_hooks[handle.id] = hook
         if with_kwargs:
@@ -218,6 +229,7 @@ class Module:
         """hook(module, args, output) -> None or new output (with with_kwargs,
         hook(module, args, kwargs, output)); always_call runs it even when forward raised."""
         _check_callable(hook)
+        self.__dict__["_had_hooks"] = True
         handle = RemovableHandle(self._forward_hooks,
                                  extra_dict=[self._forward_hooks_with_kwargs, self._forward_hooks_always_called])
         self._forward_hooks[handle.id] = hook
@@ -233,6 +245,7 @@ class Module:
         """hook(module, grad_output) -> None or new grad_output, when the gradients w.r.t.
         the module's outputs are ready."""
         _check_callable(hook)
+        self.__dict__["_had_hooks"] = True
         handle = RemovableHandle(self._backward_pre_hooks)
         self._backward_pre_hooks[handle.id] = hook
         if prepend:
@@ -244,6 +257,7 @@ class Module:
         w.r.t. the module's inputs are ready (grad_input entries are None for inputs that
         are not tensors requiring grad)."""
         _check_callable(hook)
+        self.__dict__["_had_hooks"] = True
         if self._is_full_backward_hook is False:
             raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a "
                                "single Module. Please use only one of them.")
