@@ -5,6 +5,7 @@ Tensor and grad_fn hooks live in such dicts too: the C++ engine holds one callab
 tensor (or node) and calls it when the gradient is ready; the dict runs the user's hooks
 in registration order. `BackwardHook` wires Module full backward (pre-)hooks through an
 identity node on the module's inputs and outputs, as PyTorch does."""
+import warnings
 import weakref
 from collections import OrderedDict
 
@@ -297,6 +298,9 @@ class BackwardHook:
                 local_grad_outputs = self.grad_outputs
                 # no input requires grad: the user hooks are called from here
                 if self.input_tensors_index is None:
+                    warnings.warn("Full backward hook is firing when gradients are computed with respect to "
+                                  "module outputs since no inputs require gradients. See the documentation "
+                                  "of Module.register_full_backward_hook for more details.", stacklevel=2)
                     grad_inputs = self._pack_with_none([], [], self.n_inputs)
                     for user_hook in self.user_hooks:
                         res = user_hook(self.module, grad_inputs, self.grad_outputs)
