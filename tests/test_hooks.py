@@ -131,6 +131,41 @@ def test_retain_grad_sees_hooked_gradient_and_accumulates():
     same(f)
 
 
+def test_hooks_on_views_and_multi_output_ops():
+    def f(m):
+        log = []
+        x = data(m, 4, 3)
+        a, b = x.chunk(2)
+        b.register_hook(lambda g: (log.append(("b", g)), g * 3)[1])
+        a.register_hook(lambda g: log.append(("a", g)))
+        (a.exp().sum() + (b * b).sum()).backward()
+        log.append(("x", x.grad))
+        c = x[1:3]
+        c.register_hook(lambda g: g * 0)
+        (c * 2).sum().backward()
+        log.append(("x2", x.grad))
+        return sorted(log, key=lambda e: e[0])
+    same(f)
+
+
+def test_in_place_op_leaves_earlier_hooks_on_the_old_value():
+    # PyTorch: hooks stay with the old grad_fn (they see the gradient of the old value),
+    # the tensor's hook dict starts afresh, retain_grad moves to the new grad_fn
+    def f(m):
+        log = []
+        x = data(m, 3)
+        y = x * 2
+        y.retain_grad()
+        y.register_hook(lambda g: (log.append(("h1", g)), g + 1)[1])
+        y.mul_(3)
+        log.append(("reset", y._backward_hooks is None))
+        y.register_hook(lambda g: (log.append(("h2", g)), g * 10)[1])
+        (y * y).sum().backward()
+        log += [("x", x.grad), ("y", y.grad), ("rg", y.retains_grad)]
+        return log
+    assert [e[0] for e in same(f)][:3] == ["reset", "h2", "h1"]
+
+
 def test_retain_grad_without_requires_grad_raises():
     for m in (torch, tg):
         with pytest.raises(RuntimeError, match="can't retain_grad on Tensor that has requires_grad=False"):

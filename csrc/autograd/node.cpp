@@ -150,6 +150,20 @@ Edge gradient_edge(const Tensor& t) {
   return {acc, 0};
 }
 
+namespace {
+// A tensor given a new grad_fn (in-place op, regenerated view) leaves its hooks with the old
+// one, where they still see the gradient of the old value; later hooks go to the new one.
+// Only retain_grad moves along (PyTorch's update_tensor_hooks_on_new_gradfn).
+void hooks_on_new_grad_fn(const Tensor& t) {
+  std::shared_ptr<TensorHooks> old = std::move(t->hooks);
+  if (old->retains.expired()) return;
+  old->retains.reset();
+  t->hooks = std::make_shared<TensorHooks>();
+  t->hooks->retains = t;
+  node_hooks(*t->grad_fn).outputs.emplace_back(t->output_nr, t->hooks);
+}
+}  // namespace
+
 void set_history(const std::shared_ptr<Node>& node, TensorRefs outputs) {
   if (!node) return;
   node->seq = g_next_seq.fetch_add(1, std::memory_order_relaxed);
@@ -162,6 +176,7 @@ void set_history(const std::shared_ptr<Node>& node, TensorRefs outputs) {
     o->grad_fn = node;
     o->output_nr = (uint32_t)i;
     o->requires_grad = true;
+    if (o->hooks) hooks_on_new_grad_fn(o);
   }
 }
 
