@@ -544,6 +544,27 @@ spec("load.weights_only", lambda m, w: m.load(os.path.join(_TMP, "c.pt") if m.sa
     _TMP, "c.pt")) is None else None, weights_only=w), BOOL(True, only=("str", "dict", "strlist", "object")))
 
 
+# ---- hooks ----------------------------------------------------------------------------------
+# PyTorch takes any object and fails with TypeError on the first call of the hook; we refuse a
+# non-callable at registration with the same type: each spec runs the call that uses the hook.
+def _hooked_backward(m, reg, f):
+    x = m.ones(2, requires_grad=True)
+    getattr(x, reg)(f)
+    (x * 2).sum().backward()
+
+
+HOOK = lambda *a: None  # noqa: E731
+spec("Tensor.register_hook", lambda m, f: _hooked_backward(m, "register_hook", f), A(HOOK, ("int", 2)))
+spec("Tensor.register_post_accumulate_grad_hook",
+     lambda m, f: _hooked_backward(m, "register_post_accumulate_grad_hook", f), A(HOOK, ("int", 2)))
+for _reg in ("register_forward_pre_hook", "register_forward_hook", "register_full_backward_hook",
+             "register_full_backward_pre_hook"):
+    spec(f"Module.{_reg}", lambda m, f, _reg=_reg: (lambda lin: (getattr(lin, _reg)(f),
+                                                                   lin(m.ones(1, 2, requires_grad=True)).sum().backward()))(
+        m.nn.Linear(2, 2)), A(HOOK, ("int", 2)))
+spec("Module.register_forward_hook.prepend", lambda m, p: m.nn.Linear(2, 2).register_forward_hook(HOOK, prepend=p),
+     A(False, only=("None", "str")))
+
 # ---- the mismatches the first audit found (torch's exception vs ours then) -------------------
 LISTED = {
     "relu str (TypeError vs AttributeError)": lambda m: m.nn.functional.relu("a"),

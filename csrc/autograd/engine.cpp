@@ -1,6 +1,7 @@
 // The backward engine: counts how many gradients each node of the graph will receive,
-// then runs nodes once all of them have arrived (newest first among those ready),
-// summing gradients per output as they flow. No Python is involved.
+// then runs nodes once all of them have arrived (newest first among those ready, leaf
+// accumulators first of all), summing gradients per output as they flow. No Python is
+// involved, except through hooks the user registered (the binding's callables take the GIL).
 #include <queue>
 #include <unordered_map>
 
@@ -75,6 +76,31 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
   };
   for (size_t i = 0; i < roots.size(); ++i) deliver(root_edges[i].fn.get(), root_edges[i].input_nr, grad_roots[i]);
 
+  // autograd.grad runs only the nodes on a path to a captured edge (PyTorch's exec_info);
+  // the captured nodes themselves are reached (their tensors' hooks run) but not run.
+  std::unordered_map<Node*, bool> leads;  // n is captured or is needed
+  std::unordered_map<Node*, bool> needed;
+  if (!accumulate) {
+    std::vector<std::pair<Node*, size_t>> st;
+    for (auto& e : root_edges)
+      if (leads.emplace(e.fn.get(), false).second) st.push_back({e.fn.get(), 0});
+    while (!st.empty()) {
+      Node* n = st.back().first;
+      size_t i = st.back().second;
+      if (i < n->next_edges.size()) {
+        st.back().second++;
+        Node* c = n->next_edges[i].fn.get();
+        if (c && leads.emplace(c, false).second) st.push_back({c, 0});
+        continue;
+      }
+      bool need = false;
+      for (auto& e : n->next_edges) need |= (e.fn && leads[e.fn.get()]);
+      needed[n] = need;
+      leads[n] = need || captures.count(n) > 0;
+      st.pop_back();
+    }
+  }
+
   std::priority_queue<Node*, std::vector<Node*>, ByNewest> ready;
   for (auto& e : root_edges)
     if (deps[e.fn.get()] == 0) ready.push(e.fn.get());
@@ -85,13 +111,23 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     ready.pop();
     if (done[n]) continue;
     done[n] = true;
+    if (!accumulate && !leads[n]) continue;
     std::vector<Tensor> grads = std::move(buffers[n]);
     buffers.erase(n);
     grads.resize(std::max<size_t>(grads.size(), n->outputs.size()));
+    bool is_leaf_acc = dynamic_cast<AccumulateGrad*>(n) != nullptr;
+    if (n->hooks) {
+      for (auto& [nr, h] : n->hooks->outputs)
+        if (nr < grads.size() && grads[nr]) grads[nr] = run_tensor_hooks(*h, std::move(grads[nr]));
+    }
+    if (is_leaf_acc) {
+      auto& hooks = static_cast<AccumulateGrad*>(n)->variable->hooks;
+      if (hooks && hooks->pre && !grads.empty() && grads[0]) grads[0] = run_tensor_hooks(*hooks, std::move(grads[0]));
+    }
     auto range = captures.equal_range(n);
     for (auto it = range.first; it != range.second; ++it) captured[it->second.slot] = grads[it->second.nr];
-    bool is_leaf_acc = dynamic_cast<AccumulateGrad*>(n) != nullptr;
     if (is_leaf_acc && !accumulate) continue;
+    if (!accumulate && !needed[n]) continue;
 
     bool any = false;
     for (auto& g : grads) any |= (bool)g;
@@ -99,7 +135,14 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     if (any) {
       for (size_t i = 0; i < grads.size(); ++i)
         if (!grads[i]) grads[i] = zeros(n->outputs[i].shape, n->outputs[i].dtype);
-      in_grads = n->apply(grads);
+      if (n->hooks && n->hooks->pre) n->hooks->pre(grads);
+      if (n->hooks && n->hooks->post) {
+        std::vector<Tensor> grad_outputs = grads;  // apply may consume its argument
+        in_grads = n->apply(grads);
+        n->hooks->post(in_grads, grad_outputs);
+      } else {
+        in_grads = n->apply(grads);
+      }
       if (!retain_graph) {
         n->release_saved();
         n->released = true;

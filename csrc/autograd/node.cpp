@@ -96,7 +96,45 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grads) {
   } else {
     add_(acc, g);
   }
+  if (variable->hooks && variable->hooks->post_accumulate) variable->hooks->post_accumulate(variable);
   return {};
+}
+
+TensorHooks& tensor_hooks(const Tensor& t) {
+  refresh(t);
+  if (!t->hooks) t->hooks = std::make_shared<TensorHooks>();
+  if (t->grad_fn) {  // (again after an in-place op gave it a new grad_fn)
+    auto& outs = node_hooks(*t->grad_fn).outputs;
+    bool found = false;
+    for (auto& [nr, h] : outs) found |= (nr == t->output_nr && h == t->hooks);
+    if (!found) outs.emplace_back(t->output_nr, t->hooks);
+  }
+  return *t->hooks;
+}
+
+NodeHooks& node_hooks(Node& n) {
+  if (!n.hooks) n.hooks = std::make_unique<NodeHooks>();
+  return *n.hooks;
+}
+
+void retain_grad(const Tensor& t) {
+  refresh(t);
+  TG_CHECK(t->requires_grad, RuntimeError, "can't retain_grad on Tensor that has requires_grad=False");
+  if (t->is_leaf() || t->retains_grad) return;
+  tensor_hooks(t).retains = t;
+  t->retains_grad = true;
+}
+
+Tensor run_tensor_hooks(const TensorHooks& h, Tensor g) {
+  if (h.pre) {
+    Tensor r = h.pre(g);
+    if (r) g = std::move(r);
+  }
+  if (Tensor t = h.retains.lock()) {
+    if (!t->grad) t->grad = clone(g);  // a fresh contiguous copy, as PyTorch's
+    else t->grad = add(t->grad, g);
+  }
+  return g;
 }
 
 Edge gradient_edge(const Tensor& t) {
@@ -106,10 +144,25 @@ Edge gradient_edge(const Tensor& t) {
   auto acc = t->grad_accumulator.lock();
   if (!acc) {
     acc = std::make_shared<AccumulateGrad>(t);
+    acc->seq = UINT64_MAX;  // runs as soon as ready, as PyTorch's: .grad is final early
     t->grad_accumulator = acc;
   }
   return {acc, 0};
 }
+
+namespace {
+// A tensor given a new grad_fn (in-place op, regenerated view) leaves its hooks with the old
+// one, where they still see the gradient of the old value; later hooks go to the new one.
+// Only retain_grad moves along (PyTorch's update_tensor_hooks_on_new_gradfn).
+void hooks_on_new_grad_fn(const Tensor& t) {
+  std::shared_ptr<TensorHooks> old = std::move(t->hooks);
+  if (old->retains.expired()) return;
+  old->retains.reset();
+  t->hooks = std::make_shared<TensorHooks>();
+  t->hooks->retains = t;
+  node_hooks(*t->grad_fn).outputs.emplace_back(t->output_nr, t->hooks);
+}
+}  // namespace
 
 void set_history(const std::shared_ptr<Node>& node, TensorRefs outputs) {
   if (!node) return;
@@ -123,6 +176,7 @@ void set_history(const std::shared_ptr<Node>& node, TensorRefs outputs) {
     o->grad_fn = node;
     o->output_nr = (uint32_t)i;
     o->requires_grad = true;
+    if (o->hooks) hooks_on_new_grad_fn(o);
   }
 }
 

@@ -2,6 +2,7 @@
 // The autograd graph: every differentiable op that ran with grad enabled leaves a Node
 // whose edges point at the nodes (or leaf accumulators) of its inputs. The backward
 // engine walks it in C++.
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,11 +24,33 @@ struct OutputMeta {
   DType dtype;
 };
 
+// ---- hooks ---------------------------------------------------------------------------------
+// PyTorch's order when a node is reached (NOTE [Hooks ordering]): the hooks of the tensors
+// whose gradients it receives (register_hook, then retain_grad), then the node's pre-hooks,
+// its backward, its post-hooks; a leaf's accumulator calls post-accumulate hooks after
+// adding into .grad. The callables come from the binding; they take the GIL themselves.
+
+// A hook on the gradient flowing into a tensor: returns the gradient to use from here on,
+// or null to keep it.
+using GradHook = std::function<Tensor(const Tensor&)>;
+struct TensorHooks {
+  GradHook pre;                                        // register_hook (all of them, in order)
+  std::function<void(const Tensor&)> post_accumulate;  // leaves: after .grad was accumulated
+  std::weak_ptr<TensorImpl> retains;                   // a non-leaf's retain_grad(): its .grad
+};
+struct NodeHooks {
+  // the hooks of non-leaf tensors, by the output of this node they are
+  std::vector<std::pair<uint32_t, std::shared_ptr<TensorHooks>>> outputs;
+  std::function<void(std::vector<Tensor>& grad_outputs)> pre;  // may replace grad_outputs
+  std::function<void(std::vector<Tensor>& grad_inputs, const std::vector<Tensor>& grad_outputs)> post;
+};
+
 struct Node : std::enable_shared_from_this<Node> {
   std::vector<Edge> next_edges;  // one per differentiable input, in order
   std::vector<OutputMeta> outputs;
   uint64_t seq = 0;              // creation order; later nodes run first
   bool released = false;
+  std::unique_ptr<NodeHooks> hooks;  // null when none (the common case costs one test)
 
   virtual ~Node() = default;
   virtual std::string name() const = 0;
@@ -59,6 +82,14 @@ struct AccumulateGrad : Node {
   std::string name() const override { return "AccumulateGrad"; }
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override;
 };
+
+// The hooks of `t`, created on first use; a non-leaf's are attached to its grad_fn.
+TensorHooks& tensor_hooks(const Tensor& t);
+NodeHooks& node_hooks(Node& n);
+// PyTorch's retain_grad(): a non-leaf's .grad is set when backward reaches it (no-op on a leaf).
+void retain_grad(const Tensor& t);
+// Runs `h` on the gradient `g` flowing into its tensor; returns the gradient to use.
+Tensor run_tensor_hooks(const TensorHooks& h, Tensor g);
 
 // Grad mode is per thread, as in PyTorch.
 bool grad_enabled();

@@ -13,6 +13,7 @@ namespace tg {
 
 using Shape = std::vector<int64_t>;
 struct Node;
+struct TensorHooks;  // autograd/node.h
 struct TensorImpl;
 // Tensors are handled by shared pointer everywhere: views, autograd edges and the Python
 // wrapper all hold the same TensorImpl, so `t.grad is t.grad` in Python.
@@ -40,6 +41,7 @@ struct TensorImpl {
   std::shared_ptr<Node> grad_fn;  // null for leaves
   uint32_t output_nr = 0;
   std::weak_ptr<Node> grad_accumulator;  // leaves: the node that accumulates into .grad
+  std::shared_ptr<TensorHooks> hooks;     // register_hook, retain_grad ...; null when none
 
   // View tracking, set by the view ops when autograd may care: the tensor whose memory this
   // view shows (never itself a tracked view), so an in-place op on the view can rewrite the

@@ -162,5 +162,6 @@ void bind_seq(py::module_& m, TensorClass& cls);
 void bind_embedding(py::module_& m, TensorClass& cls);
 void bind_attention(py::module_& m, TensorClass& cls);
 void bind_rnn(py::module_& m, TensorClass& cls);
+void bind_hooks(py::module_& m, TensorClass& cls);  // after bind_autograd (adds to Node)
 
 }  // namespace tg::bind

@@ -74,4 +74,5 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_embedding(m, cls);
   bind::bind_attention(m, cls);
   bind::bind_rnn(m, cls);
+  bind::bind_hooks(m, cls);
 }

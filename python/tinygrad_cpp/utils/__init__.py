@@ -1,4 +1,5 @@
-"""Utilities with torch.utils' names: `tinygrad_cpp.utils.data` (Dataset, DataLoader ...)."""
-from . import data
+"""Utilities with torch.utils' names: `tinygrad_cpp.utils.data` (Dataset, DataLoader ...),
+`tinygrad_cpp.utils.hooks` (RemovableHandle)."""
+from . import data, hooks
 
-__all__ = ["data"]
+__all__ = ["data", "hooks"]

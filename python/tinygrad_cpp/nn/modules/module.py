@@ -1,5 +1,6 @@
 """nn.Module: the base class of layers and models, with PyTorch's registration rules,
-traversal order, state_dict key names and repr."""
+traversal order, state_dict key names, repr, and forward/backward hooks."""
+import warnings
 from collections import OrderedDict, namedtuple
 
 from ... import _C
@@ -7,6 +8,70 @@ from ..._device import check_device, parse_to
 from ..._grads import zero_grads
 from ...grad_mode import no_grad
 from ..parameter import Parameter
+from ...utils.hooks import BackwardHook, RemovableHandle, _check_callable
+
+__all__ = ["Module", "register_module_forward_pre_hook", "register_module_forward_hook",
+           "register_module_full_backward_pre_hook", "register_module_full_backward_hook"]
+
+# Hooks called for every module, before the module's own (PyTorch's global hooks).
+_global_backward_pre_hooks = OrderedDict()
+_global_backward_hooks = OrderedDict()
+_global_is_full_backward_hook = None
+_global_forward_pre_hooks = OrderedDict()
+_global_forward_hooks = OrderedDict()
+_global_forward_hooks_always_called = OrderedDict()
+_global_forward_hooks_with_kwargs = OrderedDict()
+_had_global_hooks = False  # set for good by the first global hook (Module.__call__'s fast path)
+
+
+def register_module_forward_pre_hook(hook):
+    """A forward pre-hook common to all modules: hook(module, args) -> new args or None."""
+    global _had_global_hooks
+    _had_global_hooks = True
+    _check_callable(hook)
+    handle = RemovableHandle(_global_forward_pre_hooks)
+    _global_forward_pre_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
+    """A forward hook common to all modules: hook(module, args, output) -> new output or None."""
+    global _had_global_hooks
+    _had_global_hooks = True
+    _check_callable(hook)
+    handle = RemovableHandle(_global_forward_hooks, extra_dict=_global_forward_hooks_always_called)
+    _global_forward_hooks[handle.id] = hook
+    if with_kwargs:
+        _global_forward_hooks_with_kwargs[handle.id] = True
+    if always_call:
+        _global_forward_hooks_always_called[handle.id] = True
+    return handle
+
+
+def register_module_full_backward_pre_hook(hook):
+    """A backward pre-hook common to all modules: hook(module, grad_output) -> new grad_output or None."""
+    global _had_global_hooks
+    _had_global_hooks = True
+    _check_callable(hook)
+    handle = RemovableHandle(_global_backward_pre_hooks)
+    _global_backward_pre_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_full_backward_hook(hook):
+    """A backward hook common to all modules: hook(module, grad_input, grad_output) -> new
+    grad_input or None."""
+    global _global_is_full_backward_hook, _had_global_hooks
+    _had_global_hooks = True
+    _check_callable(hook)
+    _global_is_full_backward_hook = True
+    handle = RemovableHandle(_global_backward_hooks)
+    _global_backward_hooks[handle.id] = hook
+    return handle
+
+
+_HOOK_DICTS = ("_backward_pre_hooks", "_backward_hooks", "_forward_hooks", "_forward_hooks_with_kwargs",
+               "_forward_hooks_always_called", "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs")
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -55,17 +120,155 @@ class Module:
         set_("_buffers", OrderedDict())
         set_("_non_persistent_buffers_set", set())
         set_("_modules", OrderedDict())
+        for name in _HOOK_DICTS:
+            set_(name, OrderedDict())
+        set_("_is_full_backward_hook", None)
 
     def __setstate__(self, state):
         # unpickling: subclasses fill in attributes older checkpoints lack, then call this
+        # (a module pickled before it had hooks gets empty ones)
         self.__dict__.update(state)
         self.__dict__.setdefault("_non_persistent_buffers_set", set())
+        for name in _HOOK_DICTS:
+            self.__dict__.setdefault(name, OrderedDict())
+        self.__dict__.setdefault("_is_full_backward_hook", None)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
+    # Set (for good) once a hook was registered on this module / on all modules: a module
+    # that never had one calls forward directly, at the cost of one lookup.
+    _had_hooks = False
+
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        if not (self._had_hooks or _had_global_hooks):
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    # ---- hooks -------------------------------------------------------------------------
+
+    def _call_with_hooks(self, args, kwargs):
+        """PyTorch's Module._call_impl: forward pre-hooks, forward, forward hooks, with the
+        full backward (pre-)hooks wired around the inputs and outputs."""
+        full_backward_hooks, backward_pre_hooks = [], []
+        if self._backward_pre_hooks or _global_backward_pre_hooks:
+            backward_pre_hooks = [*_global_backward_pre_hooks.values(), *self._backward_pre_hooks.values()]
+        if self._backward_hooks or _global_backward_hooks:
+            if _global_is_full_backward_hook is True:
+                full_backward_hooks += _global_backward_hooks.values()
+            if self._is_full_backward_hook is True:
+                full_backward_hooks += self._backward_hooks.values()
+        result = None
+        called_always_called_hooks = set()
+        try:
+            for hook_id, hook in (*_global_forward_pre_hooks.items(), *self._forward_pre_hooks.items()):
+                if hook_id in self._forward_pre_hooks_with_kwargs:
+                    args_kwargs_result = hook(self, args, kwargs)
+                    if args_kwargs_result is not None:
+                        if isinstance(args_kwargs_result, tuple) and len(args_kwargs_result) == 2:
+                            args, kwargs = args_kwargs_result
+                        else:
+                            raise RuntimeError("forward pre-hook must return None or a tuple of "
+                                               f"(new_args, new_kwargs), but got {args_kwargs_result}.")
+                else:
+                    args_result = hook(self, args)
+                    if args_result is not None:
+                        if not isinstance(args_result, tuple):
+                            args_result = (args_result,)
+                        args = args_result
+            bw_hook = None
+            if full_backward_hooks or backward_pre_hooks:
+                bw_hook = BackwardHook(self, full_backward_hooks, backward_pre_hooks)
+                args = bw_hook.setup_input_hook(args)
+            result = self.forward(*args, **kwargs)
+            for hook_id, hook in (*_global_forward_hooks.items(), *self._forward_hooks.items()):
+                if hook_id in self._forward_hooks_always_called or hook_id in _global_forward_hooks_always_called:
+                    called_always_called_hooks.add(hook_id)
+                if hook_id in self._forward_hooks_with_kwargs or hook_id in _global_forward_hooks_with_kwargs:
+                    hook_result = hook(self, args, kwargs, result)
+                else:
+                    hook_result = hook(self, args, result)
+                if hook_result is not None:
+                    result = hook_result
+            if bw_hook:
+                if not isinstance(result, (_C.Tensor, tuple)):
+                    warnings.warn("For backward hooks to be called, module output should be a Tensor or "
+                                  f"a tuple of Tensors but received {type(result)}", stacklevel=2)
+                result = bw_hook.setup_output_hook(result)
+            return result
+        except Exception:
+            # the forward hooks registered with always_call=True run even when forward raised
+            for hook_id, hook in (*_global_forward_hooks.items(), *self._forward_hooks.items()):
+                if ((hook_id in self._forward_hooks_always_called or hook_id in _global_forward_hooks_always_called)
+                        and hook_id not in called_always_called_hooks):
+                    try:
+                        if hook_id in self._forward_hooks_with_kwargs or hook_id in _global_forward_hooks_with_kwargs:
+                            hook_result = hook(self, args, kwargs, result)
+                        else:
+                            hook_result = hook(self, args, result)
+                        if hook_result is not None:
+                            result = hook_result
+                    except Exception as e:  # noqa: BLE001 (PyTorch warns and re-raises the first)
+                        warnings.warn("forward hook with ``always_call=True`` raised an exception that was "
+                                      f"silenced as another error was raised in forward: {e}", stacklevel=2)
+                        continue
+            raise
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """hook(module, args) -> None or new args (a non-tuple is wrapped in one); with
+        with_kwargs, hook(module, args, kwargs) -> None or (new_args, new_kwargs)."""
+        _check_callable(hook)
+        self.__dict__["_had_hooks"] = True
+        handle = RemovableHandle(self._forward_pre_hooks, extra_dict=self._forward_pre_hooks_with_kwargs)
+        self._forward_pre_hooks[handle.id] = hook
+        if with_kwargs:
+            self._forward_pre_hooks_with_kwargs[handle.id] = True
+        if prepend:
+            self._forward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        """hook(module, args, output) -> None or new output (with with_kwargs,
+        hook(module, args, kwargs, output)); always_call runs it even when forward raised."""
+        _check_callable(hook)
+        self.__dict__["_had_hooks"] = True
+        handle = RemovableHandle(self._forward_hooks,
+                                 extra_dict=[self._forward_hooks_with_kwargs, self._forward_hooks_always_called])
+        self._forward_hooks[handle.id] = hook
+        if with_kwargs:
+            self._forward_hooks_with_kwargs[handle.id] = True
+        if always_call:
+            self._forward_hooks_always_called[handle.id] = True
+        if prepend:
+            self._forward_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """hook(module, grad_output) -> None or new grad_output, when the gradients w.r.t.
+        the module's outputs are ready."""
+        _check_callable(hook)
+        self.__dict__["_had_hooks"] = True
+        handle = RemovableHandle(self._backward_pre_hooks)
+        self._backward_pre_hooks[handle.id] = hook
+        if prepend:
+            self._backward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """hook(module, grad_input, grad_output) -> None or new grad_input, when the gradients
+        w.r.t. the module's inputs are ready (grad_input entries are None for inputs that
+        are not tensors requiring grad)."""
+        _check_callable(hook)
+        self.__dict__["_had_hooks"] = True
+        if self._is_full_backward_hook is False:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a "
+                               "single Module. Please use only one of them.")
+        self._is_full_backward_hook = True
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        if prepend:
+            self._backward_hooks.move_to_end(handle.id, last=False)
+        return handle
 
     # ---- registration ------------------------------------------------------------------
 
