@@ -14,23 +14,14 @@ medians over --steps calls inside a run, then over --repeat runs; ratio = tinygr
 PyTorch (below 1 is faster)."""
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
-import time
 
 import numpy as np
 
+from common import median_ms, reset_peak_rss, rss_kb, run_worker, torch_available
+
 B, H, D = 1, 4, 32
-
-
-def rss_kb(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def worker(lib_name, threads, T, steps):
@@ -46,36 +37,19 @@ def worker(lib_name, threads, T, steps):
         sdpa(q, k, v, is_causal=True).backward(g)
 
     sdpa(q[:, :, :64], k[:, :, :64], v[:, :, :64], is_causal=True)  # threads and kernels, not buffers
-    try:  # the peak from here on (Linux >= 4.0)
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
+    reset_peak_rss()
     before = rss_kb("VmRSS")
     fwd_bwd()  # the first call at this size: every buffer it needs is fresh memory
     peak_mb = (rss_kb("VmHWM") - before) / 1024
 
-    def median_ms(fn):
-        times = []
-        for _ in range(steps):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return 1e3 * statistics.median(times)
-
     with lib.no_grad():
-        fwd_ms = median_ms(lambda: sdpa(q, k, v, is_causal=True))
-    total_ms = median_ms(fwd_bwd)
+        fwd_ms = median_ms(lambda: sdpa(q, k, v, is_causal=True), steps)
+    total_ms = median_ms(fwd_bwd, steps)
     print(json.dumps({"fwd_ms": fwd_ms, "fwd_bwd_ms": total_ms, "peak_mb": peak_mb}))
 
 
 def measure(lib, threads, T, args):
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    out = subprocess.run([sys.executable, __file__, "--worker", lib, str(threads), str(T), str(args.steps)],
-                         capture_output=True, text=True, env=env)
-    if out.returncode != 0:
-        raise RuntimeError(f"{lib} worker failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_worker(__file__, lib, threads, [T, args.steps])
 
 
 def main():
@@ -90,11 +64,7 @@ def main():
         lib, threads, T, steps = args.worker
         worker(lib, int(threads), int(T), int(steps))
         return 0
-    try:
-        import torch  # noqa: F401
-        libs = ["tinygrad_cpp", "torch"]
-    except ImportError:
-        libs = ["tinygrad_cpp"]
+    libs = ["tinygrad_cpp", "torch"] if torch_available() else ["tinygrad_cpp"]
     print(f"causal SDPA, B={B} H={H} head dim {D}, float32; medians of {args.repeat} runs x {args.steps} calls")
     print(f"{'thr':>3} {'T':>5} | {'tg fwd ms':>9} {'torch':>7} {'ratio':>5} | {'tg f+b ms':>9} {'torch':>7} "
           f"{'ratio':>5} | {'tg peak MB':>10} {'torch':>6} | {'T*T*H*4 MB':>10}")

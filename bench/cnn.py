@@ -17,13 +17,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import time
 
 import numpy as np
 
-from mnist_data import DEFAULT_DATA, load_mnist, rss_kb
+from common import median_ms, reset_peak_rss, rss_kb, run_worker, torch_available, use_isa
+from mnist_data import DEFAULT_DATA, load_mnist
 
 BATCH = 64
 
@@ -64,16 +63,6 @@ def build(lib):
     return model
 
 
-def median_ms(fn, repeat):
-    fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1e3 * statistics.median(times)
-
-
 def worker(lib_name, threads, steps, data_dir):
     x_np, y_np = load_mnist(data_dir, test=False)
     x_np = ((x_np[:BATCH * 8] - 0.1307) / 0.3081).reshape(-1, 1, 28, 28)
@@ -95,11 +84,7 @@ def worker(lib_name, threads, steps, data_dir):
         loss.backward()
         opt.step()
 
-    try:  # the peak from here on (Linux >= 4.0)
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
+    reset_peak_rss()
     before = rss_kb("VmRSS")
     for _ in range(3):
         step()
@@ -129,14 +114,7 @@ def worker(lib_name, threads, steps, data_dir):
 
 
 def measure(lib, threads, args):
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    if args.isa == "avx2" and lib == "torch":  # PyTorch on its AVX2 kernels too: oneDNN, ATen, MKL
-        env.update(ONEDNN_MAX_CPU_ISA="AVX2", ATEN_CPU_CAPABILITY="avx2", MKL_ENABLE_INSTRUCTIONS="AVX2")
-    out = subprocess.run([sys.executable, __file__, "--worker", lib, str(threads), str(args.steps), args.data_dir],
-                         capture_output=True, text=True, env=env)
-    if out.returncode != 0:
-        raise RuntimeError(f"{lib} worker failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_worker(__file__, lib, threads, [args.steps, args.data_dir], isa=args.isa)
 
 
 def main():
@@ -149,21 +127,12 @@ def main():
     ap.add_argument("--data-dir", default=os.environ.get("MNIST_DIR", DEFAULT_DATA))
     ap.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.isa:
-        os.environ["TG_ISA"] = args.isa
     if args.worker:
         lib, threads, steps, data_dir = args.worker
-        if lib != "torch" and os.environ.get("TG_ISA"):
-            import tinygrad_cpp as tg
-            tg._C._set_gemm_isa(os.environ["TG_ISA"])
-            tg._C._set_vec_isa(os.environ["TG_ISA"])
+        use_isa(lib)
         worker(lib, int(threads), int(steps), data_dir)
         return 0
-    try:
-        import torch  # noqa: F401
-        libs = ["tinygrad_cpp", "torch"]
-    except ImportError:
-        libs = ["tinygrad_cpp"]
+    libs = ["tinygrad_cpp", "torch"] if torch_available() else ["tinygrad_cpp"]
     print(f"MNIST CNN (pytorch/examples Net), batch {BATCH}, SGD momentum; medians of {args.repeat} runs"
           + (f"; tinygrad_cpp on {args.isa}" if args.isa else ""))
     print(f"{'thr':>3} | {'tg ms/step':>10} {'torch':>7} {'ratio':>5} | {'conv2 fwd GF/s':>14} {'torch':>6} |"

@@ -15,13 +15,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import time
 import warnings
 
 import numpy as np
 
+from common import median_ms, run_worker, torch_available
 from mnist_data import DEFAULT_DATA, load_mnist
 
 BATCH = 64
@@ -62,16 +61,6 @@ def build(lib):
     return model
 
 
-def median_ms(fn, repeat):
-    fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1e3 * statistics.median(times)
-
-
 def worker(lib_name, threads, steps, data_dir):
     warnings.simplefilter("ignore")  # Dropout2d on 2-D input warns in PyTorch (the example does it)
     x_np, y_np = load_mnist(data_dir, test=False)
@@ -107,12 +96,7 @@ def worker(lib_name, threads, steps, data_dir):
 
 
 def measure(lib, threads, args):
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    out = subprocess.run([sys.executable, __file__, "--worker", lib, str(threads), str(args.steps), args.data_dir],
-                         capture_output=True, text=True, env=env)
-    if out.returncode != 0:
-        raise RuntimeError(f"{lib} worker failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_worker(__file__, lib, threads, [args.steps, args.data_dir])
 
 
 def main():
@@ -127,11 +111,7 @@ def main():
         lib, threads, steps, data_dir = args.worker
         worker(lib, int(threads), int(steps), data_dir)
         return 0
-    try:
-        import torch  # noqa: F401
-        libs = ["tinygrad_cpp", "torch"]
-    except ImportError:
-        libs = ["tinygrad_cpp"]
+    libs = ["tinygrad_cpp", "torch"] if torch_available() else ["tinygrad_cpp"]
     print(f"MNIST RNN (pytorch/examples mnist_rnn: LSTM 28->64 over 28 steps), batch {BATCH}, Adadelta; "
           f"medians of {args.repeat} runs")
     print(f"{'thr':>3} | {'tg ms/step':>10} {'torch':>7} {'ratio':>5} | {'LSTM fwd ms':>11} {'torch':>6} |"

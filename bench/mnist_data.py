@@ -45,12 +45,3 @@ def equal_init(lib, model, rng):
                 bound = 1 / np.sqrt(layer.in_features)
                 for p in (layer.weight, layer.bias):
                     p.copy_(lib.from_numpy(rng.uniform(-bound, bound, tuple(p.shape)).astype(np.float32)))
-
-
-def rss_kb(field):
-    """A memory figure of this process from /proc/self/status, in kB (VmRSS, VmHWM, ...)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0

@@ -19,17 +19,14 @@ import time
 
 import numpy as np
 
-from mnist_data import DEFAULT_DATA, equal_init, load_mnist, rss_kb
+from common import reset_peak_rss, rss_kb
+from mnist_data import DEFAULT_DATA, equal_init, load_mnist
 
 
 def worker(lib_name, batch, threads, epochs, data_dir):
     """One measurement in this (fresh) process; prints a JSON line."""
     xtr, ytr, xte, yte = load_mnist(data_dir)
-    try:  # reset the peak so it measures from here on (Linux >= 4.0)
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
+    reset_peak_rss()
     rss_before = rss_kb("VmRSS")
     t0 = time.perf_counter()
     if lib_name == "torch":
