@@ -128,9 +128,12 @@ class _State:
     old_excepthook = None
     ops = None           # ReduceOp -> MPI op, for numbers
     bool_ops = None      # ReduceOp -> MPI op, for bool (logical)
+    fast_ops = {}        # (ReduceOp, buffer format) -> MPI op, all_reduce's fast path
 
 
 _S = _State()
+_mpi_buffer = _C._mpi_buffer
+_IN_PLACE = None
 
 _NOT_INIT = ("Default process group has not been initialized, please make sure to call "
              "init_process_group.")
@@ -154,8 +157,8 @@ def _excepthook(exc_type, exc, tb):
     # The failing rank's traceback, then the end of the whole job: the other ranks may be
     # waiting in a collective for this one and would wait forever.
     try:
-        sys.stderr.write(f"[rank {_S.rank}] uncaught exception, aborting the MPI job:\n")
-        sys.stderr.write("".join(traceback.format_exception(exc_type, exc, tb)))
+        sys.stderr.write(f"[rank {_S.rank}] uncaught exception, aborting the MPI job:\n"
+                         + "".join(traceback.format_exception(exc_type, exc, tb)))
         sys.stderr.flush()
     finally:
         _S.MPI.COMM_WORLD.Abort(1)
@@ -201,6 +204,12 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     # bool as NCCL/Gloo reduce it: SUM and MAX are a logical or, PRODUCT and MIN an and
     _S.bool_ops = {ReduceOp.SUM: MPI.LOR, ReduceOp.PRODUCT: MPI.LAND, ReduceOp.MIN: MPI.LAND,
                    ReduceOp.MAX: MPI.LOR, ReduceOp.BAND: MPI.LAND, ReduceOp.BOR: MPI.LOR, ReduceOp.BXOR: MPI.LXOR}
+    # (op, buffer format) -> MPI op, for the reductions MPI does alone on that dtype
+    _S.fast_ops = {(op, fmt): mop for op, mop in _S.ops.items() if op != ReduceOp.AVG for fmt in "fdq"
+                   if fmt == "q" or op not in (ReduceOp.BAND, ReduceOp.BOR, ReduceOp.BXOR)}
+    _S.fast_ops.update({(op, "?"): mop for op, mop in _S.bool_ops.items()})
+    global _IN_PLACE
+    _IN_PLACE = MPI.IN_PLACE
     comm = MPI.COMM_WORLD.Dup()
     _S.rank, _S.size = comm.Get_rank(), comm.Get_size()
     _default_threads(MPI)
@@ -355,13 +364,18 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     With `async_op=True` the reduction is started (MPI_Iallreduce) and a `Work` is
     returned; the tensor must not be touched until `Work.wait()` returns.
     """
+    if group is None and not async_op and isinstance(tensor, tg.Tensor) and _S.comm is not None:
+        # the fast path (a contiguous tensor, an op MPI does itself): one MPI call on the
+        # tensor's memory, a few hundred nanoseconds on top of mpi4py's own call
+        buf = _mpi_buffer(tensor)
+        if buf is not None:
+            mop = _S.fast_ops.get((op, buf.format))
+            if mop is not None:
+                _S.comm.Allreduce(_IN_PLACE, buf, mop)
+                return None
     comm = _comm(group)
     _check_tensor(tensor)
     mop = _mpi_op(op, tensor)
-    buf = _C._mpi_buffer(tensor)
-    if buf is not None and op != ReduceOp.AVG and not async_op:  # the fast path: one MPI call
-        comm.Allreduce(_S.MPI.IN_PLACE, buf, mop)
-        return None
     buf, back = _buffer(tensor)
     finishers = []
     if op == ReduceOp.AVG:
