@@ -185,6 +185,28 @@ def _():
     w.wait()
 
 
+@check("async-others")
+def _():
+    t = tg.from_numpy(rank_values(R, np.float64))
+    dist.broadcast(t, src=1, async_op=True).wait()
+    eq(t, rank_values(1, np.float64))
+    t = tg.from_numpy(rank_values(R, np.int64, (4, 6))).t()
+    dist.reduce(t, dst=0, op=dist.ReduceOp.MAX, async_op=True).wait()
+    eq(t, np.maximum(*[rank_values(r, np.int64, (4, 6)) for r in range(W)]).T if R == 0
+       else rank_values(R, np.int64, (4, 6)).T)
+    outs = [tg.zeros(3, 4) for _ in range(W)]
+    dist.all_gather(outs, tg.from_numpy(rank_values(R, np.float32)), async_op=True).wait()
+    for r in range(W):
+        eq(outs[r], rank_values(r, np.float32))
+    out = tg.zeros(W * 3, 4)
+    dist.all_gather_into_tensor(out, tg.from_numpy(rank_values(R, np.float32)), async_op=True).wait()
+    eq(out, np.concatenate([rank_values(r, np.float32) for r in range(W)]))
+    out = tg.zeros(3, 4)
+    full = tg.from_numpy(np.concatenate([rank_values(R, np.float32)] * W))
+    dist.reduce_scatter_tensor(out, full, op=dist.ReduceOp.AVG, async_op=True).wait()
+    eq(out, (sum(rank_values(r, np.float32) for r in range(W)) / W).astype(np.float32))
+
+
 @check("all_reduce-requires_grad-and-empty")
 def _():
     p = tg.full((4,), float(R + 1), requires_grad=True)

@@ -67,7 +67,7 @@ _CHECKS = ([f"{k}-{d}-{op}" for k in ("all_reduce", "all_reduce_async", "all_red
             for op in ["SUM", "AVG", "PRODUCT", "MIN", "MAX"] + (["BAND", "BOR", "BXOR"] if d == "int64" else [])]
            + [f"{k}-{d}" for k in ("broadcast", "reduce", "all_gather", "all_gather_into_tensor", "reduce_scatter")
               for d in _DTYPES]
-           + ["all_reduce-bool", "all_reduce_async-overlapping", "all_reduce-requires_grad-and-empty", "api",
+           + ["all_reduce-bool", "all_reduce_async-overlapping", "async-others", "all_reduce-requires_grad-and-empty", "api",
               "sampler-default-replicas"])
 
 

@@ -322,13 +322,20 @@ def _mpi_op(op, t):
     return mop
 
 
-def _buffer(t):
+def _buffer(t, own=False):
     """(MPI buffer, write-back) for tensor t: its own memory when contiguous, else a
-    contiguous copy and the function that copies it back into t."""
-    buf = _C._mpi_buffer(t)
-    if buf is not None:
-        return buf, None
-    view = t.detach().numpy()
+    contiguous copy and the function that copies it back into t. With `own` the buffer
+    holds the tensor's storage alive (a numpy view), for a non-blocking call whose Request
+    may outlive every other reference."""
+    if own:
+        view = t.detach().numpy()
+        if view.flags.c_contiguous:
+            return view.reshape(-1), None
+    else:
+        buf = _C._mpi_buffer(t)
+        if buf is not None:
+            return buf, None
+        view = t.detach().numpy()
     tmp = np.ascontiguousarray(view).reshape(-1)
 
     def back():
@@ -376,7 +383,7 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     comm = _comm(group)
     _check_tensor(tensor)
     mop = _mpi_op(op, tensor)
-    buf, back = _buffer(tensor)
+    buf, back = _buffer(tensor, own=async_op)
     finishers = []
     if op == ReduceOp.AVG:
         finishers.append(lambda: _avg_finish(buf, _S.size))
@@ -397,7 +404,7 @@ def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
     if src is None:
         src = group_src if group_src is not None else 0
     _check_rank(src, "src")
-    buf, back = _buffer(tensor)
+    buf, back = _buffer(tensor, own=async_op)
     if async_op:
         return _run(comm.Ibcast(buf, root=src), [back or (lambda: tensor)], True)
     comm.Bcast(buf, root=src)
@@ -412,7 +419,7 @@ def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False, group_
         dst = group_dst if group_dst is not None else 0
     _check_rank(dst, "dst")
     mop = _mpi_op(op, tensor)
-    buf, back = _buffer(tensor)
+    buf, back = _buffer(tensor, own=async_op)
     root = _S.rank == dst
     finishers = []
     if root:
@@ -445,7 +452,7 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
         raise ValueError(f"tensor_list must hold world_size ({_S.size}) tensors, got {len(tensor_list)}")
     for out in tensor_list:
         _same_shape(out, tensor, "all_gather")
-    send, _ = _buffer(tensor)
+    send, _ = _buffer(tensor, own=async_op)
     recv = np.empty((_S.size, tensor.numel()), dtype=np.asarray(send).dtype)
 
     def scatter_back():
@@ -466,8 +473,8 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
         raise ValueError("output tensor size must be equal to world_size times input tensor size "
                          f"(and of the same dtype): got {list(output_tensor.shape)} {output_tensor.dtype} and "
                          f"{list(input_tensor.shape)} {input_tensor.dtype}")
-    send, _ = _buffer(input_tensor)
-    recv, back = _buffer(output_tensor)
+    send, _ = _buffer(input_tensor, own=async_op)
+    recv, back = _buffer(output_tensor, own=async_op)
     finishers = [back] if back else []
     if async_op:
         finishers.append(lambda: (input_tensor, output_tensor))
@@ -486,8 +493,8 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
                          f"(and of the same dtype): got {list(input.shape)} {input.dtype} and "
                          f"{list(output.shape)} {output.dtype}")
     mop = _mpi_op(op, output)
-    send, _ = _buffer(input)
-    recv, back = _buffer(output)
+    send, _ = _buffer(input, own=async_op)
+    recv, back = _buffer(output, own=async_op)
     finishers = []
     if op == ReduceOp.AVG:
         finishers.append(lambda: _avg_finish(recv, _S.size))
