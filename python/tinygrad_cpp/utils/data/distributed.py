@@ -57,9 +57,11 @@ class DistributedSampler(Sampler):
         else:
             indices = np.arange(n, dtype=np.int64)
         if not self.drop_last:
-            padding = self.total_size - n
-            if padding > 0:
-                indices = np.concatenate([indices, np.resize(indices, padding)])  # np.resize repeats
+            padding = self.total_size - n  # (PyTorch's branches, so odd arguments fail alike)
+            if padding <= len(indices):
+                indices = np.concatenate([indices, indices[:padding]])
+            else:
+                indices = np.concatenate([indices, np.tile(indices, math.ceil(padding / len(indices)))[:padding]])
         else:
             indices = indices[:self.total_size]
         if len(indices) != self.total_size:
