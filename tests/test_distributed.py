@@ -35,7 +35,10 @@ def _env(**extra):
     env = dict(os.environ)
     for k in ("TG_NUM_THREADS", "OMP_NUM_THREADS"):
         env.pop(k, None)
-    env["PYTHONPATH"] = os.pathsep.join([os.path.join(ROOT, "python")] + [p for p in [env.get("PYTHONPATH")] if p])
+    # the ranks import the tinygrad_cpp this process imported (the checkout's, an installed one,
+    # or dev/sanitize's build)
+    pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(tg.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join([pkg_root] + [p for p in [env.get("PYTHONPATH")] if p])
     env["FI_TCP_IFACE"] = env["FI_SOCKETS_IFACE"] = "lo"  # keep MPI traffic on this machine
     env.update(extra)
     return env
