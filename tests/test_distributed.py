@@ -235,3 +235,22 @@ def test_sampler_errors_and_loader():
     assert got == [[1.0, 4.0], [7.0, 0.0]]
     import tinygrad_cpp.utils.data.distributed as mod
     assert mod.DistributedSampler is DistributedSampler
+
+
+SINGLETON_JOB = """
+import tinygrad_cpp as tg, tinygrad_cpp.distributed as dist
+dist.init_process_group()
+t = tg.tensor([1.0, 3.0])
+dist.all_reduce(t, op=dist.ReduceOp.AVG)
+print("SINGLETON", dist.get_world_size(), dist.get_rank(), t.tolist(), flush=True)
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None, reason="needs mpi4py")
+def test_singleton_without_launcher(tmp_path):
+    # `python train.py` without mpiexec: MPI's singleton init, a world of one
+    r = subprocess.run([sys.executable, _script(tmp_path, SINGLETON_JOB)], env=_env(), capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "SINGLETON 1 0 [1.0, 3.0]" in r.stdout, r.stdout
