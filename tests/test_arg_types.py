@@ -530,6 +530,9 @@ spec("random_split", lambda m, ds, ls: D(m).random_split(ds, ls), A(T(DS), only=
 spec("Subset", lambda m, idx: list(D(m).Subset(DS(m), idx)), A([0, 1], only=("str", "None", "float", "strlist")))
 spec("BatchSampler", lambda m, bs, dl: list(D(m).BatchSampler(range(4), bs, dl)), INT(2), BOOL(False))
 spec("RandomSampler", lambda m, r, n: list(D(m).RandomSampler(range(4), r, n)), BOOL(False), A(None))
+spec("DistributedSampler", lambda m, n, r, dl: list(D(m).distributed.DistributedSampler(range(5), n, r, False,
+                                                                                      drop_last=dl)),
+     INT(2), INT(1), BOOL(False))
 
 # ---- serialization --------------------------------------------------------------------------
 _TMP = tempfile.mkdtemp(prefix="tg_arg_types_")

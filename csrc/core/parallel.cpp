@@ -516,6 +516,8 @@ int get_num_threads() {
   return dflt;
 }
 
+bool num_threads_set() { return g_threads.load(std::memory_order_relaxed) > 0; }
+
 void set_num_threads(int n) {
   TG_CHECK(n >= 1, ValueError, "Number of threads must be positive, got ", n);
   g_threads.store(n, std::memory_order_relaxed);

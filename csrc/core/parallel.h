@@ -14,6 +14,8 @@ namespace tg {
 // else OMP_NUM_THREADS, else the CPUs this process may run on (affinity and cgroup quota).
 int get_num_threads();
 void set_num_threads(int n);
+// Whether set_num_threads was called (the default not in force).
+bool num_threads_set();
 // The CPUs this process may run on: its affinity mask, capped by a cgroup CPU quota.
 int available_cpus();
 // True on a thread that is running a chunk of a parallel region (nested calls run inline).

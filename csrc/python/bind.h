@@ -146,6 +146,7 @@ void bind_tensor(py::module_& m, TensorClass& cls);
 void bind_creation(py::module_& m, TensorClass& cls);
 void bind_elementwise(py::module_& m, TensorClass& cls);
 void bind_reduce(py::module_& m, TensorClass& cls);
+void bind_distributed(py::module_& m);
 void bind_shape(py::module_& m, TensorClass& cls);
 void bind_linalg(py::module_& m, TensorClass& cls);
 void bind_autograd(py::module_& m, TensorClass& cls);

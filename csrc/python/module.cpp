@@ -28,6 +28,7 @@ PYBIND11_MODULE(_C, m) {
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("get_num_threads", &get_num_threads);
   m.def("_available_cpus", &available_cpus);
+  m.def("_num_threads_set", &num_threads_set);
   m.def("_parallel_stats", [] {
     ParallelStats s = parallel_stats();
     return py::dict(py::arg("regions") = s.regions, py::arg("chunks_caller") = s.chunks_caller,
@@ -58,6 +59,7 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_creation(m, cls);
   bind::bind_elementwise(m, cls);
   bind::bind_reduce(m, cls);
+  bind::bind_distributed(m);
   bind::bind_shape(m, cls);
   bind::bind_linalg(m, cls);
   bind::bind_autograd(m, cls);

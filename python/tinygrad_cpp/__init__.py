@@ -31,3 +31,4 @@ from . import accelerator, backends, cuda  # noqa: E402
 __version__ = "0.1.0"
 
 from . import nn, optim  # noqa: E402  (they use the names above)
+from . import distributed  # noqa: E402  (mpi4py is imported only by init_process_group)

@@ -33,7 +33,7 @@ import tinygrad_cpp as tg
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
            "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler",
            "DataLoader", "random_split", "default_collate", "default_convert", "get_worker_info",
-           "WorkerInfo"]
+           "WorkerInfo", "DistributedSampler"]
 
 
 def _randperm(n, generator):
@@ -704,3 +704,6 @@ class _WorkerIter:
     def __del__(self):
         if getattr(self, "workers", None):
             self._shutdown()
+
+
+from .distributed import DistributedSampler  # noqa: E402 (needs Sampler above)
