@@ -165,3 +165,38 @@ def test_char_lm_gpt_reaches_two_nats_in_500_steps():
     res = char_lm.main(["--model", "gpt", "--data-dir", _shakespeare_dir(), "--steps", "500",
                         "--eval-interval", "500", "--sample-len", "0", "--quiet"])
     assert res["val"][-1][0] == 500 and res["val"][-1][1] <= 2.0
+
+
+def test_char_lm_streams_are_consecutive_chunks():
+    import char_lm
+    data = np.arange(1000, dtype=np.int64)
+    s = char_lm.Streams(data, batch_size=4, block_size=10)
+    assert s.chunks == 24  # 249 characters per stream
+    x0, y0, restart0 = s.next()
+    x1, y1, restart1 = s.next()
+    assert restart0 and not restart1
+    np.testing.assert_array_equal(x0.numpy()[:, 0], [0, 249, 498, 747])
+    np.testing.assert_array_equal(y0.numpy(), x0.numpy() + 1)
+    np.testing.assert_array_equal(x1.numpy()[:, 0], x0.numpy()[:, -1] + 1)  # each stream goes on
+    for _ in range(22):
+        s.next()
+    assert s.next()[2]  # after the last chunk the streams start over
+
+
+def test_char_lm_lstm_learns_and_samples(tmp_path, capsys):
+    if not hasattr(tg.nn, "LSTM"):
+        pytest.skip("nn.LSTM is not in this build")
+    import char_lm
+    path = str(tmp_path / "lstm.safetensors")
+    res = char_lm.main(["--model", "lstm", "--data-dir", _shakespeare_dir(), "--limit-chars", "20000",
+                        "--steps", "30", "--block-size", "32", "--eval-interval", "15", "--eval-iters", "4",
+                        "--sample-len", "40", "--quiet", "--save", path])
+    out = capsys.readouterr().out
+    (s1, v1), (s2, v2) = res["val"]
+    assert (s1, s2) == (15, 30)
+    assert res["train"][0][1] > 4.0 and v2 < v1 < 3.8 and v2 < 3.3
+    assert len(res["sample"]) == 40 and res["sample"] in out
+    state = tg.load(path)
+    assert state["lstm.weight_hh_l1"].shape == (1024, 256) and state["head.weight"].shape == (65, 256)
+    model = char_lm.CharLSTM(65)
+    model.load_state_dict(state)
