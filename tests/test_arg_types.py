@@ -192,7 +192,7 @@ spec("elu", lambda m, a, al: F(m).elu(a, al) if m is torch else m.elu(a, al), TE
 spec("leaky_relu", lambda m, a, s: F(m).leaky_relu(a, s), TENSOR(X), FLOAT(0.1))
 
 # ---- reductions -----------------------------------------------------------------------------
-for fname in ("sum", "mean", "amax", "amin", "logsumexp"):
+for fname in ("sum", "mean", "amax", "amin", "logsumexp", "all", "any"):
     spec(f"{fname}.dim", lambda m, a, d, fname=fname: getattr(m, fname)(a, d), TENSOR(X), INT(0))
     spec(f"{fname}.dims", lambda m, a, d, fname=fname: getattr(a, fname)(d), TENSOR(X), SHAPE((0, 1)))
     spec(f"{fname}.keepdim", lambda m, a, k, fname=fname: getattr(a, fname)(0, keepdim=k), TENSOR(X),
@@ -335,6 +335,15 @@ spec("MultiheadAttention.forward", lambda m, q, k, v, kpm, nw, am, avg, c: m.nn.
     q, k, v, key_padding_mask=kpm, need_weights=nw, attn_mask=am, average_attn_weights=avg, is_causal=c),
      TENSOR(lambda m: m.ones(3, 1, 4)), TENSOR(lambda m: m.ones(5, 1, 4)), TENSOR(lambda m: m.ones(5, 1, 4)),
      A(None), BOOL(True), A(None), BOOL(True), BOOL(False))
+spec("TransformerEncoderLayer", lambda m, d, h, ff, p, act, bf, nf: m.nn.TransformerEncoderLayer(
+    d, h, ff, p, act, batch_first=bf, norm_first=nf), INT(4), INT(2), INT(8), FLOAT(0.0), STR("relu"), BOOL(False),
+     BOOL(False))
+spec("TransformerEncoderLayer.forward", lambda m, x, sm, kpm, c: m.nn.TransformerEncoderLayer(4, 2, 8, 0.0)(
+    x, sm, kpm, c), TENSOR(lambda m: m.ones(3, 1, 4)), A(None), A(None), BOOL(False))
+spec("TransformerDecoderLayer.forward", lambda m, t, mem, tm: m.nn.TransformerDecoderLayer(4, 2, 8, 0.0)(
+    t, mem, tgt_mask=tm), TENSOR(lambda m: m.ones(3, 1, 4)), TENSOR(lambda m: m.ones(5, 1, 4)), A(None))
+spec("Transformer.generate_square_subsequent_mask", lambda m, n: m.nn.Transformer.generate_square_subsequent_mask(n),
+     INT(3))
 spec("F.smooth_l1_loss.beta", lambda m, a, t, b: F(m).smooth_l1_loss(a, t, beta=b), TENSOR(X), TENSOR(X),
      FLOAT(1.0))
 spec("F.huber_loss.delta", lambda m, a, t, d: F(m).huber_loss(a, t, delta=d), TENSOR(X), TENSOR(X), FLOAT(1.0))
@@ -384,6 +393,25 @@ for name in ("BatchNorm1d", "BatchNorm2d"):
     spec(name, lambda m, n, eps, mo, af, tr, name=name: getattr(m.nn, name)(n, eps, mo, af, tr),
          INT(3), FLOAT(1e-5), FLOAT(0.1), BOOL(True), BOOL(True))
 spec("BatchNorm1d.forward", lambda m, x: m.nn.BatchNorm1d(3)(x), TENSOR(X))
+SEQ = lambda m: m.ones(2, 1, 3)  # noqa: E731
+for name in ("RNN", "LSTM", "GRU"):
+    spec(name, lambda m, i, h, n, b, bf, dr, bd, name=name: getattr(m.nn, name)(
+        i, h, n, bias=b, batch_first=bf, dropout=dr, bidirectional=bd), INT(3), INT(4), INT(2), BOOL(True),
+        BOOL(False), FLOAT(0.5), BOOL(False))
+    spec(f"{name}.forward", lambda m, x, name=name: getattr(m.nn, name)(3, 4)(x), TENSOR(SEQ))
+    spec(f"{name}.dtype", lambda m, d, name=name: getattr(m.nn, name)(3, 4, dtype=d), DTYPE(None))
+spec("RNN.hx", lambda m, h: m.nn.RNN(3, 4)(m.ones(2, 1, 3), h), TENSOR(lambda m: m.zeros(1, 1, 4)))
+spec("GRU.hx", lambda m, h: m.nn.GRU(3, 4)(m.ones(2, 1, 3), h), TENSOR(lambda m: m.zeros(1, 1, 4)))
+spec("LSTM.hx", lambda m, h, c: m.nn.LSTM(3, 4)(m.ones(2, 1, 3), (h, c)), TENSOR(lambda m: m.zeros(1, 1, 4)),
+     TENSOR(lambda m: m.zeros(1, 1, 4)))
+spec("RNN.nonlinearity", lambda m, nl: m.nn.RNN(3, 4, nonlinearity=nl), STR("tanh"))
+for name in ("RNNCell", "LSTMCell", "GRUCell"):
+    spec(name, lambda m, i, h, b, name=name: getattr(m.nn, name)(i, h, b), INT(3), INT(4), BOOL(True))
+    spec(f"{name}.forward", lambda m, x, name=name: getattr(m.nn, name)(3, 4)(x), TENSOR(X))
+spec("RNNCell.hx", lambda m, h: m.nn.RNNCell(3, 4)(m.ones(2, 3), h), TENSOR(lambda m: m.zeros(2, 4)))
+spec("GRUCell.hx", lambda m, h: m.nn.GRUCell(3, 4)(m.ones(2, 3), h), TENSOR(lambda m: m.zeros(2, 4)))
+spec("LSTMCell.hx", lambda m, h, c: m.nn.LSTMCell(3, 4)(m.ones(2, 3), (h, c)), TENSOR(lambda m: m.zeros(2, 4)),
+     TENSOR(lambda m: m.zeros(2, 4)))
 for name in ("Dropout", "Dropout1d", "Dropout2d"):
     spec(name, lambda m, p, ip, name=name: getattr(m.nn, name)(p, ip), FLOAT(0.5), BOOL(False))
 spec("ReLU.forward", lambda m, x: m.nn.ReLU()(x), TENSOR(X))

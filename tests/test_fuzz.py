@@ -375,7 +375,7 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
              "clone", "contiguous", "detach", "float", "double", "long", "bool", "t", "nonzero",
              "numpy", "item", "tolist", "__neg__", "__abs__", "__float__", "__int__", "__bool__",
              "__index__", "__len__", "__repr__", "max", "min", "sum", "mean", "argmax", "argmin",
-             "var", "std", "squeeze", "flatten", "unbind", "__dlpack__"]
+             "var", "std", "squeeze", "flatten", "unbind", "__dlpack__", "all", "any"]
     BINARY = ["add", "sub", "mul", "div", "remainder", "pow", "eq", "ne", "lt", "le", "gt", "ge",
               "maximum", "minimum", "floor_divide", "true_divide", "matmul", "mm", "bmm", "dot",
               "mv", "max", "min", "expand_as", "subtract", "multiply"]
@@ -1075,6 +1075,56 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
                     lambda: nn.utils.clip_grad_norm_(arg, mx, nt, error_if_nonfinite=fin))
         v = maybe_bad(rng.choice([1.0, 0.0, -1.0, float("nan")]), 0.15)
         return f"clip_grad_value_(params, {v!r})", lambda: nn.utils.clip_grad_value_(arg, v)
+
+    @entry(2)
+    def recurrent(infos):
+        """nn.RNN/LSTM/GRU and the cells on random (often wrong) shapes, dtypes and states,
+        sometimes with backward."""
+        cell = rng.random() < 0.3
+        name = rng.choice(["RNNCell", "LSTMCell", "GRUCell"] if cell else ["RNN", "LSTM", "GRU"])
+        i_size, h_size = rng.choice([1, 2, 3]), rng.choice([1, 2, 4])
+        kw = {}
+        if not cell:
+            kw = {k: rng.choice([True, False]) for k in ("bidirectional", "batch_first", "bias") if rng.random() < 0.5}
+            if rng.random() < 0.4:
+                kw["num_layers"] = rng.choice([1, 2, 3])
+            if rng.random() < 0.2:
+                kw["dropout"] = rng.choice([0.0, 0.5, 1.0])
+            if name == "LSTM" and rng.random() < 0.3:
+                kw["proj_size"] = rng.choice([1, 2, 3])
+        if rng.random() < 0.1:
+            kw["bias"] = bad()
+        mod_dtype = rng.choice([tg.float32, tg.float64])
+        nd = rng.choice([1, 2, 2, 3, 3, 3, 4]) if not cell else rng.choice([0, 1, 2, 2, 3])
+        shape = [rng.choice([0, 1, 2, 3]) for _ in range(nd)]
+        if nd and rng.random() < 0.8:
+            shape[-1] = i_size
+        x = tensor(rng.choice([mod_dtype, mod_dtype, mod_dtype, tg.float32, tg.int64]),
+                   shape if rng.random() < 0.9 else None, infos)
+        D = 2 if kw.get("bidirectional") is True else 1
+        L = kw.get("num_layers", 1)
+        hx = None
+        if rng.random() < 0.5:
+            b = shape[1 if nd == 3 and not kw.get("batch_first") else 0] if nd >= 2 else 1
+            hshape = ([b, h_size] if nd == 2 else [h_size]) if cell else \
+                ([L * D, b, h_size] if nd == 3 else [L * D, h_size])
+            if rng.random() < 0.2:
+                hshape = [rng.choice([0, 1, 2, 3]) for _ in range(rng.choice([1, 2, 3]))]
+            hx = tensor(rng.choice([mod_dtype, mod_dtype, tg.float64]), hshape, infos)
+            if name.startswith("LSTM"):
+                hx = maybe_bad((hx, tensor(mod_dtype, hshape, infos)), 0.1)
+            else:
+                hx = maybe_bad(hx, 0.05)
+        backward = rng.random() < 0.3
+
+        def run():
+            m = getattr(nn, name)(i_size, h_size, **kw).to(mod_dtype)
+            out = m(x, hx)
+            if backward:
+                o = out[0] if isinstance(out, tuple) else out
+                o.sum().backward()
+        return (f"nn.{name}({i_size}, {h_size}, {kw!r:.60})(x{shape}, hx)", run,
+                "graph" if backward else "pure")  # backward frees the inputs' graphs
 
     @entry(1, kind="mut")
     def grad_attr(infos):

@@ -225,4 +225,26 @@ Tensor amin(const Tensor& a, std::vector<int64_t> dims, bool keepdim) {
   return amax_amin(a, std::move(dims), keepdim, false);
 }
 
+// all/any: whether every / some element is nonzero (NaN counts as nonzero), as a bool
+// tensor: the min / max of a != 0. An empty reduction gives the identity (true / false).
+namespace {
+Tensor all_any(const Tensor& a, std::vector<int64_t> dims_in, bool keepdim, bool is_all) {
+  std::vector<int64_t> dims = normalize_dims(dims_in, a->ndim());
+  bool empty = a->numel() == 0 && dims_in.empty();
+  for (int64_t d : dims) empty = empty || a->shape[d] == 0;
+  const Shape shape = reduced_shape(a->shape, dims, keepdim);
+  if (empty) return full(shape, is_all ? 1.0 : 0.0, DType::Bool);
+  NoGradGuard ng;  // not differentiable (bool result), as in PyTorch
+  const Tensor nonzero = a->dtype == DType::Bool ? a : ne(a, scalar_tensor(0.0, a->dtype));
+  return amax_amin(nonzero, dims_in, keepdim, !is_all);
+}
+}  // namespace
+
+Tensor all(const Tensor& a, std::vector<int64_t> dims, bool keepdim) {
+  return all_any(a, std::move(dims), keepdim, true);
+}
+Tensor any(const Tensor& a, std::vector<int64_t> dims, bool keepdim) {
+  return all_any(a, std::move(dims), keepdim, false);
+}
+
 }  // namespace tg

@@ -156,19 +156,17 @@ void check_dropout(const Tensor& x, double p) {
            dtype_name(x->dtype));
 }
 
-// 0 with probability p, else 1 / (1 - p), shaped as x.
-Tensor dropout_mask(const Tensor& x, double p, Generator& g) {
-  Tensor mask = rand(x->shape, x->dtype, g);
+// 0 with probability p, else 1 / (1 - p), shaped as `shape` (a fresh tensor of `dtype`).
+Tensor keep_mask(const Shape& shape, DType dtype, double p, Generator& g) {
+  Tensor mask = empty(shape, dtype);
+  const int64_t n = mask->numel();
+  const uint64_t off = g.take(n);
   const double scale = p == 1 ? 0.0 : 1.0 / (1.0 - p);
-  TG_DISPATCH_FLOAT(x->dtype, T, {
-    T* m = mask->data_as<T>();
-    const T thr = T(p), s = T(scale);
-    parallel_for(mask->numel(), 1, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) m[i] = m[i] >= thr ? s : T(0);
-    });
-  });
+  TG_DISPATCH_FLOAT(dtype, T, { kernels::fill_keep_mask(mask->data_as<T>(), n, g.seed, off, p, scale); });
   return mask;
 }
+
+Tensor dropout_mask(const Tensor& x, double p, Generator& g) { return keep_mask(x->shape, x->dtype, p, g); }
 }  // namespace
 
 // In place it is x *= mask, recorded as that product (MulBackward0, as PyTorch records it).
@@ -205,13 +203,7 @@ Tensor feature_dropout(const Tensor& x, double p, bool train, Generator& g) {
   // one draw per (n, c), broadcast over the trailing dims by the multiply
   Shape noise(x->ndim(), 1);
   noise[0] = x->shape[0], noise[1] = x->shape[1];
-  Tensor mask = rand(noise, x->dtype, g);
-  TG_DISPATCH_FLOAT(x->dtype, T, {
-    T* m = mask->data_as<T>();
-    const T thr = T(p), s = T(1.0 / (1.0 - p));
-    for (int64_t i = 0, n = mask->numel(); i < n; ++i) m[i] = m[i] >= thr ? s : T(0);
-  });
-  return mul(x, mask);  // MulBackward0, as in PyTorch
+  return mul(x, keep_mask(noise, x->dtype, p, g));  // MulBackward0, as in PyTorch
 }
 
 }  // namespace tg

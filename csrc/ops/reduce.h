@@ -30,6 +30,8 @@ std::pair<Tensor, Tensor> max(const Tensor& a, int64_t dim, bool keepdim);
 std::pair<Tensor, Tensor> min(const Tensor& a, int64_t dim, bool keepdim);
 Tensor amax(const Tensor& a, std::vector<int64_t> dims, bool keepdim);
 Tensor amin(const Tensor& a, std::vector<int64_t> dims, bool keepdim);
+Tensor all(const Tensor& a, std::vector<int64_t> dims, bool keepdim);  // empty dims: every element
+Tensor any(const Tensor& a, std::vector<int64_t> dims, bool keepdim);
 // No dim: the index into the flattened tensor.
 Tensor argmax(const Tensor& a, std::optional<int64_t> dim, bool keepdim);
 Tensor argmin(const Tensor& a, std::optional<int64_t> dim, bool keepdim);

@@ -161,5 +161,6 @@ void bind_upsample(py::module_& m, TensorClass& cls);
 void bind_seq(py::module_& m, TensorClass& cls);
 void bind_embedding(py::module_& m, TensorClass& cls);
 void bind_attention(py::module_& m, TensorClass& cls);
+void bind_rnn(py::module_& m, TensorClass& cls);
 
 }  // namespace tg::bind

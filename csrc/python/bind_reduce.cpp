@@ -114,6 +114,14 @@ void bind_reduce(py::module_& m, TensorClass& cls) {
     auto dims = dims_arg(dim);
     return maybe_release(a->numel(), [&] { return amin(a, dims, keepdim); });
   }, py::arg("dim") = py::tuple(), py::arg("keepdim") = false);
+  def_both(cls, m, "all", [](const Tensor& a, py::handle dim, Bool keepdim) {
+    auto dims = dims_arg(dim);
+    return maybe_release(a->numel(), [&] { return all(a, dims, keepdim); });
+  }, py::arg("dim") = py::tuple(), py::arg("keepdim") = false);
+  def_both(cls, m, "any", [](const Tensor& a, py::handle dim, Bool keepdim) {
+    auto dims = dims_arg(dim);
+    return maybe_release(a->numel(), [&] { return any(a, dims, keepdim); });
+  }, py::arg("dim") = py::tuple(), py::arg("keepdim") = false);
   def_both(cls, m, "argmax", [](const Tensor& a, std::optional<Int> dim, Bool keepdim) {
     return maybe_release(a->numel(), [&] { return argmax(a, dim, keepdim); });
   }, py::arg("dim") = py::none(), py::arg("keepdim") = false);

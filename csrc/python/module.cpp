@@ -73,4 +73,5 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_seq(m, cls);
   bind::bind_embedding(m, cls);
   bind::bind_attention(m, cls);
+  bind::bind_rnn(m, cls);
 }

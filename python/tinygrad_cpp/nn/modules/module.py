@@ -56,6 +56,11 @@ class Module:
         set_("_non_persistent_buffers_set", set())
         set_("_modules", OrderedDict())
 
+    def __setstate__(self, state):
+        # unpickling: subclasses fill in attributes older checkpoints lack, then call this
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_non_persistent_buffers_set", set())
+
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 

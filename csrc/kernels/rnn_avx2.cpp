@@ -1,0 +1,5 @@
+// The float32 row loops of the recurrent layers compiled for AVX2 (rnn.cpp makes the
+// run-time choice).
+#include "kernels/rnn_impl.h"
+
+TG_RNN_KERNELS(avx2, 32)
