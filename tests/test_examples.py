@@ -98,3 +98,119 @@ def test_sine_lstm_learns_the_waves(tmp_path):
     except ImportError:
         return
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _shakespeare_dir():
+    import char_lm
+    path = char_lm.default_data_dir()
+    if not os.path.isfile(os.path.join(path, "input.txt")):
+        pytest.skip("tinyshakespeare's input.txt is not available")
+    return path
+
+
+def test_char_lm_gpt_learns_and_samples(tmp_path, capsys):
+    import char_lm
+    path = str(tmp_path / "gpt.safetensors")
+    # a short context on the first 20,000 characters: 30 steps take the loss from log(65) = 4.17
+    # to about 2.6
+    res = char_lm.main(["--model", "gpt", "--data-dir", _shakespeare_dir(), "--limit-chars", "20000",
+                        "--steps", "30", "--block-size", "32", "--eval-interval", "15", "--eval-iters", "4",
+                        "--sample-len", "60", "--top-k", "10", "--temperature", "0.9", "--quiet",
+                        "--save", path, "--threads", "2"])
+    out = capsys.readouterr().out
+    assert "step 15: train loss" in out and "step 30: train loss" in out and "sample" in out
+    (s1, v1), (s2, v2) = res["val"]
+    assert (s1, s2) == (15, 30)
+    assert res["train"][0][1] > 4.0 and v2 < v1 < 3.6 and v2 < 3.0
+    sample = res["sample"]
+    assert len(sample) == 60 and sample in out
+    assert set(sample) <= set(char_lm.CharData(os.path.join(_shakespeare_dir(), "input.txt")).chars)
+
+    state = tg.load(path)
+    assert state["wte.weight"].shape == (65, 128) and state["wpe.weight"].shape == (32, 128)
+    assert state["h.3.attn.c_attn.weight"].shape == (384, 128) and "lm_head.bias" not in state
+    model = char_lm.GPT(65, block_size=32)
+    model.load_state_dict(state)
+    # --load resumes from the checkpoint: the first training loss is near the last one, not log(65)
+    res2 = char_lm.main(["--model", "gpt", "--data-dir", _shakespeare_dir(), "--limit-chars", "20000",
+                         "--steps", "1", "--block-size", "32", "--eval-iters", "4", "--sample-len", "0",
+                         "--quiet", "--load", path])
+    assert res2["train"][0][1] < 3.2 and res2["sample"] == ""
+
+
+def test_char_lm_top_k_one_is_greedy():
+    import char_lm
+    logits = tg.tensor([[0.1, 2.0, -1.0, 0.5], [3.0, 0.0, 0.0, 2.9]])
+    for _ in range(5):
+        assert char_lm.sample_next(logits, temperature=1.0, top_k=1).tolist() == [[1], [0]]
+    # top_k = 2: only the two largest are ever drawn
+    tg.manual_seed(0)
+    draws = [char_lm.sample_next(logits, 1.0, top_k=2).tolist() for _ in range(40)]
+    assert {r[0][0] for r in draws} <= {1, 3}
+    assert {r[1][0] for r in draws} == {0, 3}  # e^3.0 : e^2.9, both drawn
+
+
+def test_char_lm_gpt_step_matches_pytorch():
+    # bench/gpt.py's model (the example's GPT) in both libraries from the same weights: the loss
+    # and the gradients of one step agree
+    torch = pytest.importorskip("torch")
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+    import gpt as bench_gpt
+    rng = np.random.default_rng(3)
+    x, y = rng.integers(0, 65, size=(4, 16)), rng.integers(0, 65, size=(4, 16))
+    results = []
+    for lib in (tg, torch):
+        model = bench_gpt.build(lib, context=16)
+        loss = model(lib.from_numpy(x), lib.from_numpy(y))
+        loss.backward()
+        results.append((loss.item(), {n: p.grad.numpy() for n, p in model.named_parameters()}))
+    (l_tg, g_tg), (l_th, g_th) = results
+    assert abs(l_tg - l_th) < 1e-5
+    assert g_tg.keys() == g_th.keys()
+    for n in g_tg:
+        np.testing.assert_allclose(g_tg[n], g_th[n], rtol=1e-3, atol=1e-5, err_msg=n)
+
+
+@pytest.mark.slow
+def test_char_lm_gpt_reaches_two_nats_in_500_steps():
+    # the configuration (batch 32, context 128, AdamW 2e-3, wd 0.1): PyTorch is at 1.90
+    # after 500 steps
+    import char_lm
+    res = char_lm.main(["--model", "gpt", "--data-dir", _shakespeare_dir(), "--steps", "500",
+                        "--eval-interval", "500", "--sample-len", "0", "--quiet"])
+    assert res["val"][-1][0] == 500 and res["val"][-1][1] <= 2.0
+
+
+def test_char_lm_streams_are_consecutive_chunks():
+    import char_lm
+    data = np.arange(1000, dtype=np.int64)
+    s = char_lm.Streams(data, batch_size=4, block_size=10)
+    assert s.chunks == 24  # 249 characters per stream
+    x0, y0, restart0 = s.next()
+    x1, y1, restart1 = s.next()
+    assert restart0 and not restart1
+    np.testing.assert_array_equal(x0.numpy()[:, 0], [0, 249, 498, 747])
+    np.testing.assert_array_equal(y0.numpy(), x0.numpy() + 1)
+    np.testing.assert_array_equal(x1.numpy()[:, 0], x0.numpy()[:, -1] + 1)  # each stream goes on
+    for _ in range(22):
+        s.next()
+    assert s.next()[2]  # after the last chunk the streams start over
+
+
+def test_char_lm_lstm_learns_and_samples(tmp_path, capsys):
+    if not hasattr(tg.nn, "LSTM"):
+        pytest.skip("nn.LSTM is not in this build")
+    import char_lm
+    path = str(tmp_path / "lstm.safetensors")
+    res = char_lm.main(["--model", "lstm", "--data-dir", _shakespeare_dir(), "--limit-chars", "20000",
+                        "--steps", "30", "--block-size", "32", "--eval-interval", "15", "--eval-iters", "4",
+                        "--sample-len", "40", "--quiet", "--save", path])
+    out = capsys.readouterr().out
+    (s1, v1), (s2, v2) = res["val"]
+    assert (s1, s2) == (15, 30)
+    assert res["train"][0][1] > 4.0 and v2 < v1 < 3.8 and v2 < 3.3
+    assert len(res["sample"]) == 40 and res["sample"] in out
+    state = tg.load(path)
+    assert state["lstm.weight_hh_l1"].shape == (1024, 256) and state["head.weight"].shape == (65, 256)
+    model = char_lm.CharLSTM(65)
+    model.load_state_dict(state)

@@ -78,24 +78,28 @@ void layernorm_backward(const T* x, const T* g, int64_t M, int64_t N, const doub
         const T* xr = x + m * N;
         const T* gr = g + m * N;
         const double mu = mean[m], r = rstd[m];
-        for (int64_t i = 0; i < N; ++i) xhat[i] = (double(xr[i]) - mu) * r;
-        if (cols)
-          for (int64_t i = 0; i < N; ++i) {
-            const double gi = double(gr[i]);
-            bw[i] += gi * xhat[i];
-            bb[i] += gi;
-          }
+        // one pass: xhat, the column sums, and s1 = sum of wg, s2 = sum of wg xhat (wg = g * w)
+        // in four lanes each (locals, so they stay in registers)
+        double* xh = xhat.data();
+        double s1a = 0, s1b = 0, s1c = 0, s1d = 0, s2a = 0, s2b = 0, s2c = 0, s2d = 0;
+        auto step = [&](int64_t i, double& s1, double& s2) {
+          const double xv = (double(xr[i]) - mu) * r, gi = double(gr[i]);
+          xh[i] = xv;
+          if (cols) bw[i] += gi * xv, bb[i] += gi;
+          const double wg = w ? gi * double(w[i]) : gi;
+          s1 += wg, s2 += wg * xv;
+        };
+        int64_t i = 0;
+        for (; i + 4 <= N; i += 4)
+          step(i, s1a, s2a), step(i + 1, s1b, s2b), step(i + 2, s1c, s2c), step(i + 3, s1d, s2d);
+        for (; i < N; ++i) step(i, s1a, s2a);
         if (!gx) continue;
-        // dx = rstd (wg - mean(wg) - xhat mean(wg xhat)), wg = g * w
-        const double* xh = xhat.data();
-        const double s1 = lane_sum(N, [gr, w](int64_t i) { return double(gr[i]) * (w ? double(w[i]) : 1.0); });
-        const double s2 = lane_sum(N, [gr, w, xh](int64_t i) {
-          return double(gr[i]) * (w ? double(w[i]) : 1.0) * xh[i];
-        });
-        const double a = s1 / double(N), c = s2 / double(N);
+        // dx = rstd (wg - mean(wg) - xhat mean(wg xhat))
+        const double a = ((s1a + s1b) + (s1c + s1d)) / double(N);
+        const double c = ((s2a + s2b) + (s2c + s2d)) / double(N);
         T* out = gx + m * N;
-        for (int64_t i = 0; i < N; ++i)
-          out[i] = T(r * (double(gr[i]) * (w ? double(w[i]) : 1.0) - a - xhat[i] * c));
+        for (int64_t e = 0; e < N; ++e)
+          out[e] = T(r * (double(gr[e]) * (w ? double(w[e]) : 1.0) - a - xhat[e] * c));
       }
     }
   });

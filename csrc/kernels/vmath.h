@@ -61,6 +61,28 @@ inline F v_exp(F x) {
   return y * as_float<F, I>((n1 + 127) << 23) * as_float<F, I>((n2 + 127) << 23);
 }
 
+// e^(xh + xl) for a small xl (|xl| of a few units), as accurate as e^xh * e^xl but one
+// exponential: the reduction r = xh - n ln2 + xl keeps xl out of the rounding of xh + xl.
+template <class F, class I>
+inline F v_exp2(F xh, F xl) {
+  const F s = xh + xl;
+  const I lo = s < -104.f, hi = s > 89.f;
+  F xc = lo ? splat<F>(-104.f) : xh;
+  xc = hi ? splat<F>(89.f) : xc;
+  const F xlc = (lo | hi) ? F{} : xl;
+  const F fn = ((xc + xlc) * 1.44269504088896341f + 12582912.f) - 12582912.f;
+  const F r = ((xc - fn * 0.693359375f) - fn * -2.12194440e-4f) + xlc;
+  F y = r * 1.9875691500e-4f + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * (r * r) + r + 1.f;
+  const I n = __builtin_convertvector(fn > -151.f ? fn : splat<F>(-151.f), I);
+  const I n1 = n >> 1, n2 = n - n1;
+  return y * as_float<F, I>((n1 + 127) << 23) * as_float<F, I>((n2 + 127) << 23);
+}
+
 // Cephes logf (about 1 ulp): x = m 2^e with m in [sqrt(1/2), sqrt(2)), log(m) by a
 // polynomial in m - 1. log(0) = -inf, log(<0) = nan, log(inf) = inf, subnormals scaled up.
 template <class F, class I>
@@ -145,7 +167,7 @@ inline F v_phi(F x) {
   p = p * t - 1.26551223f;
   F hi, lo;
   v_half_square<F, I>(ax, hi, lo);
-  F half_erfc = 0.5f * t * v_exp<F, I>(-hi) * v_exp<F, I>(p - lo);  // erfc(|x| / sqrt 2) / 2
+  F half_erfc = 0.5f * t * v_exp2<F, I>(-hi, p - lo);  // erfc(|x| / sqrt 2) / 2
   half_erfc = ax > 15.f ? F{} : half_erfc;  // underflowed anyway; keeps inf - inf out
   return x <= 0.f ? half_erfc : 1.f - half_erfc;
 }
@@ -155,7 +177,7 @@ template <class F, class I>
 inline F v_pdf(F x) {
   F hi, lo;
   v_half_square<F, I>(x, hi, lo);
-  const F d = kInvSqrt2Pi * v_exp<F, I>(-hi) * v_exp<F, I>(-lo);
+  const F d = kInvSqrt2Pi * v_exp2<F, I>(-hi, -lo);
   return v_abs<F, I>(x) > 15.f ? F{} : d;  // underflowed anyway; keeps inf - inf out
 }
 
@@ -163,9 +185,28 @@ template <class F, class I>
 inline F v_gelu(F x) {
   return x * v_phi<F, I>(x);
 }
+// g * (Phi(x) + x pdf(x)): v_phi and v_pdf's arithmetic, bit for bit, sharing x^2 / 2
 template <class F, class I>
 inline F v_gelu_grad(F g, F x) {
-  return g * (v_phi<F, I>(x) + x * v_pdf<F, I>(x));
+  const F ax = v_abs<F, I>(x);
+  const F t = 1.f / (1.f + 0.5f * kSqrt1_2 * ax);
+  F p = t * 0.17087277f - 0.82215223f;
+  p = p * t + 1.48851587f;
+  p = p * t - 1.13520398f;
+  p = p * t + 0.27886807f;
+  p = p * t - 0.18628806f;
+  p = p * t + 0.09678418f;
+  p = p * t + 0.37409196f;
+  p = p * t + 1.00002368f;
+  p = p * t - 1.26551223f;
+  F hi, lo;
+  v_half_square<F, I>(ax, hi, lo);  // the same halves as for x: the split keeps the sign apart
+  F half_erfc = 0.5f * t * v_exp2<F, I>(-hi, p - lo);
+  half_erfc = ax > 15.f ? F{} : half_erfc;  // underflowed anyway; keeps inf - inf out
+  const F phi = x <= 0.f ? half_erfc : 1.f - half_erfc;
+  F d = kInvSqrt2Pi * v_exp2<F, I>(-hi, -lo);
+  d = ax > 15.f ? F{} : d;
+  return g * (phi + x * d);
 }
 
 template <class F, class I>
