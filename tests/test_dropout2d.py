@@ -177,3 +177,44 @@ def test_in_a_model():
     assert set(np.unique(g).tolist()) <= {0.0, 2.0}
     m.eval()
     assert m(x).detach().numpy().tolist() == tg.ones(8, 16).tolist()
+
+
+@pytest.mark.parametrize("name,shape", [("dropout1d", (4, 6, 5)), ("dropout1d", (6, 5)), ("dropout2d", (3, 8, 2, 3)),
+                                        ("dropout3d", (2, 5, 2, 2, 3)), ("dropout3d", (5, 2, 2, 3))])
+def test_inplace_writes_the_input_with_the_same_mask(name, shape):
+    x = tg.tensor(nonzero(shape))
+    tg.manual_seed(7)
+    want = getattr(F, name)(x, 0.5, True).numpy()
+    y = tg.tensor(x.numpy().copy())
+    tg.manual_seed(7)
+    out = getattr(F, name)(y, 0.5, True, inplace=True)
+    np.testing.assert_array_equal(y.numpy(), want)  # the input itself holds the result
+    np.testing.assert_array_equal(out.numpy(), want)
+    assert y._version == 1
+    # inside a graph: recorded as the multiply, gradients through the mask
+    leaf = tg.tensor(x.numpy(), requires_grad=True)
+    h = leaf * 1.0
+    tg.manual_seed(7)
+    r = getattr(nn, name.replace("dropout", "Dropout"))(0.5, inplace=True)(h)
+    batched = len(shape) == {"dropout1d": 3, "dropout2d": 4, "dropout3d": 5}[name]
+    # (unbatched, PyTorch unsqueeze_s the input in place first; here the multiply goes through a view)
+    assert h.grad_fn.name() == ("MulBackward0" if batched else "CopySlices")
+    r.sum().backward()
+    np.testing.assert_allclose(leaf.grad.numpy(), want / x.numpy(), rtol=1e-6)
+    # eval and p = 0 leave the input alone
+    z = tg.tensor(x.numpy().copy())
+    assert F.dropout2d(z, 0.5, False, inplace=True) is z and z._version == 0
+
+
+def test_inplace_feature_dropout_as_torch():
+    t = pytest.importorskip("torch")
+    x = t.randn(2, 3, 4, requires_grad=True)
+    h = x * 1.0
+    r = t.nn.functional.dropout1d(h, 0.5, True, inplace=True)
+    assert r is h and h.grad_fn.name() == "MulBackward0"
+    y = tg.tensor(x.detach().numpy(), requires_grad=True)
+    g = y * 1.0
+    s = F.dropout1d(g, 0.5, True, inplace=True)
+    assert s is g and g.grad_fn.name() == "MulBackward0"
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+        F.dropout2d(tg.ones(2, 3, 4, 4, requires_grad=True), 0.5, True, inplace=True)

@@ -201,6 +201,17 @@ def _feature_dropout_warning(name, ndim, spatial):
                   f"dimension (i.e. {spatial + 1}D or {spatial + 2}D inputs).", stacklevel=3)
 
 
+def _feature_dropout(input, p, training, inplace):
+    """One draw per (n, c) channel; in place it is input.mul_(mask), recorded as PyTorch
+    records it (MulBackward0), the mask drawn as the out-of-place op draws it."""
+    if not inplace or not training or p == 0.0 or input.numel() == 0 or input.dim() < 2 or \
+            not input.is_floating_point():
+        return _C._feature_dropout(input, p, training)  # (raises PyTorch's errors for the last two)
+    noise = tuple(input.shape[:2]) + (1,) * (input.dim() - 2)
+    from .._creation import ones
+    return input.mul_(_C._feature_dropout(ones(noise, dtype=input.dtype), p, training))
+
+
 def dropout1d(input, p=0.5, training=True, inplace=False):
     """Zeroes whole channels of (N, C, L) (or unbatched (C, L)) with probability p and
     scales the rest by 1/(1-p) when training."""
@@ -212,8 +223,8 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
                            "dimension, a channel dimension, and an optional batch dimension (i.e. 2D or "
                            "3D inputs).")
     if ndim == 3:
-        return _C._feature_dropout(input, p, training)
-    return _C._feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
+        return _feature_dropout(input, p, training, inplace)
+    return _feature_dropout(input.unsqueeze(0), p, training, inplace).squeeze(0)
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
@@ -230,7 +241,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
                       "input as one without a batch dimension, i.e. shape (C, H, W). To maintain the 1D "
                       "channel-wise dropout behavior, please switch to using dropout1d instead.",
                       stacklevel=2)
-    return _C._feature_dropout(input, p, training)
+    return _feature_dropout(input, p, training, inplace)
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
@@ -241,8 +252,8 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
     if ndim not in (4, 5):
         _feature_dropout_warning("dropout3d", ndim, 3)
     if ndim == 5:
-        return _C._feature_dropout(input, p, training)
-    return _C._feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
+        return _feature_dropout(input, p, training, inplace)
+    return _feature_dropout(input.unsqueeze(0), p, training, inplace).squeeze(0)
 
 
 def _optional_tensor(fn, name, position, t):
