@@ -203,7 +203,7 @@ def test_inplace_writes_the_input_with_the_same_mask(name, shape):
     np.testing.assert_allclose(leaf.grad.numpy(), want / x.numpy(), rtol=1e-6)
     # eval and p = 0 leave the input alone
     z = tg.tensor(x.numpy().copy())
-    assert F.dropout2d(z, 0.5, False, inplace=True) is z and z._version == 0
+    assert getattr(F, name)(z, 0.5, False, inplace=True) is z and z._version == 0
 
 
 def test_inplace_feature_dropout_as_torch():

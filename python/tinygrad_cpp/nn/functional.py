@@ -224,6 +224,9 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
                            "3D inputs).")
     if ndim == 3:
         return _feature_dropout(input, p, training, inplace)
+    if inplace:  # through a batched view of the input, which PyTorch returns itself
+        _feature_dropout(input.unsqueeze(0), p, training, inplace)
+        return input
     return _feature_dropout(input.unsqueeze(0), p, training, inplace).squeeze(0)
 
 
@@ -253,6 +256,9 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
         _feature_dropout_warning("dropout3d", ndim, 3)
     if ndim == 5:
         return _feature_dropout(input, p, training, inplace)
+    if inplace:  # through a batched view of the input, which PyTorch returns itself
+        _feature_dropout(input.unsqueeze(0), p, training, inplace)
+        return input
     return _feature_dropout(input.unsqueeze(0), p, training, inplace).squeeze(0)
 
 
