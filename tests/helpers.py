@@ -11,6 +11,12 @@ try:
 except ImportError:  # parity checks skip cleanly without torch
     torch = None
 
+# GCC 12's AddressSanitizer allocator is not fork-safe: a process forked while another of the
+# parent's threads (multiprocessing's queue feeder) holds an allocator lock inherits the lock
+# and hangs at its first malloc. Tests that fork DataLoader workers skip under it (they run
+# in the release suite).
+ASAN_NO_FORK = "asan" in os.environ.get("LD_PRELOAD", "")
+
 MNIST_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "mnist")
 
 

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 import tinygrad_cpp as tg
+from helpers import ASAN_NO_FORK
 from tinygrad_cpp.utils.data import (DataLoader, Dataset, IterableDataset, TensorDataset,
                                      get_worker_info)
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="worker processes are forked")
+pytestmark = [pytest.mark.skipif(not hasattr(os, "fork"), reason="worker processes are forked"),
+              pytest.mark.skipif(ASAN_NO_FORK, reason="workers forked under AddressSanitizer can hang (helpers.py)")]
 
 
 class Probe(Dataset):

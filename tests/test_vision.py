@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import tinygrad_cpp as tg
+from helpers import ASAN_NO_FORK
 from test_mnist import FILES, TEST_FILES, _fake_opener, _raw, mnist_dir
 from tinygrad_cpp.utils.data import DataLoader
 from tinygrad_cpp.vision import datasets, transforms, utils
@@ -834,6 +835,7 @@ def test_pytorch_mnist_example_data_pipeline(tv_root):
     assert data.shape == (64, 1, 28, 28) and target.dtype == tg.int64
 
 
+@pytest.mark.skipif(ASAN_NO_FORK, reason="workers forked under AddressSanitizer can hang (helpers.py)")
 def test_augmentation_in_workers_is_seeded(test_set):
     ds = datasets.MNIST(test_set.root, train=False, transform=transforms.Compose(
         [transforms.RandomCrop(28, padding=2), transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))]))
