@@ -152,9 +152,9 @@ inline void v_half_square(F x, F& hi, F& lo) {
 // Standard normal CDF, Phi(x) = erfc(-x / sqrt 2) / 2, by Numerical Recipes' erfcc
 // (relative error < 1.2e-7 everywhere): accurate far into the lower tail, where the
 // textbook (1 + erf(x / sqrt 2)) / 2 cancels.
+// erfc(ax / sqrt 2) / 2 for ax = |x|, given ax^2 / 2 split as hi + lo (v_half_square).
 template <class F, class I>
-inline F v_phi(F x) {
-  const F ax = v_abs<F, I>(x);
+inline F v_half_erfc(F ax, F hi, F lo) {
   const F t = 1.f / (1.f + 0.5f * kSqrt1_2 * ax);
   F p = t * 0.17087277f - 0.82215223f;
   p = p * t + 1.48851587f;
@@ -165,10 +165,16 @@ inline F v_phi(F x) {
   p = p * t + 0.37409196f;
   p = p * t + 1.00002368f;
   p = p * t - 1.26551223f;
+  const F half_erfc = 0.5f * t * v_exp2<F, I>(-hi, p - lo);
+  return ax > 15.f ? F{} : half_erfc;  // underflowed anyway; keeps inf - inf out
+}
+
+template <class F, class I>
+inline F v_phi(F x) {
+  const F ax = v_abs<F, I>(x);
   F hi, lo;
   v_half_square<F, I>(ax, hi, lo);
-  F half_erfc = 0.5f * t * v_exp2<F, I>(-hi, p - lo);  // erfc(|x| / sqrt 2) / 2
-  half_erfc = ax > 15.f ? F{} : half_erfc;  // underflowed anyway; keeps inf - inf out
+  const F half_erfc = v_half_erfc<F, I>(ax, hi, lo);
   return x <= 0.f ? half_erfc : 1.f - half_erfc;
 }
 
@@ -189,20 +195,9 @@ inline F v_gelu(F x) {
 template <class F, class I>
 inline F v_gelu_grad(F g, F x) {
   const F ax = v_abs<F, I>(x);
-  const F t = 1.f / (1.f + 0.5f * kSqrt1_2 * ax);
-  F p = t * 0.17087277f - 0.82215223f;
-  p = p * t + 1.48851587f;
-  p = p * t - 1.13520398f;
-  p = p * t + 0.27886807f;
-  p = p * t - 0.18628806f;
-  p = p * t + 0.09678418f;
-  p = p * t + 0.37409196f;
-  p = p * t + 1.00002368f;
-  p = p * t - 1.26551223f;
   F hi, lo;
   v_half_square<F, I>(ax, hi, lo);  // the same halves as for x: the split keeps the sign apart
-  F half_erfc = 0.5f * t * v_exp2<F, I>(-hi, p - lo);
-  half_erfc = ax > 15.f ? F{} : half_erfc;  // underflowed anyway; keeps inf - inf out
+  const F half_erfc = v_half_erfc<F, I>(ax, hi, lo);
   const F phi = x <= 0.f ? half_erfc : 1.f - half_erfc;
   F d = kInvSqrt2Pi * v_exp2<F, I>(-hi, -lo);
   d = ax > 15.f ? F{} : d;

@@ -164,37 +164,30 @@ def register_post_accumulate_grad_hook(self, hook):
         raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
     if self.grad_fn is not None:
         raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
-    hooks = self._post_accumulate_grad_hooks
+    return _add(self._post_accumulate_grad_hooks, _PostAccumulateGradHooks,
+                self._set_post_accumulate_grad_hooks, hook)
+
+
+def _add(hooks, make, attach, fn):
+    """Registers fn in `hooks` (made by make() and attached first when None); its handle."""
     if hooks is None:
-        hooks = _PostAccumulateGradHooks()
-        self._set_post_accumulate_grad_hooks(hooks)
+        hooks = make()
+        attach(hooks)
     handle = RemovableHandle(hooks)
-    hooks[handle.id] = hook
+    hooks[handle.id] = fn
     return handle
 
 
 def _node_register_prehook(self, fn):
     """fn(grad_outputs) -> new grad_outputs or None, before this node's backward runs."""
     _check_callable(fn)
-    hooks = self._pre_hooks
-    if hooks is None:
-        hooks = _NodePreHooks()
-        self._set_pre_hooks(hooks)
-    handle = RemovableHandle(hooks)
-    hooks[handle.id] = fn
-    return handle
+    return _add(self._pre_hooks, _NodePreHooks, self._set_pre_hooks, fn)
 
 
 def _node_register_hook(self, fn):
     """fn(grad_inputs, grad_outputs) -> new grad_inputs or None, after this node's backward."""
     _check_callable(fn)
-    hooks = self._post_hooks
-    if hooks is None:
-        hooks = _NodePostHooks()
-        self._set_post_hooks(hooks)
-    handle = RemovableHandle(hooks)
-    hooks[handle.id] = fn
-    return handle
+    return _add(self._post_hooks, _NodePostHooks, self._set_post_hooks, fn)
 
 
 def install(Tensor):
