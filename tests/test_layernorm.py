@@ -118,6 +118,26 @@ def test_backward_matches_torch(shape, k, dtype):
         np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), **tol)
 
 
+@pytest.mark.parametrize("n", [128, 37, 3])  # 37, 3: vector loops with a scalar tail, or none
+@pytest.mark.parametrize("affine", [True, False])
+def test_float32_rows_on_every_instruction_set(vec_isa, n, affine):
+    """float32 runs its per-element work in SIMD lanes of each build (statistics and the
+    column sums in double): forward and all three gradients against the float64 path,
+    rows with a mean of 1e4 among them (x - mean must not lose the spread)."""
+    x = rng.standard_normal((9, n)) * 2 + 1
+    x[::3] += 1e4
+    w, b, g = rng.standard_normal(n), rng.standard_normal(n), rng.standard_normal((9, n))
+    x, w, b, g = (a.astype(np.float32).astype(np.float64) for a in (x, w, b, g))  # one input for both
+    res = {}
+    for dt in (np.float32, np.float64):
+        ts = [tg.tensor(a.astype(dt), requires_grad=True) for a in (x, w, b)]
+        y = F.layer_norm(ts[0], (n,), ts[1] if affine else None, ts[2] if affine else None)
+        y.backward(tg.tensor(g.astype(dt)))
+        res[dt] = [y.detach().numpy()] + [t.grad.numpy() for t in ts[:(3 if affine else 1)]]
+    for ours, ref in zip(res[np.float32], res[np.float64]):
+        np.testing.assert_allclose(ours, ref, rtol=2e-4, atol=2e-4 * max(1.0, np.abs(ref).max()) / 10)
+
+
 def test_only_needed_gradients_and_input_only():
     x = tg.randn(3, 4, requires_grad=True)
     w = tg.full((4,), 2.0)  # no grad wanted

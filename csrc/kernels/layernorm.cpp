@@ -1,28 +1,58 @@
-// Layer normalization kernels (see layernorm.h). The forward runs rows in parallel; the
-// backward cuts the rows into a fixed number of blocks (a function of the shape only), each
-// computing its rows' input gradient and partial column sums for the weight and bias
-// gradients, which a second pass adds up column by column.
-#include "kernels/layernorm.h"
-
+// Layer normalization kernels (see layernorm.h); the row loops are in layernorm_impl.h.
+// The forward runs rows in parallel; the backward cuts the rows into a fixed number of
+// blocks (a function of the shape only), each computing its rows' input gradient and
+// partial column sums for the weight and bias gradients, which a second pass adds up
+// column by column.
 #include <algorithm>
-#include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "core/parallel.h"
+#include "kernels/cpu_features.h"
+#include "kernels/layernorm_impl.h"
+#include "kernels/vec_unary.h"
 
 namespace tg::kernels {
 
+#if TG_X86
+void layernorm_forward_rows_avx2(const LnForward<float>& a, int64_t m0, int64_t m1);
+void layernorm_backward_rows_avx2(const LnBackward<float>& a, int64_t m0, int64_t m1, double* bw, double* bb);
+void layernorm_forward_rows_avx512(const LnForward<float>& a, int64_t m0, int64_t m1);
+void layernorm_backward_rows_avx512(const LnBackward<float>& a, int64_t m0, int64_t m1, double* bw, double* bb);
+#endif
+
 namespace {
 
-// Sum of f(i) over [0, n) in double with four independent lanes.
-template <class F>
-double lane_sum(int64_t n, F f) {
-  double s[4] = {0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    for (int j = 0; j < 4; ++j) s[j] += f(i + j);
-  for (; i < n; ++i) s[0] += f(i);
-  return (s[0] + s[1]) + (s[2] + s[3]);
+typedef float LnFH_base __attribute__((vector_size(8)));  // SSE2: two doubles a register
+typedef double LnD_base __attribute__((vector_size(16)));
+
+// float32 row loops of the instruction set vec_unary runs (set_vec_isa included)
+template <class T>
+void forward_rows(const LnForward<T>& a, int64_t m0, int64_t m1) {
+  if constexpr (std::is_same_v<T, float>) {
+#if TG_X86
+    if (vec_avx2()) {
+      if (vec_isa() == "avx512") return layernorm_forward_rows_avx512(a, m0, m1);
+      return layernorm_forward_rows_avx2(a, m0, m1);
+    }
+#endif
+    return ln_forward_rows_f32<LnFH_base, LnD_base>(a, m0, m1);
+  }
+  ln_forward_rows<T>(a, m0, m1);
+}
+
+template <class T>
+void backward_rows(const LnBackward<T>& a, int64_t m0, int64_t m1, double* bw, double* bb) {
+  if constexpr (std::is_same_v<T, float>) {
+#if TG_X86
+    if (vec_avx2()) {
+      if (vec_isa() == "avx512") return layernorm_backward_rows_avx512(a, m0, m1, bw, bb);
+      return layernorm_backward_rows_avx2(a, m0, m1, bw, bb);
+    }
+#endif
+    return ln_backward_rows_f32<LnFH_base, LnD_base>(a, m0, m1, bw, bb);
+  }
+  ln_backward_rows<T>(a, m0, m1, bw, bb);
 }
 
 }  // namespace
@@ -30,29 +60,8 @@ double lane_sum(int64_t n, F f) {
 template <class T>
 void layernorm_forward(const T* x, int64_t M, int64_t N, const T* w, const T* b, double eps, T* y,
                        double* mean, double* rstd) {
-  parallel_for(M, 4 * N, [&](int64_t lo, int64_t hi) {
-    for (int64_t m = lo; m < hi; ++m) {
-      const T* xr = x + m * N;
-      T* yr = y + m * N;
-      // two passes over a row that is in cache: the mean, then the spread around it
-      const double mu = lane_sum(N, [xr](int64_t i) { return double(xr[i]); }) / double(N);
-      const double var = lane_sum(N, [xr, mu](int64_t i) {
-                           const double d = double(xr[i]) - mu;
-                           return d * d;
-                         }) / double(N);
-      const double r = 1.0 / std::sqrt(var + eps);
-      mean[m] = mu;
-      rstd[m] = r;
-      if (w && b)
-        for (int64_t i = 0; i < N; ++i) yr[i] = T((double(xr[i]) - mu) * r * double(w[i]) + double(b[i]));
-      else if (w)
-        for (int64_t i = 0; i < N; ++i) yr[i] = T((double(xr[i]) - mu) * r * double(w[i]));
-      else if (b)
-        for (int64_t i = 0; i < N; ++i) yr[i] = T((double(xr[i]) - mu) * r + double(b[i]));
-      else
-        for (int64_t i = 0; i < N; ++i) yr[i] = T((double(xr[i]) - mu) * r);
-    }
-  });
+  const LnForward<T> a{x, N, w, b, eps, y, mean, rstd};
+  parallel_for(M, 4 * N, [&](int64_t lo, int64_t hi) { forward_rows<T>(a, lo, hi); });
 }
 
 template <class T>
@@ -69,39 +78,11 @@ void layernorm_backward(const T* x, const T* g, int64_t M, int64_t N, const doub
   const int64_t rows = (M + want - 1) / want;
   const int64_t nb = (M + rows - 1) / rows;
   std::vector<double> pw(cols ? nb * N : 0, 0.0), pb(cols ? nb * N : 0, 0.0);
+  const LnBackward<T> a{x, g, N, mean, rstd, w, gx};
   parallel_for(nb, rows * N * 6, [&](int64_t lo, int64_t hi) {
-    std::vector<double> xhat((size_t)N);
-    for (int64_t k = lo; k < hi; ++k) {
-      double* bw = cols ? &pw[k * N] : nullptr;
-      double* bb = cols ? &pb[k * N] : nullptr;
-      for (int64_t m = k * rows; m < std::min(M, (k + 1) * rows); ++m) {
-        const T* xr = x + m * N;
-        const T* gr = g + m * N;
-        const double mu = mean[m], r = rstd[m];
-        // one pass: xhat, the column sums, and s1 = sum of wg, s2 = sum of wg xhat (wg = g * w)
-        // in four lanes each (locals, so they stay in registers)
-        double* xh = xhat.data();
-        double s1a = 0, s1b = 0, s1c = 0, s1d = 0, s2a = 0, s2b = 0, s2c = 0, s2d = 0;
-        auto step = [&](int64_t i, double& s1, double& s2) {
-          const double xv = (double(xr[i]) - mu) * r, gi = double(gr[i]);
-          xh[i] = xv;
-          if (cols) bw[i] += gi * xv, bb[i] += gi;
-          const double wg = w ? gi * double(w[i]) : gi;
-          s1 += wg, s2 += wg * xv;
-        };
-        int64_t i = 0;
-        for (; i + 4 <= N; i += 4)
-          step(i, s1a, s2a), step(i + 1, s1b, s2b), step(i + 2, s1c, s2c), step(i + 3, s1d, s2d);
-        for (; i < N; ++i) step(i, s1a, s2a);
-        if (!gx) continue;
-        // dx = rstd (wg - mean(wg) - xhat mean(wg xhat))
-        const double a = ((s1a + s1b) + (s1c + s1d)) / double(N);
-        const double c = ((s2a + s2b) + (s2c + s2d)) / double(N);
-        T* out = gx + m * N;
-        for (int64_t e = 0; e < N; ++e)
-          out[e] = T(r * (double(gr[e]) * (w ? double(w[e]) : 1.0) - a - xhat[e] * c));
-      }
-    }
+    for (int64_t k = lo; k < hi; ++k)
+      backward_rows<T>(a, k * rows, std::min(M, (k + 1) * rows), cols ? &pw[k * N] : nullptr,
+                       cols ? &pb[k * N] : nullptr);
   });
   if (!cols) return;
   parallel_for(N, nb * 2, [&](int64_t lo, int64_t hi) {
