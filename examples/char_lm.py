@@ -290,7 +290,11 @@ def main(argv=None):
     parser.add_argument("--hidden-size", type=int, default=256, help="LSTM hidden size")
     parser.add_argument("--num-layers", type=int, default=2, help="LSTM layers")
     parser.add_argument("--dropout", type=float, default=0.0)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
+    parser.add_argument("--warmup-steps", type=int, default=None,
+                        help="linear warmup to --lr over this many steps (default: 100, at most --steps / 10)")
+    parser.add_argument("--min-lr-ratio", type=float, default=0.1,
+                        help="cosine decay to lr * this at the end of training (1: constant lr)")
     parser.add_argument("--weight-decay", type=float, default=0.1)
     parser.add_argument("--grad-clip", type=float, default=1.0, help="clip the gradient norm (0: off)")
     parser.add_argument("--eval-interval", type=int, default=250)
@@ -323,13 +327,27 @@ def main(argv=None):
     print(f"{args.model}: {n_params / 1e3:.0f}k parameters, vocabulary {data.vocab_size}, "
           f"{len(data.train):,} training / {len(data.val):,} validation characters", flush=True)
     optimizer = model.configure_optimizers(args.lr, args.weight_decay)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    deadline = start + 60 * args.max_minutes if args.max_minutes else math.inf
+
+    warmup = min(100, args.steps // 10) if args.warmup_steps is None else args.warmup_steps
+
+    def lr_factor(step):
+        """Linear warmup, then a cosine from 1 to --min-lr-ratio over the run. The run ends
+        at --steps or at the --max-minutes deadline, whichever comes first, so its progress
+        is the larger of the two fractions: on a slower machine the decay still completes."""
+        if step < warmup:
+            return (step + 1) / warmup
+        done = (step - warmup) / max(1, args.steps - warmup)
+        if args.max_minutes:
+            done = max(done, (time.perf_counter() - start) / (deadline - start))
+        return args.min_lr_ratio + (1 - args.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
+    scheduler = tg.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
 
     streams = Streams(data.train, args.batch_size, args.block_size) if args.model == "lstm" else None
     state = None
     history = []  # (step, training loss)
     val_history = []  # (step, validation loss)
-    start, cpu_start = time.perf_counter(), time.process_time()
-    deadline = start + 60 * args.max_minutes if args.max_minutes else math.inf
     model.train()
     step, elapsed = 0, 0.0
     bar = tqdm(range(1, args.steps + 1), unit="step", disable=args.quiet)
@@ -345,6 +363,7 @@ def main(argv=None):
         if args.grad_clip:
             nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
         optimizer.step()
+        scheduler.step()
         history.append((step, loss.item()))
         if step % 10 == 0:
             bar.set_postfix(loss=f"{history[-1][1]:.4f}")
