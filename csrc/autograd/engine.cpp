@@ -26,8 +26,10 @@ struct Capture {
 
 std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
                         bool retain_graph, const std::vector<Edge>& capture_edges,
-                        bool accumulate) {
-  NoGradGuard no_grad;  // backward formulas record nothing (no higher-order graphs)
+                        bool accumulate, bool create_graph) {
+  // Backward formulas record nothing, except under create_graph, where they are recorded
+  // like a forward (Node::apply_graph) so their results can be differentiated again.
+  GradModeGuard mode(create_graph);
   TG_CHECK(roots.size() == grad_roots.size(), RuntimeError, "got ", roots.size(),
            " tensors and ", grad_roots.size(), " gradients");
 
@@ -138,10 +140,10 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
       if (n->hooks && n->hooks->pre) n->hooks->pre(grads);
       if (n->hooks && n->hooks->post) {
         std::vector<Tensor> grad_outputs = grads;  // apply may consume its argument
-        in_grads = n->apply(grads);
+        in_grads = create_graph ? n->apply_graph(grads) : n->apply(grads);
         n->hooks->post(in_grads, grad_outputs);
       } else {
-        in_grads = n->apply(grads);
+        in_grads = create_graph ? n->apply_graph(grads) : n->apply(grads);
       }
       if (!retain_graph) {
         n->release_saved();
@@ -161,13 +163,13 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
 }  // namespace
 
 void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
-              bool retain_graph) {
-  run(roots, grad_roots, retain_graph, {}, /*accumulate=*/true);
+              bool retain_graph, bool create_graph) {
+  run(roots, grad_roots, retain_graph, {}, /*accumulate=*/true, create_graph);
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& grad_outputs, bool retain_graph,
-                         bool allow_unused) {
+                         bool allow_unused, bool create_graph) {
   std::vector<Edge> edges;
   for (size_t i = 0; i < inputs.size(); ++i) {
     refresh(inputs[i]);
@@ -175,7 +177,7 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
              ") does not require grad");
     edges.push_back(gradient_edge(inputs[i]));
   }
-  auto res = run(outputs, grad_outputs, retain_graph, edges, /*accumulate=*/false);
+  auto res = run(outputs, grad_outputs, retain_graph, edges, /*accumulate=*/false, create_graph);
   for (size_t i = 0; i < res.size(); ++i) {
     TG_CHECK(res[i] || allow_unused, RuntimeError, "One of the differentiated Tensors (input ", i,
              ") appears to not have been used in the graph. Set allow_unused=True if this is the "

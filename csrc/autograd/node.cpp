@@ -62,7 +62,7 @@ std::string op_name(const Node& n) {
 }
 }  // namespace
 
-const Tensor& SavedTensor::get(const Node& owner) const {
+Tensor SavedTensor::get(const Node& owner) const {
   owner.check_not_released();
   TG_CHECK(t, RuntimeError, "saved tensor of ", owner.name(), " is missing");
   const uint64_t now = t->storage->version.load();
@@ -80,7 +80,57 @@ const Tensor& SavedTensor::get(const Node& owner) const {
         " needs this tensor as it was; modify a clone() of it instead, or do the in-place "
         "operation after backward."));
   }
+  if (is_output && grad_enabled()) {  // create_graph: the output with its history
+    Tensor o = alias(t);
+    o->grad_fn = std::const_pointer_cast<Node>(owner.shared_from_this());
+    o->output_nr = output_nr;
+    o->requires_grad = true;
+    return o;
+  }
   return t;
+}
+
+namespace {
+// Stands for a backward computed by a fused kernel in a create_graph backward: reached by
+// a later backward (a gradient of that gradient), it raises instead of returning a wrong
+// (constant) derivative.
+struct NotImplementedBackward : Node {
+  std::string of;
+  explicit NotImplementedBackward(std::string n) : of(std::move(n)) {}
+  std::string name() const override { return "NotImplemented"; }
+  std::vector<Tensor> apply(std::vector<Tensor>&) override {
+    throw RuntimeError(cat_str("derivative for ", of, " is not implemented: the backward of ", of,
+                               " cannot be differentiated again (double backward, create_graph=True)"));
+  }
+};
+}  // namespace
+
+std::vector<Tensor> Node::apply_graph(std::vector<Tensor>& g) {
+  std::vector<Tensor> r;
+  {
+    NoGradGuard no_grad;
+    r = apply(g);
+  }
+  auto err = std::make_shared<NotImplementedBackward>(name());
+  err->next_edges = next_edges;  // the inputs, whose values the formula read
+  for (auto& t : g)
+    if (t && t->requires_grad) err->next_edges.push_back(gradient_edge(t));
+  std::vector<Tensor> outs;
+  for (auto& t : r)
+    if (t) outs.push_back(t = alias(t));  // its own history, never that of a grad passed through
+  set_history(err, outs);
+  return r;
+}
+
+std::vector<Tensor> AccumulateGrad::apply_graph(std::vector<Tensor>& grads) {
+  Tensor& g = grads[0];
+  if (!g) return {};
+  Tensor& acc = variable->grad;
+  Tensor ng = g->shape == variable->shape ? g : sum_to(g, variable->shape);
+  if (ng->dtype != variable->dtype) ng = to_dtype(ng, variable->dtype);
+  acc = acc ? add(acc, ng) : ng;  // out of place: the new .grad has its history
+  if (variable->hooks && variable->hooks->post_accumulate) variable->hooks->post_accumulate(variable);
+  return {};
 }
 
 std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grads) {

@@ -57,10 +57,21 @@ struct Node : std::enable_shared_from_this<Node> {
   // Gradients w.r.t. each input (null where the input needs none), given the gradients
   // w.r.t. each output.
   virtual std::vector<Tensor> apply(std::vector<Tensor>& grad_outputs) = 0;
+  // The same for backward(create_graph=True), run with grad mode on: the formula in public
+  // ops, which record their own nodes, so the gradients can be differentiated again (MLX's
+  // vjps, PyTorch's derivatives.yaml). Nodes whose apply() is already written in public
+  // ops return apply(g); the default runs apply() under no_grad and gives the results a
+  // node that raises if anything ever differentiates through them.
+  virtual std::vector<Tensor> apply_graph(std::vector<Tensor>& grad_outputs);
   // Frees saved tensors once backward ran without retain_graph.
   virtual void release_saved() {}
   void check_not_released() const;
 };
+
+// For a node whose apply() is written in public ops (they record themselves under
+// create_graph): its differentiable backward is apply() itself.
+#define TG_APPLY_IS_DIFFERENTIABLE \
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override { return apply(g); }
 
 // A tensor saved for backward. Outputs are saved as aliases without history so the
 // saved copy does not keep its own grad_fn alive (no reference cycle).
@@ -71,7 +82,9 @@ struct SavedTensor {
   bool is_output = false;
   SavedTensor() = default;
   explicit SavedTensor(const Tensor& x, bool is_output = false);
-  const Tensor& get(const Node& owner) const;  // throws if freed or modified in place
+  // Throws if freed or modified in place. In a create_graph backward (grad mode on) a
+  // saved output comes back with its history (owner, output_nr), as PyTorch unpacks it.
+  Tensor get(const Node& owner) const;
   void reset() { t.reset(); }
 };
 
@@ -81,6 +94,7 @@ struct AccumulateGrad : Node {
   explicit AccumulateGrad(Tensor v) : variable(std::move(v)) {}
   std::string name() const override { return "AccumulateGrad"; }
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override;
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& grads) override;  // .grad keeps its history
 };
 
 // The hooks of `t`, created on first use; a non-leaf's are attached to its grad_fn.
@@ -98,6 +112,11 @@ struct NoGradGuard {
   bool prev;
   NoGradGuard() : prev(grad_enabled()) { set_grad_enabled(false); }
   ~NoGradGuard() { set_grad_enabled(prev); }
+};
+struct GradModeGuard {
+  bool prev;
+  explicit GradModeGuard(bool on) : prev(grad_enabled()) { set_grad_enabled(on); }
+  ~GradModeGuard() { set_grad_enabled(prev); }
 };
 
 // A tracked view whose storage was written in place since its grad_fn was recorded gets
@@ -160,11 +179,12 @@ inline void rebase_history(const Tensor& self, const std::shared_ptr<Node>& node
 // it: grad mode is on or `of` requires grad.
 void track_view(const Tensor& t, const Tensor& of);
 
-// Backward entry points.
+// Backward entry points. create_graph: the backward is recorded (Node::apply_graph), so
+// the gradients it produces have a history of their own.
 void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
-              bool retain_graph);
+              bool retain_graph, bool create_graph = false);
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& grad_outputs, bool retain_graph,
-                         bool allow_unused);
+                         bool allow_unused, bool create_graph = false);
 
 }  // namespace tg

@@ -27,6 +27,7 @@ struct Sigmoid {
 struct SigmoidGrad {
   static constexpr const char* name = "SigmoidBackward0";
   template <class T> T operator()(T g, T y) const { return g * y * (T(1) - y); }
+  Tensor graph(const Tensor& g, const Tensor& y) const { return mul(g, mul(y, sub(num(1), y))); }
 };
 struct Tanh {
   static constexpr auto vec = kernels::VecFn::Tanh;
@@ -35,6 +36,7 @@ struct Tanh {
 struct TanhGrad {
   static constexpr const char* name = "TanhBackward0";
   template <class T> T operator()(T g, T y) const { return g * (T(1) - y * y); }
+  Tensor graph(const Tensor& g, const Tensor& y) const { return mul(g, sub(num(1), mul(y, y))); }
 };
 }  // namespace
 
@@ -57,6 +59,7 @@ struct Relu {
 struct ReluGrad {  // PyTorch's threshold_backward on the output: 0 at 0
   static constexpr const char* name = "ReluBackward0";
   template <class T> T operator()(T g, T y) const { return y <= T(0) ? T(0) : g; }
+  Tensor graph(const Tensor& g, const Tensor& y) const { return mul(g, gt(y, num(0))); }
 };
 void check_relu(DType d) {
   TG_CHECK(d != DType::Bool, RuntimeError, "Boolean inputs not supported for relu");
@@ -146,6 +149,10 @@ struct SiluGrad {  // s + x s (1 - s)
     T s = sigmoid_of(x);
     return g * s * (T(1) + x * (T(1) - s));
   }
+  Tensor graph(const Tensor& g, const Tensor& x) const {
+    const Tensor s = sigmoid(x);
+    return mul(mul(g, s), add(mul(x, sub(num(1), s)), num(1)));
+  }
 };
 struct Softplus {
   double beta, threshold;
@@ -162,6 +169,10 @@ struct SoftplusGrad {
   template <class T> T operator()(T g, T x) const {
     T bx = x * T(beta);
     return bx > T(threshold) ? g : g * sigmoid_of(bx);
+  }
+  Tensor graph(const Tensor& g, const Tensor& x) const {
+    const Tensor bx = mul(x, num(beta));
+    return where(gt(bx, num(threshold)), g, mul(g, sigmoid(bx)));
   }
 };
 }  // namespace
@@ -187,6 +198,7 @@ struct LeakyReluGrad {
   static constexpr const char* name = "LeakyReluBackward0";
   double slope;
   template <class T> T operator()(T g, T x) const { return x > T(0) ? g : g * T(slope); }
+  Tensor graph(const Tensor& g, const Tensor& x) const { return where(gt(x, num(0)), g, mul(g, num(slope))); }
 };
 // In place the input is gone: the gradient is read off the result, which has the input's
 // sign only for a positive slope (PyTorch refuses the others the same way, in backward).
@@ -213,6 +225,9 @@ struct EluGrad {
   double alpha;
   template <class T> T operator()(T g, T x) const {
     return x > T(0) ? g : g * T(alpha) * std::exp(x);
+  }
+  Tensor graph(const Tensor& g, const Tensor& x) const {
+    return where(gt(x, num(0)), g, mul(mul(g, num(alpha)), exp(x)));
   }
 };
 }  // namespace

@@ -115,10 +115,12 @@ struct ToCopyBackward0 : Node {
   DType src_dtype;
   explicit ToCopyBackward0(DType d) : src_dtype(d) {}
   std::string name() const override { return "ToCopyBackward0"; }
+  TG_APPLY_IS_DIFFERENTIABLE
   std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {to_dtype(g[0], src_dtype)}; }
 };
 struct CloneBackward0 : Node {
   std::string name() const override { return "CloneBackward0"; }
+  TG_APPLY_IS_DIFFERENTIABLE
   std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {g[0]}; }
 };
 }  // namespace

@@ -61,7 +61,8 @@ Tensor cast(const Tensor& t, DType dt) {
 }
 
 Tensor grad_for(const Tensor& g, const Shape& shape, DType dtype) {
-  return cast(sum_to(g, shape), dtype);
+  const Tensor s = sum_to(g, shape);
+  return s->dtype == dtype ? s : to_dtype(s, dtype);  // (recorded under create_graph)
 }
 
 }  // namespace ew
@@ -128,6 +129,7 @@ struct AddBackward : Node {
     Tensor gb = next_edges[1].fn ? grad_for(scaled(g[0], cb), b.shape, b.dtype) : nullptr;
     return {ga, gb};
   }
+  TG_APPLY_IS_DIFFERENTIABLE
 };
 
 }  // namespace
@@ -202,6 +204,7 @@ struct MulBackward0 : Node {
     if (need_x) b = SavedTensor(y);
   }
   std::string name() const override { return "MulBackward0"; }
+  TG_APPLY_IS_DIFFERENTIABLE
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     Tensor ga, gb;
     if (next_edges[0].fn) ga = grad_for(mul(g[0], b.get(*this)), ma.shape, ma.dtype);
@@ -246,6 +249,7 @@ struct DivBackward0 : Node {
     if (need_y) out = SavedTensor(o, /*is_output=*/true);
   }
   std::string name() const override { return "DivBackward0"; }
+  TG_APPLY_IS_DIFFERENTIABLE
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     Tensor ga, gb;
     Tensor gy = div(g[0], b.get(*this));  // d/da = 1/b ; d/db = -out/b

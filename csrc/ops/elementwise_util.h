@@ -129,6 +129,16 @@ template <class D, class = void>
 struct has_vec_grad : std::false_type {};
 template <class D>
 struct has_vec_grad<D, std::void_t<decltype(D::vec_grad)>> : std::true_type {};
+// A derivative functor with `Tensor graph(g, saved) const`: its formula in public ops, for
+// create_graph (double backward).
+template <class D, class = void>
+struct has_graph : std::false_type {};
+template <class D>
+struct has_graph<D, std::void_t<decltype(std::declval<const D&>().graph(std::declval<const Tensor&>(),
+                                                                         std::declval<const Tensor&>()))>>
+    : std::true_type {};
+// A Python number in a formula (a wrapped 0-d tensor: it does not promote the result).
+inline Tensor num(double v) { return scalar_tensor(v, DType::Float64); }
 
 // fn(a) as float32 (vec_rows.cpp), any layout.
 Tensor vec_unary_f32(const Tensor& a, kernels::VecFn fn);
@@ -166,6 +176,11 @@ struct PointwiseBackward : Node {
       if (s->dtype == DType::Float32) return {vec_grad_f32(g[0], s, D::vec_grad)};
     return {binary_kernel<Types::Float>(g[0], s, s->dtype, D::name, d)};
   }
+  // The derivative functor's `graph(g, saved)`: the same formula in public ops.
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    if constexpr (has_graph<D>::value) return {d.graph(g[0], saved.get(*this))};
+    else return Node::apply_graph(g);
+  }
   void release_saved() override { saved.reset(); }
 };
 
@@ -176,6 +191,7 @@ struct ZeroBackward : Node {
   std::vector<InputMeta> inputs;
   ZeroBackward(const char* n, std::vector<InputMeta> in) : node_name(n), inputs(std::move(in)) {}
   std::string name() const override { return node_name; }
+  TG_APPLY_IS_DIFFERENTIABLE
   std::vector<Tensor> apply(std::vector<Tensor>&) override {
     std::vector<Tensor> r(inputs.size());
     for (size_t i = 0; i < inputs.size(); ++i)

@@ -23,6 +23,7 @@ struct CatBackward0 : Node {
   std::vector<InputMeta> inputs;
   std::vector<int64_t> starts;  // -1: a skipped 1-D empty input
   std::string name() const override { return "CatBackward0"; }
+  TG_APPLY_IS_DIFFERENTIABLE
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     std::vector<Tensor> out(inputs.size());
     for (size_t i = 0; i < inputs.size(); ++i) {
@@ -38,6 +39,7 @@ struct StackBackward0 : Node {
   int64_t dim;
   std::vector<DType> dtypes;
   std::string name() const override { return "StackBackward0"; }
+  TG_APPLY_IS_DIFFERENTIABLE
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     std::vector<Tensor> out(dtypes.size());
     for (size_t i = 0; i < dtypes.size(); ++i)
@@ -53,6 +55,7 @@ struct SplitBackward : Node {
   int64_t dim;
   explicit SplitBackward(const char* n, int64_t d) : node_name(n), dim(d) {}
   std::string name() const override { return node_name; }
+  TG_APPLY_IS_DIFFERENTIABLE
   std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {cat(g, dim)}; }
 };
 
@@ -60,6 +63,7 @@ struct UnbindBackward0 : Node {
   int64_t dim;
   explicit UnbindBackward0(int64_t d) : dim(d) {}
   std::string name() const override { return "UnbindBackward0"; }
+  TG_APPLY_IS_DIFFERENTIABLE
   std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {stack(g, dim)}; }
 };
 

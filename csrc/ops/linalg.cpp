@@ -10,6 +10,7 @@
 #include "kernels/gemm.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
+#include "ops/shape.h"
 
 namespace tg {
 
@@ -178,6 +179,19 @@ struct MatmulBackward : Node {
     }
     return {ga, gb};
   }
+  // The same products as matmuls (1-D operands as a row / column, broadcast batch dims
+  // summed back), recorded for create_graph.
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& grads) override {
+    const Tensor A = a.get(*this), B = b.get(*this);
+    const Tensor A2 = A->ndim() == 1 ? unsqueeze(A, 0) : A, B2 = B->ndim() == 1 ? unsqueeze(B, 1) : B;
+    Shape out2 = broadcast_shapes(Shape(A2->shape.begin(), A2->shape.end() - 2), Shape(B2->shape.begin(), B2->shape.end() - 2));
+    out2.push_back(A2->shape[A2->ndim() - 2]), out2.push_back(B2->shape[B2->ndim() - 1]);
+    const Tensor g = reshape(grad_as(grads[0], A->dtype), out2);
+    Tensor ga, gb;
+    if (next_edges[0].fn) ga = reshape(sum_to(matmul(g, transpose(B2, -1, -2)), A2->shape), A->shape);
+    if (next_edges[1].fn) gb = reshape(sum_to(matmul(transpose(A2, -1, -2), g), B2->shape), B->shape);
+    return {ga, gb};
+  }
   void release_saved() override { a.reset(), b.reset(); }
 };
 
@@ -310,6 +324,16 @@ struct LinearBackward : Node {
                   false);
     }
     if (has_bias && next_edges[2].fn) gb = sum_to(g, bias_shape);  // db = dy summed over rows
+    return has_bias ? std::vector<Tensor>{gx, gw, gb} : std::vector<Tensor>{gx, gw};
+  }
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& grads) override {  // recorded (create_graph)
+    const Tensor X = x.get(*this), W = w.get(*this);
+    const Tensor g = grad_as(grads[0], X->dtype);
+    Tensor gx, gw, gb;
+    if (next_edges[0].fn) gx = matmul(g, W);
+    if (next_edges[1].fn)
+      gw = matmul(transpose(reshape(g, {-1, W->shape[0]}), 0, 1), reshape(X, {-1, W->shape[1]}));
+    if (has_bias && next_edges[2].fn) gb = sum_to(g, bias_shape);
     return has_bias ? std::vector<Tensor>{gx, gw, gb} : std::vector<Tensor>{gx, gw};
   }
   void release_saved() override { x.reset(), w.reset(); }

@@ -106,6 +106,22 @@ struct PowBackward : Node {
     });
     return {gx, ge};
   }
+  // PyTorch's pow_backward in public ops (create_graph): g e x^(e-1), 0 where e = 0;
+  // g x^e log x, 0 where x = 0 and e >= 0.
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    const Tensor x = base.get(*this), e = exponent.get(*this);
+    Tensor gx, gexp;
+    if (next_edges[0].fn) {
+      const Tensor d = mul(e, pow(x, sub(e, num(1))));
+      gx = grad_for(mul(g[0], where(eq(e, num(0)), num(0), d)), mb.shape, mb.dtype);
+    }
+    if (next_edges[1].fn) {
+      const Tensor d = mul(pow(x, e), log(x));
+      const Tensor zero_at = logical_and(eq(x, num(0)), ge(e, num(0)));
+      gexp = grad_for(mul(g[0], where(zero_at, num(0), d)), me.shape, me.dtype);
+    }
+    return {gx, gexp};
+  }
   void release_saved() override { base.reset(), exponent.reset(); }
 };
 

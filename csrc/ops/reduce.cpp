@@ -44,6 +44,7 @@ struct SumBackward : Node {
   std::string name() const override {
     return std::string(is_mean ? "MeanBackward" : "SumBackward") + (full ? "0" : "1");
   }
+  TG_APPLY_IS_DIFFERENTIABLE
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     Tensor gb = broadcast_grad(g[0], keep_shape, in_shape);
     if (is_mean) return {div(gb, scalar_tensor(count, DType::Float64))};  // one dense pass

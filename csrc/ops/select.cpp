@@ -104,6 +104,13 @@ struct WhereBackward0 : Node {
     });
     return {ga, gb};
   }
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {  // recorded (create_graph)
+    const Tensor c = cond.get(*this);
+    Tensor ga, gb;
+    if (next_edges[0].fn) ga = grad_for(where(c, g[0], num(0)), ma.shape, ma.dtype);
+    if (next_edges[1].fn) gb = grad_for(where(c, num(0), g[0]), mb.shape, mb.dtype);
+    return {ga, gb};
+  }
   void release_saved() override { cond.reset(); }
 };
 }  // namespace

@@ -74,6 +74,13 @@ Tensor embed_grad(const Tensor& g, const Shape& in_shape, MakeView make) {
   copy_into(make(z), g);
   return z;
 }
+// The same recorded (create_graph): copy_ into the view, recorded as CopySlices on z.
+template <class MakeView>
+Tensor embed_grad_graph(const Tensor& g, const Shape& in_shape, MakeView make) {
+  Tensor z = zeros(in_shape, g->dtype);
+  copy_(make(z), g);
+  return z;
+}
 
 // The gradient of a view that only adds or drops size-1 dims.
 struct ReshapeAlikeBackward : Node {
@@ -81,6 +88,7 @@ struct ReshapeAlikeBackward : Node {
   Shape in_shape;
   ReshapeAlikeBackward(const char* n, Shape s) : node_name(n), in_shape(std::move(s)) {}
   std::string name() const override { return node_name; }
+  TG_APPLY_IS_DIFFERENTIABLE
   std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {reshape(g[0], in_shape)}; }
 };
 
@@ -88,6 +96,7 @@ struct ExpandBackward0 : Node {
   Shape in_shape;
   explicit ExpandBackward0(Shape s) : in_shape(std::move(s)) {}
   std::string name() const override { return "ExpandBackward0"; }
+  TG_APPLY_IS_DIFFERENTIABLE
   std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {sum_to(g[0], in_shape)}; }
 };
 
@@ -95,6 +104,7 @@ struct PermuteBackward0 : Node {
   std::vector<int64_t> inverse;
   explicit PermuteBackward0(std::vector<int64_t> inv) : inverse(std::move(inv)) {}
   std::string name() const override { return "PermuteBackward0"; }
+  TG_APPLY_IS_DIFFERENTIABLE
   std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {permute(g[0], inverse)}; }
 };
 
@@ -103,6 +113,7 @@ struct TransposeBackward0 : Node {
   const char* node_name;
   TransposeBackward0(int64_t a, int64_t b, const char* n) : d0(a), d1(b), node_name(n) {}
   std::string name() const override { return node_name; }
+  TG_APPLY_IS_DIFFERENTIABLE
   std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {transpose(g[0], d0, d1)}; }
 };
 
@@ -115,6 +126,9 @@ struct SliceBackward0 : Node {
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     return {embed_grad(g[0], in_shape, [&](const Tensor& z) { return slice(z, dim, start, end, step); })};
   }
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    return {embed_grad_graph(g[0], in_shape, [&](const Tensor& z) { return slice(z, dim, start, end, step); })};
+  }
 };
 
 struct SelectBackward0 : Node {
@@ -125,10 +139,14 @@ struct SelectBackward0 : Node {
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     return {embed_grad(g[0], in_shape, [&](const Tensor& z) { return select(z, dim, index); })};
   }
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    return {embed_grad_graph(g[0], in_shape, [&](const Tensor& z) { return select(z, dim, index); })};
+  }
 };
 
 struct AliasBackward0 : Node {
   std::string name() const override { return "AliasBackward0"; }
+  TG_APPLY_IS_DIFFERENTIABLE
   std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {g[0]}; }
 };
 

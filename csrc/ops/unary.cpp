@@ -27,6 +27,7 @@ namespace {
 struct NegBackward0 : Node {
   std::string name() const override { return "NegBackward0"; }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {neg(g[0])}; }
+  TG_APPLY_IS_DIFFERENTIABLE
 };
 struct Neg {
   template <class T> T operator()(T x) const { return kernels::wrap_neg(x); }
@@ -62,6 +63,7 @@ struct Abs {
 struct AbsGrad {  // d|x| = sign(x), 0 at 0
   static constexpr const char* name = "AbsBackward0";
   template <class T> T operator()(T g, T x) const { return g * sgn(x); }
+  Tensor graph(const Tensor& g, const Tensor& x) const { return mul(g, sign(x)); }
 };
 struct Sign {
   template <class T> T operator()(T x) const {
@@ -97,6 +99,7 @@ struct Exp {
 struct ExpGrad {  // exp' = exp: reads the output
   static constexpr const char* name = "ExpBackward0";
   template <class T> T operator()(T g, T y) const { return g * y; }
+  Tensor graph(const Tensor& g, const Tensor& y) const { return mul(g, y); }
 };
 struct Expm1 {
   template <class T> T operator()(T x) const { return std::expm1(x); }
@@ -104,6 +107,7 @@ struct Expm1 {
 struct Expm1Grad {
   static constexpr const char* name = "Expm1Backward0";
   template <class T> T operator()(T g, T y) const { return g * (y + T(1)); }
+  Tensor graph(const Tensor& g, const Tensor& y) const { return mul(g, add(y, num(1))); }
 };
 struct Log {
   static constexpr auto vec = kernels::VecFn::Log;
@@ -112,6 +116,7 @@ struct Log {
 struct LogGrad {
   static constexpr const char* name = "LogBackward0";
   template <class T> T operator()(T g, T x) const { return g / x; }
+  Tensor graph(const Tensor& g, const Tensor& x) const { return div(g, x); }
 };
 struct Log1p {
   template <class T> T operator()(T x) const { return std::log1p(x); }
@@ -119,6 +124,7 @@ struct Log1p {
 struct Log1pGrad {
   static constexpr const char* name = "Log1PBackward0";
   template <class T> T operator()(T g, T x) const { return g / (x + T(1)); }
+  Tensor graph(const Tensor& g, const Tensor& x) const { return div(g, add(x, num(1))); }
 };
 }  // namespace
 
@@ -138,6 +144,7 @@ struct Sqrt {
 struct SqrtGrad {
   static constexpr const char* name = "SqrtBackward0";
   template <class T> T operator()(T g, T y) const { return g / (T(2) * y); }
+  Tensor graph(const Tensor& g, const Tensor& y) const { return div(g, mul(y, num(2))); }
 };
 struct Rsqrt {
   template <class T> T operator()(T x) const { return T(1) / std::sqrt(x); }
@@ -145,6 +152,7 @@ struct Rsqrt {
 struct RsqrtGrad {  // -x^(-3/2) / 2 = -y^3 / 2
   static constexpr const char* name = "RsqrtBackward0";
   template <class T> T operator()(T g, T y) const { return T(-0.5) * g * y * y * y; }
+  Tensor graph(const Tensor& g, const Tensor& y) const { return mul(mul(g, num(-0.5)), mul(mul(y, y), y)); }
 };
 struct Reciprocal {
   template <class T> T operator()(T x) const { return T(1) / x; }
@@ -152,6 +160,7 @@ struct Reciprocal {
 struct ReciprocalGrad {  // -1/x^2 = -y^2
   static constexpr const char* name = "ReciprocalBackward0";
   template <class T> T operator()(T g, T y) const { return -g * y * y; }
+  Tensor graph(const Tensor& g, const Tensor& y) const { return neg(mul(g, mul(y, y))); }
 };
 }  // namespace
 
@@ -175,6 +184,7 @@ struct Sin {
 struct SinGrad {
   static constexpr const char* name = "SinBackward0";
   template <class T> T operator()(T g, T x) const { return g * std::cos(x); }
+  Tensor graph(const Tensor& g, const Tensor& x) const { return mul(g, cos(x)); }
 };
 struct Cos {
   template <class T> T operator()(T x) const { return std::cos(x); }
@@ -182,6 +192,7 @@ struct Cos {
 struct CosGrad {
   static constexpr const char* name = "CosBackward0";
   template <class T> T operator()(T g, T x) const { return -g * std::sin(x); }
+  Tensor graph(const Tensor& g, const Tensor& x) const { return neg(mul(g, sin(x))); }
 };
 }  // namespace
 

@@ -71,14 +71,14 @@ def _iter(self):
 
 
 def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-    if create_graph:
-        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
     if inputs is not None:
         raise NotImplementedError("backward(inputs=...) is not supported; use autograd.grad")
     if gradient is not None and not isinstance(gradient, (Tensor, list, tuple)):
         # PyTorch takes a tensor (or a sequence of them), never a number
         raise TypeError(f"backward(): argument 'gradient' must be Tensor, not {type(gradient).__name__}")
-    self._backward(gradient, bool(retain_graph))
+    if retain_graph is None:  # PyTorch: the graph is kept when the backward is recorded
+        retain_graph = create_graph
+    self._backward(gradient, bool(retain_graph), bool(create_graph))
 
 
 def _tolist(self):

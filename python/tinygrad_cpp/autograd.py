@@ -12,9 +12,9 @@ def _as_list(x):
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          allow_unused=False):
-    """Gradients of `outputs` w.r.t. `inputs`, without touching any `.grad`."""
-    if create_graph:
-        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
+    """Gradients of `outputs` w.r.t. `inputs`, without touching any `.grad`. With
+    create_graph=True the backward is recorded, so the gradients can be differentiated
+    again (any order); retain_graph then defaults to True, as in PyTorch."""
     outputs, inputs = _as_list(outputs), _as_list(inputs)
     for what, ts in (("outputs", outputs), ("inputs", inputs)):
         if not ts or not all(isinstance(t, _C.Tensor) for t in ts):
@@ -30,7 +30,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                                    f"(got a tensor of shape {tuple(o.shape)})")
             g = _C._full(list(o.shape), 1.0, o.dtype)
         gs.append(g)
-    return tuple(_C._grad(outputs, inputs, gs, bool(retain_graph), allow_unused))
+    if retain_graph is None:
+        retain_graph = create_graph
+    return tuple(_C._grad(outputs, inputs, gs, bool(retain_graph), allow_unused, bool(create_graph)))
 
 
 def _flat_outputs(fn, inputs):
