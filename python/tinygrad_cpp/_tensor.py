@@ -2,7 +2,7 @@
 numpy protocol, backward's argument handling). The arithmetic lives in C++."""
 import numpy as np
 
-from . import _C, _device
+from . import _C, _device, autograd
 
 Tensor = _C.Tensor
 
@@ -78,7 +78,7 @@ def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs
     if gradient is not None and not isinstance(gradient, (Tensor, list, tuple)):
         # PyTorch takes a tensor (or a sequence of them), never a number
         raise TypeError(f"backward(): argument 'gradient' must be Tensor, not {type(gradient).__name__}")
-    self._backward(gradient, bool(retain_graph))
+    autograd._run_engine(self._backward, gradient, bool(retain_graph))
 
 
 def _tolist(self):
