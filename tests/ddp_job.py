@@ -281,6 +281,34 @@ def _():
         assert all(p.grad is None for p in model.unused.parameters()), "unused by every rank: .grad stays None"
 
 
+class TwoBranches(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(20, 5)
+        self.b = nn.Linear(20, 5)
+
+    def forward(self, x, use_b):
+        return self.a(x) + self.b(x) if use_b else self.a(x)
+
+
+@check("find_unused_parameters-one-rank-uses-all")
+def _():
+    # rank 0 misses no gradient, rank 1 misses b's: both still agree on the collectives
+    X, Y = data(8, seed=12)
+    tg.manual_seed(0)
+    model = TwoBranches()
+    ddp = DDP(model, find_unused_parameters=True)
+    for it in range(2):
+        for p in model.parameters():
+            p.grad = None
+        loss_fn(ddp(shard(X), use_b=(R == 0)), shard(Y)).backward()
+        ref = copy.deepcopy(model)
+        loss_fn(ref(shard(X, 0), use_b=True), shard(Y, 0)).backward()
+        close([p.grad.numpy() for p in model.b.parameters()], [p.grad.numpy() / 2 for p in ref.b.parameters()],
+              "b (rank 0 only)")
+        same_on_all_ranks(grads(model), "gradients")
+
+
 @check("unused-parameter-error")
 def _():
     X, Y = data(8, seed=9)

@@ -62,6 +62,18 @@ class _Bucket:
         self.nbytes = 0
 
 
+class _State:
+    """The reducer's per-iteration state (a plain object: Module.__setattr__ is slow)."""
+    __slots__ = ("armed", "callback_queued", "arrived", "next_bucket", "unfinished")
+
+    def __init__(self):
+        self.armed = False           # a synchronizing forward ran: the next backward reduces
+        self.callback_queued = False
+        self.arrived = []            # per parameter: its gradient came in this backward
+        self.next_bucket = 0         # buckets before it have started their all-reduce
+        self.unfinished = None       # _NoGradients of the last backward, raised at next forward
+
+
 class _NoGradients:
     """Which parameters a backward did not reach (for the error message)."""
 
@@ -101,9 +113,8 @@ class DistributedDataParallel(Module):
             # (PyTorch fails later with an AttributeError; a wrong type is a TypeError here)
             raise TypeError(f"DistributedDataParallel: module must be a tinygrad_cpp.nn.Module, "
                             f"but got {type(module).__name__}")
-        for name, val in (("bucket_cap_mb", bucket_cap_mb),):
-            if val is not None and (isinstance(val, bool) or not isinstance(val, (int, float)) or val <= 0):
-                raise TypeError(f"DistributedDataParallel: {name} must be a positive number, got {val!r}")
+        if bucket_cap_mb is not None and (isinstance(bucket_cap_mb, bool) or not isinstance(bucket_cap_mb, (int, float))):
+            raise TypeError(f"DistributedDataParallel: bucket_cap_mb must be a number, got {bucket_cap_mb!r}")
         if hasattr(module, "_ddp_params_and_buffers_to_ignore"):
             self.parameters_to_ignore = set(module._ddp_params_and_buffers_to_ignore)
         else:
@@ -163,9 +174,8 @@ class DistributedDataParallel(Module):
                     for b in self._module_buffers():
                         dist.broadcast(b, 0)
         self._build_buckets()
-        self._armed = False          # a synchronizing forward ran: the next backward reduces
-        self._callback_queued = False
-        self._unfinished = None      # _NoGradients of the last backward, raised at next forward
+        self.modules_buffers = self._module_buffers()
+        self._st = _State()
         self._hook_handles = []
         ref = weakref.ref(self)
         for i, p in enumerate(self._params):
@@ -233,7 +243,7 @@ class DistributedDataParallel(Module):
     # ------------------------------------------------------------------ forward
 
     def _prior_reduction_error(self):
-        nog = self._unfinished
+        nog = self._st.unfinished
         msg = ("Expected to have finished reduction in the prior iteration before starting a new one. "
                "This error indicates that your module has parameters that were not used in producing loss. ")
         if not self.find_unused_parameters:
@@ -250,14 +260,15 @@ class DistributedDataParallel(Module):
         return RuntimeError(msg)
 
     def _sync_buffers(self):
+        self.modules_buffers = self._module_buffers()  # (buffers may have been reassigned)
         with tg.no_grad():
-            for b in self._module_buffers():
+            for b in self.modules_buffers:
                 dist.broadcast(b, 0)
 
     def _pre_forward(self):
-        if tg.is_grad_enabled() and self._unfinished is not None:
+        if tg.is_grad_enabled() and self._st.unfinished is not None:
             raise self._prior_reduction_error()
-        if self.require_forward_param_sync and self.forward_sync_buffers and self._module_buffers():
+        if self.require_forward_param_sync and self.forward_sync_buffers and self.modules_buffers:
             self._sync_buffers()
 
     def _post_forward(self):
@@ -291,27 +302,27 @@ class DistributedDataParallel(Module):
     # ------------------------------------------------------------------ backward
 
     def _arm(self):
-        self._armed = True
-        self._callback_queued = False
-        self._arrived = [False] * len(self._params)
+        self._st.armed = True
+        self._st.callback_queued = False
+        self._st.arrived = [False] * len(self._params)
         for b in self._buckets:
             b.pending = len(b.params)
             b.work = None
-        self._next_bucket = 0
+        self._st.next_bucket = 0
 
     def _grad_ready(self, i):
-        if not self._armed:
+        if not self._st.armed:
             return  # a backward not preceded by a synchronizing forward (no_sync, eval)
-        if self._arrived[i]:
+        if self._st.arrived[i]:
             raise RuntimeError(f"Expected to mark a variable ready only once. This error is caused by one of "
                                f"the following reasons: 1) Use of a module parameter outside the `forward` "
                                f"function. ... Parameter at index {i} with name {self._param_names[i]} has "
                                f"been marked as ready twice. This means that multiple autograd engine hooks "
                                f"have fired for this particular parameter during this iteration.")
-        self._arrived[i] = True
-        if not self._callback_queued:
+        self._st.arrived[i] = True
+        if not self._st.callback_queued:
             Variable._execution_engine.queue_callback(self._finalize_backward)
-            self._callback_queued = True
+            self._st.callback_queued = True
         b, _ = self._bucket_of[i]
         b.pending -= 1
         self._poll()
@@ -320,14 +331,14 @@ class DistributedDataParallel(Module):
 
     def _poll(self):
         # MPI_Test on the all-reduces in flight: MPICH moves them on only inside MPI calls
-        for b in self._buckets[:self._next_bucket]:
+        for b in self._buckets[:self._st.next_bucket]:
             if b.work is not None and not b.work._done:
                 b.work.is_completed()
 
     def _launch_ready(self):
-        while self._next_bucket < len(self._buckets) and self._buckets[self._next_bucket].pending == 0:
-            self._launch(self._buckets[self._next_bucket])
-            self._next_bucket += 1
+        while self._st.next_bucket < len(self._buckets) and self._buckets[self._st.next_bucket].pending == 0:
+            self._launch(self._buckets[self._st.next_bucket])
+            self._st.next_bucket += 1
 
     def _launch(self, b):
         scale = 1.0 / self._world
@@ -344,25 +355,26 @@ class DistributedDataParallel(Module):
 
     def _finalize_backward(self):
         """The engine's final callback: every gradient of this backward is accumulated."""
-        if not self._armed:
+        if not self._st.armed:
             return
-        self._armed = False
-        missing = [i for i, got in enumerate(self._arrived) if not got]
+        self._st.armed = False
+        missing = [i for i, got in enumerate(self._st.arrived) if not got]
         if missing and self.find_unused_parameters:
             for i in missing:
                 self._bucket_of[i][0].pending -= 1
             self._launch_ready()
-        if self._next_bucket < len(self._buckets):
+        if self._st.next_bucket < len(self._buckets):
             # a parameter got no gradient and find_unused_parameters is off: finish the
             # all-reduces started, keep the gradients local, raise at the next forward
-            for b in self._buckets[:self._next_bucket]:
+            for b in self._buckets[:self._st.next_bucket]:
                 b.work.wait()
-            self._unfinished = _NoGradients(missing, [self._param_names[i] for i in missing])
+            self._st.unfinished = _NoGradients(missing, [self._param_names[i] for i in missing])
             return
-        self._unfinished = None
+        self._st.unfinished = None
         globally_unused = set()
-        if missing:
-            used = np.array(self._arrived, dtype=np.uint8)
+        if self.find_unused_parameters:
+            # every rank takes part, whether or not it missed a gradient itself
+            used = np.array(self._st.arrived, dtype=np.uint8)
             dist._comm(self.process_group).Allreduce(dist._S.MPI.IN_PLACE, used, dist._S.MPI.MAX)
             globally_unused = {i for i in missing if not used[i]}
         for b in self._buckets:
