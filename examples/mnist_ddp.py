@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train the MNIST MLP (or CNN) on several MPI ranks with DistributedDataParallel.
 
-    mpiexec -n 2 python examples/mnist_ddp.py                 # MLP, 5 epochs, about 98%
+    mpiexec -n 2 python examples/mnist_ddp.py                 # MLP, 5 epochs, about 97%
     mpiexec -n 2 python examples/mnist_ddp.py --model cnn --epochs 3
     mpiexec -n 8 -hostfile hosts python examples/mnist_ddp.py # several machines
 

@@ -406,6 +406,21 @@ def _():
         raise AssertionError("no TypeError for process_group='world'")
 
 
+@check("hooks-removed-with-ddp")
+def _():
+    import gc
+    model = mlp(0)
+    ddp = DDP(model)
+    del ddp
+    gc.collect()
+    assert all(not p._post_accumulate_grad_hooks for p in model.parameters())
+    ddp = DDP(model)  # wrapped again: one reducer, correct gradients
+    X, Y = data(8, seed=13)
+    want = ref_grads_whole(model, X, Y)
+    loss_fn(ddp(shard(X)), shard(Y)).backward()
+    close(grads(model), want, "grad")
+
+
 @check("shape-mismatch")
 def _():
     tg.manual_seed(0)

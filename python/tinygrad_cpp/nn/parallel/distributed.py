@@ -51,7 +51,7 @@ _MB_TO_BYTES = 1024 * 1024
 class _Bucket:
     __slots__ = ("index", "params", "slots", "flat", "tensor", "pending", "work", "nbytes")
 
-    def __init__(self, index, params, np_dtype):
+    def __init__(self, index, params):
         self.index = index
         self.params = params  # indices into the reducer's parameter list
         self.slots = []       # per parameter: its part of `flat`, shaped like the parameter
@@ -88,7 +88,9 @@ class DistributedDataParallel(Module):
     process with batch N*B.
 
     `device_ids`/`output_device` must be None (CPU modules), as PyTorch requires for CPU;
-    `dim`, `static_graph` and `check_reduction` are accepted and change nothing here.
+    `dim`, `static_graph`, `batched_grad_copy` and `check_reduction` are accepted and change
+    nothing here; `mixed_precision`, `device_mesh`, `delay_all_reduce_named_params`,
+    `bucket_cap_mb_list` and `skip_all_reduce_unused_params` raise NotImplementedError.
     """
 
     def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=None,
@@ -104,7 +106,9 @@ class DistributedDataParallel(Module):
         if process_group and device_mesh is not None:
             raise RuntimeError("Cannot specify both process_group and device_mesh arguments.")
         for name, val in (("delay_all_reduce_named_params", delay_all_reduce_named_params),
-                          ("mixed_precision", mixed_precision), ("device_mesh", device_mesh)):
+                          ("mixed_precision", mixed_precision), ("device_mesh", device_mesh),
+                          ("bucket_cap_mb_list", bucket_cap_mb_list or None),
+                          ("skip_all_reduce_unused_params", skip_all_reduce_unused_params or None)):
             if val is not None:
                 raise NotImplementedError(f"DistributedDataParallel: {name} is not supported")
         dist._comm(process_group)  # PyTorch's ValueError when there is no default group
@@ -155,6 +159,9 @@ class DistributedDataParallel(Module):
             init_sync_buffers = bool(effective)
         self.broadcast_buffers = self.forward_sync_buffers
         self.find_unused_parameters = bool(find_unused_parameters)
+        if check_reduction:
+            warnings.warn("The `check_reduction` argument in `DistributedDataParallel` module is deprecated. "
+                          "Please avoid using it.", FutureWarning, stacklevel=2)
         self.gradient_as_bucket_view = bool(gradient_as_bucket_view)
         self.require_backward_grad_sync = True
         self.require_forward_param_sync = True
@@ -184,6 +191,10 @@ class DistributedDataParallel(Module):
                 if ddp is not None:
                     ddp._grad_ready(i)
             self._hook_handles.append(p.register_post_accumulate_grad_hook(hook))
+
+    def __del__(self):
+        for h in self.__dict__.get("_hook_handles", ()):
+            h.remove()
 
     # ------------------------------------------------------------------ setup
 
@@ -222,7 +233,7 @@ class DistributedDataParallel(Module):
         self._bucket_of = [None] * len(self._params)
         for k, (members, nbytes, _) in enumerate(buckets):
             np_dtype = self._params[members[0]].detach().numpy().dtype
-            b = _Bucket(k, members, np_dtype)
+            b = _Bucket(k, members)
             total = sum(self._params[i].numel() for i in members)
             b.flat = np.zeros(total, dtype=np_dtype)
             b.tensor = tg.from_numpy(b.flat)
