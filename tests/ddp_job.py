@@ -398,12 +398,18 @@ def _():
             pass
         else:
             raise AssertionError(f"no TypeError for module={bad!r}")
-    try:
-        DDP(mlp(0), process_group="world")
-    except TypeError:
-        pass
-    else:
-        raise AssertionError("no TypeError for process_group='world'")
+    # as PyTorch: TypeError for these (its C++ reducer takes bools), numbers are fine
+    for kw in ({"process_group": "world"}, {"device_ids": 5}, {"find_unused_parameters": "yes"},
+               {"gradient_as_bucket_view": "yes"}, {"static_graph": "yes"}, {"bucket_cap_mb": "x"}):
+        try:
+            DDP(mlp(0), **kw)
+        except TypeError:
+            pass
+        else:
+            raise AssertionError(f"no TypeError for {kw}")
+    for kw in ({"find_unused_parameters": 1}, {"gradient_as_bucket_view": 0}, {"bucket_cap_mb": 0},
+               {"bucket_cap_mb": True}, {"check_reduction": False}):
+        DDP(mlp(0), **kw)
 
 
 @check("hooks-removed-with-ddp")

@@ -117,8 +117,14 @@ class DistributedDataParallel(Module):
             # (PyTorch fails later with an AttributeError; a wrong type is a TypeError here)
             raise TypeError(f"DistributedDataParallel: module must be a tinygrad_cpp.nn.Module, "
                             f"but got {type(module).__name__}")
-        if bucket_cap_mb is not None and (isinstance(bucket_cap_mb, bool) or not isinstance(bucket_cap_mb, (int, float))):
+        if bucket_cap_mb is not None and not isinstance(bucket_cap_mb, (int, float)):
             raise TypeError(f"DistributedDataParallel: bucket_cap_mb must be a number, got {bucket_cap_mb!r}")
+        for name, val in (("find_unused_parameters", find_unused_parameters),
+                          ("gradient_as_bucket_view", gradient_as_bucket_view), ("static_graph", static_graph),
+                          ("broadcast_buffers", broadcast_buffers), ("forward_sync_buffers", forward_sync_buffers)):
+            # PyTorch hands these to C++ as bools: numbers (and None) convert, nothing else does
+            if val is not None and not isinstance(val, (int, float, np.bool_)):
+                raise TypeError(f"DistributedDataParallel: {name} must be a bool, got {type(val).__name__}")
         if hasattr(module, "_ddp_params_and_buffers_to_ignore"):
             self.parameters_to_ignore = set(module._ddp_params_and_buffers_to_ignore)
         else:
