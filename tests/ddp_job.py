@@ -354,6 +354,34 @@ def _():
     close(grads(model), want, "grad")
 
 
+class Mixed(nn.Module):
+    """float32 layers and a float64 parameter: one bucket per dtype."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(20, 5)
+        self.scale = nn.Parameter(tg.tensor([1.5, -0.5, 2.0, 1.0, 0.25], dtype=tg.float64))
+
+    def forward(self, x):
+        return self.fc(x) * self.scale.float()
+
+
+@check("dtypes")
+def _():
+    X, Y = data(8, seed=14)
+    for make, x64 in ((lambda: mlp(0).double(), True), (lambda: (tg.manual_seed(0), Mixed())[1], False)):
+        model = make()
+        ddp = DDP(model, bucket_cap_mb=1e-6)  # every parameter its own bucket
+        assert len(ddp._bucket_sizes()) == len(list(model.parameters()))
+        Xc = X.astype(np.float64) if x64 else X
+        want = ref_grads_whole(model, Xc, Y)
+        loss_fn(ddp(shard(Xc)), shard(Y)).backward()
+        got = grads(model)
+        assert [g.dtype for g in got] == [w.dtype for w in want]
+        same_on_all_ranks(got, "gradients")
+        close(got, want, "grad", rtol=1e-5, atol=1e-7)
+
+
 @check("gradient_as_bucket_view")
 def _():
     X, Y = data(8, seed=11)

@@ -31,7 +31,8 @@ def ddp_checks():
 
 _CHECKS = ["init-broadcast", "mlp-grads-equal-whole-batch", "cnn-bn-grads-and-buffers", "broadcast-buffers-off",
            "sgd-10-steps", "adam-10-steps", "cnn-bn-sgd-10-steps-identical", "no_sync", "find_unused_parameters",
-           "find_unused_parameters-one-rank-uses-all", "unused-parameter-error", "buckets", "gradient_as_bucket_view", "api", "hooks-removed-with-ddp", "shape-mismatch"]
+           "find_unused_parameters-one-rank-uses-all", "unused-parameter-error", "buckets", "dtypes",
+           "gradient_as_bucket_view", "api", "hooks-removed-with-ddp", "shape-mismatch"]
 
 
 @needs_mpi
