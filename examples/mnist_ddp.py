@@ -17,7 +17,6 @@ import os
 import sys
 import time
 
-
 import tinygrad_cpp as tg
 import tinygrad_cpp.distributed as dist
 import tinygrad_cpp.nn as nn
