@@ -331,11 +331,19 @@ class DistributedDataParallel(Module):
         if not self._st.armed:
             return  # a backward not preceded by a synchronizing forward (no_sync, eval)
         if self._st.arrived[i]:
-            raise RuntimeError(f"Expected to mark a variable ready only once. This error is caused by one of "
-                               f"the following reasons: 1) Use of a module parameter outside the `forward` "
-                               f"function. ... Parameter at index {i} with name {self._param_names[i]} has "
-                               f"been marked as ready twice. This means that multiple autograd engine hooks "
-                               f"have fired for this particular parameter during this iteration.")
+            raise RuntimeError(
+                "Expected to mark a variable ready only once. This error is caused by one of the following "
+                "reasons: 1) Use of a module parameter outside the `forward` function. Please make sure model "
+                "parameters are not shared across multiple concurrent forward-backward passes. or try to use "
+                "_set_static_graph() as a workaround if this module graph does not change during training loop."
+                "2) Reused parameters in multiple reentrant backward passes. For example, if you use multiple "
+                "`checkpoint` functions to wrap the same part of your model, it would result in the same set of "
+                "parameters been used by different reentrant backward passes multiple times, and hence marking a "
+                "variable ready multiple times. DDP does not support such use cases in default. You can try to use "
+                "_set_static_graph() as a workaround if your module graph does not change over iterations.\n"
+                f"Parameter at index {i} with name {self._param_names[i]} has been marked as ready twice. This "
+                "means that multiple autograd engine  hooks have fired for this particular parameter during this "
+                "iteration.")
         self._st.arrived[i] = True
         if not self._st.callback_queued:
             Variable._execution_engine.queue_callback(self._finalize_backward)
