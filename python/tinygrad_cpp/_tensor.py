@@ -2,7 +2,7 @@
 numpy protocol, backward's argument handling). The arithmetic lives in C++."""
 import numpy as np
 
-from . import _C, _device
+from . import _C, _device, autograd
 
 Tensor = _C.Tensor
 
@@ -78,7 +78,7 @@ def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs
         raise TypeError(f"backward(): argument 'gradient' must be Tensor, not {type(gradient).__name__}")
     if retain_graph is None:  # PyTorch: the graph is kept when the backward is recorded
         retain_graph = create_graph
-    self._backward(gradient, bool(retain_graph), bool(create_graph))
+    autograd._run_engine(self._backward, gradient, bool(retain_graph), bool(create_graph))
 
 
 def _tolist(self):

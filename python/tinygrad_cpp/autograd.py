@@ -1,7 +1,48 @@
 """tinygrad_cpp.autograd: grad and gradcheck. The graph walk itself runs in C++."""
+import threading
+
 import numpy as np
 
 from . import _C
+
+# ---- final callbacks (torch.autograd.Variable._execution_engine.queue_callback) ---------------
+# A callback queued during a backward pass (from a hook) runs once that pass has finished,
+# after every gradient was accumulated, in the thread that called backward; callbacks run
+# in the order queued, and one may queue more. A backward that raises drops them.
+# DistributedDataParallel finishes its gradient all-reduce in one.
+
+_final = threading.local()
+
+
+class _ImperativeEngine:
+    def queue_callback(self, callback):
+        stack = getattr(_final, "stack", None)
+        if not stack:
+            raise RuntimeError("Final callbacks can only be installed during backward pass.")
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, got '{type(callback).__name__}' object")
+        stack[-1].append(callback)
+
+
+class Variable:
+    """Holds the engine, as torch.autograd.Variable does (`Variable._execution_engine`)."""
+    _execution_engine = _ImperativeEngine()
+
+
+def _run_engine(fn, *args):
+    """fn(*args) (a backward pass), then the callbacks queued during it."""
+    stack = _final.__dict__.setdefault("stack", [])
+    queue = []
+    stack.append(queue)
+    try:
+        out = fn(*args)
+        i = 0
+        while i < len(queue):
+            queue[i]()
+            i += 1
+    finally:
+        stack.pop()
+    return out
 
 
 def _as_list(x):
@@ -32,7 +73,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         gs.append(g)
     if retain_graph is None:
         retain_graph = create_graph
-    return tuple(_C._grad(outputs, inputs, gs, bool(retain_graph), allow_unused, bool(create_graph)))
+    return tuple(_run_engine(_C._grad, outputs, inputs, gs, bool(retain_graph), allow_unused, bool(create_graph)))
 
 
 def _flat_outputs(fn, inputs):
