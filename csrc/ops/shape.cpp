@@ -74,12 +74,33 @@ Tensor embed_grad(const Tensor& g, const Shape& in_shape, MakeView make) {
   copy_into(make(z), g);
   return z;
 }
-// The same recorded (create_graph): copy_ into the view, recorded as CopySlices on z.
-template <class MakeView>
-Tensor embed_grad_graph(const Tensor& g, const Shape& in_shape, MakeView make) {
-  Tensor z = zeros(in_shape, g->dtype);
-  copy_(make(z), g);
-  return z;
+// The same in recorded ops (create_graph): zeros joined around g (cat), so the result
+// differentiates like any op. A stepped slice first spreads g out, step - 1 zeros after
+// each row.
+Tensor embed_grad_graph(const Tensor& g, const Shape& in_shape, int64_t dim, int64_t start, int64_t step) {
+  Tensor x = g;
+  const int64_t n = g->shape[dim];
+  if (n == 0) return zeros(in_shape, g->dtype);
+  if (step > 1) {
+    Tensor u = unsqueeze(g, dim + 1);
+    Shape zs = u->shape;
+    zs[dim + 1] = step - 1;
+    Shape spread = g->shape;
+    spread[dim] = n * step;
+    x = narrow(reshape(cat({u, zeros(zs, g->dtype)}, dim + 1), spread), dim, 0, (n - 1) * step + 1);
+  }
+  std::vector<Tensor> parts;
+  const int64_t after = in_shape[dim] - start - x->shape[dim];
+  for (int64_t len : {start, int64_t(-1), after}) {
+    if (len < 0) {
+      parts.push_back(x);
+    } else if (len > 0) {
+      Shape zs = x->shape;
+      zs[dim] = len;
+      parts.push_back(zeros(zs, g->dtype));
+    }
+  }
+  return parts.size() == 1 ? parts[0] : cat(parts, dim);
 }
 
 // The gradient of a view that only adds or drops size-1 dims.
@@ -127,7 +148,7 @@ struct SliceBackward0 : Node {
     return {embed_grad(g[0], in_shape, [&](const Tensor& z) { return slice(z, dim, start, end, step); })};
   }
   std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
-    return {embed_grad_graph(g[0], in_shape, [&](const Tensor& z) { return slice(z, dim, start, end, step); })};
+    return {embed_grad_graph(g[0], in_shape, dim, start, step)};
   }
 };
 
@@ -140,7 +161,7 @@ struct SelectBackward0 : Node {
     return {embed_grad(g[0], in_shape, [&](const Tensor& z) { return select(z, dim, index); })};
   }
   std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
-    return {embed_grad_graph(g[0], in_shape, [&](const Tensor& z) { return select(z, dim, index); })};
+    return {embed_grad_graph(unsqueeze(g[0], dim), in_shape, dim, index, 1)};
   }
 };
 

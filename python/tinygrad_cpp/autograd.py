@@ -137,3 +137,30 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
                     raise RuntimeError(msg)
                 return False
     return True
+
+
+def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
+                  gen_non_contig_grad_outputs=False, raise_exception=True):
+    """Second derivatives of `func` at `inputs` against finite differences of its first
+    derivatives: gradcheck of x -> d(sum(func(x) * v))/dx, computed with create_graph=True
+    (v: `grad_outputs`, random when not given). Inputs that require grad must be float64."""
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    diff = [i for i, x in enumerate(inputs) if isinstance(x, _C.Tensor) and x.requires_grad]
+    outs = [o for o in _flat_outputs(func, inputs) if o.requires_grad]
+    if grad_outputs is None:
+        rng = np.random.default_rng(0)
+        grad_outputs = [_C._tensor_from_numpy(rng.standard_normal(tuple(o.shape)), o.dtype) for o in outs]
+    grad_outputs = _as_list(grad_outputs)
+
+    def first_derivatives(*xs):
+        was = _C.is_grad_enabled()
+        _C._set_grad_enabled(True)
+        try:
+            os = [o for o in _flat_outputs(func, xs) if o.requires_grad]
+            gs = grad(os, [xs[i] for i in diff], grad_outputs, create_graph=True, allow_unused=True)
+        finally:
+            _C._set_grad_enabled(was)
+        gs = [g for g in gs if g is not None]
+        return tuple(gs) if was else tuple(g.detach() for g in gs)
+
+    return gradcheck(first_derivatives, inputs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)

@@ -58,6 +58,19 @@ def leaky_relu_(input, negative_slope=0.01):
     return _C.leaky_relu_(input, negative_slope)
 
 
+def elu(input, alpha=1.0, inplace=False):
+    """x for x > 0, alpha (e^x - 1) otherwise; in place: written back into `input`."""
+    _tensor("elu", input)
+    out = _C.elu(input, alpha)
+    return input.copy_(out) if inplace else out
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold."""
+    _tensor("softplus", input)
+    return _C.softplus(input, beta, threshold)
+
+
 def _softmax_dim(name, ndim, stacklevel):
     warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to "
                   "include dim=X as an argument.", stacklevel=stacklevel)

@@ -1,4 +1,4 @@
-from .activation import GELU, LeakyReLU, LogSoftmax, MultiheadAttention, ReLU, SiLU, Sigmoid, Softmax, Tanh
+from .activation import ELU, GELU, LeakyReLU, LogSoftmax, MultiheadAttention, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from .container import ModuleList, Sequential
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
