@@ -68,6 +68,7 @@ struct PointwiseLossBackward : Node {
   DType dt, in_dtype, tgt_dtype;
   int64_t reduction;
   double option, divisor;  // the term's scalar option; the mean's denominator (-1: numel)
+  SavedTensor xin, yin;  // MSE: the operands themselves, for its recorded formula
   PointwiseLossBackward(const Tensor& input, const Tensor& target, const Tensor& dx,
                         const Tensor& dy, const Tensor& dw, const Tensor& dpw, int64_t reduction,
                         double option, double divisor)
@@ -76,6 +77,26 @@ struct PointwiseLossBackward : Node {
         option(option), divisor(divisor) {
     if (dw) w = SavedTensor(dw);
     if (dpw) pw = SavedTensor(dpw);
+    if constexpr (std::is_same_v<Term, kernels::MseTerm>) xin = SavedTensor(input), yin = SavedTensor(target);
+  }
+  // MSE in public ops (create_graph): 2 (x - y) g, g divided by the count for 'mean'.
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    if constexpr (!std::is_same_v<Term, kernels::MseTerm>) {
+      return Node::apply_graph(g);
+    } else {
+      Tensor go = g[0]->dtype == dt ? g[0] : to_dtype(g[0], dt);
+      if (reduction == kMean)
+        go = div(go, scalar_tensor(divisor < 0 ? double(numel_of(shape)) : divisor, DType::Float64));
+      const Tensor gd = mul(mul(sub(xin.get(*this), yin.get(*this)), scalar_tensor(2.0, DType::Float64)), go);
+      auto as = [](const Tensor& t, const Shape& s, DType d) {
+        const Tensor r = sum_to(t, s);
+        return r->dtype == d ? r : to_dtype(r, d);
+      };
+      std::vector<Tensor> out(2);
+      if (next_edges[0].fn) out[0] = as(gd, in_shape, in_dtype);
+      if (next_edges[1].fn) out[1] = as(neg(gd), tgt_shape, tgt_dtype);
+      return out;
+    }
   }
   std::string name() const override { return Term::name; }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
@@ -97,7 +118,7 @@ struct PointwiseLossBackward : Node {
     }
     return out;
   }
-  void release_saved() override { x.reset(), y.reset(), w.reset(), pw.reset(); }
+  void release_saved() override { x.reset(), y.reset(), w.reset(), pw.reset(), xin.reset(), yin.reset(); }
 };
 
 // Runs Term on dense operands of `shape` in dtype `dt` and records the node. k: the

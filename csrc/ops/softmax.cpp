@@ -3,6 +3,7 @@
 #include "autograd/node.h"
 #include "kernels/softmax.h"
 #include "ops/creation.h"
+#include "ops/elementwise.h"
 #include "ops/reduce.h"
 #include "ops/reduce_dims.h"
 
@@ -26,6 +27,13 @@ struct SoftmaxBackward : Node {
                                 dim_geom(y->shape, dim), log);
     });
     return {dx};
+  }
+  // In public ops (create_graph): softmax dx = y (g - sum(g y)), log_softmax dx = g - e^y sum(g).
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    const Tensor y = out.get(*this);
+    const Tensor dy = g[0]->dtype == y->dtype ? g[0] : to_dtype(g[0], y->dtype);
+    if (log) return {sub(dy, mul(exp(y), sum(dy, {dim}, true)))};
+    return {mul(y, sub(dy, sum(mul(dy, y), {dim}, true)))};
   }
   void release_saved() override { out.reset(); }
 };
