@@ -263,3 +263,24 @@ def test_softmax_and_mse(case):
             return F_.mse_loss(x * x, y, reduction="sum")
         return F_.mse_loss(x * y, y[:1], reduction="none")
     check_against_torch(fn, [anyv((3, 4)), anyv((3, 4))])
+
+
+@pytest.mark.parametrize("case", ["ce_mean", "ce_sum_weight", "ce_none_ignore", "ce_3d", "ce_1d", "nll_mean_weight"])
+def test_cross_entropy_and_nll(case):
+    target = np.array([2, 0, 1])
+
+    def fn(L, x, w):
+        F_ = L.nn.functional
+        t = L.tensor(target)
+        if case == "ce_mean":
+            return F_.cross_entropy(x * w, t)
+        if case == "ce_sum_weight":
+            return F_.cross_entropy(L.tanh(x), t, weight=L.tensor(np.array([0.5, 2.0, 1.0, 3.0])), reduction="sum") * w.sum()
+        if case == "ce_none_ignore":
+            return F_.cross_entropy(x * w, L.tensor(np.array([2, -100, 1])), reduction="none") * w[:, 0]
+        if case == "ce_3d":
+            return F_.cross_entropy((x * w).reshape(3, 2, 2), L.tensor(np.array([[0, 1], [1, 1], [0, 0]])))
+        if case == "ce_1d":
+            return F_.cross_entropy((x * w)[0], t[0])
+        return F_.nll_loss(F_.log_softmax(x * w, 1), t, weight=L.tensor(np.array([0.5, 2.0, 1.0, 3.0])))
+    check_against_torch(fn, [anyv((3, 4)), anyv((3, 4))])

@@ -6,6 +6,10 @@
 #include "kernels/loss.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
+#include "ops/shape.h"
+#include "ops/reduce.h"
+#include "ops/index.h"
+#include "ops/embedding.h"
 
 namespace tg {
 
@@ -256,6 +260,7 @@ namespace {
 
 struct ClassLossBackward : Node {
   SavedTensor x, target, weight, lse;  // dense input, targets, weight; per-position lse (double)
+  SavedTensor xin;                     // the input itself, for the recorded formula
   kernels::ClassLayout lay;
   Shape in_shape, tgt_shape, loss_shape;
   DType in_dtype, tgt_dtype, dt;
@@ -299,7 +304,27 @@ struct ClassLossBackward : Node {
     });
     return {gx, gt};
   }
-  void release_saved() override { x.reset(), target.reset(), weight.reset(), lse.reset(); }
+  // In public ops (create_graph), class-index targets without label smoothing:
+  //   d input = c (softmax(x) - onehot(t))   (cross entropy),   -c onehot(t)   (nll),
+  // c = g * weight[t] * (t != ignore_index), divided by the mean's denominator.
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    if (probs || smoothing != 0.0 || !next_edges[0].fn) return Node::apply_graph(g);
+    const Tensor X = xin.get(*this), t = target.get(*this);
+    const int64_t cdim = X->ndim() == 1 ? 0 : 1;
+    const Tensor valid = ne(t, scalar_tensor(double(ignore_index), DType::Int64));
+    const Tensor tc = where(valid, t, scalar_tensor(0.0, DType::Int64));
+    const Tensor onehot = to_dtype(movedim(one_hot(tc, lay.classes), {-1}, {cdim}), dt);
+    Tensor c = to_dtype(valid, dt);
+    if (weight.t) c = mul(c, reshape(index_select(weight.get(*this), 0, flatten(tc)), tc->shape));
+    Tensor go = g[0]->dtype == dt ? g[0] : to_dtype(g[0], dt);
+    if (reduction == kMean) go = div(go, scalar_tensor(denom, DType::Float64));
+    c = unsqueeze(mul(c, go), cdim);
+    const Tensor d = log_softmax ? sub(softmax(X, cdim), onehot) : neg(onehot);
+    Tensor gx = mul(c, d);
+    if (gx->dtype != in_dtype) gx = to_dtype(gx, in_dtype);
+    return {gx, Tensor()};
+  }
+  void release_saved() override { x.reset(), target.reset(), weight.reset(), lse.reset(), xin.reset(); }
 };
 
 // Checks shapes, dtypes and target values the way PyTorch does and returns the layout.
@@ -394,6 +419,7 @@ Tensor class_loss(const Tensor& input, const Tensor& target, const Tensor& weigh
   auto node = make_node<ClassLossBackward>({input, target});
   if (node) {
     node->x = SavedTensor(x), node->target = SavedTensor(t), node->lse = SavedTensor(lse);
+    if (!probs && smoothing == 0.0) node->xin = SavedTensor(input);
     if (w) node->weight = SavedTensor(w);
     node->lay = lay, node->in_shape = input->shape, node->tgt_shape = target->shape;
     node->loss_shape = loss_shape, node->in_dtype = input->dtype, node->tgt_dtype = target->dtype;

@@ -29,6 +29,7 @@ struct IntPow {
 template <class T>
 Tensor pow_by_scalar(const Tensor& x, T e) {
   // PyTorch's special cases: exact for squares and cubes, and sqrt-based halves
+  if (e == T(1)) return map_unary<T>(x, [](T v) { return v; });  // (the derivative of a square)
   if (e == T(2)) return map_unary<T>(x, [](T v) { return v * v; });
   if (e == T(3)) return map_unary<T>(x, [](T v) { return v * v * v; });
   if (e == T(0.5)) return map_unary<T>(x, [](T v) { return std::sqrt(v); });
@@ -111,7 +112,11 @@ struct PowBackward : Node {
   std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
     const Tensor x = base.get(*this), e = exponent.get(*this);
     Tensor gx, gexp;
-    if (next_edges[0].fn) {
+    if (next_edges[0].fn && e->ndim() == 0 && !e->requires_grad) {  // x ** c: the common case
+      const double c = scalar_value<double>(e);
+      gx = c == 0 ? mul(g[0], num(0)) : mul(g[0], mul(pow(x, num(c - 1)), num(c)));
+      gx = grad_for(gx, mb.shape, mb.dtype);
+    } else if (next_edges[0].fn) {
       const Tensor d = mul(e, pow(x, sub(e, num(1))));
       gx = grad_for(mul(g[0], where(eq(e, num(0)), num(0), d)), mb.shape, mb.dtype);
     }
