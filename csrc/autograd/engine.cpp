@@ -5,6 +5,7 @@
 #include <queue>
 #include <unordered_map>
 
+#include "autograd/anomaly.h"
 #include "autograd/node.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
@@ -12,6 +13,27 @@
 namespace tg {
 
 namespace {
+
+thread_local bool t_checkpoint_valid = true;
+struct CheckpointValidGuard {
+  bool prev;
+  explicit CheckpointValidGuard(bool v) : prev(t_checkpoint_valid) { t_checkpoint_valid = v; }
+  ~CheckpointValidGuard() { t_checkpoint_valid = prev; }
+};
+
+// Runs n's backward; in anomaly mode also checks its outputs for NaN, and warns with its
+// forward stack when anything in there fails.
+std::vector<Tensor> call_node(Node& n, std::vector<Tensor>& grads) {
+  if (!anomaly::enabled()) return n.apply(grads);
+  try {
+    std::vector<Tensor> out = n.apply(grads);
+    anomaly::check_outputs(n, out);
+    return out;
+  } catch (...) {
+    anomaly::report_error(n);
+    throw;
+  }
+}
 
 struct ByNewest {
   bool operator()(const Node* a, const Node* b) const { return a->seq < b->seq; }
@@ -28,6 +50,7 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
                         bool retain_graph, const std::vector<Edge>& capture_edges,
                         bool accumulate) {
   NoGradGuard no_grad;  // backward formulas record nothing (no higher-order graphs)
+  CheckpointValidGuard checkpoint_valid(accumulate);
   TG_CHECK(roots.size() == grad_roots.size(), RuntimeError, "got ", roots.size(),
            " tensors and ", grad_roots.size(), " gradients");
 
@@ -134,14 +157,14 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     std::vector<Tensor> in_grads;
     if (any) {
       for (size_t i = 0; i < grads.size(); ++i)
-        if (!grads[i]) grads[i] = zeros(n->outputs[i].shape, n->outputs[i].dtype);
+        if (!grads[i] && n->materialize_grads) grads[i] = zeros(n->outputs[i].shape, n->outputs[i].dtype);
       if (n->hooks && n->hooks->pre) n->hooks->pre(grads);
       if (n->hooks && n->hooks->post) {
         std::vector<Tensor> grad_outputs = grads;  // apply may consume its argument
-        in_grads = n->apply(grads);
+        in_grads = call_node(*n, grads);
         n->hooks->post(in_grads, grad_outputs);
       } else {
-        in_grads = n->apply(grads);
+        in_grads = call_node(*n, grads);
       }
       if (!retain_graph) {
         n->release_saved();
@@ -159,6 +182,8 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
 }
 
 }  // namespace
+
+bool checkpoint_valid() { return t_checkpoint_valid; }
 
 void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
               bool retain_graph) {

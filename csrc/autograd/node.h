@@ -51,6 +51,10 @@ struct Node : std::enable_shared_from_this<Node> {
   uint64_t seq = 0;              // creation order; later nodes run first
   bool released = false;
   std::unique_ptr<NodeHooks> hooks;  // null when none (the common case costs one test)
+  // false: the engine hands apply() null for an output that received no gradient instead
+  // of zeros (Python Functions, which materialize them themselves unless told not to)
+  bool materialize_grads = true;
+  std::shared_ptr<const std::string> anomaly_stack;  // forward stack, recorded in anomaly mode
 
   virtual ~Node() = default;
   virtual std::string name() const = 0;
@@ -166,5 +170,9 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& grad_outputs, bool retain_graph,
                          bool allow_unused);
+// False while this thread runs the engine for autograd.grad (nothing accumulates into
+// .grad), true otherwise: reentrant checkpointing relies on .backward()'s accumulation
+// (PyTorch's _is_checkpoint_valid).
+bool checkpoint_valid();
 
 }  // namespace tg

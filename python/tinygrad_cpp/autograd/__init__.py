@@ -1,7 +1,8 @@
-"""tinygrad_cpp.autograd: grad and gradcheck. The graph walk itself runs in C++."""
+"""tinygrad_cpp.autograd: grad, gradcheck, custom Functions (autograd.Function), anomaly mode
+and autograd.functional. The graph walk itself runs in C++."""
 import numpy as np
 
-from . import _C
+from .. import _C
 
 
 def _as_list(x):
@@ -94,3 +95,15 @@ def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
                     raise RuntimeError(msg)
                 return False
     return True
+
+
+def _is_checkpoint_valid():
+    """False while autograd.grad runs (reentrant checkpointing cannot work there)."""
+    return _C._is_checkpoint_valid()
+
+
+from ..grad_mode import no_grad, enable_grad, set_grad_enabled  # noqa: E402
+from . import function, functional, anomaly_mode  # noqa: E402
+from .function import Function, once_differentiable  # noqa: E402
+from .anomaly_mode import (detect_anomaly, set_detect_anomaly, is_anomaly_enabled,  # noqa: E402
+                           is_anomaly_check_nan_enabled)
