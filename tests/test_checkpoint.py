@@ -209,10 +209,53 @@ def test_autograd_grad():
     with pytest.raises(RuntimeError, match="When use_reentrant=True, torch.utils.checkpoint is incompatible"
                                            " with .grad()"):
         tg.autograd.grad(y.sum(), x)
-    y = checkpoint(lin, x, use_reentrant=False)
-    g, = tg.autograd.grad(y.sum(), x)
-    np.testing.assert_allclose(g.numpy(), lin.weight.detach().numpy().sum(0)[None].repeat(2, 0), rtol=1e-6)
-    assert lin.weight.grad is None
+    # non-reentrant: gradients w.r.t. inputs and the parameters used inside, .grad untouched
+    h = x * 2
+    y = checkpoint(lambda t: lin(t).tanh(), h, use_reentrant=False)
+    assert y.grad_fn.name() == "CheckpointBackward"
+    gw, gx = tg.autograd.grad((y * y).sum(), [lin.weight, x])
+    assert lin.weight.grad is None and x.grad is None
+    rw, rx = tg.autograd.grad((lin(x * 2).tanh() ** 2).sum(), [lin.weight, x])
+    np.testing.assert_allclose(gw.numpy(), rw.numpy(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(gx.numpy(), rx.numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_non_reentrant_hooks_run_once_and_nested():
+    lin = nn.Linear(3, 3)
+    calls = []
+    lin.weight.register_hook(lambda g: calls.append(1))
+    x = tg.randn(2, 3, requires_grad=True)
+
+    def inner(t):
+        return checkpoint(lin, t, use_reentrant=False).relu()
+
+    y = checkpoint(inner, x, use_reentrant=False)
+    (y * y).sum().backward()
+    assert calls == [1]
+    gw, gx = lin.weight.grad.numpy().copy(), x.grad.numpy().copy()
+    lin.zero_grad()
+    x.grad = None
+    (lin(x).relu() ** 2).sum().backward()
+    np.testing.assert_allclose(gw, lin.weight.grad.numpy(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(gx, x.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_non_reentrant_no_grad_anywhere_and_under_no_grad():
+    x = tg.ones(2)
+    y = checkpoint(lambda t: t * 2, x, use_reentrant=False)
+    assert not y.requires_grad and y.grad_fn is None
+    with tg.no_grad():
+        y = checkpoint(nn.Linear(2, 2), x, use_reentrant=False)
+    assert not y.requires_grad
+
+
+def test_non_reentrant_saved_input_modified_in_place_raises():
+    x = tg.randn(3, requires_grad=True)
+    h = x * 1
+    y = checkpoint(lambda t: t.exp(), h, use_reentrant=False)
+    h.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
 
 
 # ---- memory ---------------------------------------------------------------------------------
@@ -233,7 +276,10 @@ for _ in range(32):
 model = nn.Sequential(*layers)
 x = tg.randn(256, 1024, requires_grad=True)
 def step():
-    out = checkpoint_sequential(model, 8, x, use_reentrant=True) if mode == "ckpt" else model(x)
+    if mode == "plain":
+        out = model(x)
+    else:
+        out = checkpoint_sequential(model, 8, x, use_reentrant=mode == "reentrant")
     out.sum().backward()
 step()  # the parameters' .grad exist from here on (later steps accumulate into them)
 tg._C._empty_cache()
@@ -260,7 +306,7 @@ def test_checkpoint_saves_memory_on_deep_mlp():
     pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(tg.__file__)))
     env["PYTHONPATH"] = os.pathsep.join([pkg_root] + [p for p in [env.get("PYTHONPATH")] if p])
     peaks = {}
-    for mode in ("plain", "ckpt"):
+    for mode in ("plain", "reentrant", "non_reentrant"):
         proc = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT, mode], capture_output=True, text=True,
                               timeout=600, env=env)
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -269,4 +315,28 @@ def test_checkpoint_saves_memory_on_deep_mlp():
         peaks[mode] = int(proc.stdout.split()[-1])
     print("peak RSS growth (KiB):", peaks)
     assert peaks["plain"] > 28 * 1024, peaks  # the measure sees the saved activations
-    assert peaks["ckpt"] < peaks["plain"] * 0.6, peaks
+    assert peaks["reentrant"] < peaks["plain"] * 0.6, peaks
+    assert peaks["non_reentrant"] < peaks["plain"] * 0.6, peaks
+
+
+@pytest.mark.parametrize("use_reentrant", [True, False])
+def test_parameter_used_inside_and_outside(use_reentrant):
+    lin = nn.Linear(3, 3)
+    x = tg.randn(2, 3, requires_grad=True)
+
+    def loss(ck):
+        h = ck(lambda t: lin(t).sigmoid(), x) if ck else lin(x).sigmoid()
+        return (lin(h) ** 2).sum()
+
+    loss(None).backward()
+    ref = [p.grad.numpy().copy() for p in lin.parameters()] + [x.grad.numpy().copy()]
+    lin.zero_grad()
+    x.grad = None
+    loss(lambda f, t: checkpoint(f, t, use_reentrant=use_reentrant)).backward()
+    got = [p.grad.numpy() for p in lin.parameters()] + [x.grad.numpy()]
+    for a, b in zip(got, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    if not use_reentrant:
+        gs = tg.autograd.grad(loss(lambda f, t: checkpoint(f, t, use_reentrant=False)), list(lin.parameters()) + [x])
+        for a, b in zip(gs, ref):
+            np.testing.assert_allclose(a.numpy(), b, rtol=1e-5, atol=1e-7)

@@ -48,9 +48,9 @@ struct Capture {
 
 std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
                         bool retain_graph, const std::vector<Edge>& capture_edges,
-                        bool accumulate) {
+                        bool accumulate, bool stop_at_captures = false,
+                        bool accumulate_leaves = false) {
   NoGradGuard no_grad;  // backward formulas record nothing (no higher-order graphs)
-  CheckpointValidGuard checkpoint_valid(accumulate);
   TG_CHECK(roots.size() == grad_roots.size(), RuntimeError, "got ", roots.size(),
            " tensors and ", grad_roots.size(), " gradients");
 
@@ -68,6 +68,14 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     root_edges.push_back(gradient_edge(r));
   }
 
+  std::vector<Tensor> captured(capture_edges.size());
+  std::unordered_multimap<Node*, Capture> captures;
+  for (size_t i = 0; i < capture_edges.size(); ++i)
+    captures.emplace(capture_edges[i].fn.get(), Capture{capture_edges[i].fn.get(), capture_edges[i].input_nr, i});
+  // stop_at_captures: the captured nodes are the border of the graph to run (what lies
+  // beyond them belongs to an outer backward pass: checkpoint's recomputed segment)
+  auto border = [&](Node* n) { return stop_at_captures && captures.count(n) > 0; };
+
   // Dependency counts over the reachable graph.
   std::unordered_map<Node*, int> deps;
   std::unordered_map<Node*, std::shared_ptr<Node>> keep;  // nodes stay alive while we run
@@ -78,17 +86,13 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
+    if (border(n)) continue;
     for (auto& e : n->next_edges) {
       if (!e.fn) continue;
       deps[e.fn.get()]++;
       if (keep.emplace(e.fn.get(), e.fn).second) stack.push_back(e.fn.get());
     }
   }
-
-  std::vector<Tensor> captured(capture_edges.size());
-  std::unordered_multimap<Node*, Capture> captures;
-  for (size_t i = 0; i < capture_edges.size(); ++i)
-    captures.emplace(capture_edges[i].fn.get(), Capture{capture_edges[i].fn.get(), capture_edges[i].input_nr, i});
 
   std::unordered_map<Node*, std::vector<Tensor>> buffers;
   auto deliver = [&](Node* n, uint32_t nr, Tensor g) {
@@ -110,16 +114,17 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     while (!st.empty()) {
       Node* n = st.back().first;
       size_t i = st.back().second;
-      if (i < n->next_edges.size()) {
+      if (i < n->next_edges.size() && !border(n)) {
         st.back().second++;
         Node* c = n->next_edges[i].fn.get();
         if (c && leads.emplace(c, false).second) st.push_back({c, 0});
         continue;
       }
       bool need = false;
-      for (auto& e : n->next_edges) need |= (e.fn && leads[e.fn.get()]);
+      if (!border(n))
+        for (auto& e : n->next_edges) need |= (e.fn && leads[e.fn.get()]);
       needed[n] = need;
-      leads[n] = need || captures.count(n) > 0;
+      leads[n] = need || captures.count(n) > 0 || (accumulate_leaves && dynamic_cast<AccumulateGrad*>(n));
       st.pop_back();
     }
   }
@@ -139,6 +144,12 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     buffers.erase(n);
     grads.resize(std::max<size_t>(grads.size(), n->outputs.size()));
     bool is_leaf_acc = dynamic_cast<AccumulateGrad*>(n) != nullptr;
+    if (border(n)) {  // its hooks run in the outer pass, which gets this gradient
+      auto range = captures.equal_range(n);
+      for (auto it = range.first; it != range.second; ++it)
+        if (it->second.nr < grads.size()) captured[it->second.slot] = grads[it->second.nr];
+      continue;
+    }
     if (n->hooks) {
       for (auto& [nr, h] : n->hooks->outputs)
         if (nr < grads.size() && grads[nr]) grads[nr] = run_tensor_hooks(*h, std::move(grads[nr]));
@@ -149,8 +160,9 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     }
     auto range = captures.equal_range(n);
     for (auto it = range.first; it != range.second; ++it) captured[it->second.slot] = grads[it->second.nr];
-    if (is_leaf_acc && !accumulate) continue;
-    if (!accumulate && !needed[n]) continue;
+    if (!accumulate && !(is_leaf_acc && accumulate_leaves)) {
+      if (is_leaf_acc || !needed[n]) continue;
+    }
 
     bool any = false;
     for (auto& g : grads) any |= (bool)g;
@@ -187,7 +199,21 @@ bool checkpoint_valid() { return t_checkpoint_valid; }
 
 void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
               bool retain_graph) {
+  CheckpointValidGuard checkpoint_valid(true);
   run(roots, grad_roots, retain_graph, {}, /*accumulate=*/true);
+}
+
+std::vector<Tensor> grad_at_edges(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
+                                  const std::vector<Edge>& edges, bool accumulate_leaves) {
+  if (!accumulate_leaves) return run(outputs, grad_outputs, false, edges, false, /*stop_at_captures=*/true);
+  std::vector<Edge> inner;  // the border minus leaf accumulators (run here: null gradients)
+  std::vector<size_t> slot;
+  for (size_t i = 0; i < edges.size(); ++i)
+    if (!dynamic_cast<AccumulateGrad*>(edges[i].fn.get())) inner.push_back(edges[i]), slot.push_back(i);
+  auto res = run(outputs, grad_outputs, false, inner, false, /*stop_at_captures=*/true, /*accumulate_leaves=*/true);
+  std::vector<Tensor> out(edges.size());
+  for (size_t k = 0; k < inner.size(); ++k) out[slot[k]] = std::move(res[k]);
+  return out;
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
@@ -200,6 +226,7 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
              ") does not require grad");
     edges.push_back(gradient_edge(inputs[i]));
   }
+  CheckpointValidGuard checkpoint_valid(false);
   auto res = run(outputs, grad_outputs, retain_graph, edges, /*accumulate=*/false);
   for (size_t i = 0; i < res.size(); ++i) {
     TG_CHECK(res[i] || allow_unused, RuntimeError, "One of the differentiated Tensors (input ", i,

@@ -17,6 +17,7 @@ std::atomic<uint64_t> g_next_seq{0};
 }  // namespace
 
 bool grad_enabled() { return t_grad_enabled; }
+uint64_t next_node_seq() { return g_next_seq.load(std::memory_order_relaxed); }
 void set_grad_enabled(bool enabled) { t_grad_enabled = enabled; }
 
 bool needs_grad(const Tensor& t) {

@@ -143,6 +143,9 @@ std::shared_ptr<NodeT> make_node(TensorRefs inputs, Args&&... args) {
 }
 // Records `node` as the history of `outputs` (no-op when node is null).
 void set_history(const std::shared_ptr<Node>& node, TensorRefs outputs);
+// The creation number the next recorded node will get (nodes recorded from here on have
+// seq >= it, leaf accumulators aside).
+uint64_t next_node_seq();
 
 // ---- in place ----------------------------------------------------------------------------
 // An in-place op checks `self` with check_inplace before writing, creates its node (with
@@ -170,6 +173,13 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& grad_outputs, bool retain_graph,
                          bool allow_unused);
+// The gradients flowing into `edges` from `outputs`, running only the part of the graph
+// between them: the nodes of `edges` are neither run nor passed (nor their hooks run). For
+// a recomputed checkpoint segment whose border belongs to an outer backward pass.
+// accumulate_leaves: leaf accumulators among `edges` do run (into .grad, with their hooks)
+// and get null, so the segment's parameter gradients are not all held at once.
+std::vector<Tensor> grad_at_edges(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
+                                  const std::vector<Edge>& edges, bool accumulate_leaves);
 // False while this thread runs the engine for autograd.grad (nothing accumulates into
 // .grad), true otherwise: reentrant checkpointing relies on .backward()'s accumulation
 // (PyTorch's _is_checkpoint_valid).

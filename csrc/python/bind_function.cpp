@@ -6,6 +6,7 @@
 // tinygrad_cpp/autograd/function.py) and calls its backward with the GIL. As in PyTorch, the
 // node holds the ctx strongly and the ctx holds the node weakly (`_FunctionHandle`), so
 // there is no reference cycle; `tensor.grad_fn` of a Function's output is the ctx itself.
+#include <set>
 #include <unordered_set>
 
 #include "autograd/anomaly.h"
@@ -219,6 +220,83 @@ void bind_function(py::module_& m, TensorClass&) {
     FunctionHandle h{node};
     return py::make_tuple(result, py::cast(h));
   });
+
+  // Non-reentrant checkpointing: `outputs` were computed with grad on, their graph being the
+  // nodes recorded from seq `start` on. That graph is replaced by one PyFunctionNode whose
+  // edges are where it left off (the inputs' histories, the parameters' accumulators), so
+  // dropping the outputs frees everything it saved; backward recomputes it (ctx's
+  // _call_backward) and runs it up to those edges (_grad_at_edges). `to_save`: the input
+  // tensors, version-checked. Returns (outputs to hand the caller, handle or None).
+  m.def("_checkpoint_record", [](py::object ctx, const std::string& name, py::tuple outputs, uint64_t start,
+                                 py::list to_save) -> py::tuple {
+    auto internal_node = [&](Node* n) { return n && n->seq >= start && !dynamic_cast<AccumulateGrad*>(n); };
+    std::unordered_set<Node*> internal;
+    std::vector<Node*> stack;
+    std::vector<Edge> border;
+    std::set<std::pair<Node*, uint32_t>> seen;
+    auto visit = [&](const Edge& e) {
+      if (!e.fn) return;
+      if (internal_node(e.fn.get())) {
+        if (internal.insert(e.fn.get()).second) stack.push_back(e.fn.get());
+      } else if (seen.insert({e.fn.get(), e.input_nr}).second) {
+        border.push_back(e);
+      }
+    };
+    const size_t n_out = outputs.size();
+    for (size_t i = 0; i < n_out; ++i)
+      if (is_tensor(outputs[i])) visit(gradient_edge(outputs[i].cast<Tensor>()));
+    while (!stack.empty()) {
+      Node* n = stack.back();
+      stack.pop_back();
+      for (auto& e : n->next_edges) visit(e);
+    }
+    if (border.empty()) return py::make_tuple(outputs, py::none());
+
+    auto node = std::make_shared<PyFunctionNode>();
+    node->fn_name = name;
+    node->next_edges = border;
+    for (auto& e : border) {
+      if (auto* acc = dynamic_cast<AccumulateGrad*>(e.fn.get()))
+        node->input_meta.push_back({acc->variable->shape, acc->variable->dtype});
+      else
+        node->input_meta.push_back(e.fn->outputs.at(e.input_nr));
+    }
+    std::vector<Tensor> wired(n_out);
+    py::tuple result(n_out);
+    for (size_t i = 0; i < n_out; ++i) {
+      py::handle o = outputs[i];
+      node->tensor_output.push_back(is_tensor(o));
+      if (!is_tensor(o)) {
+        wired[i] = empty({0}, DType::Float32);
+        result[i] = o;
+        continue;
+      }
+      Tensor t = o.cast<Tensor>();
+      if (!t->requires_grad) {
+        wired[i] = alias(t);  // a slot without gradient
+        result[i] = o;
+        continue;
+      }
+      wired[i] = alias(t);
+      result[i] = py::cast(wired[i]);
+    }
+    set_history(node, TensorRefs(wired));
+    for (size_t i = 0; i < n_out; ++i)
+      if (!node->tensor_output[i]) node->outputs[i] = {{0}, DType::Float32};
+    for (py::handle s : to_save) {
+      node->saved.emplace_back(s.cast<Tensor>(), false);
+      node->saved_none.push_back(false);
+    }
+    node->ctx = py_ref(ctx);
+    return py::make_tuple(result, py::cast(FunctionHandle{node}));
+  });
+  m.def("_grad_at_edges", [](const FunctionHandle& h, const std::vector<Tensor>& outputs,
+                             const std::vector<Tensor>& grads, bool accumulate_leaves) {
+    std::vector<Edge> edges = h.lock("next_functions")->next_edges;
+    py::gil_scoped_release release;
+    return grad_at_edges(outputs, grads, edges, accumulate_leaves);
+  });
+  m.def("_next_node_seq", &next_node_seq);
 
   // ---- anomaly mode ----
   m.def("_set_anomaly_enabled", [](Bool enabled, Bool check_nan) { anomaly::set_enabled(enabled, check_nan); },

@@ -5,26 +5,28 @@ backward but the inputs); backward runs `fn` again with grad on (with the RNG st
 first run, so dropout draws the same masks) and backpropagates through that recomputation.
 Memory for activations drops from all layers to one segment's worth, for one extra forward.
 
-Both variants are one custom Function (PyTorch's reentrant design: the recomputed graph is
-backpropagated from inside the Function's backward). What users see follows PyTorch's for
-each flag:
-
-- use_reentrant=True: keyword arguments raise ValueError, a warning when no input requires
+- use_reentrant=True (PyTorch's reentrant variant, a custom Function): the forward runs
+  under no_grad; backward recomputes it and backpropagates through the recomputation from
+  inside the Function's backward (a nested .backward(), which accumulates into the
+  parameters' .grad). Keyword arguments raise ValueError, a warning when no input requires
   grad (then nothing gets gradients), and RuntimeError under autograd.grad (PyTorch's text).
-- use_reentrant=False: keyword arguments are passed to `fn`; parameters used by `fn` get
-  their gradients even when no input requires grad (the outputs then require grad even if
-  they do not depend on any parameter: PyTorch's would not); under autograd.grad the
-  gradients w.r.t. the checkpoint's inputs (and what they depend on) are computed, but not
-  w.r.t. tensors `fn` uses without taking them as arguments (PyTorch's can), which get
-  none (parameters' .grad is left alone). Keyword-only options of PyTorch's non-reentrant
-  variant (context_fn, determinism_check, debug, early_stop) are accepted as their
-  defaults only.
+- use_reentrant=False: the forward runs with grad on, so it sees which parameters and
+  input histories the segment uses; its graph is then replaced by one node
+  (`CheckpointBackward`) whose edges are exactly those, and dropped with everything it
+  saved. Backward recomputes the segment and runs its graph up to those edges only, handing
+  the gradients to the outer backward pass: keyword arguments, inputs that need no grad,
+  autograd.grad w.r.t. parameters used inside, hooks on them, all behave as without
+  checkpointing. (PyTorch's outputs keep the grad_fn of their last op; ours show
+  CheckpointBackward. A segment's activations exist during its forward, then are freed.
+  Under .backward() a parameter used inside the segment gets its gradient added to .grad
+  during the recomputation; one also used outside gets two additions, and its tensor hooks
+  run once per part, where PyTorch sums first and runs them once.)
+  PyTorch's context_fn, determinism_check and debug options are not supported.
 """
-import functools
 import warnings
 
 from .. import _C
-from ..autograd.function import Function
+from ..autograd.function import BackwardCFunction, Function
 from ..random import get_rng_state, set_rng_state
 
 __all__ = ["checkpoint", "checkpoint_sequential", "detach_variable", "check_backward_validity"]
@@ -51,12 +53,10 @@ def check_backward_validity(inputs):
 
 class CheckpointFunction(Function):
     @staticmethod
-    def forward(ctx, run_function, preserve_rng_state, reentrant, *args):
-        if reentrant:
-            check_backward_validity(args)
+    def forward(ctx, run_function, preserve_rng_state, *args):
+        check_backward_validity(args)
         ctx.run_function = run_function
         ctx.preserve_rng_state = preserve_rng_state
-        ctx.reentrant = reentrant
         if preserve_rng_state:
             ctx.fwd_cpu_state = get_rng_state()
         ctx.inputs = []
@@ -74,8 +74,7 @@ class CheckpointFunction(Function):
 
     @staticmethod
     def backward(ctx, *grads):
-        valid = _C._is_checkpoint_valid()
-        if not valid and ctx.reentrant:
+        if not _C._is_checkpoint_valid():
             raise RuntimeError(
                 "When use_reentrant=True, torch.utils.checkpoint is incompatible"
                 " with .grad() or passing an `inputs` parameter to .backward()."
@@ -108,25 +107,9 @@ class CheckpointFunction(Function):
                 gs.append(g)
         if not outs:
             raise RuntimeError("none of output has requires_grad=True, this checkpoint() is not necessary")
-        if valid:
-            # .backward(): the recomputed graph accumulates into the parameters' .grad itself
-            _C._run_backward(outs, gs, False)
-            in_grads = tuple(x.grad if isinstance(x, _C.Tensor) else None for x in detached)
-        else:
-            # autograd.grad (non-reentrant flag): gradients w.r.t. the inputs only
-            wrt = [x for x in detached if isinstance(x, _C.Tensor) and x.requires_grad]
-            res = iter(_C._grad(outs, wrt, gs, False, True) if wrt else [])
-            in_grads = tuple(next(res) if isinstance(x, _C.Tensor) and x.requires_grad else None
-                             for x in detached)
-        return (None, None, None) + in_grads
-
-
-def _dummy():
-    # an input that requires grad, so the outputs of a non-reentrant checkpoint get a node
-    # even when none of the real inputs requires grad (the parameters inside still need it)
-    t = _C._full([0], 0.0, _C.dtype.float32)
-    t.requires_grad_(True)
-    return t
+        # the recomputed graph accumulates into the parameters' .grad itself
+        _C._run_backward(outs, gs, False)
+        return (None, None) + tuple(x.grad if isinstance(x, _C.Tensor) else None for x in detached)
 
 
 def _noop_context_fn():
@@ -152,17 +135,74 @@ def checkpoint(function, *args, use_reentrant=None, context_fn=_noop_context_fn,
     if use_reentrant:
         if context_fn is not _noop_context_fn or debug is not False:
             raise ValueError("Passing `context_fn` or `debug` is only supported when use_reentrant=False.")
-        return CheckpointFunction.apply(function, preserve, True, *args)
+        return CheckpointFunction.apply(function, preserve, *args)
     if context_fn is not _noop_context_fn or debug is not False or determinism_check != "default":
         raise NotImplementedError("checkpoint(): context_fn, debug and determinism_check are not "
                                   "supported by tinygrad_cpp")
-    fn = functools.partial(function, **kwargs) if kwargs else function
-    n = len(args)
+    return _checkpoint_without_reentrant(function, preserve, args, kwargs)
 
-    def run(*a):  # the dummy input last, left out of the call
-        return fn(*a[:n])
 
-    return CheckpointFunction.apply(run, preserve, False, *args, _dummy())
+class CheckpointBackward(BackwardCFunction):
+    """The node standing for a non-reentrant checkpointed segment (see the module docstring)."""
+
+    materialize_grads = False
+    _forward_cls = None
+
+    def _call_backward(self, grads):
+        inputs = list(self.inputs)
+        for t, i in zip(self.saved_tensors, self.tensor_indices):
+            inputs[i] = t
+        state = get_rng_state() if self.preserve_rng_state else None
+        prev = _C.is_grad_enabled()
+        try:
+            if state is not None:
+                set_rng_state(self.fwd_cpu_state)
+            _C._set_grad_enabled(True)
+            outputs = self.run_function(*inputs, **self.kwargs)
+        finally:
+            _C._set_grad_enabled(prev)
+            if state is not None:
+                set_rng_state(state)
+        if not isinstance(outputs, tuple):
+            outputs = (outputs,)
+        outs, gs = [], []
+        for o, g in zip(outputs, grads):
+            if isinstance(o, _C.Tensor) and o.requires_grad and g is not None:
+                outs.append(o)
+                gs.append(g)
+        if not outs:
+            return (None,) * len(self.next_functions)
+        # under .backward() the segment's parameters accumulate their .grad right here (as
+        # without checkpointing, one at a time); under autograd.grad all is handed back
+        return tuple(_C._grad_at_edges(self._cdata, outs, gs, _C._is_checkpoint_valid()))
+
+
+def _checkpoint_without_reentrant(function, preserve, args, kwargs):
+    if not _C.is_grad_enabled():
+        return function(*args, **kwargs)
+    ctx = CheckpointBackward()
+    ctx.preserve_rng_state = preserve
+    if preserve:
+        ctx.fwd_cpu_state = get_rng_state()
+    start = _C._next_node_seq()
+    out = function(*args, **kwargs)  # records the segment's graph, dropped below
+    is_tuple = isinstance(out, tuple)
+    outputs = out if is_tuple else (out,)
+    ctx.inputs, ctx.tensor_indices, tensors = [], [], []
+    for i, a in enumerate(args):
+        if isinstance(a, _C.Tensor):
+            ctx.inputs.append(None)
+            ctx.tensor_indices.append(i)
+            tensors.append(a)
+        else:
+            ctx.inputs.append(a)
+    wrapped, handle = _C._checkpoint_record(ctx, ctx.name(), outputs, start, tensors)
+    if handle is None:
+        return out
+    ctx._cdata = handle
+    ctx.run_function, ctx.kwargs = function, kwargs
+    del out, outputs
+    return wrapped if is_tuple else wrapped[0]
 
 
 def checkpoint_sequential(functions, segments, input, use_reentrant=None, **kwargs):
