@@ -568,6 +568,56 @@ for _reg in ("register_forward_pre_hook", "register_forward_hook", "register_ful
 spec("Module.register_forward_hook.prepend", lambda m, p: m.nn.Linear(2, 2).register_forward_hook(HOOK, prepend=p),
      A(False, only=("None", "str")))
 
+# ---- custom Functions, anomaly mode, checkpointing, autograd.functional -----------------------
+def _function_call(m, what, v):
+    class Fn(m.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = x * 2
+            if what == "save":
+                ctx.save_for_backward(v)
+            elif what == "non_diff":
+                ctx.mark_non_differentiable(v)
+            elif what == "dirty":
+                x.mul_(1)
+                ctx.mark_dirty(x if v is _SELF else v)
+                return x
+            elif what == "materialize":
+                ctx.set_materialize_grads(v)
+            return y
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    Fn.apply(m.ones(2, requires_grad=True) * 1).sum().backward()
+
+
+_SELF = ("the input",)
+
+
+spec("Function.save_for_backward", lambda m, v: _function_call(m, "save", v), TENSOR(V, only=("str", "float", "object")))
+spec("Function.mark_non_differentiable", lambda m, v: _function_call(m, "non_diff", v),
+     A(T(lambda m: m.ones(1)), only=("str", "float", "object")))
+spec("Function.mark_dirty", lambda m, v: _function_call(m, "dirty", v), A(_SELF, only=("str", "float", "object")))
+
+
+def _anomaly(m, mode, check_nan):
+    with m.autograd.set_detect_anomaly(mode, check_nan):
+        pass
+
+
+spec("set_detect_anomaly", _anomaly, BOOL(False, only=("str", "None", "float")), BOOL(True, only=("str", "None", "float")))
+spec("checkpoint.function", lambda m, f: __import__(m.__name__ + ".utils.checkpoint", fromlist=["x"]).checkpoint(
+    f, m.ones(2, requires_grad=True), use_reentrant=True), A(lambda t: t * 2, ("int", 2)))
+spec("checkpoint_sequential.segments", lambda m, s: __import__(m.__name__ + ".utils.checkpoint", fromlist=["x"]).checkpoint_sequential(
+    [lambda t: t * 2, lambda t: t + 1], s, m.ones(2, requires_grad=True), use_reentrant=True),
+     A(1, ("float", 1.5), only=("str", "None", "object")))
+spec("functional.jacobian.inputs", lambda m, x: m.autograd.functional.jacobian(lambda t: t * 2, x),
+     A(T(V), ("int", 2), ("list_of_int", [1, 2]), only=("str", "None", "float", "object")))
+spec("functional.vjp.v", lambda m, v: m.autograd.functional.vjp(lambda t: t * 2, m.ones(3), v),
+     A(T(V), ("int", 2), only=("str", "float", "object")))
+
 # ---- the mismatches the first audit found (torch's exception vs ours then) -------------------
 LISTED = {
     "relu str (TypeError vs AttributeError)": lambda m: m.nn.functional.relu("a"),

@@ -5,6 +5,7 @@
 #include <queue>
 #include <unordered_map>
 
+#include "autograd/anomaly.h"
 #include "autograd/node.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
@@ -12,6 +13,28 @@
 namespace tg {
 
 namespace {
+
+thread_local bool t_checkpoint_valid = true;
+struct CheckpointValidGuard {
+  bool prev;
+  explicit CheckpointValidGuard(bool v) : prev(t_checkpoint_valid) { t_checkpoint_valid = v; }
+  ~CheckpointValidGuard() { t_checkpoint_valid = prev; }
+};
+
+// Runs n's backward; in anomaly mode also checks its outputs for NaN, and warns with its
+// forward stack when anything in there fails.
+// create_graph: the recorded formula (Node::apply_graph).
+std::vector<Tensor> call_node(Node& n, std::vector<Tensor>& grads, bool create_graph) {
+  if (!anomaly::enabled()) return create_graph ? n.apply_graph(grads) : n.apply(grads);
+  try {
+    std::vector<Tensor> out = create_graph ? n.apply_graph(grads) : n.apply(grads);
+    anomaly::check_outputs(n, out);
+    return out;
+  } catch (...) {
+    anomaly::report_error(n);
+    throw;
+  }
+}
 
 struct ByNewest {
   bool operator()(const Node* a, const Node* b) const { return a->seq < b->seq; }
@@ -26,7 +49,8 @@ struct Capture {
 
 std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
                         bool retain_graph, const std::vector<Edge>& capture_edges,
-                        bool accumulate, bool create_graph) {
+                        bool accumulate, bool create_graph, bool stop_at_captures = false,
+                        bool accumulate_leaves = false) {
   // Backward formulas record nothing, except under create_graph, where they are recorded
   // like a forward (Node::apply_graph) so their results can be differentiated again.
   GradModeGuard mode(create_graph);
@@ -47,6 +71,14 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     root_edges.push_back(gradient_edge(r));
   }
 
+  std::vector<Tensor> captured(capture_edges.size());
+  std::unordered_multimap<Node*, Capture> captures;
+  for (size_t i = 0; i < capture_edges.size(); ++i)
+    captures.emplace(capture_edges[i].fn.get(), Capture{capture_edges[i].fn.get(), capture_edges[i].input_nr, i});
+  // stop_at_captures: the captured nodes are the border of the graph to run (what lies
+  // beyond them belongs to an outer backward pass: checkpoint's recomputed segment)
+  auto border = [&](Node* n) { return stop_at_captures && captures.count(n) > 0; };
+
   // Dependency counts over the reachable graph.
   std::unordered_map<Node*, int> deps;
   std::unordered_map<Node*, std::shared_ptr<Node>> keep;  // nodes stay alive while we run
@@ -57,17 +89,13 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
+    if (border(n)) continue;
     for (auto& e : n->next_edges) {
       if (!e.fn) continue;
       deps[e.fn.get()]++;
       if (keep.emplace(e.fn.get(), e.fn).second) stack.push_back(e.fn.get());
     }
   }
-
-  std::vector<Tensor> captured(capture_edges.size());
-  std::unordered_multimap<Node*, Capture> captures;
-  for (size_t i = 0; i < capture_edges.size(); ++i)
-    captures.emplace(capture_edges[i].fn.get(), Capture{capture_edges[i].fn.get(), capture_edges[i].input_nr, i});
 
   std::unordered_map<Node*, std::vector<Tensor>> buffers;
   auto deliver = [&](Node* n, uint32_t nr, Tensor g) {
@@ -89,16 +117,17 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     while (!st.empty()) {
       Node* n = st.back().first;
       size_t i = st.back().second;
-      if (i < n->next_edges.size()) {
+      if (i < n->next_edges.size() && !border(n)) {
         st.back().second++;
         Node* c = n->next_edges[i].fn.get();
         if (c && leads.emplace(c, false).second) st.push_back({c, 0});
         continue;
       }
       bool need = false;
-      for (auto& e : n->next_edges) need |= (e.fn && leads[e.fn.get()]);
+      if (!border(n))
+        for (auto& e : n->next_edges) need |= (e.fn && leads[e.fn.get()]);
       needed[n] = need;
-      leads[n] = need || captures.count(n) > 0;
+      leads[n] = need || captures.count(n) > 0 || (accumulate_leaves && dynamic_cast<AccumulateGrad*>(n));
       st.pop_back();
     }
   }
@@ -118,6 +147,12 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     buffers.erase(n);
     grads.resize(std::max<size_t>(grads.size(), n->outputs.size()));
     bool is_leaf_acc = dynamic_cast<AccumulateGrad*>(n) != nullptr;
+    if (border(n)) {  // its hooks run in the outer pass, which gets this gradient
+      auto range = captures.equal_range(n);
+      for (auto it = range.first; it != range.second; ++it)
+        if (it->second.nr < grads.size()) captured[it->second.slot] = grads[it->second.nr];
+      continue;
+    }
     if (n->hooks) {
       for (auto& [nr, h] : n->hooks->outputs)
         if (nr < grads.size() && grads[nr]) grads[nr] = run_tensor_hooks(*h, std::move(grads[nr]));
@@ -128,22 +163,23 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
     }
     auto range = captures.equal_range(n);
     for (auto it = range.first; it != range.second; ++it) captured[it->second.slot] = grads[it->second.nr];
-    if (is_leaf_acc && !accumulate) continue;
-    if (!accumulate && !needed[n]) continue;
+    if (!accumulate && !(is_leaf_acc && accumulate_leaves)) {
+      if (is_leaf_acc || !needed[n]) continue;
+    }
 
     bool any = false;
     for (auto& g : grads) any |= (bool)g;
     std::vector<Tensor> in_grads;
     if (any) {
       for (size_t i = 0; i < grads.size(); ++i)
-        if (!grads[i]) grads[i] = zeros(n->outputs[i].shape, n->outputs[i].dtype);
+        if (!grads[i] && n->materialize_grads) grads[i] = zeros(n->outputs[i].shape, n->outputs[i].dtype);
       if (n->hooks && n->hooks->pre) n->hooks->pre(grads);
       if (n->hooks && n->hooks->post) {
         std::vector<Tensor> grad_outputs = grads;  // apply may consume its argument
-        in_grads = create_graph ? n->apply_graph(grads) : n->apply(grads);
+        in_grads = call_node(*n, grads, create_graph);
         n->hooks->post(in_grads, grad_outputs);
       } else {
-        in_grads = create_graph ? n->apply_graph(grads) : n->apply(grads);
+        in_grads = call_node(*n, grads, create_graph);
       }
       if (!retain_graph) {
         n->release_saved();
@@ -162,9 +198,25 @@ std::vector<Tensor> run(const std::vector<Tensor>& roots, const std::vector<Tens
 
 }  // namespace
 
+bool checkpoint_valid() { return t_checkpoint_valid; }
+
 void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots,
               bool retain_graph, bool create_graph) {
+  CheckpointValidGuard checkpoint_valid(true);
   run(roots, grad_roots, retain_graph, {}, /*accumulate=*/true, create_graph);
+}
+
+std::vector<Tensor> grad_at_edges(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
+                                  const std::vector<Edge>& edges, bool accumulate_leaves) {
+  if (!accumulate_leaves) return run(outputs, grad_outputs, false, edges, false, false, /*stop_at_captures=*/true);
+  std::vector<Edge> inner;  // the border minus leaf accumulators (run here: null gradients)
+  std::vector<size_t> slot;
+  for (size_t i = 0; i < edges.size(); ++i)
+    if (!dynamic_cast<AccumulateGrad*>(edges[i].fn.get())) inner.push_back(edges[i]), slot.push_back(i);
+  auto res = run(outputs, grad_outputs, false, inner, false, false, /*stop_at_captures=*/true, /*accumulate_leaves=*/true);
+  std::vector<Tensor> out(edges.size());
+  for (size_t k = 0; k < inner.size(); ++k) out[slot[k]] = std::move(res[k]);
+  return out;
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
@@ -177,6 +229,7 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
              ") does not require grad");
     edges.push_back(gradient_edge(inputs[i]));
   }
+  CheckpointValidGuard checkpoint_valid(false);
   auto res = run(outputs, grad_outputs, retain_graph, edges, /*accumulate=*/false, create_graph);
   for (size_t i = 0; i < res.size(); ++i) {
     TG_CHECK(res[i] || allow_unused, RuntimeError, "One of the differentiated Tensors (input ", i,

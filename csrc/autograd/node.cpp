@@ -1,5 +1,7 @@
 #include "autograd/node.h"
 
+#include "autograd/anomaly.h"
+
 #include <atomic>
 
 #include "ops/creation.h"
@@ -15,6 +17,7 @@ std::atomic<uint64_t> g_next_seq{0};
 }  // namespace
 
 bool grad_enabled() { return t_grad_enabled; }
+uint64_t next_node_seq() { return g_next_seq.load(std::memory_order_relaxed); }
 void set_grad_enabled(bool enabled) { t_grad_enabled = enabled; }
 
 bool needs_grad(const Tensor& t) {
@@ -217,6 +220,7 @@ void hooks_on_new_grad_fn(const Tensor& t) {
 void set_history(const std::shared_ptr<Node>& node, TensorRefs outputs) {
   if (!node) return;
   node->seq = g_next_seq.fetch_add(1, std::memory_order_relaxed);
+  if (anomaly::enabled() && !node->anomaly_stack) node->anomaly_stack = anomaly::record_stack();
   node->outputs.clear();
   node->outputs.reserve(outputs.size());
   for (size_t i = 0; i < outputs.size(); ++i) {

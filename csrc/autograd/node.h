@@ -51,6 +51,10 @@ struct Node : std::enable_shared_from_this<Node> {
   uint64_t seq = 0;              // creation order; later nodes run first
   bool released = false;
   std::unique_ptr<NodeHooks> hooks;  // null when none (the common case costs one test)
+  // false: the engine hands apply() null for an output that received no gradient instead
+  // of zeros (Python Functions, which materialize them themselves unless told not to)
+  bool materialize_grads = true;
+  std::shared_ptr<const std::string> anomaly_stack;  // forward stack, recorded in anomaly mode
 
   virtual ~Node() = default;
   virtual std::string name() const = 0;
@@ -158,6 +162,9 @@ std::shared_ptr<NodeT> make_node(TensorRefs inputs, Args&&... args) {
 }
 // Records `node` as the history of `outputs` (no-op when node is null).
 void set_history(const std::shared_ptr<Node>& node, TensorRefs outputs);
+// The creation number the next recorded node will get (nodes recorded from here on have
+// seq >= it, leaf accumulators aside).
+uint64_t next_node_seq();
 
 // ---- in place ----------------------------------------------------------------------------
 // An in-place op checks `self` with check_inplace before writing, creates its node (with
@@ -186,5 +193,16 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& grad_outputs, bool retain_graph,
                          bool allow_unused, bool create_graph = false);
+// The gradients flowing into `edges` from `outputs`, running only the part of the graph
+// between them: the nodes of `edges` are neither run nor passed (nor their hooks run). For
+// a recomputed checkpoint segment whose border belongs to an outer backward pass.
+// accumulate_leaves: leaf accumulators among `edges` do run (into .grad, with their hooks)
+// and get null, so the segment's parameter gradients are not all held at once.
+std::vector<Tensor> grad_at_edges(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
+                                  const std::vector<Edge>& edges, bool accumulate_leaves);
+// False while this thread runs the engine for autograd.grad (nothing accumulates into
+// .grad), true otherwise: reentrant checkpointing relies on .backward()'s accumulation
+// (PyTorch's _is_checkpoint_valid).
+bool checkpoint_valid();
 
 }  // namespace tg

@@ -10,7 +10,7 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
       .def("name", &Node::name)
       .def_property_readonly("next_functions", [](const Node& n) {
         py::list out;
-        for (auto& e : n.next_edges) out.append(py::make_tuple(e.fn, e.input_nr));
+        for (auto& e : n.next_edges) out.append(py::make_tuple(node_object(e.fn), e.input_nr));
         return py::tuple(out);
       })
       .def("__repr__", [](const Node& n) { return "<" + n.name() + ">"; });

@@ -66,7 +66,7 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
     t->grad = g;
   });
   cls.def_property_readonly("is_leaf", [](const Tensor& t) { refresh(t); return t->is_leaf(); });
-  cls.def_property_readonly("grad_fn", [](const Tensor& t) { refresh(t); return t->grad_fn; });
+  cls.def_property_readonly("grad_fn", [](const Tensor& t) { refresh(t); return node_object(t->grad_fn); });
   cls.def_property_readonly("_version", [](const Tensor& t) { return t->storage->version.load(); });
 
   cls.def("item", [](const Tensor& t) -> py::object {

@@ -77,4 +77,5 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_attention(m, cls);
   bind::bind_rnn(m, cls);
   bind::bind_hooks(m, cls);
+  bind::bind_function(m, cls);
 }

@@ -10,6 +10,8 @@ from ._creation import (tensor, zeros, ones, empty, full, zeros_like, ones_like,
 from ._device import device, get_default_device, set_default_device
 from .grad_mode import no_grad, enable_grad, set_grad_enabled
 from . import autograd
+from .autograd.anomaly_mode import set_anomaly_enabled
+from .random import get_rng_state, set_rng_state
 from .serialization import save, load
 
 float32 = getattr(dtype, "float32")

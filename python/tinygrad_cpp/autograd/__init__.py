@@ -1,9 +1,10 @@
-"""tinygrad_cpp.autograd: grad and gradcheck. The graph walk itself runs in C++."""
+"""tinygrad_cpp.autograd: grad, gradcheck, custom Functions (autograd.Function), anomaly mode
+and autograd.functional. The graph walk itself runs in C++."""
 import threading
 
 import numpy as np
 
-from . import _C
+from .. import _C
 
 # ---- final callbacks (torch.autograd.Variable._execution_engine.queue_callback) ---------------
 # A callback queued during a backward pass (from a hook) runs once that pass has finished,
@@ -164,3 +165,15 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
         return tuple(gs) if was else tuple(g.detach() for g in gs)
 
     return gradcheck(first_derivatives, inputs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)
+
+
+def _is_checkpoint_valid():
+    """False while autograd.grad runs (reentrant checkpointing cannot work there)."""
+    return _C._is_checkpoint_valid()
+
+
+from ..grad_mode import no_grad, enable_grad, set_grad_enabled  # noqa: E402
+from . import function, functional, anomaly_mode  # noqa: E402
+from .function import Function, once_differentiable  # noqa: E402
+from .anomaly_mode import (detect_anomaly, set_detect_anomaly, is_anomaly_enabled,  # noqa: E402
+                           is_anomaly_check_nan_enabled)
