@@ -6,8 +6,9 @@ PyTorch (then `torch` -> `tinygrad_cpp`):
     F.scaled_dot_product_attention(is_causal=True)) and a 4x GELU MLP, d_model 128, 4 heads,
     context 128, a final LayerNorm and a Linear head; AdamW (lr 2e-3, weight decay 0.1 on
     the Linear weights only: biases, LayerNorm and embeddings are not decayed, as minGPT
-    does), batch 32, gradient clipping at 1.0. Reaches a validation loss of about 1.6
-    nats/char in 2,000 steps.
+    does), batch 32, gradient clipping at 1.0, the learning rate warmed up over 100 steps
+    then decayed on a cosine to a tenth by the end of the run. Reaches a validation loss of
+    1.55 nats/char in 8 minutes on 2 cores (`--max-minutes 8`: about 2,400 steps).
   * `--model lstm`: Embedding -> 2-layer nn.LSTM (hidden 256) -> Linear, trained with
     truncated backpropagation through time: the batch is 32 contiguous streams of the text,
     read in consecutive chunks of --block-size characters, the hidden state carried from
