@@ -100,6 +100,11 @@ std::pair<Tensor, Tensor> binary_operands(py::handle input, py::handle other, co
                                           const char* other_name, bool pair_ok);
 // The Python type name of obj, for messages.
 std::string type_name(py::handle obj);
+
+// A Python object owned from C++ (hooks, custom Functions); the last reference may go on a
+// thread that does not hold the GIL (the engine runs without it), so the deleter takes it
+// (bind_hooks.cpp).
+std::shared_ptr<py::object> py_ref(py::object o);
 // `*size` arguments: either several ints or one tuple/list of ints.
 Shape shape_from_args(const py::args& args);
 Shape shape_from_seq(py::handle seq);

@@ -18,20 +18,6 @@ namespace tg::bind {
 
 namespace {
 
-// A Python object owned from C++; the last reference may go on a thread without the GIL.
-std::shared_ptr<py::object> py_ref(py::object o) {
-  return std::shared_ptr<py::object>(new py::object(std::move(o)), [](py::object* p) {
-#if PY_VERSION_HEX >= 0x030D0000
-    const bool finalizing = Py_IsFinalizing();
-#else
-    const bool finalizing = _Py_IsFinalizing();
-#endif
-    if (!Py_IsInitialized() || finalizing) return;  // leaked at exit, never touched
-    py::gil_scoped_acquire gil;
-    delete p;
-  });
-}
-
 struct PyFunctionNode : Node {
   std::shared_ptr<py::object> ctx;     // the MyFnBackward instance
   std::string fn_name;                 // "MyFnBackward"

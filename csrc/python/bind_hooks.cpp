@@ -8,11 +8,7 @@
 
 namespace tg::bind {
 
-namespace {
-
-// A Python object shared by C++ callables; the last reference may go on a thread that does
-// not hold the GIL (the engine runs without it), so the deleter takes it.
-std::shared_ptr<py::object> py_ref(py::object o) {
+std::shared_ptr<py::object> py_ref(py::object o) {  // (bind.h)
   return std::shared_ptr<py::object>(new py::object(std::move(o)), [](py::object* p) {
 #if PY_VERSION_HEX >= 0x030D0000
     const bool finalizing = Py_IsFinalizing();
@@ -24,6 +20,8 @@ std::shared_ptr<py::object> py_ref(py::object o) {
     delete p;
   });
 }
+
+namespace {
 
 py::object as_py(const Tensor& t) { return t ? py::cast(t) : py::none(); }
 

@@ -32,6 +32,15 @@ from ..random import get_rng_state, set_rng_state
 __all__ = ["checkpoint", "checkpoint_sequential", "detach_variable", "check_backward_validity"]
 
 
+def _differentiable(outputs, grads):
+    """The recomputed outputs that require grad, each with its incoming gradient."""
+    if not isinstance(outputs, (tuple, list)):
+        outputs = (outputs,)
+    pairs = [(o, g) for o, g in zip(outputs, grads)
+             if isinstance(o, _C.Tensor) and o.requires_grad and g is not None]
+    return [o for o, _ in pairs], [g for _, g in pairs]
+
+
 def detach_variable(inputs):
     if isinstance(inputs, tuple):
         out = []
@@ -98,13 +107,7 @@ class CheckpointFunction(Function):
         finally:
             if state is not None:
                 set_rng_state(state)
-        if isinstance(outputs, _C.Tensor):
-            outputs = (outputs,)
-        outs, gs = [], []
-        for o, g in zip(outputs, grads):
-            if isinstance(o, _C.Tensor) and o.requires_grad and g is not None:
-                outs.append(o)
-                gs.append(g)
+        outs, gs = _differentiable(outputs, grads)
         if not outs:
             raise RuntimeError("none of output has requires_grad=True, this checkpoint() is not necessary")
         # the recomputed graph accumulates into the parameters' .grad itself
@@ -163,13 +166,7 @@ class CheckpointBackward(BackwardCFunction):
             _C._set_grad_enabled(prev)
             if state is not None:
                 set_rng_state(state)
-        if not isinstance(outputs, tuple):
-            outputs = (outputs,)
-        outs, gs = [], []
-        for o, g in zip(outputs, grads):
-            if isinstance(o, _C.Tensor) and o.requires_grad and g is not None:
-                outs.append(o)
-                gs.append(g)
+        outs, gs = _differentiable(outputs, grads)
         if not outs:
             return (None,) * len(self.next_functions)
         # under .backward() the segment's parameters accumulate their .grad right here (as
