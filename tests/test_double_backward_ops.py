@@ -222,6 +222,33 @@ def test_scaled_dot_product_attention(case):
     check_against_torch(fn, arrays, tol=1e-9)
 
 
+def test_attention_strided_operands():
+    # operands with a non-unit last stride are copied for the kernel; the recorded formula
+    # still differentiates through the originals
+    def fn(L, q, k, v):
+        out = _attention(L, q, k.transpose(-2, -1), v.transpose(-2, -1))
+        return out * out
+    check_against_torch(fn, [anyv((2, 3, 4)), anyv((2, 4, 5)), anyv((2, 3, 5))], tol=1e-9)
+
+
+def test_attention_dropout_gradgradcheck():
+    # the same dropout mask on every call (reseeded): finite differences apply
+    q, k, v = (tg.tensor(anyv(s), requires_grad=True) for s in ((2, 3, 2), (2, 4, 2), (2, 4, 3)))
+
+    def f(a, b, c):
+        tg.manual_seed(7)
+        return F.scaled_dot_product_attention(a, b, c, dropout_p=0.4) ** 2
+    assert tg.autograd.gradgradcheck(f, [q, k, v])
+    # the recorded formula regenerates the kernel's mask: its first derivatives are the fused ones
+    fused = tg.autograd.grad(f(q, k, v).sum(), [q, k, v])
+    graph = tg.autograd.grad(f(q, k, v).sum(), [q, k, v], create_graph=True)
+    assert all(g.requires_grad for g in graph)
+    for a, b in zip(fused, graph):
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-12)
+    assert not np.allclose(fused[0].numpy(), tg.autograd.grad(
+        F.scaled_dot_product_attention(q, k, v).pow(2).sum(), q)[0].numpy())  # dropout did drop
+
+
 def test_attention_gradgradcheck():
     q, k, v = (tg.tensor(anyv(s), requires_grad=True) for s in ((2, 3), (4, 3), (4, 2)))
     assert tg.autograd.gradgradcheck(lambda a, b, c: F.scaled_dot_product_attention(a, b, c) ** 2, [q, k, v])

@@ -9,6 +9,7 @@
 
 #include "autograd/node.h"
 #include "kernels/attention.h"
+#include "kernels/random.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
 #include "ops/linalg.h"
@@ -111,7 +112,7 @@ struct ScaledDotProductFlashAttentionForCpuBackward0 : Node {
   bool causal;
   double scale, dropout_p;
   uint64_t seed, rng_offset;
-  bool saved_copies = false;  // q, k or v was saved as a copy without history
+  SavedTensor q_in, k_in, v_in;  // the operands as given, where q/k/v are copies (create_graph)
 
   std::string name() const override { return "ScaledDotProductFlashAttentionForCpuBackward0"; }
 
@@ -151,8 +152,8 @@ struct ScaledDotProductFlashAttentionForCpuBackward0 : Node {
   // gradients written with them, so they can be differentiated again. Meant for the small
   // sizes double backward is used at: it materializes the (L, S) weights.
   std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
-    if (dropout_p > 0 || saved_copies) return Node::apply_graph(g);
-    const Tensor qt = q.get(*this), kt = k.get(*this), vt = v.get(*this);
+    const Tensor qt = (q_in.t ? q_in : q).get(*this), kt = (k_in.t ? k_in : k).get(*this);
+    const Tensor vt = (v_in.t ? v_in : v).get(*this);
     const Tensor mt = mask.t ? mask.get(*this) : nullptr;
     const Tensor K = repeat_heads(kt, lo.group_k), V = repeat_heads(vt, lo.group_v);
     const Tensor sc = scalar_tensor(scale, DType::Float64);
@@ -167,12 +168,26 @@ struct ScaledDotProductFlashAttentionForCpuBackward0 : Node {
       s = where(keep, s, ninf);
     }
     const Tensor a = softmax(s, -1);
+    // dropout: the kernel's mask, regenerated from its counters (problem b, query i, key j)
+    Tensor drop;
+    if (dropout_p > 0) {
+      Shape ms = lo.batch;
+      ms.push_back(lo.L), ms.push_back(lo.S);
+      drop = empty(ms, DType::Float64);
+      double* d = drop->data_as<double>();
+      const double keep = dropout_p < 1 ? 1.0 / (1.0 - dropout_p) : 0.0;
+      for (int64_t i = 0; i < drop->numel(); ++i)
+        d[i] = kernels::uniform01<double>(kernels::rand64(seed, rng_offset + (uint64_t)i)) >= dropout_p ? keep : 0.0;
+      drop = to_dtype(drop, qt->dtype);
+    }
+    const Tensor ad = drop ? mul(a, drop) : a;
     const Tensor go = g[0]->dtype == qt->dtype ? g[0] : to_dtype(g[0], qt->dtype);
     std::vector<Tensor> r(next_edges.size());
-    if (next_edges[2].fn) r[2] = group_grad(matmul(transpose(a, -2, -1), go), v_shape, lo.group_v);
+    if (next_edges[2].fn) r[2] = group_grad(matmul(transpose(ad, -2, -1), go), v_shape, lo.group_v);
     const bool need_ds = next_edges[0].fn || next_edges[1].fn || (next_edges.size() > 3 && next_edges[3].fn);
     if (!need_ds) return r;
-    const Tensor da = matmul(go, transpose(V, -2, -1));
+    Tensor da = matmul(go, transpose(V, -2, -1));
+    if (drop) da = mul(da, drop);
     const Tensor ds = mul(a, sub(da, sum(mul(da, a), {-1}, true)));  // d loss / d scores
     if (next_edges[0].fn) r[0] = sum_to(mul(matmul(ds, K), sc), q_shape);
     if (next_edges[1].fn) r[1] = group_grad(mul(matmul(transpose(ds, -2, -1), qt), sc), k_shape, lo.group_k);
@@ -203,6 +218,7 @@ struct ScaledDotProductFlashAttentionForCpuBackward0 : Node {
   }
   void release_saved() override {
     q.reset(), k.reset(), v.reset(), mask.reset(), out.reset();
+    q_in.reset(), k_in.reset(), v_in.reset();
     lse.reset();
   }
 };
@@ -312,7 +328,9 @@ Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, cons
     if (mask) node->mask_shape = mask->shape;
     node->causal = is_causal, node->scale = sc, node->dropout_p = dropout_p;
     node->seed = seed, node->rng_offset = rng_offset;
-    node->saved_copies = q.get() != query.get() || k.get() != key.get() || v.get() != value.get();
+    if (q.get() != query.get()) node->q_in = SavedTensor(query);
+    if (k.get() != key.get()) node->k_in = SavedTensor(key);
+    if (v.get() != value.get()) node->v_in = SavedTensor(value);
   }
   set_history(node, {out});
   return out;
