@@ -263,6 +263,8 @@ CONV = {
     "conv2d_groups": ((1, 4, 5, 5), (4, 1, 3, 3), dict(stride=2, padding=1, dilation=(1, 2), groups=4)),
     "conv2d_unbatched": ((2, 4, 4), (3, 2, 2, 2), dict()),
     "conv2d_same": ((1, 2, 5, 5), (2, 2, 3, 3), dict(padding="same")),
+    "conv2d_same_even": ((1, 2, 5, 6), (2, 2, 2, 4), dict(padding="same", dilation=(2, 1))),
+    "conv1d_same_even": ((2, 2, 7), (3, 2, 4), dict(padding="same")),
     "conv_transpose1d": ((2, 4, 5), (4, 3, 3), dict(stride=2, padding=1)),
     "conv_transpose2d": ((1, 4, 3, 4), (4, 1, 2, 3), dict(stride=(2, 1), padding=(0, 1), groups=2, dilation=(1, 2))),
 }
@@ -275,7 +277,7 @@ def test_conv(name, bias):
     transposed = "transpose" in name
     out_ch = ws[1] * kw.get("groups", 1) if transposed else ws[0]
     arrays = [anyv(xs), anyv(ws)] + ([anyv(out_ch)] if bias else [])
-    op = name.replace("_dil", "").replace("_groups", "").replace("_unbatched", "").replace("_same", "")
+    op = name.replace("_dil", "").replace("_groups", "").replace("_unbatched", "").replace("_same", "").replace("_even", "")
 
     def fn(L, x, w, *b):
         y = getattr(L.nn.functional, op)(x, w, *b, **kw)

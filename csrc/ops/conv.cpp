@@ -4,6 +4,7 @@
 // each direction of each kind is one of the three kernels.
 #include "ops/conv.h"
 
+#include <algorithm>
 #include <string>
 
 #include "autograd/node.h"
@@ -192,7 +193,6 @@ struct ConvolutionBackward : Node {
   // create_graph: the same gradients with the public conv / conv_transpose (bilinear in
   // the gradient and the saved tensors), so they can be differentiated again.
   std::vector<Tensor> apply_graph(std::vector<Tensor>& grads) override {
-    if (!p.transposed && p.pad != p.pad_end) return Node::apply_graph(grads);  // uneven 'same' padding
     const Tensor& gout = grads[0];
     const Tensor x = input.get(*this), w = weight.get(*this);
     const int64_t nd = p.dims;
@@ -200,13 +200,24 @@ struct ConvolutionBackward : Node {
     if (next_edges[0].fn) {
       if (p.transposed) {
         out[0] = conv(gout, w, nullptr, nd, p.stride, p.pad, p.pad, p.dilation, p.groups);
-      } else {
+      } else if (p.pad == p.pad_end) {
         Shape op(nd);
         for (int64_t d = 0; d < nd; ++d) {
           const int64_t k = w->shape[2 + d], o = gout->shape[2 + d];
           op[d] = x->shape[2 + d] - ((o - 1) * p.stride[d] - 2 * p.pad[d] + p.dilation[d] * (k - 1) + 1);
         }
         out[0] = conv_transpose(gout, w, nullptr, nd, p.stride, p.pad, op, p.groups, p.dilation);
+      } else {  // uneven padding ('same' with an even kernel): unpadded, then cropped
+        Shape op(nd), zero(nd, 0);
+        for (int64_t d = 0; d < nd; ++d) {
+          const int64_t k = w->shape[2 + d], o = gout->shape[2 + d];
+          const int64_t full = (o - 1) * p.stride[d] + p.dilation[d] * (k - 1) + 1;
+          op[d] = std::max<int64_t>(0, p.pad[d] + x->shape[2 + d] - full);
+          if (op[d] >= p.stride[d] && op[d] >= p.dilation[d]) return Node::apply_graph(grads);
+        }
+        Tensor r = conv_transpose(gout, w, nullptr, nd, p.stride, zero, op, p.groups, p.dilation);
+        for (int64_t d = 0; d < nd; ++d) r = narrow(r, 2 + d, p.pad[d], x->shape[2 + d]);
+        out[0] = r;
       }
     }
     if (next_edges[1].fn) out[1] = weight_grad(p.transposed ? gout : x, p.transposed ? x : gout, w->shape);
