@@ -174,7 +174,7 @@ for op in ("__add__", "__sub__", "__mul__", "__truediv__", "__pow__", "__matmul_
     spec(f"op.{op}", lambda m, a, b, op=op: getattr(type(a), op)(a, b), TENSOR(V), TENSOR(V))
 spec("op.iadd", lambda m, a, b: a.__iadd__(b), TENSOR(V), TENSOR(V))
 for fname in ("abs", "neg", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid", "relu",
-              "sign", "square", "floor", "ceil", "reciprocal", "expm1", "log1p", "logical_not"):
+              "sign", "square", "floor", "ceil", "reciprocal", "expm1", "erf", "log1p", "logical_not"):
     spec(f"{fname}", lambda m, a, fname=fname: getattr(m, fname)(a), TENSOR(X))
 spec("round.decimals", lambda m, a, d: m.round(a, decimals=d), TENSOR(X), INT(1))
 spec("gelu.approximate", lambda m, a, s: m.nn.functional.gelu(a, approximate=s), TENSOR(X), STR("tanh"))

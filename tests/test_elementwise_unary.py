@@ -30,6 +30,7 @@ POS, ANY = (0.1, 3.0), (-3.0, 3.0)
 FLOAT_FNS = {
     "exp": (tg.exp, np.exp, ANY),
     "expm1": (tg.expm1, np.expm1, ANY),
+    "erf": (tg.erf, ERF, ANY),
     "log": (tg.log, np.log, POS),
     "log1p": (tg.log1p, np.log1p, POS),
     "sqrt": (tg.sqrt, np.sqrt, POS),
@@ -159,6 +160,7 @@ def away_from_kinks(shape, lo, hi):
 
 GRAD_CASES = {
     "exp": (lambda x: x.exp(), None, ANY), "expm1": (lambda x: x.expm1(), None, ANY),
+    "erf": (lambda x: x.erf(), None, ANY),
     "log": (lambda x: x.log(), None, POS), "log1p": (lambda x: x.log1p(), None, POS),
     "sqrt": (lambda x: x.sqrt(), None, POS), "rsqrt": (lambda x: x.rsqrt(), None, POS),
     "reciprocal": (lambda x: x.reciprocal(), None, POS),
@@ -193,7 +195,7 @@ def test_node_names_match_pytorch():
         "RsqrtBackward0": x.rsqrt(), "AbsBackward0": x.abs(), "SignBackward0": x.sign(),
         "SinBackward0": x.sin(), "CosBackward0": x.cos(), "TanhBackward0": x.tanh(),
         "SigmoidBackward0": x.sigmoid(), "ReluBackward0": x.relu(), "GeluBackward0": tg.gelu(x),
-        "Log1PBackward0": x.log1p(), "Expm1Backward0": x.expm1(), "NegBackward0": -x,
+        "Log1PBackward0": x.log1p(), "Expm1Backward0": x.expm1(), "ErfBackward0": x.erf(), "NegBackward0": -x,
         "PowBackward0": x.square(), "SiluBackward0": tg.silu(x), "SoftplusBackward0": tg.softplus(x),
         "LeakyReluBackward0": tg.leaky_relu(x), "EluBackward0": tg.elu(x),
         "ReciprocalBackward0": x.reciprocal(), "FloorBackward0": x.floor(), "CeilBackward0": x.ceil(),

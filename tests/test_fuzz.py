@@ -370,7 +370,7 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
             return f
         return deco
 
-    UNARY = ["neg", "abs", "sign", "square", "exp", "expm1", "log", "log1p", "sqrt", "rsqrt",
+    UNARY = ["neg", "abs", "sign", "square", "exp", "expm1", "erf", "log", "log1p", "sqrt", "rsqrt",
              "reciprocal", "sin", "cos", "floor", "ceil", "sigmoid", "tanh", "relu", "silu",
              "clone", "contiguous", "detach", "float", "double", "long", "bool", "t", "nonzero",
              "numpy", "item", "tolist", "__neg__", "__abs__", "__float__", "__int__", "__bool__",

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "ops/elementwise_util.h"
+#include "ops/special.h"
 
 namespace tg {
 
@@ -99,6 +100,11 @@ struct GeluGrad {  // Phi(x) + x * phi(x)
     T pdf = T(kInvSqrt2Pi) * std::exp(T(-0.5) * x * x);
     return g * (cdf + x * pdf);
   }
+  Tensor graph(const Tensor& g, const Tensor& x) const {
+    const Tensor cdf = mul(add(erf(mul(x, num(kSqrt1_2))), num(1)), num(0.5));
+    const Tensor pdf = mul(exp(mul(mul(x, x), num(-0.5))), num(kInvSqrt2Pi));
+    return mul(g, add(cdf, mul(x, pdf)));
+  }
 };
 struct GeluTanh {
   static constexpr auto vec = kernels::VecFn::GeluTanh;
@@ -116,6 +122,13 @@ struct GeluTanhGrad {
     T left = T(0.5) * x, right = T(1) + t;
     T d_inner = T(kSqrt2OverPi) * (T(1) + T(3 * kKappa) * x2);
     return g * (T(0.5) * right + left * (T(1) - t * t) * d_inner);
+  }
+  Tensor graph(const Tensor& g, const Tensor& x) const {
+    const Tensor x2 = mul(x, x);
+    const Tensor t = tanh(mul(add(x, mul(mul(x2, x), num(kKappa))), num(kSqrt2OverPi)));
+    const Tensor d_inner = mul(add(mul(x2, num(3 * kKappa)), num(1)), num(kSqrt2OverPi));
+    const Tensor left = mul(x, num(0.5));
+    return mul(g, add(mul(add(t, num(1)), num(0.5)), mul(mul(left, sub(num(1), mul(t, t))), d_inner)));
   }
 };
 

@@ -9,8 +9,10 @@
 
 #include "autograd/node.h"
 #include "kernels/attention.h"
+#include "kernels/random.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
+#include "ops/linalg.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
 
@@ -110,6 +112,7 @@ struct ScaledDotProductFlashAttentionForCpuBackward0 : Node {
   bool causal;
   double scale, dropout_p;
   uint64_t seed, rng_offset;
+  SavedTensor q_in, k_in, v_in;  // the operands as given, where q/k/v are copies (create_graph)
 
   std::string name() const override { return "ScaledDotProductFlashAttentionForCpuBackward0"; }
 
@@ -144,8 +147,78 @@ struct ScaledDotProductFlashAttentionForCpuBackward0 : Node {
     if (dm) r[3] = sum_to(dm, mask_shape);
     return r;
   }
+
+  // create_graph: the attention recomputed with public ops (scores, mask, softmax) and its
+  // gradients written with them, so they can be differentiated again. Meant for the small
+  // sizes double backward is used at: it materializes the (L, S) weights.
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    const Tensor qt = (q_in.t ? q_in : q).get(*this), kt = (k_in.t ? k_in : k).get(*this);
+    const Tensor vt = (v_in.t ? v_in : v).get(*this);
+    const Tensor mt = mask.t ? mask.get(*this) : nullptr;
+    const Tensor K = repeat_heads(kt, lo.group_k), V = repeat_heads(vt, lo.group_v);
+    const Tensor sc = scalar_tensor(scale, DType::Float64);
+    Tensor s = mul(matmul(qt, transpose(K, -2, -1)), sc);
+    const Tensor ninf = scalar_tensor(-std::numeric_limits<double>::infinity(), DType::Float64);
+    if (mt) s = mt->dtype == DType::Bool ? where(mt, s, ninf) : add(s, mt);
+    if (causal) {
+      Tensor keep = empty({lo.L, lo.S}, DType::Bool);
+      bool* kp = keep->data_as<bool>();
+      for (int64_t i = 0; i < lo.L; ++i)
+        for (int64_t j = 0; j < lo.S; ++j) kp[i * lo.S + j] = j <= i;
+      s = where(keep, s, ninf);
+    }
+    const Tensor a = softmax(s, -1);
+    // dropout: the kernel's mask, regenerated from its counters (problem b, query i, key j)
+    Tensor drop;
+    if (dropout_p > 0) {
+      Shape ms = lo.batch;
+      ms.push_back(lo.L), ms.push_back(lo.S);
+      drop = empty(ms, DType::Float64);
+      double* d = drop->data_as<double>();
+      const double keep = dropout_p < 1 ? 1.0 / (1.0 - dropout_p) : 0.0;
+      for (int64_t i = 0; i < drop->numel(); ++i)
+        d[i] = kernels::uniform01<double>(kernels::rand64(seed, rng_offset + (uint64_t)i)) >= dropout_p ? keep : 0.0;
+      drop = to_dtype(drop, qt->dtype);
+    }
+    const Tensor ad = drop ? mul(a, drop) : a;
+    const Tensor go = g[0]->dtype == qt->dtype ? g[0] : to_dtype(g[0], qt->dtype);
+    std::vector<Tensor> r(next_edges.size());
+    if (next_edges[2].fn) r[2] = group_grad(matmul(transpose(ad, -2, -1), go), v_shape, lo.group_v);
+    const bool need_ds = next_edges[0].fn || next_edges[1].fn || (next_edges.size() > 3 && next_edges[3].fn);
+    if (!need_ds) return r;
+    Tensor da = matmul(go, transpose(V, -2, -1));
+    if (drop) da = mul(da, drop);
+    const Tensor ds = mul(a, sub(da, sum(mul(da, a), {-1}, true)));  // d loss / d scores
+    if (next_edges[0].fn) r[0] = sum_to(mul(matmul(ds, K), sc), q_shape);
+    if (next_edges[1].fn) r[1] = group_grad(mul(matmul(transpose(ds, -2, -1), qt), sc), k_shape, lo.group_k);
+    if (next_edges.size() > 3 && next_edges[3].fn) r[3] = sum_to(ds, mask_shape);
+    return r;
+  }
+  // Each key / value head repeated for the `group` query heads it serves (enable_gqa).
+  static Tensor repeat_heads(const Tensor& t, int64_t group) {
+    if (group == 1) return t;
+    const int64_t h = t->ndim() - 3;
+    Shape e = t->shape;
+    e.insert(e.begin() + h + 1, group);
+    Shape r = t->shape;
+    r[h] *= group;
+    return reshape(expand(unsqueeze(t, h + 1), e), r);
+  }
+  // The gradient of the repeated heads summed back per head, then over broadcast dims.
+  static Tensor group_grad(const Tensor& full, const Shape& shape, int64_t group) {
+    Tensor gr = full;
+    if (group > 1) {
+      Shape sp = gr->shape;
+      const int64_t h = (int64_t)sp.size() - 3;
+      sp[h] /= group;
+      sp.insert(sp.begin() + h + 1, group);
+      gr = sum(reshape(gr, sp), {h + 1}, false);
+    }
+    return sum_to(gr, shape);
+  }
   void release_saved() override {
     q.reset(), k.reset(), v.reset(), mask.reset(), out.reset();
+    q_in.reset(), k_in.reset(), v_in.reset();
     lse.reset();
   }
 };
@@ -255,6 +328,9 @@ Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, cons
     if (mask) node->mask_shape = mask->shape;
     node->causal = is_causal, node->scale = sc, node->dropout_p = dropout_p;
     node->seed = seed, node->rng_offset = rng_offset;
+    if (q.get() != query.get()) node->q_in = SavedTensor(query);
+    if (k.get() != key.get()) node->k_in = SavedTensor(key);
+    if (v.get() != value.get()) node->v_in = SavedTensor(value);
   }
   set_history(node, {out});
   return out;

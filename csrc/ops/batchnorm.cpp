@@ -3,6 +3,7 @@
 // kernels of kernels/batchnorm.h.
 #include "ops/batchnorm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -10,6 +11,8 @@
 #include "kernels/batchnorm.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
+#include "ops/reduce.h"
+#include "ops/shape.h"
 
 namespace tg {
 
@@ -81,10 +84,11 @@ struct NativeBatchNormBackward0 : Node {
   SavedTensor input, weight;
   std::vector<double> mean, invstd;
   bool training;
+  double eps;
   Shape weight_shape, bias_shape;
   NativeBatchNormBackward0(const Tensor& x, const Tensor& w, const Tensor& b, std::vector<double> mean,
-                           std::vector<double> invstd, bool training)
-      : input(x), mean(std::move(mean)), invstd(std::move(invstd)), training(training) {
+                           std::vector<double> invstd, bool training, double eps)
+      : input(x), mean(std::move(mean)), invstd(std::move(invstd)), training(training), eps(eps) {
     if (w) weight = SavedTensor(w), weight_shape = w->shape;
     if (b) bias_shape = b->shape;
   }
@@ -103,6 +107,42 @@ struct NativeBatchNormBackward0 : Node {
       kernels::batchnorm_backward<T>(x->data_as<T>(), go->data_as<T>(), sh, mean.data(), invstd.data(),
                                      ptr<T>(w), training, ptr<T>(out[0]), ptr<T>(out[1]), ptr<T>(out[2]));
     });
+    return out;
+  }
+  // create_graph: the same formula in public ops; in training the batch statistics are
+  // recomputed from the saved input (they depend on it), in evaluation the running ones
+  // are constants.
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    const Tensor x = input.get(*this);
+    const int64_t nd = x->ndim(), C = x->shape[1];
+    std::vector<int64_t> dims{0};
+    Shape cshape{1, C};
+    for (int64_t d = 2; d < nd; ++d) dims.push_back(d), cshape.push_back(1);
+    auto channel_const = [&](const std::vector<double>& v) {
+      Tensor t = empty({C}, DType::Float64);
+      std::copy(v.begin(), v.end(), t->data_as<double>());
+      return reshape(to_dtype(t, x->dtype), cshape);
+    };
+    const Tensor w = weight.t ? reshape(weight.get(*this), cshape) : nullptr;
+    Tensor xhat, r;
+    if (training) {
+      const Tensor xc = sub(x, tg::mean(x, dims, true));
+      r = rsqrt(add(tg::mean(mul(xc, xc), dims, true), scalar_tensor(eps, DType::Float64)));
+      xhat = mul(xc, r);
+    } else {
+      r = channel_const(invstd);
+      xhat = mul(sub(x, channel_const(mean)), r);
+    }
+    std::vector<Tensor> out(3);
+    if (next_edges[0].fn) {
+      const Tensor gw = w ? mul(g[0], w) : g[0];
+      if (training)
+        out[0] = mul(r, sub(sub(gw, tg::mean(gw, dims, true)), mul(xhat, tg::mean(mul(gw, xhat), dims, true))));
+      else
+        out[0] = mul(gw, r);
+    }
+    if (next_edges[1].fn) out[1] = reshape(sum(mul(g[0], xhat), dims, false), weight_shape);
+    if (next_edges[2].fn) out[2] = reshape(sum(g[0], dims, false), bias_shape);
     return out;
   }
   void release_saved() override { input.reset(), weight.reset(); }
@@ -180,7 +220,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
     }
   });
   set_history(make_node<NativeBatchNormBackward0>({input, weight, bias}, input, weight, bias, std::move(mean),
-                                                  std::move(invstd), training),
+                                                  std::move(invstd), training, eps),
               {out});
   return out;
 }

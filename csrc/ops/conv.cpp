@@ -4,11 +4,13 @@
 // each direction of each kind is one of the three kernels.
 #include "ops/conv.h"
 
+#include <algorithm>
 #include <string>
 
 #include "autograd/node.h"
 #include "kernels/conv.h"
 #include "ops/creation.h"
+#include "ops/reduce.h"
 #include "ops/shape.h"
 
 namespace tg {
@@ -186,6 +188,65 @@ struct ConvolutionBackward : Node {
       }
     });
     return out;
+  }
+
+  // create_graph: the same gradients with the public conv / conv_transpose (bilinear in
+  // the gradient and the saved tensors), so they can be differentiated again.
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& grads) override {
+    const Tensor& gout = grads[0];
+    const Tensor x = input.get(*this), w = weight.get(*this);
+    const int64_t nd = p.dims;
+    std::vector<Tensor> out(3);
+    if (next_edges[0].fn) {
+      if (p.transposed) {
+        out[0] = conv(gout, w, nullptr, nd, p.stride, p.pad, p.pad, p.dilation, p.groups);
+      } else if (p.pad == p.pad_end) {
+        Shape op(nd);
+        for (int64_t d = 0; d < nd; ++d) {
+          const int64_t k = w->shape[2 + d], o = gout->shape[2 + d];
+          op[d] = x->shape[2 + d] - ((o - 1) * p.stride[d] - 2 * p.pad[d] + p.dilation[d] * (k - 1) + 1);
+        }
+        out[0] = conv_transpose(gout, w, nullptr, nd, p.stride, p.pad, op, p.groups, p.dilation);
+      } else {  // uneven padding ('same' with an even kernel): unpadded, then cropped
+        Shape op(nd), zero(nd, 0);
+        for (int64_t d = 0; d < nd; ++d) {
+          const int64_t k = w->shape[2 + d], o = gout->shape[2 + d];
+          const int64_t full = (o - 1) * p.stride[d] + p.dilation[d] * (k - 1) + 1;
+          op[d] = std::max<int64_t>(0, p.pad[d] + x->shape[2 + d] - full);
+          if (op[d] >= p.stride[d] && op[d] >= p.dilation[d]) return Node::apply_graph(grads);
+        }
+        Tensor r = conv_transpose(gout, w, nullptr, nd, p.stride, zero, op, p.groups, p.dilation);
+        for (int64_t d = 0; d < nd; ++d) r = narrow(r, 2 + d, p.pad[d], x->shape[2 + d]);
+        out[0] = r;
+      }
+    }
+    if (next_edges[1].fn) out[1] = weight_grad(p.transposed ? gout : x, p.transposed ? x : gout, w->shape);
+    if (has_bias && next_edges[2].fn) {
+      std::vector<int64_t> dims{0};
+      for (int64_t d = 0; d < nd; ++d) dims.push_back(2 + d);
+      out[2] = sum(gout, dims, false);
+    }
+    return out;
+  }
+  // The weight gradient as a convolution of the image (channels as the batch) with the
+  // map (its batch as channels), groups kept apart: the output's stride becomes the
+  // dilation and the dilation the stride; the result is cropped to the kernel size.
+  Tensor weight_grad(const Tensor& image, const Tensor& map, const Shape& wshape) const {
+    const int64_t nd = p.dims, G = p.groups, N = image->shape[0];
+    const int64_t Cg = image->shape[1] / G, Og = map->shape[1] / G;
+    Shape is{N, G, Cg}, ms{N, G, Og}, ir{Cg, G * N}, mr{G * Og, N};
+    std::vector<int64_t> ip{2, 1, 0}, mp{1, 2, 0};
+    for (int64_t d = 0; d < nd; ++d) {
+      is.push_back(image->shape[2 + d]), ir.push_back(image->shape[2 + d]);
+      ms.push_back(map->shape[2 + d]), mr.push_back(map->shape[2 + d]);
+      ip.push_back(3 + d), mp.push_back(3 + d);
+    }
+    const Tensor I = reshape(permute(reshape(image, is), ip), ir);
+    const Tensor M = reshape(permute(reshape(map, ms), mp), mr);
+    Tensor r = conv(I, M, nullptr, nd, p.dilation, p.pad, p.pad_end, p.stride, G);  // (Cg, G*Og, k'...)
+    for (int64_t d = 0; d < nd; ++d)
+      if (r->shape[2 + d] != wshape[2 + d]) r = narrow(r, 2 + d, 0, wshape[2 + d]);
+    return transpose(r, 0, 1);
   }
   void release_saved() override { input.reset(), weight.reset(); }
 };

@@ -5,11 +5,14 @@
 #include <cmath>
 #include <limits>
 
+#include "autograd/adjoint.h"
 #include "autograd/node.h"
 #include "kernels/embedding.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
 #include "ops/elementwise_util.h"
+#include "ops/index.h"
+#include "ops/shape.h"
 
 namespace tg {
 
@@ -65,6 +68,29 @@ struct EmbeddingBackward0 : Node {
                                      scale_grad_by_freq, gw->data_as<T>());
     });
     return {gw};
+  }
+  // create_graph: the weight gradient is linear in g; its derivative with respect to g is
+  // PyTorch's embedding_dense_double_backward: the rows of gg at the indices (zero at
+  // padding_idx), without the 1/count of scale_grad_by_freq, as PyTorch computes it.
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    const Tensor saved = indices.get(*this);
+    const Tensor idx = reshape(contiguous(saved), {saved->numel()});
+    const Shape gshape = g[0]->shape;
+    Tensor keep;
+    if (padding_idx >= 0) {
+      keep = empty({idx->numel(), 1}, dtype);
+      const int64_t* p = idx->data_as<int64_t>();
+      TG_DISPATCH_FLOAT(dtype, T, {
+        T* k = keep->data_as<T>();
+        for (int64_t i = 0; i < idx->numel(); ++i) k[i] = p[i] == padding_idx ? T(0) : T(1);
+      });
+    }
+    return {linear_in_grad(g[0], "EmbeddingDenseBackwardBackward0", [&](const Tensor&) { return apply(g)[0]; },
+                           [idx, keep, gshape](const Tensor& gg) {
+                             Tensor r = index_select(gg, 0, idx);
+                             if (keep) r = mul(r, keep);
+                             return reshape(r, gshape);
+                           })};
   }
   void release_saved() override { indices.reset(); }
 };

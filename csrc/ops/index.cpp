@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "autograd/adjoint.h"
 #include "autograd/node.h"
 #include "kernels/gather.h"
 #include "kernels/loops.h"
@@ -280,6 +281,15 @@ struct IndexBackward0 : Node {
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     return {scatter_grad(in_shape, indices.get(*this), g[0], !select)};
   }
+  // create_graph: linear in g; the adjoint of the scatter is the same gather (index)
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    std::vector<Tensor> per_dim = indices.get(*this);
+    const bool neg = !select;
+    const Shape shape = in_shape;
+    return {linear_in_grad(g[0], select ? "IndexAddBackward0" : "IndexPutBackward0",
+                           [&](const Tensor& go) { return scatter_grad(shape, per_dim, go, neg); },
+                           [per_dim](const Tensor& gg) { return tg::index(gg, per_dim); })};
+  }
   void release_saved() override { indices.reset(); }
 };
 
@@ -310,6 +320,25 @@ struct IndexPutBackward0 : Node {
       Tensor taken = gather_plan(plan_advanced(g[0], per_dim, true));
       Tensor r = sum_to(taken, values_stripped);
       gv = cast(reshape(r->is_contiguous() ? r : contiguous(r), values_shape), values_dtype);
+    }
+    return {gs, gv};
+  }
+  // create_graph: the same routing with public ops (a constant mask for self, the indexed
+  // gather for values), differentiable again
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    std::vector<Tensor> per_dim = indices.get(*this);
+    Tensor gs, gv;
+    if (next_edges[0].fn) {
+      gs = g[0];
+      if (!accumulate) {
+        Tensor keep = ones(g[0]->shape, g[0]->dtype);
+        put_plan(plan_advanced(keep, per_dim, true), zeros({}, keep->dtype), false);
+        gs = mul(g[0], keep);
+      }
+    }
+    if (next_edges[1].fn) {
+      Tensor r = reshape(sum_to(tg::index(g[0], per_dim), values_stripped), values_shape);
+      gv = r->dtype == values_dtype ? r : to_dtype(r, values_dtype);
     }
     return {gs, gv};
   }
@@ -428,6 +457,18 @@ struct GatherBackward0 : Node {
     scatter_add_raw(z, dim, index.get(*this), g[0]);
     return {z};
   }
+  // create_graph: linear in g; the adjoint of the scatter-add is the gather itself
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    const Tensor idx = index.get(*this);
+    const int64_t d = dim;
+    return {linear_in_grad(g[0], "ScatterAddBackward0",
+                           [&](const Tensor& go) {
+                             Tensor z = zeros(in_shape, go->dtype);
+                             scatter_add_raw(z, d, idx, go);
+                             return z;
+                           },
+                           [idx, d](const Tensor& gg) { return gather(gg, d, idx); })};
+  }
   void release_saved() override { index.reset(); }
 };
 
@@ -453,6 +494,21 @@ struct ScatterAddBackward0 : Node {
         for (int64_t d = 0; d < idx->ndim(); ++d) region = narrow(region, d, 0, idx->shape[d]);
         copy_into(region, picked);
       }
+    }
+    return {next_edges[0].fn ? g[0] : nullptr, gs};
+  }
+  // create_graph: self's gradient passes through; src's is a gather of g (linear in g),
+  // whose adjoint is the scatter-add itself
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    Tensor gs;
+    if (next_edges[1].fn) {
+      const Tensor idx = index.get(*this);
+      const int64_t d = dim;
+      const Shape gshape = g[0]->shape;
+      const DType gdt = g[0]->dtype;
+      std::vector<Tensor> one{g[0]};
+      gs = linear_in_grad(g[0], "GatherBackward0", [&](const Tensor&) { return apply(one)[1]; },
+                          [idx, d, gshape, gdt](const Tensor& gg) { return scatter_add(zeros(gshape, gdt), d, idx, gg); });
     }
     return {next_edges[0].fn ? g[0] : nullptr, gs};
   }
@@ -542,6 +598,17 @@ struct MaskedFillBackward0 : Node {
     Tensor gs, gv;
     if (next_edges[0].fn) gs = sum_to(keep_where(g[0], m, false), self_shape);
     if (next_edges[1].fn) gv = cast(sum(keep_where(g[0], m, true), {}, false), value_dtype);
+    return {gs, gv};
+  }
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {  // recorded (create_graph)
+    const Tensor m = mask.get(*this);
+    const Tensor zero = scalar_tensor(0.0, DType::Float64);
+    Tensor gs, gv;
+    if (next_edges[0].fn) gs = sum_to(where(m, zero, g[0]), self_shape);
+    if (next_edges[1].fn) {
+      gv = sum(where(m, g[0], zero));
+      if (gv->dtype != value_dtype) gv = to_dtype(gv, value_dtype);
+    }
     return {gs, gv};
   }
   void release_saved() override { mask.reset(); }

@@ -9,6 +9,9 @@
 #include "autograd/node.h"
 #include "kernels/layernorm.h"
 #include "ops/creation.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+#include "ops/shape.h"
 
 namespace tg {
 
@@ -43,9 +46,11 @@ struct NativeLayerNormBackward0 : Node {
   std::vector<double> mean, rstd;
   int64_t M, N;
   Shape weight_shape, bias_shape;
+  int64_t k;   // number of normalized (trailing) dims
+  double eps;
   NativeLayerNormBackward0(const Tensor& x, const Tensor& w, const Tensor& b, std::vector<double> mean,
-                           std::vector<double> rstd, int64_t M, int64_t N)
-      : input(x), mean(std::move(mean)), rstd(std::move(rstd)), M(M), N(N) {
+                           std::vector<double> rstd, int64_t M, int64_t N, int64_t k, double eps)
+      : input(x), mean(std::move(mean)), rstd(std::move(rstd)), M(M), N(N), k(k), eps(eps) {
     if (w) weight = SavedTensor(w), weight_shape = w->shape;
     if (b) bias_shape = b->shape;
   }
@@ -65,6 +70,27 @@ struct NativeLayerNormBackward0 : Node {
     });
     return out;
   }
+  // create_graph: the same formula in public ops (the statistics recomputed from the saved
+  // input, so they carry its history), differentiable again to any order.
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    const Tensor x = input.get(*this);
+    const Tensor w = weight.t ? weight.get(*this) : nullptr;
+    const int64_t nd = x->ndim();
+    std::vector<int64_t> dims;
+    for (int64_t d = nd - k; d < nd; ++d) dims.push_back(d);
+    const Tensor mu = tg::mean(x, dims, true);
+    const Tensor xc = sub(x, mu);
+    const Tensor r = rsqrt(add(tg::mean(mul(xc, xc), dims, true), scalar_tensor(eps, DType::Float64)));
+    const Tensor xhat = mul(xc, r);
+    std::vector<Tensor> out(3);
+    if (next_edges[0].fn) {
+      const Tensor gw = w ? mul(g[0], w) : g[0];
+      out[0] = mul(r, sub(sub(gw, tg::mean(gw, dims, true)), mul(xhat, tg::mean(mul(gw, xhat), dims, true))));
+    }
+    if (next_edges[1].fn) out[1] = sum_to(mul(g[0], xhat), weight_shape);
+    if (next_edges[2].fn) out[2] = sum_to(g[0], bias_shape);
+    return out;
+  }
   void release_saved() override { input.reset(), weight.reset(); }
 };
 
@@ -72,9 +98,10 @@ struct NativeGroupNormBackward0 : Node {
   SavedTensor input, weight;
   std::vector<double> mean, rstd;
   int64_t N, C, HW, G;
+  double eps;
   NativeGroupNormBackward0(const Tensor& x, const Tensor& w, std::vector<double> mean, std::vector<double> rstd,
-                           int64_t N, int64_t C, int64_t HW, int64_t G)
-      : input(x), mean(std::move(mean)), rstd(std::move(rstd)), N(N), C(C), HW(HW), G(G) {
+                           int64_t N, int64_t C, int64_t HW, int64_t G, double eps)
+      : input(x), mean(std::move(mean)), rstd(std::move(rstd)), N(N), C(C), HW(HW), G(G), eps(eps) {
     if (w) weight = SavedTensor(w);
   }
   std::string name() const override { return "NativeGroupNormBackward0"; }
@@ -92,6 +119,29 @@ struct NativeGroupNormBackward0 : Node {
                                      ptr<T>(w), ptr<T>(out[0]), ptr<T>(out[1]), ptr<T>(out[2]));
     });
     // the parameter gradients take the parameters' own shapes (a (C,) gradient for them)
+    return out;
+  }
+  // create_graph: the same formula in public ops, the group statistics recomputed from the
+  // saved input (over (N, G, C/G * HW) rows), differentiable again.
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    const Tensor x = input.get(*this);
+    const Shape rows{N, G, (C / G) * HW};
+    Shape cshape{1, C};
+    std::vector<int64_t> dims{0};
+    for (int64_t d = 2; d < x->ndim(); ++d) cshape.push_back(1), dims.push_back(d);
+    const Tensor xr = reshape(x, rows);
+    const Tensor xc = sub(xr, tg::mean(xr, {2}, true));
+    const Tensor r = rsqrt(add(tg::mean(mul(xc, xc), {2}, true), scalar_tensor(eps, DType::Float64)));
+    const Tensor xhat_r = mul(xc, r);
+    std::vector<Tensor> out(3);
+    if (next_edges[0].fn) {
+      const Tensor gw = weight.t ? mul(g[0], reshape(weight.get(*this), cshape)) : g[0];
+      const Tensor gr = reshape(gw, rows);
+      const Tensor dx = mul(r, sub(sub(gr, tg::mean(gr, {2}, true)), mul(xhat_r, tg::mean(mul(gr, xhat_r), {2}, true))));
+      out[0] = reshape(dx, x->shape);
+    }
+    if (next_edges[1].fn) out[1] = sum(mul(g[0], reshape(xhat_r, x->shape)), dims, false);
+    if (next_edges[2].fn) out[2] = sum(g[0], dims, false);
     return out;
   }
   void release_saved() override { input.reset(), weight.reset(); }
@@ -144,7 +194,7 @@ Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tens
                                   rstd.data());
   });
   set_history(make_node<NativeLayerNormBackward0>({input, weight, bias}, input, weight, bias, std::move(mean),
-                                                  std::move(rstd), M, N),
+                                                  std::move(rstd), M, N, k, eps),
               {out});
   return out;
 }
@@ -172,7 +222,7 @@ Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight,
                                     out->data_as<T>(), mean.data(), rstd.data());
     });
   set_history(make_node<NativeGroupNormBackward0>({input, weight, bias}, input, weight, std::move(mean),
-                                                  std::move(rstd), N, C, HW, num_groups),
+                                                  std::move(rstd), N, C, HW, num_groups, eps),
               {out});
   return out;
 }

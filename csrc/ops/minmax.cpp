@@ -2,6 +2,7 @@
 // op's forward and its backward node stand together.
 #include <cmath>
 
+#include "autograd/adjoint.h"
 #include "autograd/node.h"
 #include "kernels/loops.h"
 #include "kernels/reduce.h"
@@ -9,6 +10,7 @@
 #include "kernels/reduce_ops.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
+#include "ops/index.h"
 #include "ops/reduce.h"
 #include "ops/reduce_dims.h"
 #include "ops/shape.h"
@@ -52,6 +54,15 @@ Tensor spread(const Tensor& mask, const Tensor& g, const Shape& sg, const Tensor
 // ---- max / min of all elements ---------------------------------------------------------
 
 namespace {
+// g (of the reduced shape, keepdim) shared evenly among the elements where `mask` is
+// true, per output: recorded, for create_graph (the mask is a constant).
+Tensor graph_spread(const Tensor& mask, const Tensor& g, DType dt, const std::vector<int64_t>& dims) {
+  const Tensor mf = to_dtype(mask, dt);
+  const Tensor count = dims.empty() ? sum(mf) : sum(mf, dims, true);
+  const Tensor gc = g->dtype == dt ? g : to_dtype(g, dt);
+  return mul(mf, div(gc, count));
+}
+
 // The gradient is shared evenly among the elements equal to the result (PyTorch's rule
 // for the full reduction; with a dim it goes to the one returned index instead).
 struct MaxBackward1 : Node {
@@ -66,6 +77,12 @@ struct MaxBackward1 : Node {
     Tensor mask = equal_mask(xv, out.get(*this), zero, /*nan_matches=*/true);
     Tensor count = sum(mask);
     return {spread(mask, reduce_detail::cast(g[0], xv->dtype), zero, count, zero)};
+  }
+  // create_graph: g shared by the (constant) mask of the elements equal to the result
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    const Tensor xv = x.get(*this), o = out.get(*this);
+    const Tensor m = logical_or(eq(xv, o), logical_and(ne(xv, xv), ne(o, o)));
+    return {graph_spread(m, g[0], xv->dtype, {})};
   }
   void release_saved() override { x.reset(), out.reset(); }
 };
@@ -108,6 +125,17 @@ struct MaxBackward0 : Node {
                                  gx->data_as<T>());
     });
     return {gx};
+  }
+  // create_graph: linear in g; the adjoint of the scatter to the indices is their gather
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    if (in_shape.empty()) return Node::apply_graph(g);
+    const Tensor idx = indices.get(*this);
+    const Tensor ik = idx->ndim() == (int64_t)in_shape.size() ? idx : unsqueeze(idx, dim);
+    const Shape gshape = g[0]->shape;
+    const int64_t d = dim;
+    return {linear_in_grad(g[0], is_max ? "MaxBackward0Backward0" : "MinBackward0Backward0",
+                           [&](const Tensor&) { return apply(g)[0]; },
+                           [ik, d, gshape](const Tensor& gg) { return reshape(gather(gg, d, ik), gshape); })};
   }
   void release_saved() override { indices.reset(); }
 };
@@ -192,6 +220,11 @@ struct AmaxBackward0 : Node {
     Tensor gk = reshape(reduce_detail::cast(g[0], xv->dtype), keep_shape);
     return {spread(mask, gk, broadcast_strides(gk, xv->shape), count,
                    broadcast_strides(count, xv->shape))};
+  }
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {  // recorded (create_graph)
+    const Tensor xv = x.get(*this);
+    const Tensor m = eq(xv, reshape(out.get(*this), keep_shape));
+    return {graph_spread(m, reshape(g[0], keep_shape), xv->dtype, dims)};
   }
   void release_saved() override { x.reset(), out.reset(); }
 };

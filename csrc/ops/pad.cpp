@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "autograd/adjoint.h"
 #include "autograd/node.h"
 #include "kernels/pad.h"
 #include "ops/creation.h"
@@ -35,6 +36,22 @@ struct GatherBackward : Node {
     Tensor gi = empty(in_shape, go->dtype);
     TG_DISPATCH_FLOAT(go->dtype, T, kernels::pad_backward(go->data_as<T>(), gi->data_as<T>(), plan));
     return {gi};
+  }
+  // create_graph: linear in g; the adjoint of the scatter is the gather itself (zeros
+  // where the forward wrote its constant), recorded with this same node type.
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    const PadPlan p = plan;
+    const Shape out_shape = g[0]->shape;
+    const std::string n = node_name;
+    return {linear_in_grad(g[0], backward_of(node_name), [&](const Tensor&) { return apply(g)[0]; },
+                           [p, out_shape, n](const Tensor& gg) {
+                             Tensor x = contiguous(gg);
+                             Tensor out = empty(out_shape, x->dtype);
+                             TG_DISPATCH_FLOAT(x->dtype, T,
+                                               kernels::pad_forward(x->data_as<T>(), out->data_as<T>(), p, T(0)));
+                             record_gather_backward(gg, out, p, n);
+                             return out;
+                           })};
   }
 };
 

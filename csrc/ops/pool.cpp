@@ -6,9 +6,11 @@
 
 #include <climits>
 
+#include "autograd/adjoint.h"
 #include "autograd/node.h"
 #include "kernels/pool.h"
 #include "ops/creation.h"
+#include "ops/index.h"
 #include "ops/reduce_dims.h"
 #include "ops/shape.h"
 
@@ -145,6 +147,18 @@ struct MaxPoolBackward : Node {
     });
     return {gx};
   }
+  // create_graph: linear in g; the adjoint of the scatter to the argmaxes is a gather of
+  // them (recorded as a gather, so differentiable again)
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    indices.get(*this);  // (checks it was not modified)
+    const Tensor idx = indices.t;  // an int64 output: without the history get() gives it here
+    const Shape out_shape = g[0]->shape;
+    const int64_t P = planes, IP = in_plane, OP = out_plane;
+    return {linear_in_grad(g[0], backward_of(name()), [&](const Tensor&) { return apply(g)[0]; },
+                           [idx, out_shape, P, IP, OP](const Tensor& gg) {
+                             return reshape(gather(reshape(gg, {P, IP}), 1, reshape(idx, {P, OP})), out_shape);
+                           })};
+  }
   void release_saved() override { indices.reset(); }
 };
 
@@ -260,7 +274,30 @@ struct AvgPool2DBackward0 : Node {
     });
     return {gx};
   }
+  // create_graph: linear in g; the adjoint of avg_pool's backward is avg_pool itself
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& grads) override;
 };
+
+// avg_pool2d of `x` (in_shape, dtype dt) with a fixed geometry, recorded.
+Tensor avg_pool_with(const Tensor& x, const PoolGeom& g, DType dt, const Shape& out_shape, bool cip, int64_t divisor) {
+  Tensor xd = dense_grad(x, dt);
+  Tensor y = empty(out_shape, dt);
+  TG_DISPATCH_FLOAT(dt, T, { kernels::avg_pool2d_forward(g, cip, divisor, xd->data_as<T>(), y->data_as<T>()); });
+  set_history(make_node<AvgPool2DBackward0>({x}, g, x, cip, divisor), {y});
+  return y;
+}
+
+std::vector<Tensor> AvgPool2DBackward0::apply_graph(std::vector<Tensor>& grads) {
+  const PoolGeom geom = g;
+  const DType d = dt;
+  const Shape out_shape = grads[0]->shape;
+  const bool cip = count_include_pad;
+  const int64_t div = divisor;
+  return {linear_in_grad(grads[0], backward_of(name()), [&](const Tensor&) { return apply(grads)[0]; },
+                         [geom, d, out_shape, cip, div](const Tensor& gg) {
+                           return avg_pool_with(gg, geom, d, out_shape, cip, div);
+                         })};
+}
 
 }  // namespace
 
@@ -316,6 +353,23 @@ struct AdaptiveAvgPool2DBackward0 : Node {
     Tensor gx = empty(in_shape, dt);
     TG_DISPATCH_FLOAT(dt, T, { kernels::adaptive_avg_pool2d_backward(g, gy->data_as<T>(), gx->data_as<T>()); });
     return {gx};
+  }
+  // create_graph: linear in g; the adjoint is the adaptive pool itself
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& grads) override {
+    const PoolGeom geom = g;
+    const DType d = dt;
+    const Shape out_shape = grads[0]->shape;
+    return {linear_in_grad(grads[0], backward_of(name()),
+                           [&](const Tensor&) { return apply(grads)[0]; },
+                           [geom, d, out_shape](const Tensor& gg) {
+                             Tensor xd = dense_grad(gg, d);
+                             Tensor y = empty(out_shape, d);
+                             TG_DISPATCH_FLOAT(d, T, {
+                               kernels::adaptive_avg_pool2d_forward(geom, xd->data_as<T>(), y->data_as<T>());
+                             });
+                             set_history(make_node<AdaptiveAvgPool2DBackward0>({gg}, geom, gg), {y});
+                             return y;
+                           })};
   }
 };
 

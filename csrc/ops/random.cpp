@@ -144,6 +144,7 @@ struct NativeDropoutBackward0 : Node {
   Tensor mask;  // already scaled by 1/(1-p); not an input or output, so no cycle
   explicit NativeDropoutBackward0(Tensor m) : mask(std::move(m)) {}
   std::string name() const override { return "NativeDropoutBackward0"; }
+  TG_APPLY_IS_DIFFERENTIABLE
   std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {mul(g[0], mask)}; }
   void release_saved() override { mask.reset(); }
 };

@@ -103,8 +103,11 @@ struct VarBackward : Node {
   Shape keep_shape;
   double divisor;
   bool is_std;
-  VarBackward(const Tensor& x, const Tensor& out, Tensor mean, Shape keep, double divisor, bool is_std)
-      : x(x), mean(std::move(mean)), keep_shape(std::move(keep)), divisor(divisor), is_std(is_std) {
+  std::vector<int64_t> dims;  // normalized reduced dims
+  VarBackward(const Tensor& x, const Tensor& out, Tensor mean, Shape keep, double divisor, bool is_std,
+              std::vector<int64_t> dims)
+      : x(x), mean(std::move(mean)), keep_shape(std::move(keep)), divisor(divisor), is_std(is_std),
+        dims(std::move(dims)) {
     if (is_std) this->out = SavedTensor(out, /*is_output=*/true);
   }
   std::string name() const override { return is_std ? "StdBackward0" : "VarBackward0"; }
@@ -132,6 +135,21 @@ struct VarBackward : Node {
     });
     return {gx};
   }
+  // create_graph: the same formula in public ops (the mean recomputed from x, as PyTorch's
+  // var_backward / std_backward), differentiable again.
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    const Tensor xv = x.get(*this);
+    const Tensor xc = sub(xv, tg::mean(xv, dims, true));
+    Tensor gk = reshape(g[0], keep_shape);
+    const Tensor zero = scalar_tensor(0.0, DType::Float64);
+    if (is_std) {
+      const Tensor s = reshape(out.get(*this), keep_shape);
+      gk = where(eq(s, zero), zero, div(gk, mul(s, scalar_tensor(divisor, DType::Float64))));
+    } else {
+      gk = mul(gk, scalar_tensor(2.0 / divisor, DType::Float64));
+    }
+    return {mul(gk, xc)};
+  }
   void release_saved() override { x.reset(), out.reset(), mean.reset(); }
 };
 
@@ -153,7 +171,7 @@ Tensor var_std(const Tensor& a, std::vector<int64_t> dims, double correction, bo
     kernels::reduce(plan, x, kernels::SumOp<T, double>{m, (double)plan.n_red});
     kernels::reduce(plan, x, kernels::SqDevOp<T>{m, out->data_as<T>(), divisor, is_std});
   });
-  set_history(make_node<VarBackward>({a}, a, out, mean, keep, divisor, is_std), {out});
+  set_history(make_node<VarBackward>({a}, a, out, mean, keep, divisor, is_std, dims), {out});
   return out;
 }
 }  // namespace
@@ -186,6 +204,10 @@ struct LogsumexpBackward0 : Node {
                     [](T xi, T oi, T gi) { return T(gi * std::exp(xi - oi)); });
     });
     return {gx};
+  }
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {  // recorded (create_graph)
+    const Tensor xv = x.get(*this);
+    return {mul(reshape(g[0], keep_shape), exp(sub(xv, reshape(out.get(*this), keep_shape))))};
   }
   void release_saved() override { x.reset(), out.reset(); }
 };

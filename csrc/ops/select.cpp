@@ -68,6 +68,17 @@ struct MaxMinBackward : Node {
     });
     return {ga, gb};
   }
+  // create_graph: linear in g, with masks that are constants (comparisons of the inputs)
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    const Tensor x = a.get(*this), y = b.get(*this);
+    const Tensor tie = eq(x, y), half = mul(g[0], num(0.5));
+    Tensor ga, gb;
+    if (next_edges[0].fn)
+      ga = grad_for(where(tie, half, where(is_max ? lt(x, y) : gt(x, y), num(0), g[0])), ma.shape, ma.dtype);
+    if (next_edges[1].fn)
+      gb = grad_for(where(tie, half, where(is_max ? gt(x, y) : lt(x, y), num(0), g[0])), mb.shape, mb.dtype);
+    return {ga, gb};
+  }
   void release_saved() override { a.reset(), b.reset(); }
 };
 }  // namespace
@@ -237,6 +248,34 @@ struct ClampBackward : Node {
         r[i] = grad_for(masked_grad<T>(g[0], m), mbounds[i - 1].shape, mbounds[i - 1].dtype);
       }
     });
+    return r;
+  }
+  // create_graph: g routed by the same (constant) masks, recorded
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    const Tensor xv = x.get(*this);
+    const Tensor l = has_lo ? lo.get(*this) : nullptr;
+    const Tensor h = has_hi ? hi.get(*this) : nullptr;
+    std::vector<Tensor> r(next_edges.size());
+    if (next_edges[0].fn) {
+      Tensor m;
+      if (l) m = ge(xv, l);
+      if (h) m = m ? logical_and(m, le(xv, h)) : le(xv, h);
+      r[0] = grad_for(where(m, g[0], num(0)), mx.shape, mx.dtype);
+    }
+    size_t i = 1;
+    if (has_lo) {
+      if (next_edges[i].fn) {
+        Tensor m = lt(xv, l);
+        if (h) m = logical_and(m, lt(l, h));
+        r[i] = grad_for(where(m, g[0], num(0)), mbounds[i - 1].shape, mbounds[i - 1].dtype);
+      }
+      ++i;
+    }
+    if (has_hi && next_edges[i].fn) {
+      Tensor m = gt(xv, h);
+      if (l) m = logical_or(m, lt(h, l));
+      r[i] = grad_for(where(m, g[0], num(0)), mbounds[i - 1].shape, mbounds[i - 1].dtype);
+    }
     return r;
   }
   void release_saved() override { x.reset(), lo.reset(), hi.reset(); }

@@ -6,11 +6,13 @@
 #include <cmath>
 #include <string>
 
+#include "autograd/adjoint.h"
 #include "autograd/node.h"
 #include "kernels/pad.h"
 #include "kernels/random.h"
 #include "kernels/seq.h"
 #include "ops/creation.h"
+#include "ops/index.h"
 #include "ops/reduce.h"
 #include "ops/reduce_dims.h"
 #include "ops/shape.h"
@@ -57,6 +59,9 @@ struct TriangleBackward : Node {
   TriangleBackward(int64_t d, bool u) : diagonal(d), upper(u) {}
   std::string name() const override { return upper ? "TriuBackward0" : "TrilBackward0"; }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {triangle(g[0], diagonal, upper)}; }
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {  // recorded (create_graph)
+    return {upper ? triu(g[0], diagonal) : tril(g[0], diagonal)};
+  }
 };
 
 void check_triangle(const Tensor& a, bool upper) {
@@ -111,6 +116,10 @@ struct CumsumBackward0 : Node {
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     // the sum of the gradients of every later output: a cumsum from the end
     return {cast(cumulate<false>(dense(g[0]), dim, /*reverse=*/true), in_dtype)};
+  }
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {  // recorded (create_graph)
+    Tensor r = flip(cumsum(flip(g[0], {dim}), dim), {dim});
+    return {r->dtype == in_dtype ? r : to_dtype(r, in_dtype)};
   }
 };
 
@@ -218,6 +227,14 @@ struct SelectAlongDimBackward : Node {
     });
     return {gx};
   }
+  // create_graph: linear in g; the adjoint of the scatter is the gather of the same indices
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    const Tensor idx = indices.get(*this);
+    if (idx->ndim() == 0 || idx->shape != g[0]->shape) return Node::apply_graph(g);
+    const int64_t d = dim;
+    return {linear_in_grad(g[0], backward_of(node_name), [&](const Tensor&) { return apply(g)[0]; },
+                           [idx, d](const Tensor& gg) { return gather(gg, d, idx); })};
+  }
   void release_saved() override { indices.reset(); }
 };
 
@@ -270,6 +287,7 @@ struct RepeatBackward0 : Node {
   std::vector<int64_t> repeats;
   RepeatBackward0(Shape s, std::vector<int64_t> r) : in_shape(std::move(s)), repeats(std::move(r)) {}
   std::string name() const override { return "RepeatBackward0"; }
+  TG_APPLY_IS_DIFFERENTIABLE
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     // the output seen as [r0, s0, r1, s1, ...]: the gradient sums over the tiles r_i
     const int64_t nr = (int64_t)repeats.size(), pad = nr - (int64_t)in_shape.size();
@@ -387,12 +405,14 @@ struct RollBackward0 : Node {
   RollBackward0(std::vector<int64_t> s, std::vector<int64_t> d) : back(std::move(s)), dims(std::move(d)) {}
   std::string name() const override { return "RollBackward0"; }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {roll_raw(g[0], back, dims)}; }
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override { return {roll(g[0], back, dims)}; }
 };
 
 struct FlipBackward0 : Node {
   std::vector<int64_t> dims;
   explicit FlipBackward0(std::vector<int64_t> d) : dims(std::move(d)) {}
   std::string name() const override { return "FlipBackward0"; }
+  TG_APPLY_IS_DIFFERENTIABLE
   std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {flip(g[0], dims)}; }
 };
 

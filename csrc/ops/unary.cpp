@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "ops/elementwise_util.h"
+#include "ops/special.h"
 #include "kernels/wrapping.h"
 
 namespace tg {
@@ -126,8 +127,20 @@ struct Log1pGrad {
   template <class T> T operator()(T g, T x) const { return g / (x + T(1)); }
   Tensor graph(const Tensor& g, const Tensor& x) const { return div(g, add(x, num(1))); }
 };
+struct Erf {
+  template <class T> T operator()(T x) const { return std::erf(x); }
+};
+struct ErfGrad {  // erf'(x) = 2 / sqrt(pi) exp(-x^2)
+  static constexpr const char* name = "ErfBackward0";
+  static constexpr double k2OverSqrtPi = 1.12837916709551257390;
+  template <class T> T operator()(T g, T x) const { return g * T(k2OverSqrtPi) * std::exp(-x * x); }
+  Tensor graph(const Tensor& g, const Tensor& x) const {
+    return mul(g, mul(exp(neg(mul(x, x))), num(k2OverSqrtPi)));
+  }
+};
 }  // namespace
 
+Tensor erf(const Tensor& a) { return float_op(a, "erf", Erf{}, ErfGrad{}, Saves::Input); }
 Tensor exp(const Tensor& a) { return float_op(a, "exp", Exp{}, ExpGrad{}, Saves::Output); }
 Tensor expm1(const Tensor& a) { return float_op(a, "expm1", Expm1{}, Expm1Grad{}, Saves::Output); }
 Tensor log(const Tensor& a) { return float_op(a, "log", Log{}, LogGrad{}, Saves::Input); }

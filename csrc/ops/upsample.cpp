@@ -6,6 +6,7 @@
 #include <cmath>
 #include <string>
 
+#include "autograd/adjoint.h"
 #include "autograd/node.h"
 #include "kernels/upsample.h"
 #include "ops/creation.h"
@@ -109,7 +110,31 @@ struct UpsampleLinearBackward : Node {
     }));
     return {gi};
   }
+  // create_graph: linear in g; the adjoint of the backward is the interpolation itself
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override;
 };
+
+// The interpolation of `x` (geo's input shape) with a fixed geometry, recorded.
+Tensor linear_with(const Tensor& xin, const Geometry& geo, bool align_corners, const Shape& out_shape) {
+  Tensor x = contiguous(xin);
+  Tensor out = empty(out_shape, x->dtype);
+  const bool two = geo.in.size() == 2;
+  const int64_t ih = two ? geo.in[0] : 1, oh = two ? geo.out[0] : 1;
+  TG_DISPATCH_FLOAT(x->dtype, T, with_taps<T>(geo, align_corners, [&](auto* h, auto& w) {
+    kernels::linear_forward(x->data_as<T>(), out->data_as<T>(), geo.planes, ih, geo.in.back(), oh,
+                            geo.out.back(), h, w);
+  }));
+  set_history(make_node<UpsampleLinearBackward>({xin}, geo, align_corners), {out});
+  return out;
+}
+
+std::vector<Tensor> UpsampleLinearBackward::apply_graph(std::vector<Tensor>& g) {
+  const Geometry ge = geo;
+  const bool ac = align_corners;
+  const Shape out_shape = g[0]->shape;
+  return {linear_in_grad(g[0], backward_of(name()), [&](const Tensor&) { return apply(g)[0]; },
+                         [ge, ac, out_shape](const Tensor& gg) { return linear_with(gg, ge, ac, out_shape); })};
+}
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 // Arithmetic operators, comparisons, elementwise functions and their in-place forms.
 #include "kernels/vec_unary.h"
 #include "ops/ops.h"
+#include "ops/special.h"
 #include "python/bind.h"
 
 namespace tg::bind {
@@ -249,6 +250,7 @@ void bind_elementwise(py::module_& m, TensorClass& cls) {
   def_both(cls, m, "square", unary(square));
   def_both(cls, m, "exp", unary(exp));
   def_both(cls, m, "expm1", unary(expm1));
+  def_both(cls, m, "erf", unary(erf));
   def_both(cls, m, "log", unary(log));
   def_both(cls, m, "log1p", unary(log1p));
   def_both(cls, m, "sqrt", unary(sqrt));

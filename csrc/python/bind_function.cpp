@@ -63,6 +63,12 @@ struct PyFunctionNode : Node {
     return out;
   }
 
+  // create_graph: as PyTorch, the user's backward runs with grad mode on (the engine turned
+  // it on), so a backward written with differentiable ops records itself and can be
+  // differentiated again; @once_differentiable runs it under no_grad and attaches an error
+  // node instead (autograd/function.py).
+  TG_APPLY_IS_DIFFERENTIABLE
+
   void release_saved() override {
     for (auto& s : saved) s.reset();
   }

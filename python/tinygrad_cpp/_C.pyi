@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import typing
 
-__all__: list[str] = ['Generator', 'Node', 'Tensor', 'abs', 'adaptive_avg_pool1d', 'adaptive_max_pool1d', 'add', 'all', 'amax', 'amin', 'any', 'argmax', 'argmin', 'argsort', 'avg_pool1d', 'bernoulli', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bmm', 'cat', 'ceil', 'chunk', 'clamp', 'clamp_max', 'clamp_min', 'clip', 'clone', 'concat', 'concatenate', 'cos', 'cumprod', 'cumsum', 'div', 'divide', 'dot', 'dropout', 'dropout_', 'dtype', 'elu', 'eq', 'exp', 'expm1', 'flatten', 'flip', 'floor', 'floor_divide', 'from_numpy', 'gather', 'ge', 'gelu', 'get_num_threads', 'gt', 'index_select', 'is_anomaly_check_nan_enabled', 'is_anomaly_enabled', 'is_grad_enabled', 'le', 'leaky_relu', 'leaky_relu_', 'log', 'log1p', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logsumexp', 'lt', 'manual_seed', 'masked_fill', 'matmul', 'max', 'max_pool1d', 'max_pool1d_with_indices', 'max_pool2d', 'maximum', 'mean', 'min', 'minimum', 'mm', 'movedim', 'mul', 'multinomial', 'multiply', 'mv', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'permute', 'pow', 'prod', 'randperm', 'reciprocal', 'relu', 'relu_', 'remainder', 'reshape', 'return_types', 'roll', 'round', 'rsqrt', 'rsub', 'scatter_add', 'select', 'set_num_threads', 'sigmoid', 'sign', 'silu', 'silu_', 'sin', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'tanh', 'topk', 'transpose', 'tril', 'triu', 'true_divide', 'unbind', 'unflatten', 'unsqueeze', 'var', 'where']
+__all__: list[str] = ['Generator', 'Node', 'Tensor', 'abs', 'adaptive_avg_pool1d', 'adaptive_max_pool1d', 'add', 'all', 'amax', 'amin', 'any', 'argmax', 'argmin', 'argsort', 'avg_pool1d', 'bernoulli', 'bitwise_and', 'bitwise_not', 'bitwise_or', 'bitwise_xor', 'bmm', 'cat', 'ceil', 'chunk', 'clamp', 'clamp_max', 'clamp_min', 'clip', 'clone', 'concat', 'concatenate', 'cos', 'cumprod', 'cumsum', 'div', 'divide', 'dot', 'dropout', 'dropout_', 'dtype', 'elu', 'eq', 'erf', 'exp', 'expm1', 'flatten', 'flip', 'floor', 'floor_divide', 'from_numpy', 'gather', 'ge', 'gelu', 'get_num_threads', 'gt', 'index_select', 'is_anomaly_check_nan_enabled', 'is_anomaly_enabled', 'is_grad_enabled', 'le', 'leaky_relu', 'leaky_relu_', 'log', 'log1p', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logical_xor', 'logsumexp', 'lt', 'manual_seed', 'masked_fill', 'matmul', 'max', 'max_pool1d', 'max_pool1d_with_indices', 'max_pool2d', 'maximum', 'mean', 'min', 'minimum', 'mm', 'movedim', 'mul', 'multinomial', 'multiply', 'mv', 'narrow', 'ne', 'neg', 'negative', 'nonzero', 'permute', 'pow', 'prod', 'randperm', 'reciprocal', 'relu', 'relu_', 'remainder', 'reshape', 'return_types', 'roll', 'round', 'rsqrt', 'rsub', 'scatter_add', 'select', 'set_num_threads', 'sigmoid', 'sign', 'silu', 'silu_', 'sin', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'tanh', 'topk', 'transpose', 'tril', 'triu', 'true_divide', 'unbind', 'unflatten', 'unsqueeze', 'var', 'where']
 class dtype:
     bool: typing.ClassVar[dtype]
     float32: typing.ClassVar[dtype]
@@ -239,6 +239,8 @@ class Tensor:
     def elu(self, alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> Tensor:
         ...
     def eq(self, other: typing.Any) -> Tensor:
+        ...
+    def erf(self) -> Tensor:
         ...
     def exp(self) -> Tensor:
         ...
@@ -834,6 +836,8 @@ def dropout_(input: Tensor, p: typing.SupportsFloat | typing.SupportsIndex, trai
 def elu(input: Tensor, alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> Tensor:
     ...
 def eq(input: Tensor, other: typing.Any) -> Tensor:
+    ...
+def erf(input: Tensor) -> Tensor:
     ...
 def exp(input: Tensor) -> Tensor:
     ...

@@ -29,6 +29,7 @@ globals().update({k: v for k, v in vars(_C).items() if not k.startswith("_") and
 from . import utils, datasets  # noqa: E402  (they use the names above)
 utils.hooks.install(Tensor)  # register_hook, register_post_accumulate_grad_hook, grad_fn hooks
 from . import accelerator, backends, cuda  # noqa: E402
+from . import special  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -268,17 +268,44 @@ class InplaceFunction(Function):
         self.inplace = inplace
 
 
+class _DelayedError(Function):
+    """Stands for a backward marked @once_differentiable in a create_graph backward: its
+    results pass through, and differentiating them again raises (PyTorch's DelayedError)."""
+
+    @staticmethod
+    def forward(ctx, *grads):
+        return tuple(None if g is None else g.clone() for g in grads)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError("trying to differentiate twice a function that was marked with @once_differentiable")
+
+
 def once_differentiable(fn):
-    """Marks a backward as not differentiable twice (tinygrad_cpp has no double backward:
-    this decorator only runs `fn` under no_grad)."""
+    """Marks a backward as not differentiable twice: `fn` runs under no_grad, and when the
+    backward runs with create_graph its results get a node that raises if they are ever
+    differentiated (PyTorch's behaviour)."""
 
     @functools.wraps(fn)
     def wrapper(ctx, *args):
         prev = _C.is_grad_enabled()
         _C._set_grad_enabled(False)
         try:
-            return fn(ctx, *args)
+            outputs = fn(ctx, *args)
         finally:
             _C._set_grad_enabled(prev)
+        if not prev:
+            return outputs
+        if not any(isinstance(a, _C.Tensor) and a.requires_grad for a in args):
+            return outputs
+        if not isinstance(outputs, tuple):
+            outputs = (outputs,)
+
+        def fake_requires_grad(v):
+            if isinstance(v, _C.Tensor):
+                v = v.detach()
+                v.requires_grad_(True)
+            return v
+        return _DelayedError.apply(*[fake_requires_grad(v) for v in outputs])
 
     return wrapper
