@@ -129,7 +129,7 @@ std::vector<Tensor> AccumulateGrad::apply_graph(std::vector<Tensor>& grads) {
   Tensor& g = grads[0];
   if (!g) return {};
   Tensor& acc = variable->grad;
-  Tensor ng = g->shape == variable->shape ? g : sum_to(g, variable->shape);
+  Tensor ng = g->shape == variable->shape ? g : expand(g, variable->shape);  // as apply()
   if (ng->dtype != variable->dtype) ng = to_dtype(ng, variable->dtype);
   acc = acc ? add(acc, ng) : ng;  // out of place: the new .grad has its history
   if (variable->hooks && variable->hooks->post_accumulate) variable->hooks->post_accumulate(variable);

@@ -6,6 +6,7 @@
 #include "kernels/loss.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
+#include "ops/elementwise_util.h"
 #include "ops/shape.h"
 #include "ops/reduce.h"
 #include "ops/index.h"
@@ -92,13 +93,9 @@ struct PointwiseLossBackward : Node {
       if (reduction == kMean)
         go = div(go, scalar_tensor(divisor < 0 ? double(numel_of(shape)) : divisor, DType::Float64));
       const Tensor gd = mul(mul(sub(xin.get(*this), yin.get(*this)), scalar_tensor(2.0, DType::Float64)), go);
-      auto as = [](const Tensor& t, const Shape& s, DType d) {
-        const Tensor r = sum_to(t, s);
-        return r->dtype == d ? r : to_dtype(r, d);
-      };
       std::vector<Tensor> out(2);
-      if (next_edges[0].fn) out[0] = as(gd, in_shape, in_dtype);
-      if (next_edges[1].fn) out[1] = as(neg(gd), tgt_shape, tgt_dtype);
+      if (next_edges[0].fn) out[0] = ew::grad_for(gd, in_shape, in_dtype);
+      if (next_edges[1].fn) out[1] = ew::grad_for(neg(gd), tgt_shape, tgt_dtype);
       return out;
     }
   }

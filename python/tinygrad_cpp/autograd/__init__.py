@@ -155,12 +155,9 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
 
     def first_derivatives(*xs):
         was = _C.is_grad_enabled()
-        _C._set_grad_enabled(True)
-        try:
+        with enable_grad():
             os = [o for o in _flat_outputs(func, xs) if o.requires_grad]
             gs = grad(os, [xs[i] for i in diff], grad_outputs, create_graph=True, allow_unused=True)
-        finally:
-            _C._set_grad_enabled(was)
         gs = [g for g in gs if g is not None]
         return tuple(gs) if was else tuple(g.detach() for g in gs)
 

@@ -5,6 +5,7 @@ problems); `jvp` and `hvp` use the double-backward trick (a backward is linear i
 grad_outputs, so differentiating it with respect to them gives forward-mode products),
 as PyTorch does. create_graph=True keeps the results differentiable (double backward)."""
 from .. import _C
+from ..grad_mode import enable_grad, set_grad_enabled
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]
 
@@ -166,18 +167,6 @@ def _check_outputs(outputs, fn_name):
     return is_tuple, outputs
 
 
-class _GradMode:
-    def __init__(self, mode):
-        self.mode = mode
-
-    def __enter__(self):
-        self.prev = _C.is_grad_enabled()
-        _C._set_grad_enabled(self.mode)
-
-    def __exit__(self, *exc):
-        _C._set_grad_enabled(self.prev)
-
-
 def _prepare_v(v, others, is_others_tuple, create_graph, what):
     if v is not None:
         _, v = _as_tuple(v, "v", what)
@@ -193,7 +182,7 @@ def _prepare_v(v, others, is_others_tuple, create_graph, what):
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(*inputs), the vector-Jacobian product v^T J) as PyTorch's: a Tensor or a tuple
     of Tensors each, mirroring how `func` returned its outputs and how `inputs` were given."""
-    with _GradMode(True):
+    with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
         inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
         is_outputs_tuple, outputs = _check_outputs(func(*inputs), "vjp")
@@ -211,7 +200,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
             if len(outputs) != 1 or outputs[0].numel() != 1:
                 raise RuntimeError("The vector v can only be None if the user-provided function returns a "
                                    "single Tensor with a single element.")
-    with _GradMode(True if create_graph else _C.is_grad_enabled()):
+    with set_grad_enabled(create_graph or _C.is_grad_enabled()):
         grad_res = _autograd_grad(outputs, inputs, v, create_graph=create_graph)
         res = _fill_in_zeros(grad_res, inputs, strict, create_graph, "back")
     outputs = _grad_postprocess(outputs, create_graph)
@@ -223,7 +212,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(*inputs), the Jacobian-vector product J v) as PyTorch's, by the double-backward
     trick: the backward is linear in its grad_outputs, and its gradient with respect to
     them, taken along v, is J v."""
-    with _GradMode(True):
+    with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
         inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
         v = _prepare_v(v, inputs, is_inputs_tuple, create_graph, "jvp")
@@ -233,7 +222,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         grad_outputs = tuple(_zeros_like(o).requires_grad_(True) for o in outputs)
         grad_inputs = _autograd_grad(outputs, inputs, grad_outputs, create_graph=True)
         _check_requires_grad(grad_inputs, "grad_inputs", strict=strict)
-    with _GradMode(True if create_graph else _C.is_grad_enabled()):
+    with set_grad_enabled(create_graph or _C.is_grad_enabled()):
         grad_res = _autograd_grad(grad_inputs, grad_outputs, v, create_graph=create_graph)
         res = _fill_in_zeros(grad_res, outputs, strict, create_graph, "back_trick")
     outputs = _grad_postprocess(outputs, create_graph)
@@ -258,7 +247,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
                                   "tinygrad_cpp does not support; use the default 'reverse-mode'")
     import numpy as np
 
-    with _GradMode(True):
+    with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
         inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
         is_outputs_tuple, outputs = _check_outputs(func(*inputs), "jacobian")
@@ -342,10 +331,10 @@ def _second_order_setup(func, inputs, v, create_graph, strict, what):
 
 def vhp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(*inputs), v^T H), H the Hessian of the single-element output of func."""
-    with _GradMode(True):
+    with enable_grad():
         is_inputs_tuple, inputs, v, is_outputs_tuple, outputs, jac = _second_order_setup(
             func, inputs, v, create_graph, strict, "vhp")
-    with _GradMode(True if create_graph else _C.is_grad_enabled()):
+    with set_grad_enabled(create_graph or _C.is_grad_enabled()):
         grad_res = _autograd_grad(jac, inputs, v, create_graph=create_graph)
         res = _fill_in_zeros(grad_res, inputs, strict, create_graph, "double_back")
     outputs = _grad_postprocess(outputs, create_graph)
@@ -356,13 +345,13 @@ def vhp(func, inputs, v=None, create_graph=False, strict=False):
 def hvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(*inputs), H v), H the Hessian of the single-element output of func, by the
     double-backward trick as PyTorch computes it."""
-    with _GradMode(True):
+    with enable_grad():
         is_inputs_tuple, inputs, v, is_outputs_tuple, outputs, jac = _second_order_setup(
             func, inputs, v, create_graph, strict, "hvp")
         grad_jac = tuple(_zeros_like(x).requires_grad_(True) for x in inputs)
         double_back = _autograd_grad(jac, inputs, grad_jac, create_graph=True)
         _check_requires_grad(jac, "hessian", strict=strict)
-    with _GradMode(True if create_graph else _C.is_grad_enabled()):
+    with set_grad_enabled(create_graph or _C.is_grad_enabled()):
         grad_res = _autograd_grad(double_back, grad_jac, v, create_graph=create_graph)
         res = _fill_in_zeros(grad_res, inputs, strict, create_graph, "double_back_trick")
     outputs = _grad_postprocess(outputs, create_graph)

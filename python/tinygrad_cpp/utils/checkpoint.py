@@ -27,6 +27,7 @@ import warnings
 
 from .. import _C
 from ..autograd.function import BackwardCFunction, Function
+from ..grad_mode import enable_grad
 from ..random import get_rng_state, set_rng_state
 
 __all__ = ["checkpoint", "checkpoint_sequential", "detach_variable", "check_backward_validity"]
@@ -98,12 +99,8 @@ class CheckpointFunction(Function):
             if ctx.preserve_rng_state:
                 set_rng_state(ctx.fwd_cpu_state)
             detached = detach_variable(tuple(inputs))
-            prev = _C.is_grad_enabled()
-            _C._set_grad_enabled(True)
-            try:
+            with enable_grad():
                 outputs = ctx.run_function(*detached)
-            finally:
-                _C._set_grad_enabled(prev)
         finally:
             if state is not None:
                 set_rng_state(state)
@@ -156,14 +153,12 @@ class CheckpointBackward(BackwardCFunction):
         for t, i in zip(self.saved_tensors, self.tensor_indices):
             inputs[i] = t
         state = get_rng_state() if self.preserve_rng_state else None
-        prev = _C.is_grad_enabled()
         try:
             if state is not None:
                 set_rng_state(self.fwd_cpu_state)
-            _C._set_grad_enabled(True)
-            outputs = self.run_function(*inputs, **self.kwargs)
+            with enable_grad():
+                outputs = self.run_function(*inputs, **self.kwargs)
         finally:
-            _C._set_grad_enabled(prev)
             if state is not None:
                 set_rng_state(state)
         outs, gs = _differentiable(outputs, grads)
