@@ -4,6 +4,9 @@
 
 #include <cstdlib>
 #include <mutex>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 #include <new>
 #include <string>
 #include <vector>
@@ -63,6 +66,33 @@ bool pool_enabled() {
 #endif
 }
 
+// Big buffers are 2 MB aligned and advised MADV_HUGEPAGE, as numpy does for its arrays of
+// 4 MB and more: with transparent huge pages in "madvise" mode (common on servers) a
+// buffer otherwise faults in 4 KB pages, and a pass over 64 MB costs 16k TLB misses and
+// page faults where huge pages need 32. Measured on the all-reduce of a 16 MB tensor:
+// MPI's copies into our buffers ran ~25% slower than into numpy's until this.
+// TG_MADVISE_HUGEPAGE=0 turns it off (numpy's switch is NUMPY_MADVISE_HUGEPAGE).
+constexpr size_t kHugePage = size_t(2) << 20;
+constexpr size_t kHugeFrom = size_t(4) << 20;
+
+bool hugepage_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("TG_MADVISE_HUGEPAGE");
+    return !v || !*v || std::string(v) != "0";
+  }();
+  return on;
+}
+
+void* fresh_buffer(size_t cap) {
+  if (cap < kHugeFrom || !hugepage_enabled()) return std::aligned_alloc(64, cap);
+  void* p = nullptr;
+  if (posix_memalign(&p, kHugePage, cap) != 0) return nullptr;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  madvise(p, cap / kHugePage * kHugePage, MADV_HUGEPAGE);  // advice only: failure is harmless
+#endif
+  return p;
+}
+
 }  // namespace
 
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
@@ -83,7 +113,7 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
       p.misses++;
     }
   }
-  if (!s->data) s->data = std::aligned_alloc(64, cap);
+  if (!s->data) s->data = fresh_buffer(cap);
   if (!s->data) throw std::bad_alloc();
   s->nbytes = nbytes;
   s->capacity = cap;
