@@ -393,3 +393,31 @@ def test_losses_in_a_training_step():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.8 * losses[0]
+
+
+@pytest.mark.parametrize("case", ["ce", "nll", "bce", "bce_logits_weight", "bce_logits_pos_weight"])
+def test_weight_that_requires_grad_is_refused_like_torch(case):
+    """PyTorch does not differentiate these losses with respect to their weights: a weight that
+    requires grad raises (ours must not silently leave its gradient out); under no_grad it is fine."""
+    def call(L):
+        F_ = L.nn.functional
+        x = L.tensor([[0.2, -1.0, 0.5], [1.5, 0.3, -0.2]], requires_grad=True)
+        w = L.tensor([0.5, 2.0, 1.0], requires_grad=True)
+        p = L.tensor([[0.2, 0.7, 0.9], [0.4, 0.1, 0.5]])
+        if case == "ce":
+            return F_.cross_entropy(x, L.tensor([0, 2]), weight=w)
+        if case == "nll":
+            return F_.nll_loss(x, L.tensor([0, 2]), weight=w)
+        if case == "bce":
+            return F_.binary_cross_entropy(x.sigmoid(), p, weight=w)
+        if case == "bce_logits_weight":
+            return F_.binary_cross_entropy_with_logits(x, p, weight=w)
+        return F_.binary_cross_entropy_with_logits(x, p, pos_weight=w)
+    with pytest.raises(RuntimeError, match="is not differentiable with respect to argument") as ours:
+        call(tg)
+    if torch is not None:
+        with pytest.raises(RuntimeError) as theirs:
+            call(torch)
+        assert str(ours.value) == str(theirs.value)
+    with tg.no_grad():
+        assert call(tg).item() > 0

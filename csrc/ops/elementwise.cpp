@@ -350,6 +350,7 @@ struct RemainderBackward0 : Node {
     if (need_y) a = SavedTensor(x), b = SavedTensor(y);
   }
   std::string name() const override { return "RemainderBackward0"; }
+  TG_APPLY_IS_DIFFERENTIABLE  // public ops
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     Tensor ga, gb;
     if (next_edges[0].fn) ga = grad_for(g[0], ma.shape, ma.dtype);

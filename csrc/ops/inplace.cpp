@@ -69,6 +69,7 @@ struct StoreBackward : Node {
   InputMeta self, src;
   StoreBackward(const char* n, const Tensor& s, const Tensor& v) : node_name(n), self(s), src(v) {}
   std::string name() const override { return node_name; }
+  TG_APPLY_IS_DIFFERENTIABLE  // public ops
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     std::vector<Tensor> r(next_edges.size());
     if (next_edges[0].fn) r[0] = zeros(self.shape, self.dtype);

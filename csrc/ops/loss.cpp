@@ -54,6 +54,13 @@ const T* ptr(const Tensor& t) {
   return t ? t->data_as<T>() : nullptr;
 }
 
+// PyTorch differentiates bce and bce_with_logits with respect to input and target only.
+void check_no_grad(const Tensor& t, const char* what, const char* op) {
+  TG_CHECK(!t || !any_needs_grad(t), RuntimeError, "The function '", op,
+           "' is not differentiable with respect to argument '", what,
+           "'. This input cannot have requires_grad True.");
+}
+
 void check_floating(const Tensor& t, const char* what, const char* op) {
   TG_CHECK(is_floating(t->dtype), RuntimeError, op, ": expected ", what,
            " of a floating dtype, got ", dtype_name(t->dtype), " ", shape_str(t->shape));
@@ -65,6 +72,100 @@ void check_floating(const Tensor& t, const char* what, const char* op) {
 
 namespace {
 
+// Each term's derivatives in public ops, recorded under create_graph (double backward):
+// x, y are the loss's own operands (with their history), w / pw the dense weights (no
+// history: PyTorch does not differentiate these losses with respect to their weights).
+// The same formulas as kernels/loss.h's dx / dy, which the plain backward runs fused.
+template <class Term> struct LossFormula;
+
+template <> struct LossFormula<kernels::MseTerm> {
+  static Tensor dx(const Tensor& x, const Tensor& y, const Tensor&, const Tensor&, double) {
+    return mul(sub(x, y), ew::num(2));
+  }
+  static Tensor dy(const Tensor& x, const Tensor& y, const Tensor& w, const Tensor& pw, double o) {
+    return neg(dx(x, y, w, pw, o));
+  }
+};
+
+template <> struct LossFormula<kernels::L1Term> {
+  static Tensor dx(const Tensor& x, const Tensor& y, const Tensor&, const Tensor&, double) {
+    return sign(sub(x, y));
+  }
+  static Tensor dy(const Tensor& x, const Tensor& y, const Tensor&, const Tensor&, double) {
+    return neg(sign(sub(x, y)));
+  }
+};
+
+// (x - y) / beta inside the quadratic zone, sign(x - y) outside
+template <> struct LossFormula<kernels::SmoothL1Term> {
+  static Tensor dx(const Tensor& x, const Tensor& y, const Tensor&, const Tensor&, double beta) {
+    const Tensor d = sub(x, y);
+    return where(lt(abs(d), ew::num(beta)), div(d, ew::num(beta)), sign(d));
+  }
+  static Tensor dy(const Tensor& x, const Tensor& y, const Tensor& w, const Tensor& pw, double o) {
+    return neg(dx(x, y, w, pw, o));
+  }
+};
+
+// x - y clamped to [-delta, delta]
+template <> struct LossFormula<kernels::HuberTerm> {
+  static Tensor dx(const Tensor& x, const Tensor& y, const Tensor&, const Tensor&, double delta) {
+    return clamp(sub(x, y), ew::num(-delta), ew::num(delta));
+  }
+  static Tensor dy(const Tensor& x, const Tensor& y, const Tensor& w, const Tensor& pw, double o) {
+    return neg(dx(x, y, w, pw, o));
+  }
+};
+
+inline Tensor weighted(const Tensor& t, const Tensor& w) { return w ? mul(t, w) : t; }
+
+// w (x - y) / max(x (1 - x), 1e-12) and w (log(1 - x) - log(x))
+template <> struct LossFormula<kernels::BceTerm> {
+  static Tensor dx(const Tensor& x, const Tensor& y, const Tensor& w, const Tensor&, double) {
+    const Tensor den = clamp(mul(sub(ew::num(1), x), x), ew::num(1e-12), nullptr);
+    return weighted(div(sub(x, y), den), w);
+  }
+  static Tensor dy(const Tensor& x, const Tensor&, const Tensor& w, const Tensor&, double) {
+    return weighted(sub(log1p(neg(x)), log(x)), w);
+  }
+};
+
+// log(sigmoid(v)) = -softplus(-v)
+inline Tensor log_sigmoid(const Tensor& v) { return neg(softplus(neg(v))); }
+
+// w ((pw y + 1 - y) sigmoid(x) - pw y) and w (log_sigmoid(-x) - pw log_sigmoid(x))
+template <> struct LossFormula<kernels::BceLogitsTerm> {
+  static Tensor dx(const Tensor& x, const Tensor& y, const Tensor& w, const Tensor& pw, double) {
+    const Tensor py = pw ? mul(pw, y) : y;
+    return weighted(sub(mul(sub(add(py, ew::num(1)), y), sigmoid(x)), py), w);
+  }
+  static Tensor dy(const Tensor& x, const Tensor&, const Tensor& w, const Tensor& pw, double) {
+    const Tensor ls = log_sigmoid(x);
+    return weighted(sub(log_sigmoid(neg(x)), pw ? mul(pw, ls) : ls), w);
+  }
+};
+
+// -y and log(y) + 1 - x (where y == 0: 0 + y / y - x, nan, as the fused kernel and PyTorch)
+template <> struct LossFormula<kernels::KlDivTerm> {
+  static Tensor dx(const Tensor&, const Tensor& y, const Tensor&, const Tensor&, double) { return neg(y); }
+  static Tensor dy(const Tensor& x, const Tensor& y, const Tensor&, const Tensor&, double) {
+    const Tensor nz = ne(y, ew::num(0));
+    // log of y where y != 0, of 1 elsewhere: the masked branch must not send nan back
+    const Tensor logy = where(nz, log(where(nz, y, ew::num(1))), ew::num(0));
+    return sub(add(logy, div(y, y)), x);
+  }
+};
+
+// -exp(y) and exp(y) (y - x + 1)
+template <> struct LossFormula<kernels::KlDivLogTerm> {
+  static Tensor dx(const Tensor&, const Tensor& y, const Tensor&, const Tensor&, double) {
+    return neg(exp(y));
+  }
+  static Tensor dy(const Tensor& x, const Tensor& y, const Tensor&, const Tensor&, double) {
+    return mul(exp(y), add(sub(y, x), ew::num(1)));
+  }
+};
+
 // Saves the dense operands (compute dtype, broadcast shape) and the inputs' geometry.
 template <class Term>
 struct PointwiseLossBackward : Node {
@@ -73,31 +174,29 @@ struct PointwiseLossBackward : Node {
   DType dt, in_dtype, tgt_dtype;
   int64_t reduction;
   double option, divisor;  // the term's scalar option; the mean's denominator (-1: numel)
-  SavedTensor xin, yin;  // MSE: the operands themselves, for its recorded formula
+  SavedTensor xin, yin;  // the operands themselves, for the recorded formulas
   PointwiseLossBackward(const Tensor& input, const Tensor& target, const Tensor& dx,
                         const Tensor& dy, const Tensor& dw, const Tensor& dpw, int64_t reduction,
                         double option, double divisor)
       : x(dx), y(dy), shape(dx->shape), in_shape(input->shape), tgt_shape(target->shape),
         dt(dx->dtype), in_dtype(input->dtype), tgt_dtype(target->dtype), reduction(reduction),
-        option(option), divisor(divisor) {
+        option(option), divisor(divisor), xin(input), yin(target) {
     if (dw) w = SavedTensor(dw);
     if (dpw) pw = SavedTensor(dpw);
-    if constexpr (std::is_same_v<Term, kernels::MseTerm>) xin = SavedTensor(input), yin = SavedTensor(target);
   }
-  // MSE in public ops (create_graph): 2 (x - y) g, g divided by the count for 'mean'.
+  // In public ops (create_graph): the term's derivative times g, g divided by the mean's
+  // count; broadcasting undone per operand.
   std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
-    if constexpr (!std::is_same_v<Term, kernels::MseTerm>) {
-      return Node::apply_graph(g);
-    } else {
-      Tensor go = g[0]->dtype == dt ? g[0] : to_dtype(g[0], dt);
-      if (reduction == kMean)
-        go = div(go, scalar_tensor(divisor < 0 ? double(numel_of(shape)) : divisor, DType::Float64));
-      const Tensor gd = mul(mul(sub(xin.get(*this), yin.get(*this)), scalar_tensor(2.0, DType::Float64)), go);
-      std::vector<Tensor> out(2);
-      if (next_edges[0].fn) out[0] = ew::grad_for(gd, in_shape, in_dtype);
-      if (next_edges[1].fn) out[1] = ew::grad_for(neg(gd), tgt_shape, tgt_dtype);
-      return out;
-    }
+    using F = LossFormula<Term>;
+    Tensor go = g[0]->dtype == dt ? g[0] : to_dtype(g[0], dt);
+    if (reduction == kMean)
+      go = div(go, ew::num(divisor < 0 ? double(numel_of(shape)) : divisor));
+    const Tensor xi = xin.get(*this), yi = yin.get(*this);
+    const Tensor wi = w.t ? w.get(*this) : nullptr, pwi = pw.t ? pw.get(*this) : nullptr;
+    std::vector<Tensor> out(2);
+    if (next_edges[0].fn) out[0] = ew::grad_for(mul(F::dx(xi, yi, wi, pwi, option), go), in_shape, in_dtype);
+    if (next_edges[1].fn) out[1] = ew::grad_for(mul(F::dy(xi, yi, wi, pwi, option), go), tgt_shape, tgt_dtype);
+    return out;
   }
   std::string name() const override { return Term::name; }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
@@ -220,6 +319,7 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Ten
     check_floating(weight, "weight", op);
     broadcast_strides(weight, input->shape);  // RuntimeError naming both shapes
   }
+  check_no_grad(weight, "weight", op);
   const DType dt = result_type({input, target});
   Tensor x = dense(input, input->shape, dt), y = dense(target, input->shape, dt);
   TG_DISPATCH_FLOAT(dt, T, {
@@ -247,6 +347,8 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
     check_floating(pos_weight, "pos_weight", op);
     broadcast_strides(pos_weight, input->shape);
   }
+  check_no_grad(weight, "weight", op);
+  check_no_grad(pos_weight, "pos_weight", op);
   return pointwise_loss<kernels::BceLogitsTerm>(input, target, weight, pos_weight, input->shape,
                                                 result_type({input, target}), reduction);
 }
@@ -388,6 +490,10 @@ Tensor class_loss(const Tensor& input, const Tensor& target, const Tensor& weigh
              " classes or no classes but got weight tensor of shape: ", shape_str(weight->shape));
     check_floating(weight, "weight", op);
   }
+  // PyTorch's class-index path (nll_loss_forward) refuses a weight that requires grad; its
+  // probability-target path would differentiate it, which this fused op does not: refused
+  // too, rather than a silently missing gradient
+  check_no_grad(weight, "weight", probs ? "cross_entropy (probability targets)" : "nll_loss_forward");
   Tensor x = dense(input, input->shape, dt);
   Tensor t = probs ? dense(target, input->shape, dt) : dense(target, target->shape, DType::Int64);
   Tensor w = dense_opt(weight, {lay.classes}, dt);

@@ -39,6 +39,7 @@ struct RandomFillBackward : Node {
   DType dtype;
   RandomFillBackward(const char* n, const Tensor& t) : node_name(n), shape(t->shape), dtype(t->dtype) {}
   std::string name() const override { return node_name; }
+  TG_APPLY_IS_DIFFERENTIABLE  // public ops
   std::vector<Tensor> apply(std::vector<Tensor>&) override { return {zeros(shape, dtype)}; }
 };
 

@@ -13,6 +13,7 @@
 #include "ops/creation.h"
 #include "ops/elementwise.h"
 #include "ops/reduce_dims.h"
+#include "ops/seq.h"
 #include "ops/shape.h"
 
 namespace tg {
@@ -267,6 +268,17 @@ struct ProdBackward : Node {
       kernels::prod_backward(xv->data_as<T>(), gk->data_as<T>(), geom, gx->data_as<T>());
     });
     return {gx};
+  }
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {  // recorded (create_graph)
+    const Tensor xv = x.get(*this);
+    if (xv->numel() == 0) return Node::apply_graph(g);  // nothing to differentiate
+    if (dim >= 0) {
+      const Tensor gk = reshape(g[0], keep_shape);
+      return {prod_backward_graph(xv, gk, prod(xv, dim, true), dim, false)};
+    }
+    const Tensor flat = reshape(xv, {-1});
+    const Tensor gx = prod_backward_graph(flat, reshape(g[0], {1}), reshape(prod(flat), {1}), 0, false);
+    return {reshape(gx, xv->shape)};
   }
   void release_saved() override { x.reset(); }
 };

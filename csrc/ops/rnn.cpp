@@ -13,6 +13,9 @@
 #include "autograd/node.h"
 #include "kernels/gemm.h"
 #include "ops/creation.h"
+#include "ops/elementwise.h"
+#include "ops/linalg.h"
+#include "ops/shape.h"
 
 namespace tg {
 
@@ -75,21 +78,28 @@ struct MkldnnRnnLayerBackward0 : Node {
   SavedTensor input, output;                  // output: the plain RNN's derivative reads h
   std::vector<SavedTensor> w_ih, w_hh, w_hr;  // per direction (w_hr with a projection)
   std::vector<DirSaved> saved;
-  MkldnnRnnLayerBackward0(const Geometry& g, const Tensor& input, const std::vector<Tensor>& weights)
+  // The rest of the node's inputs, only for apply_graph's recomputation (null when absent).
+  SavedTensor hx, cx;
+  std::vector<SavedTensor> b_ih, b_hh;
+  MkldnnRnnLayerBackward0(const Geometry& g, const Tensor& input, const Tensor& h0, const Tensor& c0,
+                          const std::vector<Tensor>& weights)
       : g(g), input(input) {
+    if (h0) hx = SavedTensor(h0);
+    if (c0) cx = SavedTensor(c0);
     for (int64_t d = 0; d < g.D; ++d) {
       w_ih.emplace_back(weights[5 * d]);
       w_hh.emplace_back(weights[5 * d + 1]);
+      if (g.has_bias) b_ih.emplace_back(weights[5 * d + 2]), b_hh.emplace_back(weights[5 * d + 3]);
       if (g.proj) w_hr.emplace_back(weights[5 * d + 4]);
     }
   }
   std::string name() const override { return "MkldnnRnnLayerBackward0"; }
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override;
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& grads) override;
   void release_saved() override {
-    input.reset(), output.reset();
-    for (auto& w : w_ih) w.reset();
-    for (auto& w : w_hh) w.reset();
-    for (auto& w : w_hr) w.reset();
+    input.reset(), output.reset(), hx.reset(), cx.reset();
+    for (auto* v : {&w_ih, &w_hh, &b_ih, &b_hh, &w_hr})
+      for (auto& w : *v) w.reset();
     saved.clear();
   }
 };
@@ -320,6 +330,83 @@ std::vector<Tensor> MkldnnRnnLayerBackward0::apply(std::vector<Tensor>& grads) {
   return res;
 }
 
+// The layer again in public ops, each recording its node: PyTorch's cell equations step by
+// step. Only apply_graph runs it, to differentiate the layer's backward (double backward,
+// e.g. a gradient penalty through an LSTM): T small ops per direction, meant for
+// correctness, not speed. w: per direction {w_ih, w_hh, b_ih, b_hh, w_hr} as rnn_layer's.
+std::vector<Tensor> recorded_layer(const Geometry& g, const Tensor& input, const Tensor& h0, const Tensor& c0,
+                                   const std::vector<Tensor>& w) {
+  const DType dt = input->dtype;
+  const int64_t tdim = g.batch_first ? 1 : 0, H = g.H;
+  const bool lstm = g.mode == RnnMode::Lstm;
+  const Tensor one = scalar_tensor(1.0, DType::Float64);
+  auto gate = [&](const Tensor& a, int64_t k) { return narrow(a, 1, k * H, H); };
+  std::vector<Tensor> outs, hn, cn;
+  for (int64_t d = 0; d < g.D; ++d) {
+    const Tensor *w_ih = &w[5 * d], *w_hh = &w[5 * d + 1], *b_ih = &w[5 * d + 2], *b_hh = &w[5 * d + 3],
+                 *w_hr = &w[5 * d + 4];
+    const Tensor gx = linear(input, *w_ih, *b_ih);  // every step's input projection at once
+    Tensor h = h0 ? select(h0, 0, d) : zeros({g.B, g.P}, dt);
+    Tensor c = !lstm ? nullptr : c0 ? select(c0, 0, d) : zeros({g.B, H}, dt);
+    std::vector<Tensor> hs(g.T);
+    for (int64_t s = 0; s < g.T; ++s) {
+      const int64_t t = d == 1 ? g.T - 1 - s : s;
+      const Tensor gi = select(gx, tdim, t), gh = linear(h, *w_hh, *b_hh);
+      switch (g.mode) {
+        case RnnMode::Tanh: h = tanh(add(gi, gh)); break;
+        case RnnMode::Relu: h = relu(add(gi, gh)); break;
+        case RnnMode::Lstm: {  // gates i f g o
+          const Tensor a = add(gi, gh);
+          c = add(mul(sigmoid(gate(a, 1)), c), mul(sigmoid(gate(a, 0)), tanh(gate(a, 2))));
+          h = mul(sigmoid(gate(a, 3)), tanh(c));
+          if (g.proj) h = linear(h, *w_hr, nullptr);
+          break;
+        }
+        case RnnMode::Gru: {  // gates r z n; r scales the recurrent part of n, b_hn included
+          const Tensor r = sigmoid(add(gate(gi, 0), gate(gh, 0)));
+          const Tensor z = sigmoid(add(gate(gi, 1), gate(gh, 1)));
+          const Tensor n = tanh(add(gate(gi, 2), mul(r, gate(gh, 2))));
+          h = add(mul(sub(one, z), n), mul(z, h));
+          break;
+        }
+      }
+      hs[t] = h;
+    }
+    outs.push_back(stack(hs, tdim));
+    hn.push_back(h);
+    if (lstm) cn.push_back(c);
+  }
+  return {g.D == 1 ? outs[0] : cat(outs, 2), stack(hn, 0), lstm ? stack(cn, 0) : nullptr};
+}
+
+// Under create_graph: the layer recomputed in public ops from the saved inputs, and its
+// gradient taken with create_graph, so what comes out can be differentiated again.
+std::vector<Tensor> MkldnnRnnLayerBackward0::apply_graph(std::vector<Tensor>& grads) {
+  std::vector<Tensor> ins{input.get(*this), hx.t ? hx.get(*this) : nullptr, cx.t ? cx.get(*this) : nullptr};
+  for (int64_t d = 0; d < g.D; ++d) {
+    ins.push_back(w_ih[d].get(*this));
+    ins.push_back(w_hh[d].get(*this));
+    ins.push_back(g.has_bias ? b_ih[d].get(*this) : nullptr);
+    ins.push_back(g.has_bias ? b_hh[d].get(*this) : nullptr);
+    ins.push_back(g.proj ? w_hr[d].get(*this) : nullptr);
+  }
+  const std::vector<Tensor> outs =
+      recorded_layer(g, ins[0], ins[1], ins[2], std::vector<Tensor>(ins.begin() + 3, ins.end()));
+  std::vector<Tensor> roots, grad_roots, targets;
+  for (size_t k = 0; k < outs.size() && k < grads.size(); ++k)
+    if (outs[k] && grads[k]) roots.push_back(outs[k]), grad_roots.push_back(grads[k]);
+  std::vector<size_t> slot;
+  for (size_t i = 0; i < next_edges.size(); ++i)
+    if (next_edges[i].fn && ins[i]) targets.push_back(ins[i]), slot.push_back(i);
+  std::vector<Tensor> res(next_edges.size());
+  if (roots.empty() || targets.empty()) return res;
+  // retained: the gradient graph it records reads the recomputation's saved tensors
+  const auto gs = grad(roots, targets, grad_roots, /*retain_graph=*/true, /*allow_unused=*/true,
+                       /*create_graph=*/true);
+  for (size_t k = 0; k < gs.size(); ++k) res[slot[k]] = gs[k];
+  return res;
+}
+
 void check_2d(const Tensor& w, int64_t rows, int64_t cols, const char* what, DType dt) {
   TG_CHECK(w, RuntimeError, "rnn: missing ", what);
   TG_CHECK(w->dtype == dt, RuntimeError, "rnn: expected ", what, " to have dtype ", dtype_name(dt), ", got ",
@@ -387,7 +474,7 @@ std::vector<Tensor> rnn_layer(RnnMode mode, const Tensor& input, const Tensor& h
 
   std::vector<Tensor> node_inputs{input, hx, lstm ? cx : nullptr};
   node_inputs.insert(node_inputs.end(), weights.begin(), weights.end());
-  auto node = make_node<MkldnnRnnLayerBackward0>(node_inputs, g, input, weights);
+  auto node = make_node<MkldnnRnnLayerBackward0>(node_inputs, g, input, hx, lstm ? cx : nullptr, weights);
 
   Tensor x = contiguous(input);
   Tensor h0 = dense(hx), c0 = lstm ? dense(cx) : nullptr;

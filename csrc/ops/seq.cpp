@@ -12,6 +12,7 @@
 #include "kernels/random.h"
 #include "kernels/seq.h"
 #include "ops/creation.h"
+#include "ops/elementwise.h"
 #include "ops/index.h"
 #include "ops/reduce.h"
 #include "ops/reduce_dims.h"
@@ -140,6 +141,11 @@ struct CumprodBackward0 : Node {
     });
     return {cast(gx, in_dtype)};
   }
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {  // recorded (create_graph)
+    const Tensor out = result.get(*this);
+    Tensor gx = prod_backward_graph(self.get(*this), g[0], out, dim, /*cumulative=*/true);
+    return {gx->dtype == in_dtype ? gx : to_dtype(gx, in_dtype)};
+  }
   void release_saved() override { self.reset(), result.reset(); }
 };
 
@@ -194,6 +200,30 @@ Tensor cumsum(const Tensor& a, int64_t dim, std::optional<DType> dtype) {
   Tensor out = cumulate<false>(dense(cast(a, dt)), d, false);
   if (is_floating(dt)) set_history(make_node<CumsumBackward0>({a}, d, a->dtype), {out});
   return out;
+}
+
+Tensor prod_backward_graph(const Tensor& x, const Tensor& g, const Tensor& out, int64_t dim,
+                           bool cumulative) {
+  const Tensor one = scalar_tensor(1.0, DType::Float64);
+  if (!any(eq(x, scalar_tensor(0.0, DType::Float64)), {}, false)->data_as<bool>()[0]) {
+    // d out_j / d x_i = out_j / x_i for every j the product of x_i is part of
+    if (!cumulative) return div(mul(g, out), x);
+    return div(flip(cumsum(flip(mul(g, out), {dim}), dim), {dim}), x);
+  }
+  // A zero in x: out / x is 0 / 0 there. Row i of m is x along `dim` with x_i set to 1,
+  // so products over a row are the products of every other element (n x n: only here).
+  const int64_t n = x->shape[dim];
+  const Tensor xm = movedim(x, {dim}, {-1});
+  const Tensor m = where(eye(n, n, DType::Bool), one, unsqueeze(xm, -2));
+  const Tensor gm = movedim(g, {dim}, {-1});
+  Tensor gx;
+  if (!cumulative) {
+    gx = mul(prod(m, -1, false), gm);  // g of the keepdim shape: (..., 1)
+  } else {
+    // gx_i = sum over j >= i of g_j times the product of x_0..x_j but x_i
+    gx = sum(triu(mul(cumprod(m, -1), unsqueeze(gm, -2))), {-1}, false);
+  }
+  return movedim(gx, {-1}, {dim});
 }
 
 Tensor cumprod(const Tensor& a, int64_t dim, std::optional<DType> dtype) {

@@ -19,6 +19,11 @@ void triu_(const Tensor& a, int64_t diagonal = 0);
 // `dtype` casts the input first; without it, bool and integer inputs give int64.
 Tensor cumsum(const Tensor& a, int64_t dim, std::optional<DType> dtype = std::nullopt);
 Tensor cumprod(const Tensor& a, int64_t dim, std::optional<DType> dtype = std::nullopt);
+// The gradient of a product along `dim` of x (cumulative: cumprod's, g of x's shape; else
+// prod's with keepdim, g and out of the reduced shape), in public ops so that it can be
+// differentiated again (create_graph).
+Tensor prod_backward_graph(const Tensor& x, const Tensor& g, const Tensor& out, int64_t dim,
+                           bool cumulative);
 // In place, in self's dtype (`dtype`, when given, must be it).
 void cumsum_(const Tensor& a, int64_t dim, std::optional<DType> dtype = std::nullopt);
 void cumprod_(const Tensor& a, int64_t dim, std::optional<DType> dtype = std::nullopt);
