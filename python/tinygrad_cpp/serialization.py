@@ -344,6 +344,13 @@ def _refuse_legacy(head, name):
                            "is not supported; re-save it with a recent torch.save")
 
 
+def _load_named(f, size, name):
+    try:
+        return _load(f, size)
+    except _Corrupt as e:
+        raise RuntimeError(f"tg.load: {name} is not a valid safetensors file: {e}") from None
+
+
 class _Offset:
     """A file object seen from its current position (a stream may hold other data first)."""
 
