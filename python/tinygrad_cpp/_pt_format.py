@@ -831,10 +831,7 @@ class _TorchPickler(pickle._Pickler):
             inner = _PlainTensor(obj)
             self._keep.append(inner)
             return (_W_REBUILD_PARAM, (inner, obj.requires_grad, collections.OrderedDict()))
-        if isinstance(obj, _C.Tensor):
-            if obj.grad_fn is not None:
-                raise RuntimeError("tg.save can only pickle leaf tensors (use .detach()), as torch.save: "
-                                   f"this one has grad_fn {obj.grad_fn.name()}")
+        if isinstance(obj, _C.Tensor):  # a non-leaf loads back as a leaf, as with torch.save
             return (_W_REBUILD_V2, self._tensor_args(obj, obj.requires_grad))
         if isinstance(obj, device):
             return (_W_DEVICE, (obj.type,) if obj.index is None else (obj.type, obj.index))
