@@ -485,6 +485,28 @@ def test_non_leaf_tensors_save_as_leaves(tmp_path):
     assert got.is_leaf and got.requires_grad and got.tolist() == [3, 3]
 
 
+def test_weights_only_none_means_true(tmp_path):
+    tg.save(_model(), tmp_path / "m.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        tg.load(tmp_path / "m.pt", weights_only=None)
+
+
+def test_whole_torch_modules_load_as_ours_when_trusted(tmp_path):
+    """weights_only=False maps torch.nn classes to their tinygrad_cpp namesakes (best effort)."""
+    torch = _torch()
+    torch.manual_seed(0)
+    tm = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    torch.save(tm, tmp_path / "whole.pt")
+    with pytest.raises(pickle.UnpicklingError, match="torch.nn.modules.container.Sequential"):
+        tg.load(tmp_path / "whole.pt")
+    m = tg.load(tmp_path / "whole.pt", weights_only=False)
+    assert type(m) is nn.Sequential and type(m[0]) is nn.Linear
+    x = np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)
+    with torch.no_grad():
+        want = tm(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(m(tg.tensor(x)).detach().numpy(), want, rtol=1e-6, atol=1e-6)
+
+
 def test_missing_files(tmp_path):
     with pytest.raises(FileNotFoundError):
         tg.load(tmp_path / "nope.pt")
@@ -547,6 +569,8 @@ HOSTILE_PICKLES = {  # name -> (data.pkl bytes, words the error must contain)
     "SETITEM on a list": (b"\x80\x02]K\x01K\x02s.", "SETITEM"),
     "APPEND to a dict": (b"\x80\x02}K\x01a.", "append"),
     "persistent id not storage": (_pickle(Pid("module", "os")), "persistent_load"),
+    "bytearray(1e12)": (_pickle(Call(G("builtins", "bytearray"), 10 ** 12)), "bytearray(int)"),
+    "DICT with odd items": (b"\x80\x02(K\x01d.", "odd"),
     "NEWOBJ of an unallowed class": (b"\x80\x02cbuiltins\nobject\n)\x81.", "GLOBAL object"),
 }
 

@@ -265,6 +265,13 @@ def _codecs_encode(obj, encoding="utf-8", errors="strict"):
     return obj.encode(encoding, errors)
 
 
+def _bytearray(*args):
+    """bytearray as protocol-2 pickles use it (from bytes/str), never bytearray(n)."""
+    if args and not isinstance(args[0], (bytes, str, list, bytearray)):
+        raise pickle.UnpicklingError(f"bytearray({type(args[0]).__name__}) is not allowed")
+    return bytearray(*args)
+
+
 def _size(*args):
     return tuple(*args)
 
@@ -280,7 +287,7 @@ def _allowed_globals():
         "torch.device": _torch_device,
         "tinygrad_cpp._device.device": device,
         "_codecs.encode": _codecs_encode,
-        "builtins.bytearray": bytearray,
+        "builtins.bytearray": _bytearray,
         "builtins.set": set,
         "builtins.frozenset": frozenset,
         "builtins.complex": complex,
@@ -467,7 +474,9 @@ class _WeightsUnpickler:
                 stack.append(items)
             elif op == P.DICT[0]:
                 items = pop_mark()
-                stack.append({items[i]: items[i + 1] for i in range(0, len(items) - 1, 2)})
+                if len(items) % 2:
+                    raise P.UnpicklingError("DICT with an odd number of items")
+                stack.append({items[i]: items[i + 1] for i in range(0, len(items), 2)})
             elif op == P.SETITEM[0]:
                 v, k = stack.pop(), stack.pop()
                 setitems_target("SETITEM")[k] = v
@@ -699,7 +708,8 @@ class _Archive:
 
 def load(f, size, name, weights_only=True):
     """Reads a torch.save zip checkpoint from the binary file object `f` (`size` bytes,
-    named `name` in errors)."""
+    named `name` in errors). `weights_only` None means True, as in torch.load."""
+    weights_only = weights_only is None or bool(weights_only)
     try:
         archive = _Archive(f, size, name)
         try:
