@@ -27,10 +27,8 @@ import _compat_pickle
 import collections
 import io
 import math
-import os
 import pickle
 import struct
-import sys
 import zipfile
 
 import numpy as np
@@ -754,7 +752,6 @@ class _TorchName:
 
 _W_REBUILD_V2 = _TorchName("torch._utils", "_rebuild_tensor_v2")
 _W_REBUILD_PARAM = _TorchName("torch._utils", "_rebuild_parameter")
-_W_ORDERED_DICT = collections.OrderedDict
 _W_DEVICE = _TorchName("torch", "device")
 _W_STORAGE = {st: _TorchName("torch", st) for st in _STORAGES if st != "UntypedStorage"}
 _W_DTYPE = {name: _TorchName("torch", name) for name in _TORCH_DTYPES}

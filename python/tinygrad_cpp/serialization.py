@@ -28,7 +28,10 @@ import numpy as np
 
 from . import _C
 from . import _pt_format
-from ._pt_format import add_safe_globals, clear_safe_globals, get_safe_globals, safe_globals  # noqa: F401
+from ._pt_format import add_safe_globals, clear_safe_globals, get_safe_globals, safe_globals
+
+__all__ = ["save", "load", "save_pt", "add_safe_globals", "clear_safe_globals", "get_safe_globals",
+           "safe_globals"]
 
 _FORMAT_KEY = "tinygrad_cpp"
 _FORMAT_VERSION = 1
