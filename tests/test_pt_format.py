@@ -231,8 +231,8 @@ _TORCH_DTYPES = [  # (torch dtype name, tg dtype name, needs the new dtypes)
 @pytest.mark.parametrize("tname,gname,new", _TORCH_DTYPES, ids=[d[0] for d in _TORCH_DTYPES])
 def test_every_storage_dtype_from_torch(tmp_path, tname, gname, new):
     torch = _torch()
-    if new and not HAS_NEW_DTYPES:
-        pytest.skip("needs the new dtypes (branch dtypes)")
+    if new and not hasattr(tg, gname):
+        pytest.skip(f"needs tg.{gname} (branch dtypes)")
     dt = getattr(torch, tname)
     if tname == "bool":
         t = torch.tensor([[True, False, True], [False, False, True]])
@@ -278,6 +278,21 @@ def test_views_of_one_storage_share_memory(tmp_path):
         got["base"].mul_(10)  # one storage: every view sees the change, as in torch
     for k, v in obj.items():
         np.testing.assert_array_equal(got[k].numpy(), v.numpy() * 10, err_msg=k)
+
+
+@pytest.mark.skipif(not hasattr(tg, "bfloat16"), reason="needs tg.bfloat16 (branch dtypes)")
+@pytest.mark.parametrize("tname", ["float16", "bfloat16", "int8", "int32"])
+def test_views_of_new_dtype_storages(tmp_path, tname):
+    torch = _torch()
+    base = torch.arange(12, dtype=torch.float32).to(getattr(torch, tname))
+    obj = {"base": base, "t": base.view(3, 4).t(), "slice": base[2:10:3]}
+    torch.save(obj, tmp_path / "v.pt")
+    got = tg.load(tmp_path / "v.pt")
+    for k, v in obj.items():
+        assert got[k].dtype == getattr(tg, tname) and tuple(got[k].shape) == tuple(v.shape)
+        np.testing.assert_array_equal(got[k].float().numpy(), v.float().numpy(), err_msg=k)
+    itemsize = base.element_size()
+    assert got["slice"].data_ptr() == got["base"].data_ptr() + 2 * itemsize  # one storage, as in torch
 
 
 def test_two_storages_stay_apart(tmp_path):

@@ -216,8 +216,15 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
 
 def _to_tensor(view, name, requires_grad):
     target = _tg_dtype(name)
-    if name == "bfloat16":  # bits -> float32 (exact), then narrowed when the dtype exists
-        t = _C.from_numpy((view.astype(np.uint32) << 16).view(np.float32))
+    if name == "bfloat16":
+        t = None
+        if target is not None and hasattr(_C, "_reinterpret"):
+            try:  # the bits as int16, seen as bfloat16: shares the storage like other dtypes
+                t = _C._reinterpret(_C.from_numpy(view.view(np.int16)), target)
+            except Exception:
+                t = None
+        if t is None:  # bits -> float32 (exact), then narrowed when the dtype exists
+            t = _C.from_numpy((view.astype(np.uint32) << 16).view(np.float32))
     else:
         if target is None:
             raise _Bad(f"tensors of dtype {name} are not supported by this build of tinygrad_cpp")
@@ -781,8 +788,16 @@ def _storage_bytes(t):
         raise TypeError(f"tg.save can't store tensors of dtype {t.dtype} in the PyTorch format")
     t = t.detach()
     if name == "bfloat16":
-        f32 = np.ascontiguousarray(t.float().numpy(), dtype=np.float32).reshape(-1)
-        arr = (f32.view(np.uint32) >> 16).astype("<u2")
+        arr = None
+        if hasattr(_C, "_reinterpret"):
+            try:  # the exact bits (NaN payloads included)
+                arr = np.ascontiguousarray(_C._reinterpret(t.contiguous(), _C.dtype.int16).numpy()).reshape(-1)
+                arr = arr.astype("<i2", copy=False).view("<u2")
+            except Exception:
+                arr = None
+        if arr is None:  # a bfloat16 value is exactly the top half of its float32
+            f32 = np.ascontiguousarray(t.float().numpy(), dtype=np.float32).reshape(-1)
+            arr = (f32.view(np.uint32) >> 16).astype("<u2")
     else:
         np_dt = np.dtype("u1") if name == "bool" else np.dtype(_STORAGES[st][1])
         a = t.numpy()
