@@ -11,6 +11,12 @@ string in `__metadata__["tinygrad_cpp"]`, whose tensor leaves refer to tensors b
 Loading trusts nothing in the file: every length and offset is checked against the file
 size before anything is allocated or read, and each tensor is read into its own fresh
 buffer, so loaded tensors never alias the file or each other.
+
+Any other object (a whole Module, an optimizer, a dict holding them) is written in
+PyTorch's own format, zip + pickle (see _pt_format.py), and `load` reads the `.pt` files
+`torch.save` writes, telling the formats apart by their first bytes. Pickled content is
+loaded through a restricted unpickler (`weights_only=True`, the default) that only accepts
+the globals on an allow-list extended by `add_safe_globals` / `safe_globals`.
 """
 import builtins
 import json
@@ -21,6 +27,11 @@ import struct
 import numpy as np
 
 from . import _C
+from . import _pt_format
+from ._pt_format import add_safe_globals, clear_safe_globals, get_safe_globals, safe_globals
+
+__all__ = ["save", "load", "save_pt", "add_safe_globals", "clear_safe_globals", "get_safe_globals",
+           "safe_globals"]
 
 _FORMAT_KEY = "tinygrad_cpp"
 _FORMAT_VERSION = 1
@@ -114,13 +125,36 @@ def _open_new(path):
 
 
 def save(obj, f):
-    """Saves a tensor or a (nested) dict/list of tensors and plain values to `f` (a path
-    or a binary file object) in the safetensors format. Writing to a path is atomic: the
-    data goes to a temporary file in the same directory, is fsynced, then renamed."""
-    parts = _serialize(obj)
-    if hasattr(f, "write"):
+    """Saves `obj` to `f` (a path or a binary file object). A tensor or a (nested)
+    dict/list of tensors and plain values goes in the safetensors format; any other object
+    (a Module, an optimizer, instances of other classes, also inside dicts and lists) in
+    PyTorch's zip + pickle format, as `torch.save`. Writing to a path is atomic: the data
+    goes to a temporary file in the same directory, is fsynced, then renamed."""
+    try:
+        parts = _serialize(obj)
+    except TypeError:
+        if not _pt_format.needs_pickle(obj):
+            raise
+        parts = None
+    if parts is None:
+        return _write(f, lambda out: _pt_format.save(obj, out))
+
+    def write(out):
         for p in parts:
-            f.write(p)
+            out.write(p)
+    return _write(f, write)
+
+
+def save_pt(obj, f):
+    """Saves `obj` in PyTorch's zip + pickle format whatever it is (what `save` does for
+    objects safetensors cannot hold): `torch.load(f, weights_only=True)` reads a file of
+    tensors, containers and plain values written this way."""
+    return _write(f, lambda out: _pt_format.save(obj, out))
+
+
+def _write(f, write):
+    if hasattr(f, "write"):
+        write(f)
         return
     path = os.fspath(f)
     # PyTorch's file writer reports these as RuntimeError (not the OSError subclasses)
@@ -132,8 +166,7 @@ def save(obj, f):
     tmp, fd = _open_new(path)
     try:
         with os.fdopen(fd, "wb") as out:
-            for p in parts:
-                out.write(p)
+            write(out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
@@ -280,20 +313,38 @@ def _load(f, size):
 
 
 def load(f, map_location=None, weights_only=True):
-    """Loads what `save` wrote (or any safetensors file with F32/F64/I64/BOOL tensors, as
-    a dict of tensors). A missing file raises FileNotFoundError; a corrupt, truncated or
-    malformed one raises RuntimeError naming the file. `map_location` and `weights_only`
-    are accepted for PyTorch compatibility: tensors live on the CPU, and the format holds
-    data only, never code."""
+    """Loads what `save` wrote, any safetensors file (as a dict of tensors), or a `.pt`
+    file written by `torch.save` (zip format). A missing file raises FileNotFoundError; a
+    corrupt, truncated or malformed one raises RuntimeError naming the file. Pickled
+    content goes through a restricted unpickler unless `weights_only=False`: a global
+    outside the allow-list raises `pickle.UnpicklingError` naming it, and runs nothing.
+    `map_location` is accepted for PyTorch compatibility: tensors live on the CPU."""
     if hasattr(f, "read"):
         name = getattr(f, "name", repr(f))
         start = f.tell()
         size = f.seek(0, os.SEEK_END) - start
         f.seek(start)
+        head = f.read(16)
+        f.seek(start)
+        if _pt_format.is_zip(head):
+            return _pt_format.load(f, start + size, name, weights_only)
+        _refuse_legacy(head, name)
         return _load_named(_Offset(f, start), size, name)
     path = os.fspath(f)
     with open(path, "rb") as fh:
-        return _load_named(fh, os.fstat(fh.fileno()).st_size, path)
+        head = fh.read(16)
+        fh.seek(0)
+        size = os.fstat(fh.fileno()).st_size
+        if _pt_format.is_zip(head):
+            return _pt_format.load(fh, size, path, weights_only)
+        _refuse_legacy(head, path)
+        return _load_named(fh, size, path)
+
+
+def _refuse_legacy(head, name):
+    if _pt_format.is_legacy(head):
+        raise RuntimeError(f"tg.load: {name} is in PyTorch's legacy (pre-1.6, non-zip) format, which "
+                           "is not supported; re-save it with a recent torch.save")
 
 
 def _load_named(f, size, name):
