@@ -238,16 +238,47 @@ def test_physics_loss_through_an_mlp_matches_torch(dtype):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
-def test_remainder_fill_and_copy():
-    """remainder's gradient (-floor(a / b) for b) and whole-tensor in-place fills/copies differentiate
-    again (an in-place op on a view, CopySlices, does not yet)."""
+def test_remainder():
+    """remainder's gradient (-floor(a / b) for b) differentiates again."""
+    check_against_torch(lambda L, x, y: L.remainder(x * x, y.abs() + 0.5) * x, [anyv((3, 4)), anyv((3, 4))])
+
+
+def _inplace(op):
     def fn(L, x, y):
-        z = L.remainder(x * x, y.abs() + 0.5) * x
-        w = (x * y).clone()
-        w.copy_(x * x * y)
-        v = (x * y).clone().zero_()
-        return z + w * x + v
-    check_against_torch(fn, [anyv((3, 4)), anyv((3, 4))])
+        u = (x * y).clone() if op != "pow_" else (x.abs() + 1).clone()
+        if op == "copy_view":
+            u[0].copy_(x[1] * x[1])
+        elif op == "copy_zero":
+            u.copy_(x * x * y)
+            u[2].zero_()
+        elif op == "mul_":
+            u.mul_(x)
+        elif op == "mul_view":
+            u[1:, 2:].mul_(x[1:, :2])
+        elif op == "mul_transposed_view":
+            u.t()[1].mul_(y[:, 1])
+        elif op == "div_":
+            u.div_(x.abs() + 1)
+        elif op == "div_view":
+            u[1:].div_(y[1:].abs() + 1)
+        elif op == "pow_":
+            u.pow_(y.abs() + 1)
+        elif op == "clamp_":
+            u.clamp_(min=y * 0.1, max=y.abs() + 0.5)
+        elif op == "exp_":
+            u.exp_()
+        elif op == "sigmoid_view":
+            u[:, 1:].sigmoid_()
+        return u * y
+    return fn
+
+
+@pytest.mark.parametrize("op", ["copy_view", "copy_zero", "mul_", "mul_view", "mul_transposed_view", "div_",
+                                "div_view", "pow_", "clamp_", "exp_", "sigmoid_view"])
+def test_inplace_ops_on_tensors_and_views(op):
+    """In-place ops, on whole tensors and on views (CopySlices), differentiate again: what they
+    save of self's old value is a recorded clone, as PyTorch's original_self."""
+    check_against_torch(_inplace(op), [anyv((3, 4)), anyv((3, 4))])
 
 
 def _probs(shape):

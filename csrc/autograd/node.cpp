@@ -1,5 +1,6 @@
 #include "autograd/node.h"
 
+#include "autograd/adjoint.h"
 #include "autograd/anomaly.h"
 
 #include <atomic>
@@ -266,12 +267,45 @@ struct BaseLayout {
   }
 };
 
+// The two linear maps between a base-shaped gradient and its view's region, each the
+// other's adjoint, recorded (create_graph) through adjoint.h so they differentiate again:
+// take(g) copies the view's elements out of base-shaped g; place(r) puts r into zeros of
+// the base's shape (summing what an expanded view shows several times).
+Tensor place_in_base(const BaseLayout& layout, const Tensor& r);
+Tensor take_from_base(const BaseLayout& layout, const Tensor& g) {
+  return linear_in_grad(
+      g, "AsStridedBackward0",
+      [&](const Tensor& gb) {
+        auto [buf, region] = layout.make(gb, gb->dtype, layout.view_shape);
+        return contiguous(region);
+      },
+      [layout](const Tensor& gg) { return place_in_base(layout, gg); });
+}
+Tensor place_in_base(const BaseLayout& layout, const Tensor& r) {
+  return linear_in_grad(
+      r, "AsStridedBackward0Backward0",
+      [&](const Tensor& rv) {
+        // an expanded view shows one element many times: its gradient is their sum
+        Tensor gv = rv;
+        Shape shape = layout.view_shape;
+        std::vector<int64_t> repeated;
+        for (size_t d = 0; d < shape.size(); ++d)
+          if (layout.view_strides[d] == 0 && shape[d] > 1) repeated.push_back((int64_t)d), shape[d] = 1;
+        if (!repeated.empty()) gv = sum(gv, repeated, /*keepdim=*/true);
+        auto [buf, region] = layout.make(nullptr, gv->dtype, shape);
+        copy_into(region, gv);
+        return buf;
+      },
+      [layout](const Tensor& gg) { return take_from_base(layout, gg); });
+}
+
 // The grad_fn of a view regenerated from its base's history: the view's gradient placed
 // into zeros of the base's shape (PyTorch's AsStridedBackward0).
 struct AsStridedBackward0 : Node {
   BaseLayout layout;
   AsStridedBackward0(const Tensor& base, const Tensor& view) : layout(base, view) {}
   std::string name() const override { return "AsStridedBackward0"; }
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override { return {place_in_base(layout, g[0])}; }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     // an expanded view shows one element many times: its gradient is their sum
     Tensor gv = g[0];
@@ -305,6 +339,24 @@ struct CopySlices : Node {
     else copy_into(region, zeros({}, region->dtype));
     std::vector<Tensor> out(next_edges.size());
     out[0] = std::move(result);
+    for (size_t i = 1; i < out.size() && i < res.size(); ++i) out[i] = std::move(res[i]);
+    return out;
+  }
+  // Recorded (create_graph): g with the view's region replaced by fn's recorded gradient,
+  // g * (1 - mask) + place(fn(take(g))), mask marking the region.
+  std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override {
+    std::vector<Tensor> fg{take_from_base(layout, g[0])};
+    std::vector<Tensor> res = fn->apply_graph(fg);
+    Tensor keep;
+    {
+      NoGradGuard ng;
+      auto [mask, region] = layout.make(nullptr, g[0]->dtype, layout.view_shape);
+      copy_into(region, ones({}, g[0]->dtype));
+      keep = sub(ones({}, g[0]->dtype), mask);
+    }
+    std::vector<Tensor> out(next_edges.size());
+    out[0] = mul(g[0], keep);
+    if (!res.empty() && res[0]) out[0] = add(out[0], place_in_base(layout, res[0]));
     for (size_t i = 1; i < out.size() && i < res.size(); ++i) out[i] = std::move(res[i]);
     return out;
   }

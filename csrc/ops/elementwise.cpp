@@ -335,8 +335,12 @@ void div_(const Tensor& self, const Tensor& other) {
     return std::shared_ptr<Node>();  // recorded below, once the result it saves is written
   });
   // PyTorch's div_ keeps what it needs apart from self, so later in-place ops on self are
-  // fine: a copy of the quotient, not self
-  if (node && ny) node->out = SavedTensor(copy_of(self));
+  // fine: a copy of the quotient, not self. Saved as the node's output: a create_graph
+  // backward gets it back with the node's history, as the quotient it is.
+  if (node && ny) {
+    NoGradGuard ng;
+    node->out = SavedTensor(copy_of(self), /*is_output=*/true);
+  }
   rebase_history(self, node);
 }
 

@@ -230,7 +230,11 @@ Tensor unaliased(const Tensor& self, const Tensor& src);
 inline void bump_version(const Tensor& self) { self->storage->version++; }
 // A copy of `t` without history: what a node saves of self (or of an operand sharing self's
 // memory) when its backward needs the value from before the write.
+// A copy of t's value as it is now, for a node to save across an in-place write to t.
+// When t requires grad it is a recorded clone (PyTorch's original_self = self.clone()), so a
+// create_graph backward that reads it differentiates back into t's history as it was.
 inline Tensor copy_of(const Tensor& t) {
+  if (any_needs_grad(t)) return clone(t);
   Tensor c = empty(t->shape, t->dtype);
   copy_into(c, t);
   return c;
