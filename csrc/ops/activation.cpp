@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "ops/elementwise_util.h"
+#include "autograd/trace.h"
 #include "ops/special.h"
 
 namespace tg {
@@ -41,8 +42,16 @@ struct TanhGrad {
 };
 }  // namespace
 
-Tensor sigmoid(const Tensor& a) { return float_op(a, "sigmoid", Sigmoid{}, SigmoidGrad{}, Saves::Output); }
-Tensor tanh(const Tensor& a) { return float_op(a, "tanh", Tanh{}, TanhGrad{}, Saves::Output); }
+Tensor sigmoid(const Tensor& a) {
+  return trace::op("sigmoid", {a}, [&]() -> Tensor {
+    return float_op(a, "sigmoid", Sigmoid{}, SigmoidGrad{}, Saves::Output);
+  });
+}
+Tensor tanh(const Tensor& a) {
+  return trace::op("tanh", {a}, [&]() -> Tensor {
+    return float_op(a, "tanh", Tanh{}, TanhGrad{}, Saves::Output);
+  });
+}
 void sigmoid_(const Tensor& self) {
   inplace_pointwise<Types::Float>(self, float_type(self->dtype), "sigmoid_", Sigmoid{}, SigmoidGrad{},
                                   Saves::Output);
@@ -68,16 +77,20 @@ void check_relu(DType d) {
 }  // namespace
 
 Tensor relu(const Tensor& a) {
+  return trace::op("relu", {a}, [&]() -> Tensor {
   check_relu(a->dtype);
   Tensor out = unary_kernel<Types::Numeric>(a, a->dtype, "relu", Relu{});
   set_history(make_node<PointwiseBackward<ReluGrad>>({a}, out, true, ReluGrad{}), {out});
   return out;
+  });
 }
 
 void relu_(const Tensor& self) {
+  trace::op_inplace("relu", self, {}, [&] {
   check_relu(self->dtype);
   // the backward reads the result, as PyTorch's relu_ saves it
   inplace_pointwise<Types::Numeric>(self, self->dtype, "relu_", Relu{}, ReluGrad{}, Saves::Output);
+  });
 }
 
 // ---- gelu --------------------------------------------------------------------------------
@@ -142,10 +155,12 @@ Tensor float_only(const Tensor& a, const char* op, F f, D d) {
 }  // namespace
 
 Tensor gelu(const Tensor& a, const std::string& approximate) {
+  return trace::op("gelu", {a}, [&] { return trace::Attrs{{"approximate", approximate}}; }, [&]() -> Tensor {
   TG_CHECK(approximate == "none" || approximate == "tanh", RuntimeError,
            "approximate argument must be either none or tanh (got '", approximate, "')");
   if (approximate == "tanh") return float_only(a, "GeluKernelImpl", GeluTanh{}, GeluTanhGrad{});
   return float_only(a, "GeluKernelImpl", Gelu{}, GeluGrad{});
+  });
 }
 
 // ---- silu / softplus ---------------------------------------------------------------------

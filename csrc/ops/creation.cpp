@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "kernels/loops.h"
 #include "ops/elementwise.h"
 
@@ -140,6 +141,10 @@ Tensor clone(const Tensor& t) {
   return out;
 }
 
-Tensor contiguous(const Tensor& t) { return t->is_contiguous() ? t : clone(t); }
+Tensor contiguous(const Tensor& t) {
+  return trace::op("identity", {t}, [&]() -> Tensor {
+    return t->is_contiguous() ? t : clone(t);
+  });
+}
 
 }  // namespace tg

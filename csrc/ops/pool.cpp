@@ -8,6 +8,7 @@
 
 #include "autograd/adjoint.h"
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "kernels/pool.h"
 #include "ops/creation.h"
 #include "ops/index.h"
@@ -192,7 +193,9 @@ std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& input, const Int
 
 Tensor max_pool2d(const Tensor& input, const IntList& kernel_size, const IntList& stride,
                   const IntList& padding, const IntList& dilation, bool ceil_mode) {
+  return trace::op("max_pool2d", {input}, [&] { return trace::Attrs{{"kernel_size", kernel_size}, {"stride", stride}, {"padding", padding}, {"dilation", dilation}, {"ceil_mode", int64_t(ceil_mode)}}; }, [&]() -> Tensor {
   return max_pool2d_impl(input, kernel_size, stride, padding, dilation, ceil_mode, false).first;
+  });
 }
 
 namespace {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "ops/elementwise_util.h"
+#include "autograd/trace.h"
 #include "ops/special.h"
 #include "kernels/wrapping.h"
 
@@ -41,10 +42,12 @@ void check_neg(DType d) {
 }  // namespace
 
 Tensor neg(const Tensor& a) {
+  return trace::op("neg", {a}, [&]() -> Tensor {
   check_neg(a->dtype);
   Tensor out = unary_kernel<Types::Numeric>(a, a->dtype, "neg", Neg{});
   set_history(make_node<NegBackward0>({a}), {out});
   return out;
+  });
 }
 
 void neg_(const Tensor& self) {
@@ -140,8 +143,16 @@ struct ErfGrad {  // erf'(x) = 2 / sqrt(pi) exp(-x^2)
 };
 }  // namespace
 
-Tensor erf(const Tensor& a) { return float_op(a, "erf", Erf{}, ErfGrad{}, Saves::Input); }
-Tensor exp(const Tensor& a) { return float_op(a, "exp", Exp{}, ExpGrad{}, Saves::Output); }
+Tensor erf(const Tensor& a) {
+  return trace::op("erf", {a}, [&]() -> Tensor {
+    return float_op(a, "erf", Erf{}, ErfGrad{}, Saves::Input);
+  });
+}
+Tensor exp(const Tensor& a) {
+  return trace::op("exp", {a}, [&]() -> Tensor {
+    return float_op(a, "exp", Exp{}, ExpGrad{}, Saves::Output);
+  });
+}
 Tensor expm1(const Tensor& a) { return float_op(a, "expm1", Expm1{}, Expm1Grad{}, Saves::Output); }
 Tensor log(const Tensor& a) { return float_op(a, "log", Log{}, LogGrad{}, Saves::Input); }
 Tensor log1p(const Tensor& a) { return float_op(a, "log1p", Log1p{}, Log1pGrad{}, Saves::Input); }

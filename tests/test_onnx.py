@@ -1,0 +1,311 @@
+"""tg.onnx.export: the example models (MNIST MLP and CNN, an LSTM, the char GPT) export,
+pass onnx.checker (full_check) and give our outputs in onnxruntime to float32 tolerance,
+with a dynamic batch axis traced at 4 and run at 1 and 1000."""
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import tinygrad_cpp as tg
+import tinygrad_cpp.nn as nn
+import tinygrad_cpp.nn.functional as F
+from tinygrad_cpp import _C
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
+import char_lm  # noqa: E402
+import mnist_cnn  # noqa: E402
+import mnist_mlp  # noqa: E402
+
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def export_bytes(model, args, **kw):
+    buf = io.BytesIO()
+    tg.onnx.export(model, args, buf, **kw)
+    data = buf.getvalue()
+    proto = onnx.load_from_string(data)
+    onnx.checker.check_model(proto, full_check=True)
+    return data, proto
+
+
+def session(data):
+    return ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+
+
+def ours(model, *args):
+    model.eval()
+    with tg.no_grad():
+        out = model(*args)
+    out = out if isinstance(out, (tuple, list)) else (out,)
+    flat = []
+    for o in out:
+        if isinstance(o, (tuple, list)):
+            flat += list(o)
+        elif o is not None:
+            flat.append(o)
+    return [o.numpy() for o in flat]
+
+
+def check_runs(data, model, feeds):
+    """onnxruntime on `feeds` ({name: array}) against our forward."""
+    sess = session(data)
+    got = sess.run(None, feeds)
+    want = ours(model, *[tg.from_numpy(np.ascontiguousarray(v)) for v in feeds.values()])
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=RTOL, atol=ATOL)
+
+
+def images(n, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, 1, 28, 28)).astype(np.float32)
+
+
+def tokens(n, t, vocab, seed=0):
+    return np.random.default_rng(seed).integers(0, vocab, (n, t)).astype(np.int64)
+
+
+DYN = {"input": {0: "batch"}, "output": {0: "batch"}}
+
+
+# ---- the four models -----------------------------------------------------------------------
+
+def test_mnist_mlp_dynamic_batch():
+    tg.manual_seed(0)
+    model = mnist_mlp.MLP().eval()
+    data, proto = export_bytes(model, (tg.from_numpy(images(4)),), input_names=["input"],
+                               output_names=["output"], dynamic_axes=DYN)
+    assert [i.name for i in proto.graph.input] == ["input"]
+    assert [o.name for o in proto.graph.output] == ["output"]
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    assert proto.graph.output[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    assert proto.opset_import[0].version == 17
+    # parameters are initializers under their state_dict names, with their values
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in proto.graph.initializer}
+    for name, p in model.state_dict().items():
+        np.testing.assert_array_equal(inits[name], p.numpy())
+    assert {n.op_type for n in proto.graph.node} >= {"Gemm", "Relu", "Reshape"}
+    for n in (1, 1000):
+        check_runs(data, model, {"input": images(n, n)})
+
+
+def test_mnist_cnn_dynamic_batch():
+    tg.manual_seed(0)
+    model = mnist_cnn.Net().eval()
+    data, proto = export_bytes(model, tg.from_numpy(images(4)), input_names=["input"], output_names=["output"],
+                               dynamic_axes=DYN)
+    ops = {n.op_type for n in proto.graph.node}
+    assert {"Conv", "MaxPool", "LogSoftmax", "Gemm", "Relu"} <= ops
+    assert "Dropout" not in ops  # evaluation mode: identity
+    for n in (1, 1000):
+        check_runs(data, model, {"input": images(n, n)})
+
+
+class ConvBN(nn.Module):
+    """Conv2d, BatchNorm2d (running statistics), in-place ReLU, MaxPool2d, Dropout, view, Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 6, 5, stride=2, padding=1)
+        self.bn = nn.BatchNorm2d(6)
+        self.act = nn.ReLU(inplace=True)
+        self.pool = nn.MaxPool2d(2, ceil_mode=True)
+        self.drop = nn.Dropout(0.3)
+        self.fc = nn.Linear(6 * 7 * 7, 10)
+
+    def forward(self, x):
+        x = self.drop(self.pool(self.act(self.bn(self.conv(x)))))
+        return F.log_softmax(self.fc(x.view(x.size(0), -1)), dim=1)
+
+
+def test_cnn_batchnorm_eval():
+    tg.manual_seed(1)
+    model = ConvBN()
+    model.train()
+    with tg.no_grad():  # running statistics that are not the defaults
+        model(tg.from_numpy(images(16, 3)))
+    data, proto = export_bytes(model, tg.from_numpy(images(4)), input_names=["input"], output_names=["output"],
+                               dynamic_axes=DYN)
+    assert model.training and model.bn.training  # export traced in eval mode and restored the modes
+    ops = [n.op_type for n in proto.graph.node]
+    assert "BatchNormalization" in ops and "Dropout" not in ops
+    names = {i.name for i in proto.graph.initializer}
+    assert {"bn.running_mean", "bn.running_var", "bn.weight", "bn.bias", "conv.weight", "fc.bias"} <= names
+    for n in (1, 1000):
+        check_runs(data, model.eval(), {"input": images(n, n)})
+
+
+def test_char_lstm_batch_first():
+    tg.manual_seed(0)
+    model = char_lm.CharLSTM(vocab_size=30, hidden_size=32, num_layers=2).eval()
+    data, proto = export_bytes(
+        model, tg.from_numpy(tokens(4, 12, 30)), input_names=["idx"], output_names=["logits", "h_n", "c_n"],
+        dynamic_axes={"idx": {0: "batch"}, "logits": {0: "batch"}, "h_n": {1: "batch"}, "c_n": {1: "batch"}})
+    assert [n.op_type for n in proto.graph.node].count("LSTM") == 2
+    assert [o.name for o in proto.graph.output] == ["logits", "h_n", "c_n"]
+    assert "lstm.weight_ih_l0" in {i.name for i in proto.graph.initializer}
+    for n in (1, 1000):
+        check_runs(data, model, {"idx": tokens(n, 12, 30, n)})
+
+
+class SeqLSTM(nn.Module):
+    def __init__(self, bidirectional, batch_first, bias=True):
+        super().__init__()
+        self.lstm = nn.LSTM(5, 8, num_layers=2, bidirectional=bidirectional, batch_first=batch_first, bias=bias)
+        self.head = nn.Linear(16 if bidirectional else 8, 3)
+
+    def forward(self, x):
+        out, (h, c) = self.lstm(x)
+        return self.head(out).tanh(), h, c
+
+
+@pytest.mark.parametrize("bidirectional,batch_first,bias", [(False, False, True), (True, False, True),
+                                                           (True, True, False)])
+def test_lstm_layouts(bidirectional, batch_first, bias):
+    tg.manual_seed(2)
+    model = SeqLSTM(bidirectional, batch_first, bias).eval()
+    b = 0 if batch_first else 1
+    x = np.random.default_rng(0).standard_normal((4, 7, 5) if batch_first else (7, 4, 5)).astype(np.float32)
+    data, _ = export_bytes(model, tg.from_numpy(x), input_names=["x"], output_names=["y", "h", "c"],
+                           dynamic_axes={"x": {b: "batch"}, "y": {b: "batch"}, "h": [1], "c": [1]})
+    for n in (1, 1000):
+        shape = (n, 7, 5) if batch_first else (7, n, 5)
+        check_runs(data, model, {"x": np.random.default_rng(n).standard_normal(shape).astype(np.float32)})
+
+
+def small_gpt():
+    tg.manual_seed(0)
+    return char_lm.GPT(vocab_size=40, block_size=16, n_layer=2, n_head=2, n_embd=32).eval()
+
+
+@pytest.mark.parametrize("opset", [13, 17, 20])
+def test_char_gpt_dynamic_batch(opset):
+    model = small_gpt()
+    data, proto = export_bytes(model, (tg.from_numpy(tokens(4, 16, 40)),), input_names=["idx"],
+                               output_names=["logits"], opset_version=opset,
+                               dynamic_axes={"idx": {0: "batch"}, "logits": {0: "batch"}})
+    ops = {n.op_type for n in proto.graph.node}
+    assert {"Gather", "MatMul", "Softmax", "Split", "Transpose", "Reshape"} <= ops
+    assert ("LayerNormalization" in ops) == (opset >= 17)
+    assert ("Gelu" in ops) == (opset >= 20) and ("Erf" in ops) == (opset < 20)
+    assert "wte.weight" in {i.name for i in proto.graph.initializer}
+    # no Reshape target holds the traced batch size
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in proto.graph.initializer}
+    for n in proto.graph.node:
+        if n.op_type == "Reshape" and n.input[1] in inits:
+            assert inits[n.input[1]][0] in (0, -1), inits[n.input[1]]
+    for n in (1, 1000):
+        check_runs(data, model, {"idx": tokens(n, 16, 40, n)})
+
+
+# ---- the API -----------------------------------------------------------------------------
+
+def test_path_and_file_object_write_the_same(tmp_path):
+    model = mnist_mlp.MLP().eval()
+    x = tg.from_numpy(images(2))
+    path = tmp_path / "mlp.onnx"
+    tg.onnx.export(model, x, str(path))
+    tg.onnx.export(model, x, path)  # os.PathLike
+    with open(tmp_path / "f.onnx", "wb") as fh:
+        tg.onnx.export(model, (x,), fh)
+    assert path.read_bytes() == (tmp_path / "f.onnx").read_bytes()
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto, full_check=True)
+    assert [i.name for i in proto.graph.input] == ["input_0"] and [o.name for o in proto.graph.output] == ["output_0"]
+    # no dynamic axes: the traced batch is static
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 2
+    check_runs(path.read_bytes(), model, {"input_0": images(2, 5)})
+
+
+def test_bad_arguments():
+    model = mnist_mlp.MLP()
+    x = tg.from_numpy(images(2))
+    buf = io.BytesIO()
+    with pytest.raises(TypeError):
+        tg.onnx.export(lambda t: t, x, buf)
+    with pytest.raises(TypeError):
+        tg.onnx.export(model, images(2), buf)
+    with pytest.raises(TypeError):
+        tg.onnx.export(model, (x, 3), buf)
+    with pytest.raises(TypeError):
+        tg.onnx.export(model, x, 7)
+    with pytest.raises(TypeError):
+        tg.onnx.export(model, x, buf, input_names="input")
+    with pytest.raises(TypeError):
+        tg.onnx.export(model, x, buf, output_names=[1])
+    with pytest.raises(TypeError):
+        tg.onnx.export(model, x, buf, dynamic_axes=[0])
+    with pytest.raises(TypeError):
+        tg.onnx.export(model, x, buf, dynamic_axes={"input_0": "batch"})
+    with pytest.raises(TypeError):
+        tg.onnx.export(model, x, buf, opset_version="17")
+    with pytest.raises(TypeError):
+        tg.onnx.export(model, x, buf, export_params=1)
+    with pytest.raises(ValueError):
+        tg.onnx.export(model, x, buf, opset_version=9)
+    with pytest.raises(ValueError):
+        tg.onnx.export(model, x, buf, input_names=["a", "b"])
+    assert buf.getvalue() == b""
+    assert not _C._trace_active()
+
+
+class Cumsum(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.fc(x).cumsum(1)
+
+
+def test_unsupported_op_is_named():
+    with pytest.raises(RuntimeError, match="ONNX export of cumsum is not supported"):
+        tg.onnx.export(Cumsum(), tg.randn(2, 4), io.BytesIO())
+    assert not _C._trace_active()  # the recorder is off again after a failed export
+
+
+class GRUModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(3, 4)
+
+    def forward(self, x):
+        return self.gru(x)[0]
+
+
+def test_unsupported_traced_op_is_named():
+    with pytest.raises(RuntimeError, match=r"ONNX export of rnn_layer \(GRU\) is not supported"):
+        tg.onnx.export(GRUModel(), tg.randn(5, 2, 3), io.BytesIO())
+
+
+def test_recorder_records_user_level_ops_only():
+    x, w, b = tg.randn(3, 4), tg.randn(5, 4), tg.randn(5)
+    assert not _C._trace_active()
+    _C._trace_start()
+    try:
+        assert _C._trace_active()
+        y = F.linear(x, w, b)
+        parts = y.split(2, dim=1)
+    finally:
+        recs = _C._trace_stop()
+    assert not _C._trace_active()
+    assert [r[0] for r in recs] == ["linear", "split"]  # linear's matmul, split's slices: not recorded
+    op, ins, outs, attrs = recs[1]
+    assert _C._trace_id(ins[0]) == _C._trace_id(y) and len(outs) == len(parts) == 3 and attrs == {"dim": 1}
+    assert [_C._trace_id(t) for t in recs[0][1]] == [_C._trace_id(t) for t in (x, w, b)]
+    with pytest.raises(RuntimeError):
+        _C._trace_start()
+        _C._trace_start()
+    _C._trace_stop()
+
+
+def test_import_does_not_import_onnx():
+    code = "import sys, tinygrad_cpp; assert 'onnx' not in sys.modules and 'onnxruntime' not in sys.modules"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
