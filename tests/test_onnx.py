@@ -270,18 +270,117 @@ def test_unsupported_op_is_named():
     assert not _C._trace_active()  # the recorder is off again after a failed export
 
 
-class GRUModel(nn.Module):
+class BatchStats(nn.Module):
     def __init__(self):
         super().__init__()
-        self.gru = nn.GRU(3, 4)
+        self.bn = nn.BatchNorm1d(3, track_running_stats=False)
 
     def forward(self, x):
-        return self.gru(x)[0]
+        return self.bn(x)
 
 
 def test_unsupported_traced_op_is_named():
-    with pytest.raises(RuntimeError, match=r"ONNX export of rnn_layer \(GRU\) is not supported"):
-        tg.onnx.export(GRUModel(), tg.randn(5, 2, 3), io.BytesIO())
+    with pytest.raises(RuntimeError, match=r"ONNX export of batch_norm with batch statistics .* is not supported"):
+        tg.onnx.export(BatchStats(), tg.randn(5, 3), io.BytesIO())
+
+
+class Recurrent(nn.Module):
+    def __init__(self, kind, **kw):
+        super().__init__()
+        self.rnn = getattr(nn, kind)(4, 6, num_layers=2, **kw)
+
+    def forward(self, x):
+        out, h = self.rnn(x)
+        return out, h
+
+
+@pytest.mark.parametrize("kind,kw", [("GRU", {}), ("GRU", {"bidirectional": True, "batch_first": True}),
+                                     ("RNN", {}), ("RNN", {"nonlinearity": "relu", "bidirectional": True})])
+def test_gru_and_rnn(kind, kw):
+    tg.manual_seed(3)
+    model = Recurrent(kind, **kw).eval()
+    b = 0 if kw.get("batch_first") else 1
+    shape = [6, 6]
+    shape[b] = 4
+    x = np.random.default_rng(1).standard_normal(shape + [4]).astype(np.float32)
+    data, proto = export_bytes(model, tg.from_numpy(x), input_names=["x"], output_names=["y", "h"],
+                               dynamic_axes={"x": {b: "batch"}, "y": {b: "batch"}, "h": {1: "batch"}})
+    assert [n.op_type for n in proto.graph.node].count(kind) == 2
+    for n in (1, 1000):
+        shape[b] = n
+        check_runs(data, model, {"x": np.random.default_rng(n).standard_normal(shape + [4]).astype(np.float32)})
+
+
+class StatefulLSTM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(3, 5, num_layers=2)
+
+    def forward(self, x, h0, c0):
+        out, (h, c) = self.lstm(x, (h0, c0))
+        return out, h, c
+
+
+def test_lstm_with_initial_state_inputs():
+    tg.manual_seed(4)
+    model = StatefulLSTM().eval()
+    rng = np.random.default_rng(0)
+
+    def feeds(n):
+        return {"x": rng.standard_normal((7, n, 3)).astype(np.float32),
+                "h0": rng.standard_normal((2, n, 5)).astype(np.float32),
+                "c0": rng.standard_normal((2, n, 5)).astype(np.float32)}
+
+    f = feeds(4)
+    data, proto = export_bytes(model, tuple(tg.from_numpy(v) for v in f.values()), input_names=["x", "h0", "c0"],
+                               output_names=["y", "h", "c"],
+                               dynamic_axes={k: {1: "batch"} for k in ("x", "h0", "c0", "y", "h", "c")})
+    assert [i.name for i in proto.graph.input] == ["x", "h0", "c0"]
+    for n in (1, 1000):
+        check_runs(data, model, feeds(n))
+
+
+class MoreOps(nn.Module):
+    """avg/adaptive pooling, leaky_relu, silu, abs, log, sqrt, rsqrt, pow, mean/sum, a dtype
+    conversion, permute, unsqueeze/squeeze, expand, cat, select and slicing."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 4, 3, padding=1)
+        self.pool = nn.AvgPool2d(2)
+        self.gap = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(4, 5)
+
+    def forward(self, x):
+        y = F.leaky_relu(self.conv(x), 0.1)
+        y = F.silu(self.pool(y)) + F.adaptive_avg_pool2d(y, (2, 2)).mean(dim=(2, 3), keepdim=True)
+        z = self.gap(y).flatten(1)
+        z = self.fc(z) + z.abs().sum(1, keepdim=True).sqrt() * 0.5 + (z ** 2).mean(1).unsqueeze(1)
+        w = (z.abs() + 1).log() + (z * z + 1).rsqrt()
+        w = tg.cat([w, w[:, 1:3].double().float()], dim=1).unsqueeze(2).expand(-1, -1, 3)
+        return w.permute(0, 2, 1)[:, 0, :].squeeze(1) - w.select(2, 1)
+
+
+@pytest.mark.parametrize("opset", [13, 18])
+def test_more_ops(opset):
+    tg.manual_seed(5)
+    model = MoreOps().eval()
+    x = np.random.default_rng(2).standard_normal((4, 2, 8, 8)).astype(np.float32)
+    data, proto = export_bytes(model, tg.from_numpy(x), input_names=["input"], output_names=["output"],
+                               dynamic_axes=DYN, opset_version=opset)
+    ops = {n.op_type for n in proto.graph.node}
+    assert {"AveragePool", "GlobalAveragePool", "LeakyRelu", "ReduceMean", "ReduceSum", "Pow", "Cast"} <= ops
+    for n in (1, 1000):
+        check_runs(data, model, {"input": np.random.default_rng(n).standard_normal((n, 2, 8, 8)).astype(np.float32)})
+
+
+def test_example_script(tmp_path, capsys):
+    import export_onnx
+    out = str(tmp_path / "mlp.onnx")
+    export_onnx.main(["--model", "mlp", "--out", out])
+    text = capsys.readouterr().out
+    assert "onnx.checker: ok" in text and "batch 64" in text
+    assert os.path.getsize(out) > 400_000
 
 
 def test_recorder_records_user_level_ops_only():

@@ -205,7 +205,11 @@ struct SoftplusGrad {
 };
 }  // namespace
 
-Tensor silu(const Tensor& a) { return float_only(a, "silu", Silu{}, SiluGrad{}); }
+Tensor silu(const Tensor& a) {
+  return trace::op("silu", {a}, [&]() -> Tensor {
+    return float_only(a, "silu", Silu{}, SiluGrad{});
+  });
+}
 
 void silu_(const Tensor& self) {
   inplace_pointwise<Types::Float>(self, self->dtype, "silu_", Silu{}, SiluGrad{}, Saves::Input);
@@ -261,7 +265,9 @@ struct EluGrad {
 }  // namespace
 
 Tensor leaky_relu(const Tensor& a, double negative_slope) {
+  return trace::op("leaky_relu", {a}, [&] { return trace::Attrs{{"negative_slope", negative_slope}}; }, [&]() -> Tensor {
   return float_only(a, "leaky_relu", LeakyRelu{negative_slope}, LeakyReluGrad{negative_slope});
+  });
 }
 
 void leaky_relu_(const Tensor& self, double negative_slope) {

@@ -127,11 +127,13 @@ struct CloneBackward0 : Node {
 }  // namespace
 
 Tensor to_dtype(const Tensor& t, DType dtype) {
+  return trace::op("to_dtype", {t}, [&]() -> Tensor {
   Tensor out = empty(t->shape, dtype);
   copy_into(out, t);
   if (is_floating(dtype) && is_floating(t->dtype))
     set_history(make_node<ToCopyBackward0>({t}, t->dtype), {out});
   return out;
+  });
 }
 
 Tensor clone(const Tensor& t) {

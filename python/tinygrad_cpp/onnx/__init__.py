@@ -154,21 +154,29 @@ def _axes_of(spec, name):
 def export(model, args=(), f=None, *, kwargs=None, export_params=True, verbose=None, input_names=None,
            output_names=None, opset_version=None, dynamic_axes=None, keep_initializers_as_inputs=False,
            do_constant_folding=True, training=None, operator_export_type=None, custom_opsets=None,
-           export_modules_as_functions=False, dynamo=False, **unused):
+           export_modules_as_functions=False, dynamo=False, dynamic_shapes=None, external_data=True,
+           report=False, optimize=False, verify=False, profile=False, dump_exported_program=False,
+           artifacts_dir=".", fallback=False):
     """Exports `model` run on `args` (a Tensor or a tuple of Tensors) to the ONNX file `f`
     (a path or a binary file object); PyTorch's torch.onnx.export. The model is traced in
     evaluation mode (dropout off, batch norm with running statistics), as PyTorch does
-    by default. Returns None."""
+    by default. Returns None.
+
+    Accepted and ignored, as they change nothing here: do_constant_folding (the graph has
+    no foldable subgraphs beyond weight reorderings, which runtimes fold), training,
+    operator_export_type, keep_initializers_as_inputs, custom_opsets,
+    export_modules_as_functions, dynamo (one exporter serves both), external_data, report,
+    optimize, verify, profile, dump_exported_program, artifacts_dir, fallback."""
     if f is None:
         raise TypeError("export() missing required argument 'f' (a path or a binary file object)")
     if kwargs:
         raise TypeError("export(): kwargs for the model are not supported")
+    if dynamic_shapes is not None:
+        raise ValueError("export(): dynamic_shapes (the dynamo exporter's) is not supported; use dynamic_axes")
     for name, v in (("export_params", export_params), ("do_constant_folding", do_constant_folding),
                     ("keep_initializers_as_inputs", keep_initializers_as_inputs)):
         if not isinstance(v, bool):
             _type_error(name, "bool", v)
-    if dynamo:
-        raise ValueError("export(): dynamo=True is not supported; the TorchScript-style exporter is used")
     args, opset = _check_args(model, args, f, input_names, output_names, dynamic_axes, opset_version)
     try:
         import onnx  # noqa: F401  (the optional dependency, only now)

@@ -121,6 +121,10 @@ class Graph:
     def dtype(t):
         return np_dtype(t)
 
+    @staticmethod
+    def onnx_type(dt):
+        return onnx_type(dt)
+
     def is_bound(self, t):
         return _C._trace_id(t) in self.names
 

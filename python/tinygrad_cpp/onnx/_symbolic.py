@@ -77,6 +77,36 @@ def _unary(op):
     return h
 
 
+def leaky_relu(g, r):
+    g.node("LeakyRelu", [g.name(r.inputs[0])], r.outputs, alpha=float(r.attrs["negative_slope"]))
+
+
+def silu(g, r):
+    x = g.name(r.inputs[0])
+    g.node("Mul", [x, g.node("Sigmoid", [x])], r.outputs)
+
+
+def rsqrt(g, r):
+    g.node("Reciprocal", [g.node("Sqrt", [g.name(r.inputs[0])])], r.outputs)
+
+
+def to_dtype(g, r):
+    (y,) = r.outputs
+    g.node("Cast", [g.name(r.inputs[0])], [y], to=g.onnx_type(g.dtype(y)))
+
+
+def sum_mean(g, r):
+    (x,) = r.inputs
+    (y,) = r.outputs
+    dims = [_wrap(d, x.dim()) for d in r.attrs["dims"]] or list(range(x.dim()))
+    keep = r.attrs["keepdim"]
+    xn = g.cast(x, g.dtype(y))
+    if r.attrs["mean"] and g.opset < 18:
+        g.node("ReduceMean", [xn], [y], axes=dims, keepdims=keep)
+    else:
+        g.node("ReduceMean" if r.attrs["mean"] else "ReduceSum", [xn, g.ints(dims)], [y], keepdims=keep)
+
+
 def gelu(g, r):
     (x,) = r.inputs
     (y,) = r.outputs
@@ -237,6 +267,36 @@ def max_pool2d(g, r):
            dilations=two(a["dilation"]), ceil_mode=a["ceil_mode"])
 
 
+def avg_pool2d(g, r):
+    (x,) = r.inputs
+    a = r.attrs
+    if x.dim() != 4:
+        raise unsupported("avg_pool2d of an unbatched (3-D) input")
+    if a["divisor_override"]:
+        raise unsupported("avg_pool2d with divisor_override")
+    two = lambda v: list(v) * 2 if len(v) == 1 else list(v)  # noqa: E731
+    kernel = two(a["kernel_size"])
+    stride = two(a["stride"]) if len(a["stride"]) else kernel
+    pad = two(a["padding"])
+    g.node("AveragePool", [g.name(x)], r.outputs, kernel_shape=kernel, strides=stride, pads=pad + pad,
+           ceil_mode=a["ceil_mode"], count_include_pad=a["count_include_pad"])
+
+
+def adaptive_avg_pool2d(g, r):
+    (x,) = r.inputs
+    (y,) = r.outputs
+    if x.dim() != 4:
+        raise unsupported("adaptive_avg_pool2d of an unbatched (3-D) input")
+    (H, W), (OH, OW) = x.shape[2:], y.shape[2:]
+    if OH == 1 and OW == 1:
+        g.node("GlobalAveragePool", [g.name(x)], [y])
+    elif H % OH == 0 and W % OW == 0:  # even windows: a plain average pooling
+        k = [H // OH, W // OW]
+        g.node("AveragePool", [g.name(x)], [y], kernel_shape=k, strides=k)
+    else:
+        raise unsupported("adaptive_avg_pool2d with uneven windows")
+
+
 def batch_norm(g, r):
     x, mean, var, w, b = r.inputs
     if r.attrs["training"] or mean is None or var is None:
@@ -309,29 +369,33 @@ def scaled_dot_product_attention(g, r):
     g.node("MatMul", [p, g.name(v)], [y])
 
 
-_LSTM = 2  # kernels::RnnMode::Lstm
+# kernels::RnnMode: Tanh, Relu, Lstm, Gru -> (ONNX op, gate blocks, PyTorch's blocks in ONNX's order)
+_RNN = {0: ("RNN", 1, [0]), 1: ("RNN", 1, [0]), 2: ("LSTM", 4, [0, 3, 1, 2]), 3: ("GRU", 3, [1, 0, 2])}
 
 
 def rnn_layer(g, r):
-    """One layer (both directions) of nn.LSTM as an ONNX LSTM. PyTorch's gate blocks are
-    (i, f, g, o), ONNX's (i, o, f, c): the weights are reordered in the graph (Split +
-    Concat on the parameters, which keep their state_dict names; runtimes fold it), and
-    ONNX's B is [Wb, Rb]. ONNX's Y [T, D, B, H] becomes PyTorch's output [T, B, D*H]."""
+    """One layer (both directions) of nn.RNN/LSTM/GRU as ONNX RNN/LSTM/GRU. PyTorch's gate
+    blocks are LSTM (i, f, g, o) and GRU (r, z, n), ONNX's (i, o, f, c) and (z, r, h): the
+    weights are reordered in the graph (Split + Concat on the parameters, which keep their
+    state_dict names; runtimes fold it). ONNX's B is [Wb, Rb]; PyTorch's GRU applies the
+    reset gate after the recurrent product (linear_before_reset=1). ONNX's Y [T, D, B, H]
+    becomes PyTorch's output [T, B, D*H]."""
     a = r.attrs
-    if a["mode"] != _LSTM:
-        raise unsupported({0: "rnn_layer (RNN_TANH)", 1: "rnn_layer (RNN_RELU)", 3: "rnn_layer (GRU)"}[a["mode"]])
+    op, G, order = _RNN[a["mode"]]
     x, hx, cx = r.inputs[:3]
     weights = r.inputs[3:]
     D = 2 if a["bidirectional"] else 1
     per = len(weights) // D
-    out, hn, cn = r.outputs
+    out, hn = r.outputs[:2]
     H = hn.shape[-1]
     if any(weights[d * per + 4] is not None for d in range(D)):
         raise unsupported("LSTM with proj_size > 0")
 
-    def reorder(t):  # (i, f, g, o) blocks along dim 0 -> (i, o, f, g)
-        i, f, gg, o = g.node("Split", [g.name(t), g.ints([H] * 4)], n_out=4, axis=0)
-        return g.node("Concat", [i, o, f, gg], axis=0)
+    def reorder(t):  # PyTorch's gate blocks along dim 0 -> ONNX's
+        if G == 1:
+            return g.name(t)
+        blocks = g.node("Split", [g.name(t), g.ints([H] * G)], n_out=G, axis=0)
+        return g.node("Concat", [blocks[i] for i in order], axis=0)
 
     def per_dir(parts):
         parts = [g.node("Unsqueeze", [p, g.ints([0])]) for p in parts]
@@ -345,18 +409,24 @@ def rnn_layer(g, r):
     xn = g.name(x)
     if a["batch_first"]:
         xn = g.node("Transpose", [xn], perm=[1, 0, 2])
-    ins = [xn, W, R, B, "", g.name(hx) if hx is not None else "", g.name(cx) if cx is not None else ""]
+    ins = [xn, W, R, B, "", g.name(hx) if hx is not None else ""]
+    attrs = {"hidden_size": H, "direction": "bidirectional" if D == 2 else "forward"}
+    if op == "LSTM":
+        ins.append(g.name(cx) if cx is not None else "")
+    elif op == "GRU":
+        attrs["linear_before_reset"] = 1
+    else:
+        attrs["activations"] = ["Tanh" if a["mode"] == 0 else "Relu"] * D
     while ins and ins[-1] == "":
         ins.pop()
-    y, yh, yc = g.node("LSTM", ins, n_out=3, hidden_size=H,
-                       direction="bidirectional" if D == 2 else "forward")
+    res = g.node(op, ins, n_out=len(r.outputs), **attrs)
     # Y [T, D, B, H] -> [T, B, D*H]
-    y = g.node("Reshape", [g.node("Transpose", [y], perm=[0, 2, 1, 3]), g.ints([0, 0, -1])])
+    y = g.node("Reshape", [g.node("Transpose", [res[0]], perm=[0, 2, 1, 3]), g.ints([0, 0, -1])])
     if a["batch_first"]:
         y = g.node("Transpose", [y], perm=[1, 0, 2])
     g.node("Identity", [y], [out])
-    g.node("Identity", [yh], [hn])
-    g.node("Identity", [yc], [cn])
+    for onnx_out, t in zip(res[1:], r.outputs[1:]):
+        g.node("Identity", [onnx_out], [t])
 
 
 OPS = {
@@ -372,6 +442,17 @@ OPS = {
     "neg": _unary("Neg"),
     "erf": _unary("Erf"),
     "exp": _unary("Exp"),
+    "abs": _unary("Abs"),
+    "log": _unary("Log"),
+    "sqrt": _unary("Sqrt"),
+    "rsqrt": rsqrt,
+    "pow": _binary("Pow"),
+    "leaky_relu": leaky_relu,
+    "silu": silu,
+    "to_dtype": to_dtype,
+    "sum_mean": sum_mean,
+    "avg_pool2d": avg_pool2d,
+    "adaptive_avg_pool2d": adaptive_avg_pool2d,
     "gelu": gelu,
     "softmax": _softmax("Softmax"),
     "log_softmax": _softmax("LogSoftmax"),
