@@ -270,6 +270,21 @@ def test_unsupported_op_is_named():
     assert not _C._trace_active()  # the recorder is off again after a failed export
 
 
+class Clamped(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(10, 4)
+
+    def forward(self, idx):
+        return self.emb(idx.clamp(0, 5))  # clamp is not traced: on int64 it leaves no grad_fn either
+
+
+def test_untraced_op_on_the_inputs_is_refused():
+    idx = tg.from_numpy(np.arange(12).reshape(3, 4) % 10)
+    with pytest.raises(RuntimeError, match="computed from the inputs by an op that is not traced"):
+        tg.onnx.export(Clamped(), idx, io.BytesIO())
+
+
 class BatchStats(nn.Module):
     def __init__(self):
         super().__init__()

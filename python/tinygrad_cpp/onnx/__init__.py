@@ -11,9 +11,11 @@ which is imported only when export is called.
 
 Parameters and buffers become initializers named by their state_dict names; any other
 tensor the graph reads that no traced op produced (a Python number, `tg.arange(T)`, a
-mask) becomes a constant initializer. Dynamic axes: the forward is traced a second time
-with each dynamic axis of the inputs one longer, and every dim that changed between the
-two traces is dynamic, so reshapes never bake in the traced batch size.
+mask) becomes a constant initializer. The forward is traced a second time with each
+dynamic axis of the inputs one longer and other input values: every dim that changed
+between the two traces is dynamic, so reshapes never bake in the traced batch size, and an
+untraced tensor whose shape or values changed was computed from the inputs by an op the
+recorder does not see (an error, rather than a silently baked constant).
 """
 import os
 import warnings
@@ -132,14 +134,20 @@ def _trace(model, args):
     return records, inputs, _flatten_outputs(out)
 
 
-def _grown(args, dyn_inputs):
-    """`args` with each dynamic axis one longer (its first slice repeated)."""
+def _varied(args, dyn_inputs):
+    """`args` for the second trace: each dynamic axis one longer (its first slice repeated)
+    and other values (floats scaled and shifted, others rolled by one along their last
+    axis, so indices stay valid)."""
     out = []
     for i, a in enumerate(args):
         arr = a.detach().numpy()
         for ax in sorted(dyn_inputs.get(i, ())):
             ax = ax % arr.ndim
             arr = np.concatenate([arr, np.take(arr, [0], axis=ax)], axis=ax)
+        if np.issubdtype(arr.dtype, np.floating):
+            arr = arr * 1.25 + 0.5
+        elif arr.ndim:
+            arr = np.roll(arr, 1, axis=-1)
         out.append(_C.from_numpy(np.ascontiguousarray(arr)))
     return out
 
@@ -193,13 +201,14 @@ def export(model, args=(), f=None, *, kwargs=None, export_params=True, verbose=N
     model.train(False)
     try:
         records, inputs, outputs = _trace(model, args)
-        second = None
-        if dyn_inputs:
-            try:
-                second = _trace(model, _grown(args, dyn_inputs))
-            except Exception as e:  # the model refused other sizes: every dim stays static
-                warnings.warn(f"onnx.export: tracing with other sizes of the dynamic axes failed ({e}); "
-                              "the graph's shapes may hold the traced sizes")
+        # The second trace finds the dynamic dims (those that change with the dynamic axes)
+        # and the tensors computed from the inputs by untraced ops (their values change).
+        try:
+            second = _trace(model, _varied(args, dyn_inputs))
+        except Exception as e:  # the model refused other sizes or values
+            second = None
+            warnings.warn(f"onnx.export: tracing with other input sizes/values failed ({e}); the graph's "
+                          "shapes hold the traced sizes and untraced ops on the inputs go unnoticed")
     finally:
         for m, t in was_training:
             m.training = t

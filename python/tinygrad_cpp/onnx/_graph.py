@@ -51,6 +51,7 @@ class Graph:
         self.dyn = {}                   # trace id -> set of dynamic dims
         self.preferred = {}             # trace id -> (graph output name, index of the record that binds it last)
         self.batch_consts = set()       # ids of untraced tensors whose shape depends on a dynamic axis
+        self.input_consts = set()       # ids of untraced tensors whose values depend on the inputs
         self.record_index = 0
         self._n = 0
         self._const_cache = {}
@@ -81,6 +82,10 @@ class Graph:
             raise RuntimeError("ONNX export: a tensor made by an untraced op (creation, indexing or a Python "
                                f"computation) has a shape {list(t.shape)} that depends on a dynamic axis; it "
                                "would be baked into the graph as a constant")
+        if tid in self.input_consts:
+            raise RuntimeError(f"ONNX export: a tensor of shape {list(t.shape)} was computed from the inputs by "
+                               "an op that is not traced (one without autograd history, e.g. on integer "
+                               "tensors); ONNX export of that op is not supported")
         name = self.const(t.detach().numpy(), "onnx::Constant")
         self.names[tid] = name
         return name
@@ -134,7 +139,8 @@ class Graph:
         if self.dtype(t) == dt:
             return self.name(t)
         tid = _C._trace_id(t)
-        if tid not in self.names and tid not in self.params and t.grad_fn is None and tid not in self.batch_consts:
+        if tid not in self.names and tid not in self.params and t.grad_fn is None and tid not in self.batch_consts \
+                and tid not in self.input_consts:
             return self.const(t.detach().numpy().astype(dt))
         return self.node("Cast", [self.name(t)], to=onnx_type(dt))
 
@@ -192,6 +198,8 @@ def build(records, inputs, in_names, outputs, out_names, params, dynamic_axes, o
                     continue
                 if tuple(t.shape) != tuple(t2.shape):
                     g.batch_consts.add(_C._trace_id(t))
+                elif not np.array_equal(t.detach().numpy(), t2.detach().numpy(), equal_nan=True):
+                    g.input_consts.add(_C._trace_id(t))
 
     # graph inputs
     graph_inputs = []
