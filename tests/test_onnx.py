@@ -423,3 +423,53 @@ def test_import_does_not_import_onnx():
     code = "import sys, tinygrad_cpp; assert 'onnx' not in sys.modules and 'onnxruntime' not in sys.modules"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_recorder_is_per_thread():
+    import threading
+    x = tg.randn(3)
+    _C._trace_start()
+    try:
+        t = threading.Thread(target=lambda: x.relu())
+        t.start()
+        t.join()
+        x.tanh()
+    finally:
+        recs = _C._trace_stop()
+    assert [r[0] for r in recs] == ["tanh"]
+
+
+class PassThrough(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x):
+        y = self.fc(x)
+        return x, y, y
+
+
+def test_outputs_that_are_inputs_or_repeated():
+    model = PassThrough().eval()
+    data, proto = export_bytes(model, tg.randn(4, 3), input_names=["x"], output_names=["a", "b", "c"],
+                               dynamic_axes={"x": {0: "n"}, "a": {0: "n"}, "b": {0: "n"}, "c": {0: "n"}})
+    assert [o.name for o in proto.graph.output] == ["a", "b", "c"]
+    for n in (1, 1000):
+        check_runs(data, model, {"x": np.random.default_rng(n).standard_normal((n, 3)).astype(np.float32)})
+
+
+def test_export_params_false_makes_parameters_inputs():
+    model = mnist_mlp.MLP().eval()
+    data, proto = export_bytes(model, tg.from_numpy(images(2)), input_names=["input"], export_params=False)
+    names = [i.name for i in proto.graph.input]
+    assert names[0] == "input" and set(names[1:]) == set(model.state_dict())
+    assert not {i.name for i in proto.graph.initializer} & set(model.state_dict())
+    feeds = {"input": images(2, 9)}
+    feeds.update({k: v.numpy() for k, v in model.state_dict().items()})
+    got = session(data).run(None, feeds)[0]
+    np.testing.assert_allclose(got, ours(model, tg.from_numpy(images(2, 9)))[0], rtol=RTOL, atol=ATOL)
+
+
+def test_verbose_prints_the_graph(capsys):
+    tg.onnx.export(mnist_mlp.MLP(), tg.from_numpy(images(2)), io.BytesIO(), verbose=True)
+    assert "Gemm" in capsys.readouterr().out

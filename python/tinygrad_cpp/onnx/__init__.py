@@ -223,7 +223,11 @@ def export(model, args=(), f=None, *, kwargs=None, export_params=True, verbose=N
     proto = _graph.build(records, inputs, in_names, outputs, out_names, params, dynamic_axes, opset,
                          second, export_params)
     if verbose:
-        print(onnx.helper.printable_graph(proto.graph))
+        try:
+            from onnx.printer import to_text
+        except ImportError:  # onnx < 1.14
+            to_text = lambda m: onnx.helper.printable_graph(m.graph)  # noqa: E731
+        print(to_text(proto))
     data = proto.SerializeToString()
     if hasattr(f, "write"):
         f.write(data)
