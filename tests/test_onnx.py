@@ -389,6 +389,40 @@ def test_more_ops(opset):
         check_runs(data, model, {"input": np.random.default_rng(n).standard_normal((n, 2, 8, 8)).astype(np.float32)})
 
 
+class Decoder(nn.Module):
+    """ConvTranspose2d, GroupNorm, ELU, Softplus(beta), constant/reflect/replicate pads,
+    nearest and bilinear upsampling."""
+
+    def __init__(self):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1)
+        self.gn = nn.GroupNorm(2, 4)
+        self.act = nn.ELU(0.7)
+        self.sp = nn.Softplus(beta=2.0)
+        self.nearest = nn.Upsample(scale_factor=2, mode="nearest")
+        self.bilinear = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+        self.conv = nn.Conv2d(4, 2, 3)
+
+    def forward(self, x):
+        y = self.act(self.gn(self.up(x)))
+        y = F.pad(y, (1, 2, 0, 1), value=0.5) + 0
+        y = self.conv(F.pad(y, (1, 1, 1, 1), mode="reflect"))
+        z = F.pad(self.sp(y), (1, 0, 2, 1), mode="replicate")
+        return self.nearest(z) + self.bilinear(z)
+
+
+def test_decoder_ops():
+    tg.manual_seed(6)
+    model = Decoder().eval()
+    x = np.random.default_rng(3).standard_normal((4, 3, 5, 5)).astype(np.float32)
+    data, proto = export_bytes(model, tg.from_numpy(x), input_names=["input"], output_names=["output"],
+                               dynamic_axes=DYN)
+    ops = {n.op_type for n in proto.graph.node}
+    assert {"ConvTranspose", "InstanceNormalization", "Elu", "Softplus", "Pad", "Resize"} <= ops
+    for n in (1, 1000):
+        check_runs(data, model, {"input": np.random.default_rng(n).standard_normal((n, 3, 5, 5)).astype(np.float32)})
+
+
 def test_example_script(tmp_path, capsys):
     import export_onnx
     out = str(tmp_path / "mlp.onnx")

@@ -216,7 +216,9 @@ void silu_(const Tensor& self) {
 }
 
 Tensor softplus(const Tensor& a, double beta, double threshold) {
+  return trace::op("softplus", {a}, [&] { return trace::Attrs{{"beta", beta}, {"threshold", threshold}}; }, [&]() -> Tensor {
   return float_only(a, "softplus", Softplus{beta, threshold}, SoftplusGrad{beta, threshold});
+  });
 }
 
 // ---- leaky_relu / elu --------------------------------------------------------------------
@@ -281,7 +283,9 @@ void leaky_relu_(const Tensor& self, double negative_slope) {
 }
 
 Tensor elu(const Tensor& a, double alpha) {
+  return trace::op("elu", {a}, [&] { return trace::Attrs{{"alpha", alpha}}; }, [&]() -> Tensor {
   return float_only(a, "elu", Elu{alpha}, EluGrad{alpha});
+  });
 }
 
 }  // namespace tg

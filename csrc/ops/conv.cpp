@@ -305,10 +305,11 @@ Tensor conv(const Tensor& input, const Tensor& weight, const Tensor& bias, int64
 
 Tensor conv_transpose(const Tensor& input, const Tensor& weight, const Tensor& bias, int64_t dims,
                       Shape stride, Shape padding, Shape output_padding, int64_t groups, Shape dilation) {
+  return trace::op("conv_transpose", {input, weight, bias}, [&] { return trace::Attrs{{"stride", stride}, {"padding", padding}, {"output_padding", output_padding}, {"dilation", dilation}, {"groups", groups}}; }, [&]() -> Tensor {
   TG_CHECK(dims == 1 || dims == 2, ValueError, "conv_transpose: ", dims, "-d convolutions are not supported");
   return run(input, weight, bias,
-             Params{dims, true, std::move(stride), std::move(padding), {}, std::move(dilation),
-                    std::move(output_padding), groups});
+             Params{dims, true, stride, padding, {}, dilation, output_padding, groups});  // copies: traced after
+  });
 }
 
 }  // namespace tg

@@ -203,6 +203,7 @@ Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tens
 }
 
 Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
+  return trace::op("group_norm", {input, weight, bias}, [&] { return trace::Attrs{{"num_groups", num_groups}, {"eps", eps}}; }, [&]() -> Tensor {
   TG_CHECK(input->ndim() >= 2, RuntimeError, "Expected at least 2 dimensions for input tensor but received ",
            input->ndim());
   const int64_t N = input->shape[0], C = input->shape[1];
@@ -228,6 +229,7 @@ Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight,
                                                   std::move(rstd), N, C, HW, num_groups, eps),
               {out});
   return out;
+  });
 }
 
 }  // namespace tg

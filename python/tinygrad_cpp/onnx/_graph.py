@@ -31,7 +31,7 @@ def _op_of_grad_fn(fn):
     """'CumsumBackward0' -> 'cumsum' (the op an untraced tensor came from)."""
     name = fn.name() if callable(getattr(fn, "name", None)) else type(fn).__name__
     name = re.sub(r"Backward\d*$", "", name)
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() or "an untraced op"
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower() or "an untraced op"
 
 
 class Record:

@@ -86,6 +86,22 @@ def silu(g, r):
     g.node("Mul", [x, g.node("Sigmoid", [x])], r.outputs)
 
 
+def elu(g, r):
+    g.node("Elu", [g.name(r.inputs[0])], r.outputs, alpha=float(r.attrs["alpha"]))
+
+
+def softplus(g, r):
+    """log(1 + e^(beta x)) / beta (PyTorch's threshold, above which it returns x, differs
+    from this by under 1e-8 at its default of 20)."""
+    (x,) = r.inputs
+    beta = float(r.attrs["beta"])
+    if beta == 1.0:
+        g.node("Softplus", [g.name(x)], r.outputs)
+        return
+    c = g.const(np.asarray(beta, dtype=g.dtype(x)))
+    g.node("Div", [g.node("Softplus", [g.node("Mul", [g.name(x), c])]), c], r.outputs)
+
+
 def rsqrt(g, r):
     g.node("Reciprocal", [g.node("Sqrt", [g.name(r.inputs[0])])], r.outputs)
 
@@ -254,6 +270,55 @@ def conv(g, r):
            pads=list(a["padding"]) + list(a["pad_end"]), dilations=list(a["dilation"]), group=a["groups"])
 
 
+def conv_transpose(g, r):
+    x, w, b = r.inputs
+    a = r.attrs
+    ins = [g.name(x), g.name(w)] + ([g.name(b)] if b is not None else [])
+    g.node("ConvTranspose", ins, r.outputs, kernel_shape=list(w.shape[2:]), strides=list(a["stride"]),
+           pads=list(a["padding"]) * 2, dilations=list(a["dilation"]), group=a["groups"],
+           output_padding=list(a["output_padding"]))
+
+
+_PAD_MODES = {0: "constant", 1: "reflect", 2: "edge", 3: "wrap"}
+
+
+def pad(g, r):
+    """PyTorch's pad list runs from the last dim (begin, end pairs); ONNX's is all begins
+    then all ends, from the first dim."""
+    (x,) = r.inputs
+    a = r.attrs
+    n = x.dim()
+    begins, ends = [0] * n, [0] * n
+    for i in range(len(a["pad"]) // 2):
+        begins[n - 1 - i], ends[n - 1 - i] = a["pad"][2 * i], a["pad"][2 * i + 1]
+    mode = _PAD_MODES[a["mode"]]
+    if mode == "wrap" and g.opset < 19:
+        raise unsupported("circular pad below opset 19")
+    ins = [g.name(x), g.ints(begins + ends)]
+    if mode == "constant":
+        ins.append(g.const(np.asarray(a["value"], dtype=g.dtype(x))))
+    g.node("Pad", ins, r.outputs, mode=mode)
+
+
+def _resize(g, r, **attrs):
+    (x,) = r.inputs
+    (y,) = r.outputs
+    scales = [1.0, 1.0] + [o / i for o, i in zip(y.shape[2:], x.shape[2:])]
+    g.node("Resize", [g.name(x), "", g.const(np.asarray(scales, dtype=np.float32))], [y], **attrs)
+
+
+def upsample_nearest(g, r):
+    if r.attrs["exact"]:  # src = floor((dst + 0.5) * in / out)
+        _resize(g, r, mode="nearest", coordinate_transformation_mode="half_pixel", nearest_mode="round_prefer_ceil")
+    else:  # src = floor(dst * in / out)
+        _resize(g, r, mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+
+
+def upsample_linear(g, r):
+    _resize(g, r, mode="linear",
+            coordinate_transformation_mode="align_corners" if r.attrs["align_corners"] else "pytorch_half_pixel")
+
+
 def max_pool2d(g, r):
     (x,) = r.inputs
     a = r.attrs
@@ -330,6 +395,25 @@ def layer_norm(g, r):
         out = g.node("Mul", [out, g.name(w)])
     if b is not None:
         out = g.node("Add", [out, g.name(b)])
+    g.node("Identity", [out], [y])
+
+
+def group_norm(g, r):
+    """Reshape to [N, G, -1], InstanceNormalization (per group), the input's shape again,
+    then the per-channel affine."""
+    x, w, b = r.inputs
+    (y,) = r.outputs
+    G, eps = r.attrs["num_groups"], float(r.attrs["eps"])
+    dt = g.dtype(x)
+    xn = g.name(x)
+    xs = g.node("Reshape", [xn, g.ints([0, G, -1])])
+    norm = g.node("InstanceNormalization", [xs, g.const(np.ones(G, dt)), g.const(np.zeros(G, dt))], epsilon=eps)
+    out = g.node("Reshape", [norm, g.node("Shape", [xn])])
+    per_channel = [x.shape[1]] + [1] * (x.dim() - 2)
+    if w is not None:
+        out = g.node("Mul", [out, g.node("Reshape", [g.name(w), g.ints(per_channel)])])
+    if b is not None:
+        out = g.node("Add", [out, g.node("Reshape", [g.name(b), g.ints(per_channel)])])
     g.node("Identity", [out], [y])
 
 
@@ -448,6 +532,13 @@ OPS = {
     "rsqrt": rsqrt,
     "pow": _binary("Pow"),
     "leaky_relu": leaky_relu,
+    "elu": elu,
+    "softplus": softplus,
+    "conv_transpose": conv_transpose,
+    "pad": pad,
+    "upsample_nearest": upsample_nearest,
+    "upsample_linear": upsample_linear,
+    "group_norm": group_norm,
     "silu": silu,
     "to_dtype": to_dtype,
     "sum_mean": sum_mean,
