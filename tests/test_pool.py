@@ -615,3 +615,22 @@ def test_output_size_formula_for_ceil_mode():
     assert F.max_pool2d(tg.zeros(1, 1, 5, 5), 2, 2, 1, ceil_mode=True).shape == (1, 1, 3, 3)
     assert F.avg_pool2d(tg.zeros(1, 1, 4, 4), 3, 2, 0, ceil_mode=True).shape == (1, 1, 2, 2)
     assert math.isfinite(F.avg_pool2d(tg.ones(1, 1, 4, 4), 3, 2, 1, ceil_mode=True).numpy().max())
+
+
+@pytest.mark.parametrize("shape", [(1, 6, 13, 13), (2, 3, 5, 8), (1, 1, 4, 3)])
+def test_max_pool2d_2x2_ceil_mode_partial_window(shape):
+    """kernel 2 stride 2 with ceil_mode and an odd size: the last window is partial (the 2x2
+    fast path once read past the plane)."""
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    H, W = shape[2:]
+    OH, OW = -(-H // 2), -(-W // 2)
+    padded = np.full(shape[:2] + (2 * OH, 2 * OW), -np.inf, np.float32)
+    padded[..., :H, :W] = x
+    want = padded.reshape(shape[:2] + (OH, 2, OW, 2)).max(axis=(3, 5))
+    got = F.max_pool2d(tg.from_numpy(x), 2, ceil_mode=True)
+    np.testing.assert_array_equal(got.numpy(), want)
+    vals, idx = F.max_pool2d(tg.from_numpy(x), 2, ceil_mode=True, return_indices=True)
+    np.testing.assert_array_equal(vals.numpy(), want)
+    flat = x.reshape(shape[0], shape[1], -1)
+    np.testing.assert_array_equal(np.take_along_axis(flat, idx.numpy().reshape(shape[0], shape[1], -1), 2),
+                                  want.reshape(shape[0], shape[1], -1))

@@ -138,7 +138,7 @@ template <class T>
 void max_pool2d_forward(const PoolGeom& g, const T* x, T* y, int64_t* idx) {
   using namespace pool_detail;
   const bool two = g.kH == 2 && g.kW == 2 && g.sH == 2 && g.sW == 2 && g.pH == 0 && g.pW == 0 &&
-                   g.dH == 1 && g.dW == 1;
+                   g.dH == 1 && g.dW == 1 && 2 * g.OH <= g.H && 2 * g.OW <= g.W;  // ceil_mode: a partial last window
   const int64_t cost = plane_cost(g);
   parallel_for(g.planes, cost, [&](int64_t b, int64_t e) {
     for (int64_t p = b; p < e; ++p) {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "ops/elementwise_util.h"
+#include "autograd/trace.h"
 #include "ops/special.h"
 
 namespace tg {
@@ -41,8 +42,16 @@ struct TanhGrad {
 };
 }  // namespace
 
-Tensor sigmoid(const Tensor& a) { return float_op(a, "sigmoid", Sigmoid{}, SigmoidGrad{}, Saves::Output); }
-Tensor tanh(const Tensor& a) { return float_op(a, "tanh", Tanh{}, TanhGrad{}, Saves::Output); }
+Tensor sigmoid(const Tensor& a) {
+  return trace::op("sigmoid", {a}, [&]() -> Tensor {
+    return float_op(a, "sigmoid", Sigmoid{}, SigmoidGrad{}, Saves::Output);
+  });
+}
+Tensor tanh(const Tensor& a) {
+  return trace::op("tanh", {a}, [&]() -> Tensor {
+    return float_op(a, "tanh", Tanh{}, TanhGrad{}, Saves::Output);
+  });
+}
 void sigmoid_(const Tensor& self) {
   inplace_pointwise<Types::Float>(self, float_type(self->dtype), "sigmoid_", Sigmoid{}, SigmoidGrad{},
                                   Saves::Output);
@@ -68,16 +77,20 @@ void check_relu(DType d) {
 }  // namespace
 
 Tensor relu(const Tensor& a) {
+  return trace::op("relu", {a}, [&]() -> Tensor {
   check_relu(a->dtype);
   Tensor out = unary_kernel<Types::Numeric>(a, a->dtype, "relu", Relu{});
   set_history(make_node<PointwiseBackward<ReluGrad>>({a}, out, true, ReluGrad{}), {out});
   return out;
+  });
 }
 
 void relu_(const Tensor& self) {
+  trace::op_inplace("relu", self, {}, [&] {
   check_relu(self->dtype);
   // the backward reads the result, as PyTorch's relu_ saves it
   inplace_pointwise<Types::Numeric>(self, self->dtype, "relu_", Relu{}, ReluGrad{}, Saves::Output);
+  });
 }
 
 // ---- gelu --------------------------------------------------------------------------------
@@ -142,10 +155,12 @@ Tensor float_only(const Tensor& a, const char* op, F f, D d) {
 }  // namespace
 
 Tensor gelu(const Tensor& a, const std::string& approximate) {
+  return trace::op("gelu", {a}, [&] { return trace::Attrs{{"approximate", approximate}}; }, [&]() -> Tensor {
   TG_CHECK(approximate == "none" || approximate == "tanh", RuntimeError,
            "approximate argument must be either none or tanh (got '", approximate, "')");
   if (approximate == "tanh") return float_only(a, "GeluKernelImpl", GeluTanh{}, GeluTanhGrad{});
   return float_only(a, "GeluKernelImpl", Gelu{}, GeluGrad{});
+  });
 }
 
 // ---- silu / softplus ---------------------------------------------------------------------
@@ -190,14 +205,20 @@ struct SoftplusGrad {
 };
 }  // namespace
 
-Tensor silu(const Tensor& a) { return float_only(a, "silu", Silu{}, SiluGrad{}); }
+Tensor silu(const Tensor& a) {
+  return trace::op("silu", {a}, [&]() -> Tensor {
+    return float_only(a, "silu", Silu{}, SiluGrad{});
+  });
+}
 
 void silu_(const Tensor& self) {
   inplace_pointwise<Types::Float>(self, self->dtype, "silu_", Silu{}, SiluGrad{}, Saves::Input);
 }
 
 Tensor softplus(const Tensor& a, double beta, double threshold) {
+  return trace::op("softplus", {a}, [&] { return trace::Attrs{{"beta", beta}, {"threshold", threshold}}; }, [&]() -> Tensor {
   return float_only(a, "softplus", Softplus{beta, threshold}, SoftplusGrad{beta, threshold});
+  });
 }
 
 // ---- leaky_relu / elu --------------------------------------------------------------------
@@ -246,7 +267,9 @@ struct EluGrad {
 }  // namespace
 
 Tensor leaky_relu(const Tensor& a, double negative_slope) {
+  return trace::op("leaky_relu", {a}, [&] { return trace::Attrs{{"negative_slope", negative_slope}}; }, [&]() -> Tensor {
   return float_only(a, "leaky_relu", LeakyRelu{negative_slope}, LeakyReluGrad{negative_slope});
+  });
 }
 
 void leaky_relu_(const Tensor& self, double negative_slope) {
@@ -260,7 +283,9 @@ void leaky_relu_(const Tensor& self, double negative_slope) {
 }
 
 Tensor elu(const Tensor& a, double alpha) {
+  return trace::op("elu", {a}, [&] { return trace::Attrs{{"alpha", alpha}}; }, [&]() -> Tensor {
   return float_only(a, "elu", Elu{alpha}, EluGrad{alpha});
+  });
 }
 
 }  // namespace tg

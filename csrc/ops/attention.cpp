@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "kernels/attention.h"
 #include "kernels/random.h"
 #include "ops/creation.h"
@@ -230,6 +231,7 @@ Shape batch_of(const Tensor& t) { return Shape(t->shape.begin(), t->shape.end() 
 Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, const Tensor& value,
                                     const Tensor& attn_mask, double dropout_p, bool is_causal,
                                     std::optional<double> scale, bool enable_gqa, Generator& gen) {
+  return trace::op("scaled_dot_product_attention", {query, key, value, attn_mask}, [&] { return trace::Attrs{{"dropout_p", dropout_p}, {"is_causal", int64_t(is_causal)}, {"scale", scale ? *scale : -1.0}, {"enable_gqa", int64_t(enable_gqa)}}; }, [&]() -> Tensor {
   TG_CHECK(query->ndim() >= 2 && key->ndim() >= 2 && value->ndim() >= 2, RuntimeError,
            "Expected query, key, and value to all be  at least 2 dimensional, but got query.dim: ", query->ndim(),
            " key.dim: ", key->ndim(), " and value.dim: ", value->ndim(), " instead.");
@@ -334,6 +336,7 @@ Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, cons
   }
   set_history(node, {out});
   return out;
+  });
 }
 
 }  // namespace tg

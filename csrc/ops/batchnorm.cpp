@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "kernels/batchnorm.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
@@ -153,6 +154,7 @@ struct NativeBatchNormBackward0 : Node {
 Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight, const Tensor& bias, bool training, double momentum,
                   double eps) {
+  return trace::op("batch_norm", {input, running_mean, running_var, weight, bias}, [&] { return trace::Attrs{{"training", int64_t(training)}, {"momentum", momentum}, {"eps", eps}}; }, [&]() -> Tensor {
   const DType dt = input->dtype;
   TG_CHECK(is_floating(dt), RuntimeError, "\"batch_norm\" not implemented for '", dtype_name(dt),
            "' (input ", shape_str(input->shape), ")");
@@ -223,6 +225,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
                                                   std::move(invstd), training, eps),
               {out});
   return out;
+  });
 }
 
 }  // namespace tg

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "kernels/conv.h"
 #include "ops/creation.h"
 #include "ops/reduce.h"
@@ -295,18 +296,20 @@ Tensor run(const Tensor& input_, const Tensor& weight, const Tensor& bias, Param
 
 Tensor conv(const Tensor& input, const Tensor& weight, const Tensor& bias, int64_t dims, Shape stride,
             Shape padding, Shape pad_end, Shape dilation, int64_t groups) {
+  return trace::op("conv", {input, weight, bias}, [&] { return trace::Attrs{{"stride", stride}, {"padding", padding}, {"pad_end", pad_end}, {"dilation", dilation}, {"groups", groups}}; }, [&]() -> Tensor {
   TG_CHECK(dims == 1 || dims == 2, ValueError, "conv: ", dims, "-d convolutions are not supported");
   return run(input, weight, bias,
-             Params{dims, false, std::move(stride), std::move(padding), std::move(pad_end), std::move(dilation),
-                    {}, groups});
+             Params{dims, false, stride, padding, pad_end, dilation, {}, groups});  // copies: traced after
+  });
 }
 
 Tensor conv_transpose(const Tensor& input, const Tensor& weight, const Tensor& bias, int64_t dims,
                       Shape stride, Shape padding, Shape output_padding, int64_t groups, Shape dilation) {
+  return trace::op("conv_transpose", {input, weight, bias}, [&] { return trace::Attrs{{"stride", stride}, {"padding", padding}, {"output_padding", output_padding}, {"dilation", dilation}, {"groups", groups}}; }, [&]() -> Tensor {
   TG_CHECK(dims == 1 || dims == 2, ValueError, "conv_transpose: ", dims, "-d convolutions are not supported");
   return run(input, weight, bias,
-             Params{dims, true, std::move(stride), std::move(padding), {}, std::move(dilation),
-                    std::move(output_padding), groups});
+             Params{dims, true, stride, padding, {}, dilation, output_padding, groups});  // copies: traced after
+  });
 }
 
 }  // namespace tg

@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "kernels/loops.h"
 #include "ops/elementwise.h"
 
@@ -126,11 +127,13 @@ struct CloneBackward0 : Node {
 }  // namespace
 
 Tensor to_dtype(const Tensor& t, DType dtype) {
+  return trace::op("to_dtype", {t}, [&]() -> Tensor {
   Tensor out = empty(t->shape, dtype);
   copy_into(out, t);
   if (is_floating(dtype) && is_floating(t->dtype))
     set_history(make_node<ToCopyBackward0>({t}, t->dtype), {out});
   return out;
+  });
 }
 
 Tensor clone(const Tensor& t) {
@@ -140,6 +143,10 @@ Tensor clone(const Tensor& t) {
   return out;
 }
 
-Tensor contiguous(const Tensor& t) { return t->is_contiguous() ? t : clone(t); }
+Tensor contiguous(const Tensor& t) {
+  return trace::op("identity", {t}, [&]() -> Tensor {
+    return t->is_contiguous() ? t : clone(t);
+  });
+}
 
 }  // namespace tg

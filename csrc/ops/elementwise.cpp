@@ -1,6 +1,7 @@
 // Broadcasting and the arithmetic operators (+ - * / // %), each op's forward next to
 // its backward node and its in-place form.
 #include "ops/elementwise.h"
+#include "autograd/trace.h"
 
 #include <atomic>
 #include <cmath>
@@ -137,20 +138,24 @@ struct AddBackward : Node {
 // ---- add / sub / rsub --------------------------------------------------------------------
 
 Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
+  return trace::op("add", {a, b}, [&] { return trace::Attrs{{"alpha", alpha.to<double>()}}; }, [&]() -> Tensor {
   DType rt = result_type({a, b});
   check_alpha(alpha, rt);
   Tensor out = add_kernel<Types::All>(a, b, rt, alpha, "add");
   set_history(make_node<AddBackward>({a, b}, a, b, 1.0, alpha.f, "AddBackward0"), {out});
   return out;
+  });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
+  return trace::op("sub", {a, b}, [&] { return trace::Attrs{{"alpha", alpha.to<double>()}}; }, [&]() -> Tensor {
   DType rt = result_type({a, b});
   check_not_bool_sub(a, b);
   check_alpha(alpha, rt);
   Tensor out = add_kernel<Types::Numeric>(a, b, rt, negated(alpha), "sub");
   set_history(make_node<AddBackward>({a, b}, a, b, 1.0, -alpha.f, "SubBackward0"), {out});
   return out;
+  });
 }
 
 Tensor rsub(const Tensor& a, const Tensor& b, Scalar alpha) {
@@ -224,9 +229,11 @@ struct Mul {
 }  // namespace
 
 Tensor mul(const Tensor& a, const Tensor& b) {
+  return trace::op("mul", {a, b}, [&]() -> Tensor {
   Tensor out = binary_kernel<Types::All>(a, b, result_type({a, b}), "mul", Mul{});
   set_history(make_node<MulBackward0>({a, b}, a, b, needs_grad(a), needs_grad(b)), {out});
   return out;
+  });
 }
 
 void mul_(const Tensor& self, const Tensor& other) {
@@ -310,6 +317,7 @@ Tensor rounding_div(const Tensor& a, const Tensor& b, bool floor) {
 }  // namespace
 
 Tensor div(const Tensor& a, const Tensor& b, const std::string& rounding_mode) {
+  return trace::op("div", {a, b}, [&] { return trace::Attrs{{"rounding_mode", rounding_mode}}; }, [&]() -> Tensor {
   if (rounding_mode.empty()) {
     DType ct = float_type(result_type({a, b}));  // true division
     Tensor out = binary_kernel<Types::Float>(a, b, ct, "div", [](auto x, auto y) { return decltype(x)(x / y); });
@@ -323,6 +331,7 @@ Tensor div(const Tensor& a, const Tensor& b, const std::string& rounding_mode) {
   // a rounded quotient is piecewise constant: zero gradient almost everywhere
   set_history(make_node<ZeroBackward>({a, b}, "DivBackward2", std::vector<InputMeta>{a, b}), {out});
   return out;
+  });
 }
 
 void div_(const Tensor& self, const Tensor& other) {

@@ -7,6 +7,7 @@
 
 #include "autograd/adjoint.h"
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "kernels/embedding.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
@@ -99,6 +100,7 @@ struct EmbeddingBackward0 : Node {
 
 Tensor embedding(const Tensor& weight, const Tensor& indices, int64_t padding_idx, bool scale_grad_by_freq,
                  bool sparse) {
+  return trace::op("embedding", {weight, indices}, [&] { return trace::Attrs{{"padding_idx", padding_idx}}; }, [&]() -> Tensor {
   TG_CHECK(weight->ndim() == 2, RuntimeError, "'weight' must be 2-D");
   check_indices(indices, "embedding", 1);
   TG_CHECK(!sparse, NotImplementedError,
@@ -114,6 +116,7 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, int64_t padding_id
   set_history(make_node<EmbeddingBackward0>({weight}, idx, V, D, padding_idx, scale_grad_by_freq, weight->dtype),
               {out});
   return out;
+  });
 }
 
 Tensor embedding_renorm_(const Tensor& weight, const Tensor& indices, double max_norm, double norm_type) {

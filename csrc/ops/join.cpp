@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "ops/creation.h"
 #include "ops/shape.h"
 
@@ -92,6 +93,7 @@ void track_multi_output(const std::vector<Tensor>& out, const Tensor& a) {
 }  // namespace
 
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
+  return trace::op("cat", tensors, [&] { return trace::Attrs{{"dim", dim}}; }, [&]() -> Tensor {
   TG_CHECK(!tensors.empty(), ValueError, "torch.cat(): expected a non-empty list of Tensors");
   // 1-D empty tensors are skipped, as in PyTorch (a legacy rule code relies on).
   auto skipped = [](const Tensor& t) { return t->ndim() == 1 && t->shape[0] == 0; };
@@ -146,6 +148,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   }
   set_history(node, {out});
   return out;
+  });
 }
 
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
@@ -183,6 +186,7 @@ std::vector<Tensor> split_recorded(const Tensor& a, int64_t dim, const std::vect
 }  // namespace
 
 std::vector<Tensor> split(const Tensor& a, int64_t split_size, int64_t dim) {
+  return trace::op("split", {a}, [&] { return trace::Attrs{{"dim", dim}}; }, [&]() -> std::vector<Tensor> {
   TG_CHECK(a->ndim() > 0, RuntimeError, "split expects at least a 1-dimensional tensor");
   dim = wrap_dim(dim, a->ndim());
   const int64_t size = a->shape[dim];
@@ -195,9 +199,11 @@ std::vector<Tensor> split(const Tensor& a, int64_t split_size, int64_t dim) {
   for (int64_t start = 0; start < size; start += split_size)
     sizes.push_back(std::min(split_size, size - start));
   return split_recorded(a, dim, sizes, "SplitBackward0");
+  });
 }
 
 std::vector<Tensor> split_with_sizes(const Tensor& a, const std::vector<int64_t>& sizes, int64_t dim) {
+  return trace::op("split", {a}, [&] { return trace::Attrs{{"dim", dim}}; }, [&]() -> std::vector<Tensor> {
   TG_CHECK(a->ndim() > 0, RuntimeError, "split expects at least a 1-dimensional tensor");
   dim = wrap_dim(dim, a->ndim());
   int64_t total = 0;
@@ -210,9 +216,11 @@ std::vector<Tensor> split_with_sizes(const Tensor& a, const std::vector<int64_t>
            a->shape[dim], " (input tensor's size at dimension ", dim, "), but got split_sizes=",
            shape_str(sizes));
   return split_recorded(a, dim, sizes, "SplitWithSizesBackward0");
+  });
 }
 
 std::vector<Tensor> chunk(const Tensor& a, int64_t chunks, int64_t dim) {
+  return trace::op("split", {a}, [&] { return trace::Attrs{{"dim", dim}}; }, [&]() -> std::vector<Tensor> {
   TG_CHECK(a->ndim() > 0, RuntimeError, "chunk expects at least a 1-dimensional tensor");
   TG_CHECK(chunks > 0, RuntimeError, "chunk expects `chunks` to be greater than 0, got: ", chunks);
   dim = wrap_dim(dim, a->ndim());
@@ -220,6 +228,7 @@ std::vector<Tensor> chunk(const Tensor& a, int64_t chunks, int64_t dim) {
   if (size == 0)  // PyTorch gives `chunks` empty pieces here
     return split_with_sizes(a, std::vector<int64_t>(chunks, 0), dim);
   return split(a, size / chunks + (size % chunks != 0), dim);  // ceil, without overflow
+  });
 }
 
 std::vector<Tensor> unbind(const Tensor& a, int64_t dim) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "kernels/layernorm.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
@@ -168,6 +169,7 @@ void check_param(const Tensor& t, const char* what, const Shape& normalized_shap
 
 Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
                   double eps) {
+  return trace::op("layer_norm", {input, weight, bias}, [&] { return trace::Attrs{{"normalized_shape", normalized_shape}, {"eps", eps}}; }, [&]() -> Tensor {
   const int64_t k = (int64_t)normalized_shape.size(), nd = input->ndim();
   TG_CHECK(k >= 1, RuntimeError,
            "Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one element, "
@@ -197,9 +199,11 @@ Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tens
                                                   std::move(rstd), M, N, k, eps),
               {out});
   return out;
+  });
 }
 
 Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
+  return trace::op("group_norm", {input, weight, bias}, [&] { return trace::Attrs{{"num_groups", num_groups}, {"eps", eps}}; }, [&]() -> Tensor {
   TG_CHECK(input->ndim() >= 2, RuntimeError, "Expected at least 2 dimensions for input tensor but received ",
            input->ndim());
   const int64_t N = input->shape[0], C = input->shape[1];
@@ -225,6 +229,7 @@ Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight,
                                                   std::move(rstd), N, C, HW, num_groups, eps),
               {out});
   return out;
+  });
 }
 
 }  // namespace tg

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "kernels/gemm.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
@@ -214,6 +215,7 @@ Tensor matmul_impl(const Tensor& a, const Tensor& b, const char* kind) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  return trace::op("matmul", {a, b}, [&]() -> Tensor {
   TG_CHECK(a->ndim() >= 1 && b->ndim() >= 1, RuntimeError,
            "both arguments to matmul need to be at least 1D, but they are ", a->ndim(), "D and ",
            b->ndim(), "D");
@@ -223,6 +225,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                      : a->ndim() == 2 && b->ndim() == 2 ? "MmBackward0"
                                                         : "BmmBackward0";
   return matmul_impl(a, b, kind);
+  });
 }
 
 Tensor mm(const Tensor& a, const Tensor& b) {
@@ -342,6 +345,7 @@ struct LinearBackward : Node {
 }  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  return trace::op("linear", {x, weight, bias}, [&]() -> Tensor {
   TG_CHECK(x->ndim() >= 1 && weight->ndim() == 2, RuntimeError,
            "linear expects input of at least 1 dim and a 2-D weight, got shapes ",
            shape_str(x->shape), " and ", shape_str(weight->shape));
@@ -366,6 +370,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                    : make_node<LinearBackward>({x, weight}, x, weight, bias);
   set_history(node, {out});
   return out;
+  });
 }
 
 }  // namespace tg

@@ -6,6 +6,7 @@
 
 #include "autograd/adjoint.h"
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "kernels/pad.h"
 #include "ops/creation.h"
 
@@ -108,6 +109,7 @@ void check_mode_limits(const Tensor& input, const std::vector<int64_t>& pad, int
 
 Tensor pad(const Tensor& input, const std::vector<int64_t>& pad, int64_t mode,
            std::optional<double> value) {
+  return trace::op("pad", {input}, [&] { return trace::Attrs{{"pad", pad}, {"mode", mode}, {"value", value.value_or(0.0)}}; }, [&]() -> Tensor {
   TG_CHECK(mode >= kernels::kPadConstant && mode <= kernels::kPadCircular, ValueError,
            "pad: unknown mode code ", mode);
   TG_CHECK(pad.size() % 2 == 0, RuntimeError, "Padding length must be divisible by 2");
@@ -156,6 +158,7 @@ Tensor pad(const Tensor& input, const std::vector<int64_t>& pad, int64_t mode,
   if (mode == kernels::kPadCircular) name = "CircularPad" + std::to_string(k) + "DBackward0";
   record_gather_backward(input, out, std::move(plan), std::move(name));
   return out;
+  });
 }
 
 void record_gather_backward(const Tensor& input, const Tensor& out, kernels::PadPlan plan, std::string name) {

@@ -8,6 +8,7 @@
 
 #include "autograd/adjoint.h"
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "kernels/pool.h"
 #include "ops/creation.h"
 #include "ops/index.h"
@@ -192,7 +193,9 @@ std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& input, const Int
 
 Tensor max_pool2d(const Tensor& input, const IntList& kernel_size, const IntList& stride,
                   const IntList& padding, const IntList& dilation, bool ceil_mode) {
+  return trace::op("max_pool2d", {input}, [&] { return trace::Attrs{{"kernel_size", kernel_size}, {"stride", stride}, {"padding", padding}, {"dilation", dilation}, {"ceil_mode", int64_t(ceil_mode)}}; }, [&]() -> Tensor {
   return max_pool2d_impl(input, kernel_size, stride, padding, dilation, ceil_mode, false).first;
+  });
 }
 
 namespace {
@@ -304,6 +307,7 @@ std::vector<Tensor> AvgPool2DBackward0::apply_graph(std::vector<Tensor>& grads) 
 Tensor avg_pool2d(const Tensor& input, const IntList& kernel_size, const IntList& stride,
                   const IntList& padding, bool ceil_mode, bool count_include_pad,
                   std::optional<int64_t> divisor_override) {
+  return trace::op("avg_pool2d", {input}, [&] { return trace::Attrs{{"kernel_size", kernel_size}, {"stride", stride}, {"padding", padding}, {"ceil_mode", int64_t(ceil_mode)}, {"count_include_pad", int64_t(count_include_pad)}, {"divisor_override", divisor_override.value_or(0)}}; }, [&]() -> Tensor {
   // PyTorch reads the sizes at dims -3..-1 first: fewer dims are its IndexError.
   TG_CHECK(input->ndim() >= 3, IndexError,
            "avg_pool2d: Dimension out of range (expected a 3D or 4D input, got ",
@@ -321,6 +325,7 @@ Tensor avg_pool2d(const Tensor& input, const IntList& kernel_size, const IntList
   });
   set_history(make_node<AvgPool2DBackward0>({input}, g, input, count_include_pad, divisor), {y});
   return y;
+  });
 }
 
 Tensor avg_pool1d(const Tensor& input, const IntList& kernel_size, const IntList& stride,
@@ -401,6 +406,7 @@ PoolGeom adaptive_geometry(const Tensor& x, const IntList& output_size, const ch
 }  // namespace
 
 Tensor adaptive_avg_pool2d(const Tensor& input, const IntList& output_size) {
+  return trace::op("adaptive_avg_pool2d", {input}, [&] { return trace::Attrs{{"output_size", output_size}}; }, [&]() -> Tensor {
   const PoolGeom g = adaptive_geometry(input, output_size, "adaptive_avg_pool2d", false);
   Tensor x = reduce_detail::dense(input);
   Tensor y = empty(pooled_shape(input->shape, g.OH, g.OW), x->dtype);
@@ -408,6 +414,7 @@ Tensor adaptive_avg_pool2d(const Tensor& input, const IntList& output_size) {
     TG_DISPATCH_FLOAT(x->dtype, T, { kernels::adaptive_avg_pool2d_forward(g, x->data_as<T>(), y->data_as<T>()); });
   set_history(make_node<AdaptiveAvgPool2DBackward0>({input}, g, input), {y});
   return y;
+  });
 }
 
 std::pair<Tensor, Tensor> adaptive_max_pool2d(const Tensor& input, const IntList& output_size) {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "ops/elementwise_util.h"
+#include "autograd/trace.h"
 
 namespace tg {
 
@@ -133,6 +134,7 @@ struct PowBackward : Node {
 }  // namespace
 
 Tensor pow(const Tensor& base, const Tensor& exponent) {
+  return trace::op("pow", {base, exponent}, [&]() -> Tensor {
   DType rt = result_type({base, exponent});
   check_pow(exponent, rt);
   Tensor out = pow_kernel(base, exponent, rt);
@@ -141,6 +143,7 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
                                            : "PowBackward1";
   set_history(make_node<PowBackward>({base, exponent}, base, exponent, n), {out});
   return out;
+  });
 }
 
 Tensor square(const Tensor& a) { return pow(a, scalar_tensor(2.0, DType::Int64)); }

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "kernels/loops.h"
 #include "kernels/reduce.h"
 #include "kernels/reduce_dim.h"
@@ -56,6 +57,7 @@ struct SumBackward : Node {
 // The shared forward of sum and mean.
 Tensor sum_mean(const Tensor& in, std::vector<int64_t> dims, bool keepdim,
                 std::optional<DType> dtype, bool full, bool is_mean) {
+  return trace::op("sum_mean", {in}, [&] { return trace::Attrs{{"dims", dims}, {"keepdim", int64_t(keepdim)}, {"mean", int64_t(is_mean)}}; }, [&]() -> Tensor {
   if (is_mean) {
     DType rt = dtype ? *dtype : in->dtype;
     TG_CHECK(is_floating(rt), RuntimeError,
@@ -77,6 +79,7 @@ Tensor sum_mean(const Tensor& in, std::vector<int64_t> dims, bool keepdim,
                                      is_mean, count),
               {out});
   return out;
+  });
 }
 }  // namespace
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "kernels/gemm.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
@@ -432,6 +433,7 @@ void check_state(const Tensor& h, const Geometry& g, int64_t width, const char* 
 
 std::vector<Tensor> rnn_layer(RnnMode mode, const Tensor& input, const Tensor& hx, const Tensor& cx,
                               const std::vector<Tensor>& weights, bool bidirectional, bool batch_first) {
+  return trace::op("rnn_layer", trace::current ? trace::concat({input, hx, cx}, weights) : std::vector<Tensor>{}, [&] { return trace::Attrs{{"mode", int64_t(mode)}, {"bidirectional", int64_t(bidirectional)}, {"batch_first", int64_t(batch_first)}}; }, [&]() -> std::vector<Tensor> {
   const DType dt = input->dtype;
   TG_CHECK(is_floating(dt), RuntimeError, "\"", mode_name(mode), "\" not implemented for '", dtype_name(dt), "'");
   TG_CHECK(input->ndim() == 3, RuntimeError, "input must have 3 dimensions, got ", input->ndim());
@@ -500,6 +502,7 @@ std::vector<Tensor> rnn_layer(RnnMode mode, const Tensor& input, const Tensor& h
   std::vector<Tensor> res{out, hn};
   if (lstm) res.push_back(cn);
   return res;
+  });
 }
 
 }  // namespace tg

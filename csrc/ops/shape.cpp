@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
 
@@ -183,6 +184,7 @@ Tensor record_view(const Tensor& a, Shape shape, Shape strides, int64_t offset, 
 }  // namespace
 
 Tensor view(const Tensor& a, Shape shape) {
+  return trace::op("reshape", {a}, [&]() -> Tensor {
   shape = infer_shape(std::move(shape), a->numel());
   auto st = view_strides(a->shape, a->strides, shape);
   TG_CHECK(st, RuntimeError, "view size is not compatible with input tensor's size and stride ",
@@ -190,9 +192,11 @@ Tensor view(const Tensor& a, Shape shape) {
            shape_str(a->shape), " with strides ", shape_str(a->strides), " and view shape ",
            shape_str(shape), ". Use .reshape(...) instead.");
   return record_view<ReshapeAlikeBackward>(a, shape, *st, a->offset, "ViewBackward0", a->shape);
+  });
 }
 
 Tensor reshape(const Tensor& a, Shape shape) {
+  return trace::op("reshape", {a}, [&]() -> Tensor {
   shape = infer_shape(std::move(shape), a->numel());
   if (view_strides(a->shape, a->strides, shape)) return view(a, shape);
   // A copy laid out for the new shape; PyTorch records it as UnsafeViewBackward0 over the clone.
@@ -201,9 +205,11 @@ Tensor reshape(const Tensor& a, Shape shape) {
                                                  "UnsafeViewBackward0", a->shape);
   out->view_base.reset();  // a copy, not a view: nothing else shows its memory
   return out;
+  });
 }
 
 Tensor flatten(const Tensor& a, int64_t start_dim, int64_t end_dim) {
+  return trace::op("reshape", {a}, [&]() -> Tensor {
   int64_t nd = a->ndim();
   start_dim = wrap_dim(start_dim, nd), end_dim = wrap_dim(end_dim, nd);
   TG_CHECK(start_dim <= end_dim, RuntimeError,
@@ -216,6 +222,7 @@ Tensor flatten(const Tensor& a, int64_t start_dim, int64_t end_dim) {
   shape.push_back(n);
   shape.insert(shape.end(), a->shape.begin() + end_dim + 1, a->shape.end());
   return reshape(a, shape);
+  });
 }
 
 Tensor unflatten(const Tensor& a, int64_t dim, Shape sizes) {
@@ -250,19 +257,24 @@ Tensor squeeze_marked(const Tensor& a, const std::vector<bool>& drop, const char
 }  // namespace
 
 Tensor squeeze(const Tensor& a) {
+  return trace::op("reshape", {a}, [&]() -> Tensor {
   std::vector<bool> drop(a->ndim());
   for (int64_t d = 0; d < a->ndim(); ++d) drop[d] = a->shape[d] == 1;
   return squeeze_marked(a, drop, "SqueezeBackward0");
+  });
 }
 
 Tensor squeeze(const Tensor& a, int64_t dim) {
+  return trace::op("reshape", {a}, [&]() -> Tensor {
   dim = wrap_dim(dim, a->ndim());
   std::vector<bool> drop(a->ndim(), false);
   if (a->ndim() > 0) drop[dim] = a->shape[dim] == 1;
   return squeeze_marked(a, drop, "SqueezeBackward1");
+  });
 }
 
 Tensor squeeze(const Tensor& a, std::vector<int64_t> dims) {
+  return trace::op("reshape", {a}, [&]() -> Tensor {
   std::vector<bool> drop(a->ndim(), false), seen(std::max<int64_t>(a->ndim(), 1), false);
   for (int64_t d : dims) {
     d = wrap_dim(d, a->ndim());
@@ -271,9 +283,11 @@ Tensor squeeze(const Tensor& a, std::vector<int64_t> dims) {
     if (a->ndim() > 0) drop[d] = a->shape[d] == 1;
   }
   return squeeze_marked(a, drop, "SqueezeBackward2");
+  });
 }
 
 Tensor unsqueeze(const Tensor& a, int64_t dim) {
+  return trace::op("reshape", {a}, [&]() -> Tensor {
   dim = wrap_dim(dim, a->ndim() + 1);
   Shape shape = a->shape, strides = a->strides;
   // The new dim's stride makes the result contiguous whenever the input is.
@@ -281,9 +295,11 @@ Tensor unsqueeze(const Tensor& a, int64_t dim) {
   shape.insert(shape.begin() + dim, 1);
   strides.insert(strides.begin() + dim, st);
   return record_view<ReshapeAlikeBackward>(a, shape, strides, a->offset, "UnsqueezeBackward0", a->shape);
+  });
 }
 
 Tensor expand(const Tensor& a, Shape shape) {
+  return trace::op("expand", {a}, [&]() -> Tensor {
   TG_CHECK(shape.size() >= a->shape.size(), RuntimeError, "expand: the number of sizes provided (",
            shape.size(), ") must be greater or equal to the number of dimensions in the tensor (",
            a->shape.size(), ")");
@@ -304,11 +320,13 @@ Tensor expand(const Tensor& a, Shape shape) {
     st[i] = (src == 1 && shape[i] != 1) ? 0 : a->strides[i - (n - k)];
   }
   return record_view<ExpandBackward0>(a, shape, st, a->offset, a->shape);
+  });
 }
 
 Tensor expand_as(const Tensor& a, const Tensor& other) { return expand(a, other->shape); }
 
 Tensor permute(const Tensor& a, std::vector<int64_t> dims) {
+  return trace::op("permute", {a}, [&] { return trace::Attrs{{"dims", dims}}; }, [&]() -> Tensor {
   int64_t nd = a->ndim();
   TG_CHECK((int64_t)dims.size() == nd, RuntimeError,
            "permute(sizes): number of dims don't match in permute: input.dim() = ", nd,
@@ -323,6 +341,7 @@ Tensor permute(const Tensor& a, std::vector<int64_t> dims) {
     strides[i] = a->strides[d];
   }
   return record_view<PermuteBackward0>(a, shape, strides, a->offset, inv);
+  });
 }
 
 namespace {
@@ -339,7 +358,9 @@ Tensor transpose_named(const Tensor& a, int64_t d0, int64_t d1, const char* node
 }  // namespace
 
 Tensor transpose(const Tensor& a, int64_t d0, int64_t d1) {
+  return trace::op("transpose", {a}, [&] { return trace::Attrs{{"dim0", d0}, {"dim1", d1}}; }, [&]() -> Tensor {
   return transpose_named(a, d0, d1, "TransposeBackward0");
+  });
 }
 
 Tensor t(const Tensor& a) {
@@ -375,6 +396,7 @@ Tensor movedim(const Tensor& a, std::vector<int64_t> source, std::vector<int64_t
 }
 
 Tensor slice(const Tensor& a, int64_t dim, int64_t start, int64_t end, int64_t step) {
+  return trace::op("slice", {a}, [&] { return trace::Attrs{{"dim", dim}, {"start", start}, {"end", end}, {"step", step}}; }, [&]() -> Tensor {
   TG_CHECK(a->ndim() > 0, IndexError, "slice() cannot be applied to a 0-dim tensor.");
   dim = wrap_dim(dim, a->ndim());
   TG_CHECK(step > 0, ValueError, "step must be greater than zero");
@@ -392,6 +414,7 @@ Tensor slice(const Tensor& a, int64_t dim, int64_t start, int64_t end, int64_t s
   if (len > 1) strides[dim] *= step;  // then step < size: no overflow (a huge step gives len <= 1)
   return record_view<SliceBackward0>(a, shape, strides, a->offset + start * a->strides[dim],
                                      a->shape, dim, start, end, step);
+  });
 }
 
 Tensor narrow(const Tensor& a, int64_t dim, int64_t start, int64_t length) {
@@ -408,6 +431,7 @@ Tensor narrow(const Tensor& a, int64_t dim, int64_t start, int64_t length) {
 }
 
 Tensor select(const Tensor& a, int64_t dim, int64_t index) {
+  return trace::op("select", {a}, [&] { return trace::Attrs{{"dim", dim}, {"index", index}}; }, [&]() -> Tensor {
   TG_CHECK(a->ndim() > 0, IndexError, "select() cannot be applied to a 0-dim tensor.");
   dim = wrap_dim(dim, a->ndim());
   const int64_t size = a->shape[dim];
@@ -419,10 +443,13 @@ Tensor select(const Tensor& a, int64_t dim, int64_t index) {
   strides.erase(strides.begin() + dim);
   return record_view<SelectBackward0>(a, shape, strides, a->offset + index * a->strides[dim],
                                       a->shape, dim, index);
+  });
 }
 
 Tensor alias_view(const Tensor& a) {
+  return trace::op("identity", {a}, [&]() -> Tensor {
   return record_view<AliasBackward0>(a, a->shape, a->strides, a->offset);
+  });
 }
 
 }  // namespace tg

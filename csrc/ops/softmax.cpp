@@ -1,6 +1,7 @@
 // softmax and log_softmax along one dim: fused forward and backward kernels
 // (kernels/softmax.h), each op's backward node next to its forward.
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "kernels/softmax.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
@@ -55,10 +56,14 @@ Tensor softmax_impl(const Tensor& in, int64_t dim, std::optional<DType> dtype, b
 }  // namespace
 
 Tensor softmax(const Tensor& a, int64_t dim, std::optional<DType> dtype) {
+  return trace::op("softmax", {a}, [&] { return trace::Attrs{{"dim", dim}}; }, [&]() -> Tensor {
   return softmax_impl(a, dim, dtype, false);
+  });
 }
 Tensor log_softmax(const Tensor& a, int64_t dim, std::optional<DType> dtype) {
+  return trace::op("log_softmax", {a}, [&] { return trace::Attrs{{"dim", dim}}; }, [&]() -> Tensor {
   return softmax_impl(a, dim, dtype, true);
+  });
 }
 
 }  // namespace tg

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "ops/elementwise_util.h"
+#include "autograd/trace.h"
 #include "ops/special.h"
 #include "kernels/wrapping.h"
 
@@ -41,10 +42,12 @@ void check_neg(DType d) {
 }  // namespace
 
 Tensor neg(const Tensor& a) {
+  return trace::op("neg", {a}, [&]() -> Tensor {
   check_neg(a->dtype);
   Tensor out = unary_kernel<Types::Numeric>(a, a->dtype, "neg", Neg{});
   set_history(make_node<NegBackward0>({a}), {out});
   return out;
+  });
 }
 
 void neg_(const Tensor& self) {
@@ -75,9 +78,11 @@ struct Sign {
 }  // namespace
 
 Tensor abs(const Tensor& a) {
+  return trace::op("abs", {a}, [&]() -> Tensor {
   Tensor out = unary_kernel<Types::Numeric>(a, a->dtype, "abs", Abs{});
   set_history(make_node<PointwiseBackward<AbsGrad>>({a}, a, false, AbsGrad{}), {out});
   return out;
+  });
 }
 
 void abs_(const Tensor& self) {
@@ -140,10 +145,22 @@ struct ErfGrad {  // erf'(x) = 2 / sqrt(pi) exp(-x^2)
 };
 }  // namespace
 
-Tensor erf(const Tensor& a) { return float_op(a, "erf", Erf{}, ErfGrad{}, Saves::Input); }
-Tensor exp(const Tensor& a) { return float_op(a, "exp", Exp{}, ExpGrad{}, Saves::Output); }
+Tensor erf(const Tensor& a) {
+  return trace::op("erf", {a}, [&]() -> Tensor {
+    return float_op(a, "erf", Erf{}, ErfGrad{}, Saves::Input);
+  });
+}
+Tensor exp(const Tensor& a) {
+  return trace::op("exp", {a}, [&]() -> Tensor {
+    return float_op(a, "exp", Exp{}, ExpGrad{}, Saves::Output);
+  });
+}
 Tensor expm1(const Tensor& a) { return float_op(a, "expm1", Expm1{}, Expm1Grad{}, Saves::Output); }
-Tensor log(const Tensor& a) { return float_op(a, "log", Log{}, LogGrad{}, Saves::Input); }
+Tensor log(const Tensor& a) {
+  return trace::op("log", {a}, [&]() -> Tensor {
+    return float_op(a, "log", Log{}, LogGrad{}, Saves::Input);
+  });
+}
 Tensor log1p(const Tensor& a) { return float_op(a, "log1p", Log1p{}, Log1pGrad{}, Saves::Input); }
 void exp_(const Tensor& self) { float_op_(self, "exp_", Exp{}, ExpGrad{}, Saves::Output); }
 void log_(const Tensor& self) { float_op_(self, "log_", Log{}, LogGrad{}, Saves::Input); }
@@ -177,8 +194,16 @@ struct ReciprocalGrad {  // -1/x^2 = -y^2
 };
 }  // namespace
 
-Tensor sqrt(const Tensor& a) { return float_op(a, "sqrt", Sqrt{}, SqrtGrad{}, Saves::Output); }
-Tensor rsqrt(const Tensor& a) { return float_op(a, "rsqrt", Rsqrt{}, RsqrtGrad{}, Saves::Output); }
+Tensor sqrt(const Tensor& a) {
+  return trace::op("sqrt", {a}, [&]() -> Tensor {
+    return float_op(a, "sqrt", Sqrt{}, SqrtGrad{}, Saves::Output);
+  });
+}
+Tensor rsqrt(const Tensor& a) {
+  return trace::op("rsqrt", {a}, [&]() -> Tensor {
+    return float_op(a, "rsqrt", Rsqrt{}, RsqrtGrad{}, Saves::Output);
+  });
+}
 Tensor reciprocal(const Tensor& a) {
   return float_op(a, "reciprocal", Reciprocal{}, ReciprocalGrad{}, Saves::Output);
 }

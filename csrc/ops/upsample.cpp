@@ -8,6 +8,7 @@
 
 #include "autograd/adjoint.h"
 #include "autograd/node.h"
+#include "autograd/trace.h"
 #include "kernels/upsample.h"
 #include "ops/creation.h"
 #include "ops/pad.h"
@@ -140,6 +141,7 @@ std::vector<Tensor> UpsampleLinearBackward::apply_graph(std::vector<Tensor>& g) 
 
 Tensor upsample_nearest(const Tensor& input, const std::optional<Shape>& output_size,
                         const std::optional<std::vector<double>>& scale_factors, bool exact) {
+  return trace::op("upsample_nearest", {input}, [&] { return trace::Attrs{{"exact", int64_t(exact)}}; }, [&]() -> Tensor {
   const int64_t k = input->ndim() - 2;
   const std::string op = cat_str("upsample_nearest", exact ? "_exact" : "", k, "d");
   Geometry g = plan_geometry(input, output_size, scale_factors, 3, op);
@@ -150,10 +152,12 @@ Tensor upsample_nearest(const Tensor& input, const std::optional<Shape>& output_
   std::string name = cat_str("UpsampleNearest", exact ? "Exact" : "", k, "DBackward0");
   record_gather_backward(input, out, std::move(plan), std::move(name));
   return out;
+  });
 }
 
 Tensor upsample_linear(const Tensor& input, const std::optional<Shape>& output_size,
                        bool align_corners, const std::optional<std::vector<double>>& scale_factors) {
+  return trace::op("upsample_linear", {input}, [&] { return trace::Attrs{{"align_corners", int64_t(align_corners)}}; }, [&]() -> Tensor {
   const std::string op = input->ndim() == 4 ? "upsample_bilinear2d" : "upsample_linear1d";
   Geometry g = plan_geometry(input, output_size, scale_factors, 2, op);
   Tensor out = empty(output_shape(input, g), input->dtype);  // before the taps, as above
@@ -166,6 +170,7 @@ Tensor upsample_linear(const Tensor& input, const std::optional<Shape>& output_s
   }));
   set_history(make_node<UpsampleLinearBackward>({input}, std::move(g), align_corners), {out});
   return out;
+  });
 }
 
 }  // namespace tg

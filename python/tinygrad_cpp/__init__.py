@@ -35,3 +35,4 @@ __version__ = "0.1.0"
 
 from . import nn, optim  # noqa: E402  (they use the names above)
 from . import distributed  # noqa: E402  (mpi4py is imported only by init_process_group)
+from . import onnx  # noqa: E402  (the onnx package is imported only by tg.onnx.export)
