@@ -25,6 +25,7 @@ const char* legacy_name(DType d) {
     case DType::Float64: return "torch.DoubleTensor";
     case DType::Int64: return "torch.LongTensor";
     case DType::Bool: return "CPUBoolType";  // sic, as PyTorch prints it
+    default: break;
   }
   return "torch.Tensor";
 }

@@ -23,15 +23,7 @@ T* ptr(const Tensor& t) {
 }
 
 // PyTorch's names of the dtypes in its kernel messages.
-const char* scalar_name(DType d) {
-  switch (d) {
-    case DType::Float32: return "Float";
-    case DType::Float64: return "Double";
-    case DType::Int64: return "Long";
-    case DType::Bool: return "Bool";
-  }
-  return "?";
-}
+const char* scalar_name(DType d) { return scalar_type_name(d); }
 
 Tensor dense(const Tensor& t, DType dt) {
   if (!t) return nullptr;

@@ -2,6 +2,7 @@
 // (kernels/softmax.h), each op's backward node next to its forward.
 #include "autograd/node.h"
 #include "kernels/softmax.h"
+#include "ops/compute.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
@@ -43,6 +44,7 @@ Tensor softmax_impl(const Tensor& in, int64_t dim, std::optional<DType> dtype, b
   TG_CHECK(is_floating(a->dtype), RuntimeError, log ? "log_softmax" : "softmax",
            "(): expected a floating point input, got ", dtype_name(a->dtype),
            " (pass dtype= to compute in a floating dtype)");
+  if (is_half(a->dtype)) return narrow_to(softmax_impl(widen(a), dim, std::nullopt, log), a->dtype);
   const int64_t d = wrap_dim(dim, a->ndim());
   Tensor x = dense(a);
   Tensor y = empty(a->shape, a->dtype);
