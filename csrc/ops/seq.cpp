@@ -184,7 +184,7 @@ void cumprod_(const Tensor& a, int64_t dim, std::optional<DType> dtype) { cumula
 Tensor cumsum(const Tensor& a, int64_t dim, std::optional<DType> dtype) {
   const int64_t d = wrap_dim(dim, a->ndim());
   const DType dt = cumulative_dtype(a, dtype, "cumsum_out_cpu");
-  if (is_half(dt)) return narrow_to(cumsum(widen(cast(a, dt)), dim, std::nullopt), dt);
+  if (!is_base(dt)) return narrow_to(cumsum(widen(cast(a, dt)), dim, std::nullopt), dt);
   Tensor out = cumulate<false>(dense(cast(a, dt)), d, false);
   if (is_floating(dt)) set_history(make_node<CumsumBackward0>({a}, d, a->dtype), {out});
   return out;
@@ -193,7 +193,7 @@ Tensor cumsum(const Tensor& a, int64_t dim, std::optional<DType> dtype) {
 Tensor cumprod(const Tensor& a, int64_t dim, std::optional<DType> dtype) {
   const int64_t d = wrap_dim(dim, a->ndim());
   const DType dt = cumulative_dtype(a, dtype, "cumprod_out_cpu");
-  if (is_half(dt)) return narrow_to(cumprod(widen(cast(a, dt)), dim, std::nullopt), dt);
+  if (!is_base(dt)) return narrow_to(cumprod(widen(cast(a, dt)), dim, std::nullopt), dt);
   Tensor out = cumulate<true>(dense(cast(a, dt)), d, false);
   if (is_floating(dt)) set_history(make_node<CumprodBackward0>({a}, d, a, out), {out});
   return out;
