@@ -36,6 +36,7 @@ def to_torch(torch, t):
 
 def values(t):
     """A tensor's values as a float64 (or int64) numpy array, whatever its dtype."""
+    t = t.detach()
     if t.dtype in (tg.bfloat16, tg.float16):
         return t.float().numpy().astype(np.float64)
     return t.numpy()
@@ -592,3 +593,36 @@ def test_errors_like_torch():
     assert tg.tensor([-1, -255], dtype=tg.uint8).tolist() == torch.tensor([-1, -255], dtype=torch.uint8).tolist()
     assert tg.full((1,), -1, dtype=tg.uint8).tolist() == [255]
     assert tg.full((1,), 1e5, dtype=tg.float16).tolist() == [float("inf")]
+
+
+@pytest.mark.parametrize("name", ["float16", "bfloat16"])
+def test_half_layers_like_torch(name):
+    """A model converted with .half() runs its layers (computed in float32, rounded)."""
+    torch = torch_or_skip()
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    seq = rng.integers(0, 10, (2, 5))
+
+    def run(m):
+        m.manual_seed(0)
+        conv = m.nn.Conv2d(3, 4, 3, padding=1)
+        ln = m.nn.LayerNorm(8)
+        emb = m.nn.Embedding(10, 8)
+        for mod, src in ((conv, tconv), (ln, tln), (emb, temb)):
+            for (k, p), (_, q) in zip(mod.named_parameters(), src.named_parameters()):
+                with m.no_grad():
+                    p.copy_(m.tensor(q.detach().numpy()))
+        conv, ln, emb = conv.to(getattr(m, name)), ln.to(getattr(m, name)), emb.to(getattr(m, name))
+        xin = m.tensor(x).to(getattr(m, name)).requires_grad_()
+        h = ln(conv(xin)).relu()
+        e = emb(m.tensor(seq))
+        loss = m.nn.functional.cross_entropy(h.mean((2, 3)), m.tensor([1, 2])) + e.sum() * 0.01
+        loss.backward()
+        return loss, xin.grad, conv.weight.grad, emb.weight.grad
+
+    torch.manual_seed(0)
+    tconv, tln, temb = torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.LayerNorm(8), torch.nn.Embedding(10, 8)
+    ours, theirs = run(tg), run(torch)
+    for a, b in zip(ours, theirs):
+        assert a.dtype is D(name)
+        np.testing.assert_allclose(values(a), b.detach().double().numpy(), rtol=5e-2, atol=5e-2)

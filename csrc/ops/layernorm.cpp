@@ -3,6 +3,8 @@
 // kernels/layernorm.h.
 #include "ops/layernorm.h"
 
+#include "ops/compute.h"
+
 #include <utility>
 #include <vector>
 
@@ -160,6 +162,9 @@ void check_param(const Tensor& t, const char* what, const Shape& normalized_shap
 
 Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
                   double eps) {
+  // half types: computed in float32, the result rounded once (PyTorch CPU computes them in float too)
+  if (is_half(input->dtype) && (!weight || weight->dtype == input->dtype) && (!bias || bias->dtype == input->dtype))
+    return narrow_to(layer_norm(widen(input), normalized_shape, widen(weight), widen(bias), eps), input->dtype);
   const int64_t k = (int64_t)normalized_shape.size(), nd = input->ndim();
   TG_CHECK(k >= 1, RuntimeError,
            "Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one element, "

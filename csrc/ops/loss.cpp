@@ -2,6 +2,8 @@
 // the backward node of each stands next to its forward.
 #include "ops/loss.h"
 
+#include "ops/compute.h"
+
 #include "autograd/node.h"
 #include "kernels/loss.h"
 #include "ops/creation.h"
@@ -432,6 +434,11 @@ Tensor class_loss(const Tensor& input, const Tensor& target, const Tensor& weigh
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight,
                      int64_t reduction, int64_t ignore_index, double label_smoothing) {
+  // half types: computed in float32, the result rounded once (PyTorch CPU computes them in float too)
+  if (is_half(input->dtype) && (!weight || weight->dtype == input->dtype) &&
+      (target->dtype == DType::Int64 || target->dtype == input->dtype))
+    return narrow_to(cross_entropy(widen(input), widen(target), widen(weight), reduction, ignore_index, label_smoothing),
+                     input->dtype);
   return class_loss(input, target, weight, reduction, ignore_index, label_smoothing, true);
 }
 

@@ -45,7 +45,8 @@ Tensor softmax_impl(const Tensor& in, int64_t dim, std::optional<DType> dtype, b
   const bool last = a->ndim() == 0 || wrap_dim(dim, a->ndim()) == a->ndim() - 1;
   TG_CHECK(is_floating(a->dtype), NotImplementedError, "\"", log ? "log_" : "",
            last ? "softmax_lastdim_kernel_impl" : "softmax_kernel_impl", "\" not implemented for '",
-           scalar_type_name(a->dtype), "' (pass dtype= to compute in a floating dtype)");
+           scalar_type_name(a->dtype), "' (an input of dtype ", dtype_name(a->dtype),
+           "; pass dtype= to compute in a floating dtype)");
   if (is_half(a->dtype)) return narrow_to(softmax_impl(widen(a), dim, std::nullopt, log), a->dtype);
   const int64_t d = wrap_dim(dim, a->ndim());
   Tensor x = dense(a);
