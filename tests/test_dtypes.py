@@ -626,3 +626,25 @@ def test_half_layers_like_torch(name):
     for a, b in zip(ours, theirs):
         assert a.dtype is D(name)
         np.testing.assert_allclose(values(a), b.detach().double().numpy(), rtol=5e-2, atol=5e-2)
+
+
+@pytest.mark.parametrize("name", ["float16", "bfloat16"])
+@pytest.mark.parametrize("opt", ["SGD", "Adam"])
+def test_optimizers_on_half_parameters(name, opt):
+    torch = torch_or_skip()
+    rng = np.random.default_rng(6)
+    w0 = rng.standard_normal((4, 3)).astype(np.float32)
+    x = rng.standard_normal((8, 4)).astype(np.float32)
+    kw = dict(lr=0.1, momentum=0.9) if opt == "SGD" else dict(lr=0.01)
+    out = []
+    for m in (tg, torch):
+        w = m.tensor(w0).to(getattr(m, name)).requires_grad_()
+        o = getattr(m.optim, opt)([w], **kw)
+        xin = m.tensor(x).to(getattr(m, name))
+        for _ in range(3):
+            o.zero_grad()
+            ((xin @ w) ** 2).mean().backward()
+            o.step()
+        assert w.dtype == getattr(m, name)
+        out.append(w.detach().float().numpy())
+    np.testing.assert_allclose(out[0], out[1], rtol=3e-2, atol=3e-2)
