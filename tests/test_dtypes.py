@@ -648,3 +648,13 @@ def test_optimizers_on_half_parameters(name, opt):
         assert w.dtype == getattr(m, name)
         out.append(w.detach().float().numpy())
     np.testing.assert_allclose(out[0], out[1], rtol=3e-2, atol=3e-2)
+
+
+def test_half_grad_fn_names_like_torch():
+    torch = torch_or_skip()
+    for name in ("float16", "bfloat16"):
+        x = tg.ones(2, 3, dtype=D(name), requires_grad=True)
+        tx = torch.ones(2, 3, dtype=T(torch, name), requires_grad=True)
+        for f in (lambda m, p: p.sum(), lambda m, p: p.mean(1), lambda m, p: p @ p.t(), lambda m, p: p * 2,
+                  lambda m, p: m.softmax(p, 1), lambda m, p: p.exp(), lambda m, p: p.max(), lambda m, p: p.float()):
+            assert f(tg, x).grad_fn.name() == f(torch, tx).grad_fn.name()
