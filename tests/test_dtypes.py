@@ -658,3 +658,46 @@ def test_half_grad_fn_names_like_torch():
         for f in (lambda m, p: p.sum(), lambda m, p: p.mean(1), lambda m, p: p @ p.t(), lambda m, p: p * 2,
                   lambda m, p: m.softmax(p, 1), lambda m, p: p.exp(), lambda m, p: p.max(), lambda m, p: p.float()):
             assert f(tg, x).grad_fn.name() == f(torch, tx).grad_fn.name()
+
+
+POOL_LOSS = {
+    "mse": lambda m, x: m.nn.functional.mse_loss(x, x * 0.5),
+    "l1": lambda m, x: m.nn.functional.l1_loss(x, x * 0.5),
+    "max_pool1d": lambda m, x: m.nn.functional.max_pool1d(x[None], 2),
+    "avg_pool1d": lambda m, x: m.nn.functional.avg_pool1d(x[None], 2),
+    "max_pool2d": lambda m, x: m.nn.functional.max_pool2d(x[None, None], 2),
+    "adaptive_avg": lambda m, x: m.nn.functional.adaptive_avg_pool1d(x[None], 2),
+    "adaptive_max": lambda m, x: m.nn.functional.adaptive_max_pool1d(x[None], 2),
+    "nearest": lambda m, x: m.nn.functional.interpolate(x[None], scale_factor=2),
+    "linear": lambda m, x: m.nn.functional.interpolate(x[None], scale_factor=2, mode="linear"),
+}
+
+
+@pytest.mark.parametrize("name", ["float16", "bfloat16"])
+@pytest.mark.parametrize("op", list(POOL_LOSS))
+def test_half_pooling_losses_upsampling_like_torch(name, op):
+    torch = torch_or_skip()
+    data = [[1.5, 2.0, 3.25, 4.0], [5.0, 6.5, 7.0, 1.0]]
+    x = tg.tensor(data, dtype=D(name), requires_grad=True)
+    tx = torch.tensor(data, dtype=T(torch, name), requires_grad=True)
+    out, tout = POOL_LOSS[op](tg, x), POOL_LOSS[op](torch, tx)
+    assert out.dtype is D(name)
+    np.testing.assert_allclose(values(out), tout.detach().double().numpy(), rtol=1e-2)
+    out.float().sum().backward()
+    tout.float().sum().backward()
+    assert x.grad.dtype is D(name)
+    np.testing.assert_allclose(values(x.grad), tx.grad.double().numpy(), rtol=1e-2, atol=1e-2)
+
+
+def test_uint8_images_and_masks_like_torch():
+    torch = torch_or_skip()
+    img = np.arange(24, dtype=np.uint8).reshape(1, 2, 3, 4) * 10
+    ours = tg.nn.functional.interpolate(tg.from_numpy(img), scale_factor=2)
+    theirs = torch.nn.functional.interpolate(torch.from_numpy(img), scale_factor=2)
+    assert ours.dtype is tg.uint8 and ours.tolist() == theirs.tolist()
+    m = tg.tensor([[0, 3], [0, 0]], dtype=tg.uint8)
+    tm = torch.tensor([[0, 3], [0, 0]], dtype=torch.uint8)
+    for f in (lambda p: p.any(), lambda p: p.all(1), lambda p: p.any(0)):
+        same(f(m), f(tm))
+    with pytest.raises(NotImplementedError):
+        tg.nn.functional.interpolate(tg.ones(1, 1, 2, dtype=tg.int8), scale_factor=2)

@@ -157,12 +157,17 @@ DType regression_dtype(const Tensor& input, const Tensor& target, const char* op
 }  // namespace
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, int64_t reduction) {
+  // half types: computed in float32, the result rounded once
+  if (is_half(input->dtype) && target->dtype == input->dtype)
+    return narrow_to(mse_loss(widen(input), widen(target), reduction), input->dtype);
   DType dt = regression_dtype(input, target, "mse_loss");
   return pointwise_loss<kernels::MseTerm>(input, target, nullptr, nullptr,
                                           broadcast_shapes(input->shape, target->shape), dt, reduction);
 }
 
 Tensor l1_loss(const Tensor& input, const Tensor& target, int64_t reduction) {
+  if (is_half(input->dtype) && target->dtype == input->dtype)
+    return narrow_to(l1_loss(widen(input), widen(target), reduction), input->dtype);
   DType dt = regression_dtype(input, target, "l1_loss");
   return pointwise_loss<kernels::L1Term>(input, target, nullptr, nullptr,
                                          broadcast_shapes(input->shape, target->shape), dt, reduction);

@@ -274,10 +274,13 @@ Tensor all_any(const Tensor& a, std::vector<int64_t> dims_in, bool keepdim, bool
   bool empty = a->numel() == 0 && dims_in.empty();
   for (int64_t d : dims) empty = empty || a->shape[d] == 0;
   const Shape shape = reduced_shape(a->shape, dims, keepdim);
-  if (empty) return full(shape, is_all ? 1.0 : 0.0, DType::Bool);
+  // uint8 inputs give uint8 results, as in PyTorch (a legacy of byte masks)
+  const DType rt = a->dtype == DType::UInt8 ? DType::UInt8 : DType::Bool;
+  if (empty) return full(shape, is_all ? 1.0 : 0.0, rt);
   NoGradGuard ng;  // not differentiable (bool result), as in PyTorch
   const Tensor nonzero = a->dtype == DType::Bool ? a : ne(a, scalar_tensor(0.0, a->dtype));
-  return amax_amin(nonzero, dims_in, keepdim, !is_all);
+  const Tensor r = amax_amin(nonzero, dims_in, keepdim, !is_all);
+  return rt == DType::Bool ? r : to_dtype(r, rt);
 }
 }  // namespace
 
