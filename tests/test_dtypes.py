@@ -701,3 +701,23 @@ def test_uint8_images_and_masks_like_torch():
         same(f(m), f(tm))
     with pytest.raises(NotImplementedError):
         tg.nn.functional.interpolate(tg.ones(1, 1, 2, dtype=tg.int8), scale_factor=2)
+
+
+@pytest.mark.parametrize("name", ["float16", "bfloat16"])
+def test_half_batch_norm_like_torch(name):
+    torch = torch_or_skip()
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal((4, 3, 5)) * 2 + 1).astype(np.float32)
+    res = []
+    for m in (tg, torch):
+        bn = m.nn.BatchNorm1d(3).to(getattr(m, name))
+        xin = m.tensor(x).to(getattr(m, name)).requires_grad_()
+        out = bn(xin)
+        (out * out).sum().backward()
+        bn.eval()
+        ev = bn(m.tensor(x).to(getattr(m, name)))
+        assert out.dtype == getattr(m, name) and bn.running_mean.dtype == getattr(m, name)
+        res.append([t.detach().float().numpy() for t in (out, xin.grad, bn.weight.grad, bn.running_mean,
+                                                          bn.running_var, ev)])
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=3e-2, atol=3e-2)
