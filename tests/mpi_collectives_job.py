@@ -17,7 +17,8 @@ R, W = dist.get_rank(), dist.get_world_size()
 assert W == 2, W
 from mpi4py import MPI  # noqa: E402
 
-DT = {"float32": (tg.float32, np.float32), "float64": (tg.float64, np.float64), "int64": (tg.int64, np.int64)}
+DT = {"float32": (tg.float32, np.float32), "float64": (tg.float64, np.float64), "int64": (tg.int64, np.int64),
+      "int32": (tg.int32, np.int32), "uint8": (tg.uint8, np.uint8), "float16": (tg.float16, np.float16)}
 results = {}
 
 
@@ -49,7 +50,7 @@ def expected(op, arrs):
     if op == "MAX":
         return a.max(0)
     if op == "AVG":
-        s = a.sum(0)
+        s = a.sum(0).astype(a.dtype)  # the sum in the dtype (wrapping, as MPI's uint8 sum), then / W
         return s / W if a.dtype.kind == "f" else (np.abs(s) // W) * np.sign(s)
     if op == "BAND":
         return np.bitwise_and.reduce(a, 0)
@@ -67,7 +68,7 @@ def eq(t, want):
 
 
 for dname, (tdt, npdt) in DT.items():
-    ops = ["SUM", "AVG", "PRODUCT", "MIN", "MAX"] + (["BAND", "BOR", "BXOR"] if dname == "int64" else [])
+    ops = ["SUM", "AVG", "PRODUCT", "MIN", "MAX"] + (["BAND", "BOR", "BXOR"] if dname in ("int64", "int32") else [])
     for op in ops:
         @check(f"all_reduce-{dname}-{op}")
         def _(op=op, npdt=npdt):
@@ -112,7 +113,7 @@ for dname, (tdt, npdt) in DT.items():
         for dst in range(W):
             t = tg.from_numpy(rank_values(R, npdt))
             dist.reduce(t, dst=dst, op=dist.ReduceOp.SUM)
-            eq(t, expected("SUM", [rank_values(r, npdt) for r in range(W)]) if R == dst else rank_values(R, npdt))
+            eq(t, expected("SUM", [rank_values(r, npdt) for r in range(W)]).astype(npdt) if R == dst else rank_values(R, npdt))
 
     @check(f"all_gather-{dname}")
     def _(npdt=npdt):
@@ -138,6 +139,21 @@ for dname, (tdt, npdt) in DT.items():
         full = tg.from_numpy(np.concatenate([rank_values(R, npdt) * (i + 1) for i in range(W)]))
         dist.reduce_scatter_tensor(out2, full, op=dist.ReduceOp.MAX)
         eq(out2, np.maximum(*[rank_values(r, npdt) * (R + 1) for r in range(W)]))
+
+
+@check("all_reduce-bfloat16")
+def _():
+    # no numpy bfloat16: values compared through float32 (all exactly representable)
+    for op in ["SUM", "AVG", "MAX"]:
+        t = tg.from_numpy(rank_values(R, np.float32)).to(tg.bfloat16)
+        dist.all_reduce(t, op=getattr(dist.ReduceOp, op))
+        assert t.dtype == tg.bfloat16
+        want = expected(op, [rank_values(r, np.float32) for r in range(W)]).astype(np.float32)
+        eq(t.float(), tg.from_numpy(want).to(tg.bfloat16).float().numpy())
+    outs = [tg.zeros(3, 4, dtype=tg.bfloat16) for _ in range(W)]
+    dist.all_gather(outs, tg.from_numpy(rank_values(R, np.float32)).to(tg.bfloat16))
+    for r in range(W):
+        eq(outs[r].float(), rank_values(r, np.float32))
 
 
 @check("all_reduce-bool")

@@ -81,8 +81,10 @@ def SHAPE(v, **kw):  # a size/int-list argument
     return A(v, ("floatlist", [1.5, 2]), ("boollist", [True]), ("nonelist", [None]), **kw)
 
 
-def DTYPE(v=None, **kw):
-    return A(v, ("int", 1), ("np.dtype", np.float32), ("pytype", float), **kw)
+def DTYPE(v=None, **kw):  # also the storage dtypes: each must work, or fail, as in torch
+    return A(v, ("int", 1), ("np.dtype", np.float32), ("pytype", float),
+             *[(n, T(lambda m, n=n: getattr(m, n))) for n in ("float16", "bfloat16", "uint8", "int8", "int32")],
+             **kw)
 
 
 def STR(v, **kw):

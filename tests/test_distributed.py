@@ -65,12 +65,12 @@ def collectives():
     return json.loads(lines[0][len("RESULTS "):])
 
 
-_DTYPES = ["float32", "float64", "int64"]
+_DTYPES = ["float32", "float64", "int64", "int32", "uint8", "float16"]
 _CHECKS = ([f"{k}-{d}-{op}" for k in ("all_reduce", "all_reduce_async", "all_reduce_noncontig") for d in _DTYPES
-            for op in ["SUM", "AVG", "PRODUCT", "MIN", "MAX"] + (["BAND", "BOR", "BXOR"] if d == "int64" else [])]
+            for op in ["SUM", "AVG", "PRODUCT", "MIN", "MAX"] + (["BAND", "BOR", "BXOR"] if d in ("int64", "int32") else [])]
            + [f"{k}-{d}" for k in ("broadcast", "reduce", "all_gather", "all_gather_into_tensor", "reduce_scatter")
               for d in _DTYPES]
-           + ["all_reduce-bool", "all_reduce_async-overlapping", "async-others", "all_reduce-requires_grad-and-empty", "api",
+           + ["all_reduce-bool", "all_reduce-bfloat16", "all_reduce_async-overlapping", "async-others", "all_reduce-requires_grad-and-empty", "api",
               "sampler-default-replicas"])
 
 

@@ -218,8 +218,10 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
     tg.manual_seed(seed)
 
     # ---- random values ------------------------------------------------------------------
-    DTYPES = [tg.float32, tg.float32, tg.float64, tg.float64, tg.int64, tg.bool]
-    NP = {tg.float32: np.float32, tg.float64: np.float64, tg.int64: np.int64, tg.bool: np.bool_}
+    DTYPES = [tg.float32, tg.float32, tg.float64, tg.float64, tg.int64, tg.bool,
+              tg.float16, tg.int32, tg.uint8, tg.int8]
+    NP = {tg.float32: np.float32, tg.float64: np.float64, tg.int64: np.int64, tg.bool: np.bool_,
+          tg.float16: np.float16, tg.int32: np.int32, tg.uint8: np.uint8, tg.int8: np.int8}
     HUGE = [2 ** 31, 2 ** 40, 2 ** 62, 2 ** 63 - 1, -(2 ** 63), 2 ** 63, 2 ** 64]
 
     class Info:
@@ -237,6 +239,8 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
     def array(shape, dtype):
         if dtype == tg.bool:
             return nprng.random(shape) < 0.5
+        if dtype in (tg.int32, tg.uint8, tg.int8):
+            return nprng.integers(-4, 5, size=shape).astype(NP[dtype])
         if dtype == tg.int64:
             a = nprng.integers(-4, 5, size=shape).astype(np.int64)
             if a.size and rng.random() < 0.1:
@@ -253,7 +257,7 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
         dtype = dtype or rng.choice(DTYPES)
         shape = small_shape() if shape is None else list(shape)
         kind = rng.choice(["plain", "plain", "T", "step", "expand", "numpy", "leaf", "graph", "graph"])
-        floating = dtype in (tg.float32, tg.float64)
+        floating = dtype in (tg.float32, tg.float64, tg.float16)
         leaf = None
         if kind == "T" and len(shape) >= 2:
             t = tg.tensor(array(shape[::-1], dtype)).T
@@ -332,7 +336,8 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
         return item() if k == 1 else tuple(item() for _ in range(k))
 
     def dtype_arg():
-        return rng.choice([tg.float32, tg.float64, tg.int64, tg.bool, None, "float32", np.float32,
+        return rng.choice([tg.float32, tg.float64, tg.int64, tg.bool, None, "float32", np.float32, tg.float16,
+                           tg.bfloat16, tg.uint8, tg.int8, tg.int32,
                            float, 3])
 
     def tensor_list(infos):

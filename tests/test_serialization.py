@@ -160,9 +160,9 @@ def test_we_read_safetensors_package_files(tmp_path):
 
 def test_unsupported_dtype_from_other_writers(tmp_path):
     st = pytest.importorskip("safetensors.numpy")
-    st.save_file({"x": np.zeros(3, np.int32)}, str(tmp_path / "i32.safetensors"))
-    with pytest.raises(RuntimeError, match=r"i32\.safetensors.*unsupported dtype 'I32'"):
-        tg.load(tmp_path / "i32.safetensors")
+    st.save_file({"x": np.zeros(3, np.uint16)}, str(tmp_path / "u16.safetensors"))
+    with pytest.raises(RuntimeError, match=r"u16\.safetensors.*unsupported dtype 'U16'"):
+        tg.load(tmp_path / "u16.safetensors")
 
 
 def test_missing_file(tmp_path):
@@ -228,7 +228,7 @@ def _entry(dtype="F32", shape=(2,), offsets=(0, 8)):
     ({"x": _entry(shape=(3,))}, b"\0" * 8, None, "needs"),
     ({"x": _entry(shape=(-2,))}, b"\0" * 8, None, "shape"),
     ({"x": _entry(shape=(2.0,))}, b"\0" * 8, None, "shape"),
-    ({"x": _entry(dtype="F16", shape=(4,))}, b"\0" * 8, None, "dtype"),
+    ({"x": _entry(dtype="U16", shape=(4,))}, b"\0" * 8, None, "dtype"),
     ({"x": _entry(dtype=["F32"])}, b"\0" * 8, None, "dtype"),
     ({"x": _entry(), "y": _entry(offsets=(4, 12))}, b"\0" * 12, None, "overlap"),
     ({"x": _entry(dtype="BOOL", shape=(2,), offsets=(0, 2))}, b"\0\2", None, "BOOL"),
@@ -268,4 +268,5 @@ def test_garbage_header_bytes(tmp_path):
 def test_format_constants_match_dtypes():
     for name, (dt, np_dt) in serialization._DTYPES.items():
         assert serialization._NAMES[dt] == name
-        assert np_dt.itemsize == {"F32": 4, "F64": 8, "I64": 8, "BOOL": 1}[name]
+        assert np_dt.itemsize == {"F32": 4, "F64": 8, "I64": 8, "BOOL": 1, "F16": 2, "BF16": 2,
+                                  "I32": 4, "I16": 2, "I8": 1, "U8": 1}[name]

@@ -13,7 +13,7 @@ from helpers import torch
 @pytest.mark.parametrize("data,dtype", [
     ([1.0, 2.0], tg.float32), ([1, 2], tg.int64), ([True, False], tg.bool), (3.5, tg.float32),
     (7, tg.int64), ([[1.5, 2.0], [3.0, 4.0]], tg.float32), (np.arange(4.0), tg.float64),
-    (np.arange(4, dtype=np.int32), tg.int64), (np.ones(3, dtype=np.float32), tg.float32),
+    (np.arange(4, dtype=np.int32), tg.int32), (np.ones(3, dtype=np.float32), tg.float32),
 ])
 def test_tensor_infers_dtype_and_copies(data, dtype):
     t = tg.tensor(data)

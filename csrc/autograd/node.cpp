@@ -50,6 +50,12 @@ const char* type_name(DType d) {
     case DType::Float64: return "DoubleTensor";
     case DType::Int64: return "LongTensor";
     case DType::Bool: return "BoolTensor";
+    case DType::Float16: return "HalfTensor";
+    case DType::BFloat16: return "BFloat16Tensor";
+    case DType::UInt8: return "ByteTensor";
+    case DType::Int8: return "CharTensor";
+    case DType::Int16: return "ShortTensor";
+    case DType::Int32: return "IntTensor";
   }
   return "Tensor";
 }

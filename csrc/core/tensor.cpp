@@ -83,11 +83,18 @@ Tensor alias(const Tensor& t) { return make_view(t, t->shape, t->strides, t->off
 
 namespace {
 constexpr int kUndef = -1;
+int promote_skip_undefined(int a, int b) {
+  if (a == kUndef) return b;
+  if (b == kUndef) return a;
+  return (int)promote((DType)a, (DType)b);
+}
+// PyTorch's combine_categories: a lower priority class only counts when it is of a
+// higher category (bool < integer < float).
 int combine_categories(int higher, int lower) {
   if (higher == kUndef) return lower;
   if (is_floating((DType)higher)) return higher;
   if (lower != kUndef && (higher == (int)DType::Bool || is_floating((DType)lower)))
-    return std::max(higher, lower);
+    return promote_skip_undefined(higher, lower);
   return higher;
 }
 }  // namespace
@@ -99,15 +106,19 @@ DType result_type(TensorRefs operands) {
     int d = (int)t->dtype;
     if (t->wrapped_number) {
       if (is_floating(t->dtype)) d = (int)DType::Float32;  // the default float dtype
-      wrapped = std::max(wrapped, d);
+      wrapped = promote_skip_undefined(wrapped, d);
     } else if (t->ndim() == 0) {
-      zero = std::max(zero, d);
+      zero = promote_skip_undefined(zero, d);
     } else {
-      dim = std::max(dim, d);
+      dim = promote_skip_undefined(dim, d);
     }
   }
   int r = combine_categories(dim, combine_categories(zero, wrapped));
   return r == kUndef ? DType::Float32 : (DType)r;
+}
+
+void throw_not_implemented(const char* what, DType dt) {
+  throw NotImplementedError(cat_str("\"", what, "\" not implemented for '", scalar_type_name(dt), "'"));
 }
 
 }  // namespace tg

@@ -3,6 +3,8 @@
 // kernels of kernels/batchnorm.h.
 #include "ops/batchnorm.h"
 
+#include "ops/compute.h"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -197,6 +199,18 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
     check_running_stat_writable(running_var);
   }
 
+  if (is_half(dt)) {
+    // half types: normalized in float32 (statistics on float32 copies of the running stats,
+    // written back rounded), the output rounded once
+    Tensor rm = dense(running_mean, DType::Float32), rv = dense(running_var, DType::Float32);
+    Tensor out = batch_norm(widen(input), rm, rv, widen(weight), widen(bias), training, momentum, eps);
+    if (update) {
+      NoGradGuard ng;
+      copy_(running_mean, rm);
+      copy_(running_var, rv);
+    }
+    return narrow_to(out, dt);
+  }
   Tensor x = contiguous(input);
   Tensor w = dense(weight, dt), b = dense(bias, dt);
   std::vector<double> mean(C, 0.0), var(C, 1.0), invstd(C);

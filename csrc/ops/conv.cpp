@@ -4,6 +4,8 @@
 // each direction of each kind is one of the three kernels.
 #include "ops/conv.h"
 
+#include "ops/compute.h"
+
 #include <algorithm>
 #include <string>
 
@@ -298,6 +300,10 @@ Tensor conv(const Tensor& input, const Tensor& weight, const Tensor& bias, int64
             Shape padding, Shape pad_end, Shape dilation, int64_t groups) {
   return trace::op("conv", {input, weight, bias}, [&] { return trace::Attrs{{"stride", stride}, {"padding", padding}, {"pad_end", pad_end}, {"dilation", dilation}, {"groups", groups}}; }, [&]() -> Tensor {
   TG_CHECK(dims == 1 || dims == 2, ValueError, "conv: ", dims, "-d convolutions are not supported");
+  // half types: computed in float32, the result rounded once (PyTorch CPU computes them in float too)
+  if (is_half(input->dtype) && weight->dtype == input->dtype && (!bias || bias->dtype == input->dtype))
+    return narrow_to(conv(widen(input), widen(weight), widen(bias), dims, std::move(stride), std::move(padding),
+                          std::move(pad_end), std::move(dilation), groups), input->dtype);
   return run(input, weight, bias,
              Params{dims, false, stride, padding, pad_end, dilation, {}, groups});  // copies: traced after
   });
@@ -307,6 +313,11 @@ Tensor conv_transpose(const Tensor& input, const Tensor& weight, const Tensor& b
                       Shape stride, Shape padding, Shape output_padding, int64_t groups, Shape dilation) {
   return trace::op("conv_transpose", {input, weight, bias}, [&] { return trace::Attrs{{"stride", stride}, {"padding", padding}, {"output_padding", output_padding}, {"dilation", dilation}, {"groups", groups}}; }, [&]() -> Tensor {
   TG_CHECK(dims == 1 || dims == 2, ValueError, "conv_transpose: ", dims, "-d convolutions are not supported");
+  // half types: computed in float32, the result rounded once (PyTorch CPU computes them in float too)
+  if (is_half(input->dtype) && weight->dtype == input->dtype && (!bias || bias->dtype == input->dtype))
+    return narrow_to(conv_transpose(widen(input), widen(weight), widen(bias), dims, std::move(stride),
+                                    std::move(padding), std::move(output_padding), groups, std::move(dilation)),
+                     input->dtype);
   return run(input, weight, bias,
              Params{dims, true, stride, padding, {}, dilation, output_padding, groups});  // copies: traced after
   });

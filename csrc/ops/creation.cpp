@@ -7,6 +7,7 @@
 
 #include "autograd/node.h"
 #include "autograd/trace.h"
+#include "core/convert.h"
 #include "kernels/loops.h"
 #include "ops/elementwise.h"
 
@@ -15,8 +16,8 @@ namespace tg {
 Tensor full(const Shape& shape, double value, DType dtype) {
   Tensor t = empty(shape, dtype);
   int64_t n = t->numel();
-  TG_DISPATCH_ALL(dtype, T, {
-    T v = static_cast<T>(value);
+  TG_DISPATCH_ALL_TYPES(dtype, T, {
+    T v = convert<T>(value);
     T* p = t->data_as<T>();
     parallel_for(n, 1, [&](int64_t b, int64_t e) { std::fill(p + b, p + e, v); });
   });
@@ -51,9 +52,9 @@ Tensor arange(double start, double end, double step, DType dtype) {
   double n = std::ceil((end - start) / step);
   TG_CHECK(n < 9.2e18, RuntimeError, "arange: too many elements for range ", start, " -> ", end);
   Tensor t = empty({(int64_t)n}, dtype);
-  TG_DISPATCH_ALL(dtype, T, {
+  TG_DISPATCH_ALL_TYPES(dtype, T, {
     T* p = t->data_as<T>();
-    for (int64_t i = 0; i < (int64_t)n; ++i) p[i] = static_cast<T>(start + i * step);
+    for (int64_t i = 0; i < (int64_t)n; ++i) p[i] = convert<T>(start + i * step);
   });
   return t;
 }
@@ -62,12 +63,12 @@ Tensor linspace(double start, double end, int64_t steps, DType dtype) {
   TG_CHECK(steps >= 0, RuntimeError, "linspace: number of steps must be non-negative, got ", steps);
   Tensor t = empty({steps}, dtype);
   double step = steps > 1 ? (end - start) / double(steps - 1) : 0.0;
-  TG_DISPATCH_ALL(dtype, T, {
+  TG_DISPATCH_ALL_TYPES(dtype, T, {
     T* p = t->data_as<T>();
     // Fill from both ends like PyTorch so the last value is exactly `end`.
     int64_t half = steps / 2;
     for (int64_t i = 0; i < steps; ++i)
-      p[i] = static_cast<T>(i < half ? start + step * i : end - step * (steps - 1 - i));
+      p[i] = convert<T>(i < half ? start + step * i : end - step * (steps - 1 - i));
   });
   return t;
 }
@@ -75,9 +76,9 @@ Tensor linspace(double start, double end, int64_t steps, DType dtype) {
 Tensor eye(int64_t n, int64_t m, DType dtype) {
   TG_CHECK(n >= 0 && m >= 0, RuntimeError, "eye: n and m must be non-negative, got n=", n, ", m=", m);
   Tensor t = zeros({n, m}, dtype);
-  TG_DISPATCH_ALL(dtype, T, {
+  TG_DISPATCH_ALL_TYPES(dtype, T, {
     T* p = t->data_as<T>();
-    for (int64_t i = 0; i < std::min(n, m); ++i) p[i * m + i] = T(1);
+    for (int64_t i = 0; i < std::min(n, m); ++i) p[i * m + i] = convert<T>(1.0);
   });
   return t;
 }
@@ -88,27 +89,71 @@ Tensor scalar_tensor(double value, DType dtype, bool wrapped) {
   return t;
 }
 
+
 namespace {
-// static_cast, except that a float outside int64's range (or nan) becomes INT64_MIN, as
-// on x86 hardware and in PyTorch, instead of undefined behaviour.
+// One row of dst = convert(src), any element strides (in bytes). One small function per
+// pair of types, run by a single strided loop: 100 pairs of dtypes cost 100 short loops in
+// the binary, not 100 instantiations of the parallel strided iteration.
+using RowConvert = void (*)(char* dst, int64_t ds, const char* src, int64_t ss, int64_t n);
+
 template <class TD, class TS>
-inline TD convert(TS x) {
-  if constexpr (std::is_same_v<TD, int64_t> && std::is_floating_point_v<TS>) {
-    if (!(x >= TS(-9223372036854775808.0) && x < TS(9223372036854775808.0)))
-      return std::numeric_limits<int64_t>::min();
+void convert_row(char* dst, int64_t ds, const char* src, int64_t ss, int64_t n) {
+  if (ds == sizeof(TD) && ss == sizeof(TS)) {
+    TD* o = reinterpret_cast<TD*>(dst);
+    const TS* x = reinterpret_cast<const TS*>(src);
+    for (int64_t i = 0; i < n; ++i) o[i] = convert<TD>(x[i]);
+  } else if (ss == 0) {  // a broadcast scalar
+    const TD v = convert<TD>(*reinterpret_cast<const TS*>(src));
+    for (int64_t i = 0; i < n; ++i) *reinterpret_cast<TD*>(dst + i * ds) = v;
+  } else {
+    for (int64_t i = 0; i < n; ++i)
+      *reinterpret_cast<TD*>(dst + i * ds) = convert<TD>(*reinterpret_cast<const TS*>(src + i * ss));
   }
-  return static_cast<TD>(x);
+}
+
+void run_rows(const Tensor& dst, const Tensor& src, const Shape& bs, RowConvert fn) {
+  kernels::strided_loop<2>(dst->shape, {dst->strides.data(), bs.data()}, {dst->data(), src->data()},
+                           {(int64_t)itemsize(dst->dtype), (int64_t)itemsize(src->dtype)},
+                           [fn](std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n) {
+                             fn(p[0], s[0], p[1], s[1], n);
+                           });
+}
+
+// The bulk half <-> float32 conversions for contiguous tensors of the same shape.
+bool copy_half_bulk(const Tensor& dst, const Tensor& src) {
+  if (dst->shape != src->shape || !dst->is_contiguous() || !src->is_contiguous()) return false;
+  const int64_t n = dst->numel();
+  auto run = [n](auto fn, auto* s, auto* d) {
+    parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) { fn(s + b, d + b, e - b); });
+  };
+  const DType sd = src->dtype, dd = dst->dtype;
+  if (sd == DType::Float16 && dd == DType::Float32)
+    run(half_to_float_n, src->data_as<uint16_t>(), dst->data_as<float>());
+  else if (sd == DType::Float32 && dd == DType::Float16)
+    run(float_to_half_n, src->data_as<float>(), dst->data_as<uint16_t>());
+  else if (sd == DType::BFloat16 && dd == DType::Float32)
+    run(bf16_to_float_n, src->data_as<uint16_t>(), dst->data_as<float>());
+  else if (sd == DType::Float32 && dd == DType::BFloat16)
+    run(float_to_bf16_n, src->data_as<float>(), dst->data_as<uint16_t>());
+  else
+    return false;
+  return true;
 }
 }  // namespace
 
 void copy_into(const Tensor& dst, const Tensor& src) {
   Shape bs = broadcast_strides(src, dst->shape);
-  TG_DISPATCH_ALL(dst->dtype, TD, {
-    TG_DISPATCH_ALL(src->dtype, TS, {
-      kernels::map1(dst->shape, dst->data_as<TD>(), dst->strides.data(), src->data_as<TS>(),
-                    bs.data(), [](TS x) { return convert<TD>(x); });
+  RowConvert fn = nullptr;
+  if (dst->dtype == src->dtype) {
+    // a pure move of elements: one kernel per element size serves every dtype
+    TG_DISPATCH_BY_SIZE(dst->dtype, T, fn = &convert_row<T, T>);
+  } else {
+    if (copy_half_bulk(dst, src)) return;
+    TG_DISPATCH_ALL_TYPES(dst->dtype, TD, {
+      TG_DISPATCH_ALL_TYPES(src->dtype, TS, fn = &convert_row<TD, TS>);
     });
-  });
+  }
+  run_rows(dst, src, bs, fn);
 }
 
 namespace {

@@ -61,6 +61,11 @@ Tensor cast(const Tensor& t, DType dt) {
   return out;
 }
 
+Tensor narrow_result(const Tensor& out, DType ct) {
+  if (!out || out->dtype == ct || out->dtype != compute_dtype(ct)) return out;
+  return cast(out, ct);
+}
+
 Tensor grad_for(const Tensor& g, const Shape& shape, DType dtype) {
   const Tensor s = sum_to(g, shape);
   return s->dtype == dtype ? s : to_dtype(s, dtype);  // (recorded under create_graph)
@@ -108,7 +113,7 @@ template <Types K>
 Tensor add_kernel(const Tensor& a, const Tensor& b, DType rt, const Scalar& alpha, const char* op) {
   Tensor out;
   dispatch<K>(rt, op, [&](auto tag) { out = add_in<typename decltype(tag)::type>(a, b, alpha); });
-  return out;
+  return narrow_result(out, rt);
 }
 
 Scalar negated(Scalar s) {
@@ -309,7 +314,7 @@ Tensor int_division(const Tensor& a, const Tensor& b, F f) {
 Tensor rounding_div(const Tensor& a, const Tensor& b, bool floor) {
   DType rt = result_type({a, b});
   const char* op = floor ? "div_floor" : "div_trunc";
-  if (rt == DType::Int64) return int_division(a, b, IntDiv{floor});
+  if (is_integral(rt)) return narrow_result(int_division(a, b, IntDiv{floor}), rt);
   if (floor)
     return binary_kernel<Types::Float>(a, b, rt, op, [](auto x, auto y) { return floor_div_float(x, y); });
   return binary_kernel<Types::Float>(a, b, rt, op, [](auto x, auto y) { return decltype(x)(std::trunc(x / y)); });
@@ -385,12 +390,13 @@ Tensor remainder(const Tensor& a, const Tensor& b) {
       return decltype(x)((m != 0 && (y < 0) != (m < 0)) ? m + y : m);
     });
   } else {
-    TG_CHECK(rt == DType::Int64, RuntimeError, "\"remainder\" not implemented for '", dtype_name(rt), "'");
+    TG_CHECK(is_integral(rt), RuntimeError, "\"remainder\" not implemented for '", dtype_name(rt), "'");
     out = int_division(a, b, [](int64_t x, int64_t y) -> int64_t {
       if (y == -1) return 0;
       int64_t m = x % y;
       return (m != 0 && (m < 0) != (y < 0)) ? m + y : m;
     });
+    out = narrow_result(out, rt);
   }
   set_history(make_node<RemainderBackward0>({a, b}, a, b, needs_grad(b)), {out});
   return out;

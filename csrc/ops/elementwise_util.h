@@ -22,9 +22,22 @@ enum class Types { All, Numeric, Float, Integral };
 template <class T>
 struct Tag { using type = T; };
 
+// The narrow dtypes run the kernel of their compute dtype (compute_dtype(): half types in
+// float32, small integers in int64); the *_kernel helpers below then round the result back
+// to the narrow dtype, and in-place ops store through copy_into (round / wrap on store).
 template <Types K, class F>
 void dispatch(DType dt, const char* op, F&& f) {
   switch (dt) {
+    case DType::Float16:
+    case DType::BFloat16:
+      if constexpr (K != Types::Integral) { f(Tag<float>{}); return; }
+      break;
+    case DType::UInt8:
+    case DType::Int8:
+    case DType::Int16:
+    case DType::Int32:
+      if constexpr (K != Types::Float) { f(Tag<int64_t>{}); return; }
+      break;
     case DType::Float32:
       if constexpr (K != Types::Integral) { f(Tag<float>{}); return; }
       break;
@@ -38,8 +51,12 @@ void dispatch(DType dt, const char* op, F&& f) {
       if constexpr (K == Types::All || K == Types::Integral) { f(Tag<bool>{}); return; }
       break;
   }
-  throw RuntimeError(cat_str("\"", op, "\" not implemented for '", dtype_name(dt), "'"));
+  throw NotImplementedError(cat_str("\"", op, "\" not implemented for '", dtype_name(dt), "'"));
 }
+
+// `out` computed in the compute dtype of `ct`, rounded (half types) or wrapped (small
+// integers) back to `ct`; other results (bool from comparisons) as they are.
+Tensor narrow_result(const Tensor& out, DType ct);
 
 // Float functions on integer or bool inputs compute in the default float dtype.
 inline DType float_type(DType d) { return is_floating(d) ? d : DType::Float32; }
@@ -101,20 +118,25 @@ template <Types K, class F>
 Tensor unary_kernel(const Tensor& a, DType ct, const char* op, F f) {
   Tensor out;
   dispatch<K>(ct, op, [&](auto tag) { out = map_unary<typename decltype(tag)::type>(a, f); });
-  return out;
+  return narrow_result(out, ct);
 }
 template <Types K, class F>
 Tensor binary_kernel(const Tensor& a, const Tensor& b, DType ct, const char* op, F f) {
   Tensor out;
+  if (is_small_int(ct)) {  // operands wrapped to ct first, as PyTorch casts them (uint8 == 300)
+    Tensor ca = cast(a, ct), cb = cast(b, ct);
+    dispatch<K>(ct, op, [&](auto tag) { out = map_binary<typename decltype(tag)::type>(ca, cb, f); });
+    return narrow_result(out, ct);
+  }
   dispatch<K>(ct, op, [&](auto tag) { out = map_binary<typename decltype(tag)::type>(a, b, f); });
-  return out;
+  return narrow_result(out, ct);
 }
 template <Types K, class F>
 Tensor ternary_kernel(const Tensor& a, const Tensor& b, const Tensor& c, DType ct, const char* op,
                       F f) {
   Tensor out;
   dispatch<K>(ct, op, [&](auto tag) { out = map_ternary<typename decltype(tag)::type>(a, b, c, f); });
-  return out;
+  return narrow_result(out, ct);
 }
 
 // ---- float32 SIMD kernels ----------------------------------------------------------------
@@ -149,8 +171,10 @@ Tensor vec_grad_f32(const Tensor& g, const Tensor& x, kernels::VecGrad fn);
 // f(a) computed in `ct`, through f's float32 kernel when it has one.
 template <Types K, class F>
 Tensor unary_op(const Tensor& a, DType ct, const char* op, F f) {
-  if constexpr (has_vec<F>::value)
+  if constexpr (has_vec<F>::value) {
     if (ct == DType::Float32) return vec_unary_f32(a, F::vec);
+    if (is_half(ct)) return narrow_result(vec_unary_f32(cast(a, DType::Float32), F::vec), ct);
+  }
   return unary_kernel<K>(a, ct, op, f);
 }
 
@@ -277,6 +301,13 @@ void inplace_binary(const Tensor& self, const Tensor& other, DType rt, const cha
 // self = f(self) written in place (dtype checks done by the caller), version bumped.
 template <Types K, class F>
 void store_unary(const Tensor& self, const char* op, F f) {
+  if (!is_base(self->dtype)) {  // computed in the compute dtype, rounded / wrapped on store
+    dispatch<K>(self->dtype, op, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      copy_into(self, map_unary<T>(self, [&f](T x) { return T(f(x)); }));
+    });
+    return bump_version(self);
+  }
   if constexpr (has_vec<F>::value) {
     if (self->dtype == DType::Float32) {
       vec_unary_f32_inplace(self, F::vec);

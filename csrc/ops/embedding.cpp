@@ -2,6 +2,8 @@
 // kernels/embedding.h), the max_norm renormalization of the looked-up rows, and one_hot.
 #include "ops/embedding.h"
 
+#include "ops/compute.h"
+
 #include <cmath>
 #include <limits>
 
@@ -26,6 +28,7 @@ const char* legacy_name(DType d) {
     case DType::Float64: return "torch.DoubleTensor";
     case DType::Int64: return "torch.LongTensor";
     case DType::Bool: return "CPUBoolType";  // sic, as PyTorch prints it
+    default: break;
   }
   return "torch.Tensor";
 }
@@ -101,6 +104,8 @@ struct EmbeddingBackward0 : Node {
 Tensor embedding(const Tensor& weight, const Tensor& indices, int64_t padding_idx, bool scale_grad_by_freq,
                  bool sparse) {
   return trace::op("embedding", {weight, indices}, [&] { return trace::Attrs{{"padding_idx", padding_idx}}; }, [&]() -> Tensor {
+  if (is_half(weight->dtype))  // rows gathered (and gradients summed) in float32
+    return narrow_to(embedding(widen(weight), indices, padding_idx, scale_grad_by_freq, sparse), weight->dtype);
   TG_CHECK(weight->ndim() == 2, RuntimeError, "'weight' must be 2-D");
   check_indices(indices, "embedding", 1);
   TG_CHECK(!sparse, NotImplementedError,

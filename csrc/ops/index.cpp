@@ -218,7 +218,7 @@ Tensor gather_plan(const AdvancedPlan& p) {
   Tensor out = empty(p.result_shape, p.src->dtype);
   auto src = indexed_side(p);
   auto dst = result_side(p, out->strides);
-  TG_DISPATCH_ALL(out->dtype, T, {
+  TG_DISPATCH_BY_SIZE(out->dtype, T, {  // a pure move: one kernel per element size
     kernels::copy_rows(out->data_as<T>(), dst, p.src->data_as<T>(), src, false, false);
   });
   return out;
@@ -237,6 +237,14 @@ void put_plan(const AdvancedPlan& p, const Tensor& values, bool accumulate) {
   v = unaliased(cast(v, p.src->dtype), p.src);
   auto dst = indexed_side(p);
   auto src = result_side(p, broadcast_strides(v, p.result_shape));
+  if (!accumulate) {
+    TG_DISPATCH_BY_SIZE(p.src->dtype, T, {
+      kernels::copy_rows(p.src->data_as<T>(), dst, v->data_as<T>(), src, false, true);
+    });
+    return;
+  }
+  TG_CHECK(is_base(p.src->dtype), NotImplementedError, "\"index_put_ with accumulate=True\" not implemented for '",
+           scalar_type_name(p.src->dtype), "'");
   TG_DISPATCH_ALL(p.src->dtype, T, {
     kernels::copy_rows(p.src->data_as<T>(), dst, v->data_as<T>(), src, accumulate, true);
   });
@@ -245,6 +253,10 @@ void put_plan(const AdvancedPlan& p, const Tensor& values, bool accumulate) {
 // Gradient of a gather: zeros of the input's shape with g added at the indexed places.
 Tensor scatter_grad(const Shape& in_shape, const std::vector<Tensor>& per_dim, const Tensor& g,
                     bool allow_negative) {
+  if (!is_base(g->dtype)) {  // half gradients accumulate in float32, rounded once
+    Tensor z = scatter_grad(in_shape, per_dim, cast(g, compute_dtype(g->dtype)), allow_negative);
+    return cast(z, g->dtype);
+  }
   Tensor z = zeros(in_shape, g->dtype);
   put_plan(plan_advanced(z, per_dim, allow_negative), g, /*accumulate=*/true);
   return z;
@@ -421,7 +433,7 @@ Tensor gather_raw(const Tensor& self, int64_t dim, const Tensor& index) {
   auto li = lines_of(i->shape, i->strides, dim);
   const int64_t size = s->shape[dim];
   bool ok = true;
-  TG_DISPATCH_ALL(self->dtype, T, {
+  TG_DISPATCH_BY_SIZE(self->dtype, T, {
     ok = kernels::gather_lines(out->data_as<T>(), lo, s->data_as<T>(), ls, i->data_as<int64_t>(), li,
                                i->shape[dim], size);
   });
@@ -432,6 +444,12 @@ Tensor gather_raw(const Tensor& self, int64_t dim, const Tensor& index) {
 // dst[index along dim] += src (over index's shape); shapes already checked. `dst` must be a
 // fresh tensor: on a bad index some elements were already added when this throws.
 void scatter_add_raw(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src) {
+  if (!is_base(dst->dtype)) {  // added in the compute dtype, rounded / wrapped once
+    Tensor wide = cast(dst, compute_dtype(dst->dtype));
+    scatter_add_raw(wide, dim, index, cast(src, compute_dtype(dst->dtype)));
+    copy_into(dst, wide);
+    return;
+  }
   Tensor d = as_1d(dst), i = as_1d(index), s = as_1d(src);
   if (i->numel() == 0) return;
   auto ld = lines_of(i->shape, d->strides, dim);
@@ -567,9 +585,9 @@ void check_mask_value(const Tensor& mask, const Tensor& value) {
 // out is x.
 void fill_where(const Tensor& out, const Tensor& x, const Tensor& mask, const Tensor& value) {
   Shape sx = broadcast_strides(x, out->shape), sm = broadcast_strides(mask, out->shape);
-  TG_DISPATCH_ALL(out->dtype, T, {
-    T v = T(0);
-    TG_DISPATCH_ALL(value->dtype, V, { v = static_cast<T>(*value->data_as<V>()); });
+  const Tensor vt = cast(value, out->dtype);  // the value's bits in out's dtype
+  TG_DISPATCH_BY_SIZE(out->dtype, T, {
+    const T v = *vt->data_as<T>();
     kernels::map2(out->shape, out->data_as<T>(), out->strides.data(), x->data_as<T>(), sx.data(),
                   mask->data_as<bool>(), sm.data(), [v](T a, bool m) { return m ? v : a; });
   });
@@ -579,7 +597,7 @@ void fill_where(const Tensor& out, const Tensor& x, const Tensor& mask, const Te
 Tensor keep_where(const Tensor& g, const Tensor& mask, bool keep) {
   Tensor out = empty(g->shape, g->dtype);
   Shape sm = broadcast_strides(mask, g->shape);
-  TG_DISPATCH_ALL(g->dtype, T, {
+  TG_DISPATCH_BY_SIZE(g->dtype, T, {  // zero bits are zero in every dtype
     kernels::map2(g->shape, out->data_as<T>(), out->strides.data(), g->data_as<T>(),
                   g->strides.data(), mask->data_as<bool>(), sm.data(),
                   [keep](T a, bool m) { return m == keep ? a : T(0); });
@@ -652,7 +670,7 @@ Tensor nonzero(const Tensor& self) {
   const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), n / 4096));
   std::vector<int64_t> counts(chunks + 1, 0);
   Tensor out;
-  TG_DISPATCH_ALL(c->dtype, T, {
+  TG_DISPATCH_ALL_TYPES(c->dtype, T, {
     const T* p = c->data_as<T>();
     parallel_for(chunks, n / chunks, [&](int64_t b, int64_t e) {
       for (int64_t ch = b; ch < e; ++ch) {

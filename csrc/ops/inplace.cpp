@@ -103,6 +103,22 @@ void fill_(const Tensor& self, const Tensor& value) {
     TG_CHECK(std::isfinite(x) && x >= -9223372036854775808.0 && x < 9223372036854775808.0,
              RuntimeError, "value cannot be converted to type int64_t without overflow: ", x);
   }
+  if (is_small_int(self->dtype)) {
+    // PyTorch's range check for the narrow integers (c10's overflows(): uint8 also takes
+    // -255..-1, wrapping them); half types take any value (out of range: inf)
+    double x = 0;
+    TG_DISPATCH_ALL(compute_dtype(value->dtype), T, { x = (double)*ew::cast(value, compute_dtype(value->dtype))->data_as<T>(); });
+    double lo = 0, hi = 0;
+    const char* cname = "";
+    switch (self->dtype) {
+      case DType::UInt8: lo = -255, hi = 255, cname = "uint8_t"; break;
+      case DType::Int8: lo = -128, hi = 127, cname = "int8_t"; break;
+      case DType::Int16: lo = -32768, hi = 32767, cname = "int16_t"; break;
+      default: lo = -2147483648.0, hi = 2147483647.0, cname = "int32_t"; break;
+    }
+    const bool ok = x >= lo && x <= hi;
+    TG_CHECK(ok, RuntimeError, "value cannot be converted to type ", cname, " without overflow");
+  }
   const char* n = value->wrapped_number ? "FillBackward0" : "FillBackward1";
   auto node = make_node<StoreBackward>({self, value}, n, self, value);
   copy_into(v, value);

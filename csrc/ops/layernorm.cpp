@@ -3,6 +3,8 @@
 // kernels/layernorm.h.
 #include "ops/layernorm.h"
 
+#include "ops/compute.h"
+
 #include <utility>
 #include <vector>
 
@@ -24,15 +26,7 @@ T* ptr(const Tensor& t) {
 }
 
 // PyTorch's names of the dtypes in its kernel messages.
-const char* scalar_name(DType d) {
-  switch (d) {
-    case DType::Float32: return "Float";
-    case DType::Float64: return "Double";
-    case DType::Int64: return "Long";
-    case DType::Bool: return "Bool";
-  }
-  return "?";
-}
+const char* scalar_name(DType d) { return scalar_type_name(d); }
 
 Tensor dense(const Tensor& t, DType dt) {
   if (!t) return nullptr;
@@ -170,6 +164,9 @@ void check_param(const Tensor& t, const char* what, const Shape& normalized_shap
 Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
                   double eps) {
   return trace::op("layer_norm", {input, weight, bias}, [&] { return trace::Attrs{{"normalized_shape", normalized_shape}, {"eps", eps}}; }, [&]() -> Tensor {
+  // half types: computed in float32, the result rounded once (PyTorch CPU computes them in float too)
+  if (is_half(input->dtype) && (!weight || weight->dtype == input->dtype) && (!bias || bias->dtype == input->dtype))
+    return narrow_to(layer_norm(widen(input), normalized_shape, widen(weight), widen(bias), eps), input->dtype);
   const int64_t k = (int64_t)normalized_shape.size(), nd = input->ndim();
   TG_CHECK(k >= 1, RuntimeError,
            "Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one element, "

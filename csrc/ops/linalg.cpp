@@ -9,6 +9,7 @@
 #include "autograd/node.h"
 #include "autograd/trace.h"
 #include "kernels/gemm.h"
+#include "ops/compute.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
 #include "ops/shape.h"
@@ -204,6 +205,9 @@ void check_dtypes(const Tensor& a, const Tensor& b, const char* op) {
 
 // The shared forward of every matmul form; `kind` names its backward node.
 Tensor matmul_impl(const Tensor& a, const Tensor& b, const char* kind) {
+  // half types: converted to float32, multiplied by the float32 GEMM, the result rounded
+  // once; small integers in int64, wrapped back
+  if (!is_base(a->dtype)) return narrow_to(matmul_impl(widen(a), widen(b), kind), a->dtype);
   const Geometry geo = geometry(a, b);
   Tensor out = empty(geo.out_shape(), a->dtype);
   run_product(a->dtype, geo.batch, geo.M, geo.N, geo.K, mats(a, geo.batch, true),
@@ -361,6 +365,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
              "linear: bias of shape ", shape_str(bias->shape), " does not match weight of shape ",
              shape_str(weight->shape));
   }
+  if (is_half(x->dtype)) return narrow_to(linear(widen(x), widen(weight), widen(bias)), x->dtype);
   const Geometry geo = linear_geometry(x, weight);
   Tensor out = empty(geo.out_shape(), x->dtype);
   if (bias) copy_into(out, bias);  // broadcast over the rows, then out += x @ W^T

@@ -2,6 +2,8 @@
 // the backward node of each stands next to its forward.
 #include "ops/loss.h"
 
+#include "ops/compute.h"
+
 #include "autograd/node.h"
 #include "kernels/loss.h"
 #include "ops/creation.h"
@@ -254,12 +256,17 @@ DType regression_dtype(const Tensor& input, const Tensor& target, const char* op
 }  // namespace
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, int64_t reduction) {
+  // half types: computed in float32, the result rounded once
+  if (is_half(input->dtype) && target->dtype == input->dtype)
+    return narrow_to(mse_loss(widen(input), widen(target), reduction), input->dtype);
   DType dt = regression_dtype(input, target, "mse_loss");
   return pointwise_loss<kernels::MseTerm>(input, target, nullptr, nullptr,
                                           broadcast_shapes(input->shape, target->shape), dt, reduction);
 }
 
 Tensor l1_loss(const Tensor& input, const Tensor& target, int64_t reduction) {
+  if (is_half(input->dtype) && target->dtype == input->dtype)
+    return narrow_to(l1_loss(widen(input), widen(target), reduction), input->dtype);
   DType dt = regression_dtype(input, target, "l1_loss");
   return pointwise_loss<kernels::L1Term>(input, target, nullptr, nullptr,
                                          broadcast_shapes(input->shape, target->shape), dt, reduction);
@@ -538,6 +545,11 @@ Tensor class_loss(const Tensor& input, const Tensor& target, const Tensor& weigh
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight,
                      int64_t reduction, int64_t ignore_index, double label_smoothing) {
+  // half types: computed in float32, the result rounded once (PyTorch CPU computes them in float too)
+  if (is_half(input->dtype) && (!weight || weight->dtype == input->dtype) &&
+      (target->dtype == DType::Int64 || target->dtype == input->dtype))
+    return narrow_to(cross_entropy(widen(input), widen(target), widen(weight), reduction, ignore_index, label_smoothing),
+                     input->dtype);
   return class_loss(input, target, weight, reduction, ignore_index, label_smoothing, true);
 }
 

@@ -8,6 +8,7 @@
 #include "kernels/reduce.h"
 #include "kernels/reduce_dim.h"
 #include "kernels/reduce_ops.h"
+#include "ops/compute.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
 #include "ops/index.h"
@@ -91,6 +92,7 @@ Tensor extreme_all(const Tensor& a, bool is_max) {
   TG_CHECK(a->numel() > 0, RuntimeError, op_name(is_max),
            "(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
            "reduction dim with the 'dim' argument.");
+  if (!is_base(a->dtype)) return narrow_to(extreme_all(widen(a), is_max), a->dtype);
   auto plan = kernels::make_plan(a->shape, a->strides, normalize_dims({}, a->ndim()));
   Tensor out = empty({}, a->dtype);
   TG_DISPATCH_ALL(a->dtype, T, {
@@ -148,6 +150,10 @@ kernels::DimGeom reduce_dim_geom(const Tensor& a, int64_t d, const char* name) {
 }
 
 std::pair<Tensor, Tensor> extreme_dim(const Tensor& a, int64_t dim, bool keepdim, bool is_max) {
+  if (!is_base(a->dtype)) {
+    auto [values, indices] = extreme_dim(widen(a), dim, keepdim, is_max);
+    return {narrow_to(values, a->dtype), indices};
+  }
   const int64_t d = wrap_dim(dim, a->ndim());
   auto geom = reduce_dim_geom(a, d, op_name(is_max));
   Tensor x = dense(a);
@@ -164,6 +170,7 @@ std::pair<Tensor, Tensor> extreme_dim(const Tensor& a, int64_t dim, bool keepdim
 Tensor arg_extreme(const Tensor& a, std::optional<int64_t> dim, bool keepdim, bool is_max) {
   const char* name = op_name(is_max, true);
   TG_CHECK(a->dtype != DType::Bool, RuntimeError, name, "(): does not support bool input");
+  if (!is_base(a->dtype)) return arg_extreme(widen(a), dim, keepdim, is_max);
   Tensor x = dense(a);
   kernels::DimGeom geom;
   Shape shape;
@@ -231,6 +238,7 @@ struct AmaxBackward0 : Node {
 
 Tensor amax_amin(const Tensor& a, std::vector<int64_t> dims_in, bool keepdim, bool is_max) {
   const char* name = is_max ? "amax" : "amin";
+  if (!is_base(a->dtype)) return narrow_to(amax_amin(widen(a), std::move(dims_in), keepdim, is_max), a->dtype);
   std::vector<int64_t> dims = normalize_dims(dims_in, a->ndim());
   if (dims_in.empty()) {
     TG_CHECK(a->numel() > 0, RuntimeError, name,
@@ -266,10 +274,13 @@ Tensor all_any(const Tensor& a, std::vector<int64_t> dims_in, bool keepdim, bool
   bool empty = a->numel() == 0 && dims_in.empty();
   for (int64_t d : dims) empty = empty || a->shape[d] == 0;
   const Shape shape = reduced_shape(a->shape, dims, keepdim);
-  if (empty) return full(shape, is_all ? 1.0 : 0.0, DType::Bool);
+  // uint8 inputs give uint8 results, as in PyTorch (a legacy of byte masks)
+  const DType rt = a->dtype == DType::UInt8 ? DType::UInt8 : DType::Bool;
+  if (empty) return full(shape, is_all ? 1.0 : 0.0, rt);
   NoGradGuard ng;  // not differentiable (bool result), as in PyTorch
   const Tensor nonzero = a->dtype == DType::Bool ? a : ne(a, scalar_tensor(0.0, a->dtype));
-  return amax_amin(nonzero, dims_in, keepdim, !is_all);
+  const Tensor r = amax_amin(nonzero, dims_in, keepdim, !is_all);
+  return rt == DType::Bool ? r : to_dtype(r, rt);
 }
 }  // namespace
 

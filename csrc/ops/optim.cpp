@@ -34,8 +34,10 @@ void check_step(const Tensor& s, size_t i, const char* op) {
            ": step of parameter ", i, " must be a one-element number tensor");
 }
 
+// A contiguous copy, in float32 for half types (the kernels compute them in float32 and
+// the commit rounds once).
 Tensor dense_copy(const Tensor& t) {
-  Tensor c = empty(t->shape, t->dtype);
+  Tensor c = empty(t->shape, compute_dtype(t->dtype));
   copy_into(c, t);
   return c;
 }
@@ -44,7 +46,8 @@ Tensor dense_copy(const Tensor& t) {
 // that commit() writes back. Null stays null (a state the options do not use).
 struct Updated {
   Tensor orig, buf;
-  explicit Updated(const Tensor& t) : orig(t), buf(t && !t->is_contiguous() ? dense_copy(t) : t) {}
+  explicit Updated(const Tensor& t)
+      : orig(t), buf(t && (!t->is_contiguous() || is_half(t->dtype)) ? dense_copy(t) : t) {}
   template <class T> T* data() const { return buf ? buf->template data_as<T>() : nullptr; }
   void commit() const {
     if (!orig) return;
@@ -53,7 +56,7 @@ struct Updated {
   }
 };
 
-Tensor readable(const Tensor& t) { return t->is_contiguous() ? t : dense_copy(t); }
+Tensor readable(const Tensor& t) { return t->is_contiguous() && !is_half(t->dtype) ? t : dense_copy(t); }
 
 // Increments a step counter and returns the new count.
 double advance(const Tensor& step) {
@@ -97,7 +100,7 @@ std::vector<Tensor> sgd_step(const std::vector<Tensor>& params, const std::vecto
     }
     Updated up(p), buf(entry(momentum_bufs, i));
     Tensor g = readable(grads[i]);
-    TG_DISPATCH_FLOAT(p->dtype, T, {
+    TG_DISPATCH_FLOAT(compute_dtype(p->dtype), T, {
       kernels::sgd_step(up.data<T>(), g->data_as<T>(), buf.data<T>(), p->numel(), h, init);
     });
     up.commit(), buf.commit();
@@ -131,7 +134,7 @@ void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& gra
     const double step = advance(steps[i]);
     Updated up(p), m(exp_avgs[i]), v(exp_avg_sqs[i]), vmax(amsgrad ? max_exp_avg_sqs[i] : nullptr);
     Tensor g = readable(grads[i]);
-    TG_DISPATCH_FLOAT(p->dtype, T, {
+    TG_DISPATCH_FLOAT(compute_dtype(p->dtype), T, {
       kernels::adam_step(up.data<T>(), g->data_as<T>(), m.data<T>(), v.data<T>(), vmax.data<T>(),
                             p->numel(), h, step);
     });
@@ -166,7 +169,7 @@ void rmsprop_step(const std::vector<Tensor>& params, const std::vector<Tensor>& 
     Updated up(p), sq(square_avgs[i]), gavg(centered ? grad_avgs[i] : nullptr),
         buf(momentum > 0 ? momentum_bufs[i] : nullptr);
     Tensor g = readable(grads[i]);
-    TG_DISPATCH_FLOAT(p->dtype, T, {
+    TG_DISPATCH_FLOAT(compute_dtype(p->dtype), T, {
       kernels::rmsprop_step(up.data<T>(), g->data_as<T>(), sq.data<T>(), gavg.data<T>(),
                                buf.data<T>(), p->numel(), h);
     });
@@ -197,7 +200,7 @@ void adadelta_step(const std::vector<Tensor>& params, const std::vector<Tensor>&
     advance(steps[i]);
     Updated up(p), sq(square_avgs[i]), acc(acc_deltas[i]);
     Tensor g = readable(grads[i]);
-    TG_DISPATCH_FLOAT(p->dtype, T, {
+    TG_DISPATCH_FLOAT(compute_dtype(p->dtype), T, {
       kernels::adadelta_step(up.data<T>(), g->data_as<T>(), sq.data<T>(), acc.data<T>(), p->numel(), h);
     });
     up.commit(), sq.commit(), acc.commit();
@@ -225,7 +228,7 @@ void adagrad_step(const std::vector<Tensor>& params, const std::vector<Tensor>& 
     const kernels::AdagradHyper h{lr / (1 + (step - 1) * lr_decay), eps, weight_decay, maximize};
     Updated up(p), sum(state_sums[i]);
     Tensor g = readable(grads[i]);
-    TG_DISPATCH_FLOAT(p->dtype, T, {
+    TG_DISPATCH_FLOAT(compute_dtype(p->dtype), T, {
       kernels::adagrad_step(up.data<T>(), g->data_as<T>(), sum.data<T>(), p->numel(), h);
     });
     up.commit(), sum.commit();

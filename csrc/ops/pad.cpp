@@ -149,8 +149,8 @@ Tensor pad(const Tensor& input, const std::vector<int64_t>& pad, int64_t mode,
   // the fill value converted as fill_ converts it (RuntimeError when it does not fit)
   Tensor fill = full({}, scalar_tensor(value.value_or(0.0), DType::Float64), input->dtype);
   Tensor x = contiguous(input);
-  TG_DISPATCH_ALL(input->dtype, T,
-                  kernels::pad_forward(x->data_as<T>(), out->data_as<T>(), plan, *fill->data_as<T>()));
+  TG_DISPATCH_BY_SIZE(input->dtype, T,  // a pure move: one kernel per element size
+                      kernels::pad_forward(x->data_as<T>(), out->data_as<T>(), plan, *fill->data_as<T>()));
 
   std::string name = "ConstantPadNdBackward0";
   if (mode == kernels::kPadReflect) name = "ReflectionPad" + std::to_string(k) + "DBackward0";

@@ -4,6 +4,8 @@
 // PyTorch).
 #include "ops/pool.h"
 
+#include "ops/compute.h"
+
 #include <climits>
 
 #include "autograd/adjoint.h"
@@ -167,6 +169,11 @@ struct MaxPoolBackward : Node {
 std::pair<Tensor, Tensor> max_pool2d_impl(const Tensor& input, const IntList& kernel_size,
                                           const IntList& stride, const IntList& padding,
                                           const IntList& dilation, bool ceil_mode, bool want_indices) {
+  // half types: computed in float32, the result rounded once
+  if (is_half(input->dtype)) {
+    auto r = max_pool2d_impl(widen(input), kernel_size, stride, padding, dilation, ceil_mode, want_indices);
+    return {narrow_to(r.first, input->dtype), r.second};
+  }
   const PoolGeom g = pool_geometry(input, "max_pool2d", kernel_size, stride, padding, dilation, ceil_mode);
   const bool grad = any_needs_grad(input);
   const Shape out_shape = pooled_shape(input->shape, g.OH, g.OW);
@@ -308,6 +315,10 @@ Tensor avg_pool2d(const Tensor& input, const IntList& kernel_size, const IntList
                   const IntList& padding, bool ceil_mode, bool count_include_pad,
                   std::optional<int64_t> divisor_override) {
   return trace::op("avg_pool2d", {input}, [&] { return trace::Attrs{{"kernel_size", kernel_size}, {"stride", stride}, {"padding", padding}, {"ceil_mode", int64_t(ceil_mode)}, {"count_include_pad", int64_t(count_include_pad)}, {"divisor_override", divisor_override.value_or(0)}}; }, [&]() -> Tensor {
+  // half types: computed in float32, the result rounded once
+  if (is_half(input->dtype))
+    return narrow_to(avg_pool2d(widen(input), kernel_size, stride, padding, ceil_mode, count_include_pad,
+                                divisor_override), input->dtype);
   // PyTorch reads the sizes at dims -3..-1 first: fewer dims are its IndexError.
   TG_CHECK(input->ndim() >= 3, IndexError,
            "avg_pool2d: Dimension out of range (expected a 3D or 4D input, got ",
@@ -407,6 +418,8 @@ PoolGeom adaptive_geometry(const Tensor& x, const IntList& output_size, const ch
 
 Tensor adaptive_avg_pool2d(const Tensor& input, const IntList& output_size) {
   return trace::op("adaptive_avg_pool2d", {input}, [&] { return trace::Attrs{{"output_size", output_size}}; }, [&]() -> Tensor {
+  // half types: computed in float32, the result rounded once
+  if (is_half(input->dtype)) return narrow_to(adaptive_avg_pool2d(widen(input), output_size), input->dtype);
   const PoolGeom g = adaptive_geometry(input, output_size, "adaptive_avg_pool2d", false);
   Tensor x = reduce_detail::dense(input);
   Tensor y = empty(pooled_shape(input->shape, g.OH, g.OW), x->dtype);
@@ -418,6 +431,11 @@ Tensor adaptive_avg_pool2d(const Tensor& input, const IntList& output_size) {
 }
 
 std::pair<Tensor, Tensor> adaptive_max_pool2d(const Tensor& input, const IntList& output_size) {
+  // half types: computed in float32, the result rounded once
+  if (is_half(input->dtype)) {
+    auto r = adaptive_max_pool2d(widen(input), output_size);
+    return {narrow_to(r.first, input->dtype), r.second};
+  }
   const PoolGeom g = adaptive_geometry(input, output_size, "adaptive_max_pool2d", true);
   Tensor x = reduce_detail::dense(input);
   const Shape out_shape = pooled_shape(input->shape, g.OH, g.OW);

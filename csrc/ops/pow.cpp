@@ -2,6 +2,7 @@
 // square, and pow_, with PyTorch's gradient conventions at zero.
 #include <cmath>
 
+#include "core/convert.h"
 #include "ops/elementwise_util.h"
 #include "autograd/trace.h"
 
@@ -43,7 +44,7 @@ Tensor pow_by_scalar(const Tensor& x, T e) {
 template <class T>
 T scalar_value(const Tensor& t) {
   T v{};
-  TG_DISPATCH_ALL(t->dtype, S, { v = T(*t->data_as<S>()); });
+  TG_DISPATCH_ALL_TYPES(t->dtype, S, { v = convert<T>(*t->data_as<S>()); });
   return v;
 }
 
@@ -52,16 +53,17 @@ void check_pow(const Tensor& exponent, DType rt) {
   // bool ** scalar bool is defined (x ** True = x, x ** False = True), as in PyTorch
   TG_CHECK(rt != DType::Bool || exponent->wrapped_number, RuntimeError,
            "\"pow\" not implemented for 'Bool'");
-  if (rt == DType::Int64 && exponent->wrapped_number)
+  if (is_integral(rt) && exponent->wrapped_number)
     TG_CHECK(scalar_value<int64_t>(exponent) >= 0, RuntimeError,
              "Integers to negative integer powers are not allowed.");
 }
 
 Tensor pow_kernel(const Tensor& base, const Tensor& exponent, DType rt) {
-  if (rt == DType::Int64) return map_binary<int64_t>(base, exponent, IntPow{});
+  if (is_integral(rt)) return narrow_result(map_binary<int64_t>(base, exponent, IntPow{}), rt);
   if (rt == DType::Bool)
     return scalar_value<bool>(exponent) ? map_unary<bool>(base, [](bool v) { return v; })
                                         : full(base->shape, 1.0, DType::Bool);
+  if (is_half(rt)) return narrow_result(pow_kernel(base, exponent, DType::Float32), rt);
   Tensor out;
   TG_DISPATCH_FLOAT(rt, T, {
     if (exponent->ndim() == 0)
@@ -82,6 +84,8 @@ struct PowBackward : Node {
       : base(b), exponent(e), mb(b), me(e), node_name(n) {}
   std::string name() const override { return node_name; }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    // half types: the formula in public ops, which compute them in float32
+    if (!is_base(g[0]->dtype)) return apply_graph(g);
     const Tensor& x = base.get(*this);
     const Tensor& e = exponent.get(*this);
     Tensor gx, ge;
@@ -152,7 +156,7 @@ void pow_(const Tensor& self, const Tensor& exponent) {
   DType rt = result_type({self, exponent});
   check_pow(exponent, rt);
   check_inplace_binary(self, exponent, rt);
-  if (rt == DType::Int64) return store_binary<int64_t>(self, exponent, IntPow{});
+  if (is_integral(rt)) return store_binary<int64_t>(self, exponent, IntPow{});
   if (rt == DType::Bool)
     return store_binary<bool>(self, exponent, [](bool x, bool e) { return e ? x : true; });
   std::shared_ptr<Node> node;
@@ -160,7 +164,7 @@ void pow_(const Tensor& self, const Tensor& exponent) {
     const char* n = exponent->wrapped_number ? "PowBackward0" : "PowBackward1";
     node = make_node<PowBackward>({self, exponent}, copy_of(self), saveable(self, exponent), n);
   }
-  TG_DISPATCH_FLOAT(rt, T, {
+  TG_DISPATCH_FLOAT(compute_dtype(rt), T, {
     store_binary<T>(self, exponent, [](T x, T e) { return T(std::pow(x, e)); });
   });
   rebase_history(self, node);

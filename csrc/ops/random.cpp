@@ -48,7 +48,11 @@ template <class Fill>
 void fill_any(const Tensor& t, const char* node_name, Fill fill) {
   check_inplace(t);
   auto node = make_node<RandomFillBackward>({t}, node_name, t);
-  if (t->is_contiguous()) {
+  if (is_half(t->dtype)) {  // drawn in float32, rounded on store
+    Tensor tmp = empty(t->shape, DType::Float32);
+    fill(tmp);
+    copy_into(t, tmp);
+  } else if (t->is_contiguous()) {
     fill(t);
   } else {
     Tensor tmp = empty(t->shape, t->dtype);
@@ -86,6 +90,9 @@ void normal_(const Tensor& t, double mean, double std, Generator& g) {
 }
 
 Tensor rand(const Shape& shape, DType dtype, Generator& g) {
+  TG_CHECK(is_floating(dtype), NotImplementedError, "\"check_uniform_bounds\" not implemented for '",
+           scalar_type_name(dtype), "'");
+  if (is_half(dtype)) return to_dtype(rand(shape, DType::Float32, g), dtype);  // drawn in float32
   Tensor t = empty(shape, dtype);
   uniform_(t, 0.0, 1.0, g);
   t->storage->version = 0;  // a fresh tensor starts at version 0, as PyTorch's factories
@@ -93,6 +100,9 @@ Tensor rand(const Shape& shape, DType dtype, Generator& g) {
 }
 
 Tensor randn(const Shape& shape, DType dtype, Generator& g) {
+  TG_CHECK(is_floating(dtype), NotImplementedError, "\"normal_kernel_cpu\" not implemented for '",
+           scalar_type_name(dtype), "'");
+  if (is_half(dtype)) return to_dtype(randn(shape, DType::Float32, g), dtype);  // drawn in float32
   Tensor t = empty(shape, dtype);
   normal_(t, 0.0, 1.0, g);
   t->storage->version = 0;  // a fresh tensor starts at version 0, as PyTorch's factories

@@ -11,6 +11,7 @@
 #include "kernels/reduce_dim.h"
 #include "kernels/reduce_ops.h"
 #include "kernels/vec_unary.h"
+#include "ops/compute.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
 #include "ops/reduce_dims.h"
@@ -65,6 +66,9 @@ Tensor sum_mean(const Tensor& in, std::vector<int64_t> dims, bool keepdim,
              " dtype must be either a floating point or complex dtype. Got: ", dtype_name(rt));
   }
   Tensor a = apply_dtype(in, dtype);
+  if (!is_base(a->dtype))  // accumulated in float32 (half types) or int64 (small ints)
+    return narrow_to(sum_mean(widen(a), std::move(dims), keepdim, std::nullopt, full, is_mean),
+                     is_half(a->dtype) ? a->dtype : DType::Int64);
   dims = normalize_dims(std::move(dims), a->ndim());
   auto plan = kernels::make_plan(a->shape, a->strides, dims);
   DType odt = is_floating(a->dtype) ? a->dtype : DType::Int64;  // bools and ints sum to int64
@@ -161,6 +165,8 @@ Tensor var_std(const Tensor& a, std::vector<int64_t> dims, double correction, bo
                bool is_std) {
   TG_CHECK(is_floating(a->dtype), RuntimeError,
            "std and var only support floating point and complex dtypes, got ", dtype_name(a->dtype));
+  if (is_half(a->dtype))
+    return narrow_to(var_std(widen(a), std::move(dims), correction, keepdim, is_std), a->dtype);
   dims = normalize_dims(std::move(dims), a->ndim());
   auto plan = kernels::make_plan(a->shape, a->strides, dims);
   Shape keep = reduced_shape(a->shape, dims, true);
@@ -219,6 +225,7 @@ struct LogsumexpBackward0 : Node {
 
 Tensor logsumexp(const Tensor& in, std::vector<int64_t> dims, bool keepdim) {
   // integer inputs give float32, as in PyTorch
+  if (is_half(in->dtype)) return narrow_to(logsumexp(widen(in), std::move(dims), keepdim), in->dtype);
   Tensor a = is_floating(in->dtype) ? in : reduce_detail::cast(in, DType::Float32);
   dims = normalize_dims(std::move(dims), a->ndim());
   auto plan = kernels::make_plan(a->shape, a->strides, dims);
@@ -288,6 +295,8 @@ struct ProdBackward : Node {
 
 Tensor prod_impl(const Tensor& in, std::optional<int64_t> dim, bool keepdim, std::optional<DType> dtype) {
   Tensor a = apply_dtype(in, dtype);
+  if (!is_base(a->dtype))
+    return narrow_to(prod_impl(widen(a), dim, keepdim, std::nullopt), is_half(a->dtype) ? a->dtype : DType::Int64);
   std::vector<int64_t> dims = dim ? normalize_dims({*dim}, a->ndim()) : normalize_dims({}, a->ndim());
   auto plan = kernels::make_plan(a->shape, a->strides, dims);
   DType odt = is_floating(a->dtype) ? a->dtype : DType::Int64;

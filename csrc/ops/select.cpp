@@ -51,6 +51,7 @@ struct MaxMinBackward : Node {
       : a(x), b(y), ma(x), mb(y), is_max(is_max) {}
   std::string name() const override { return is_max ? "MaximumBackward0" : "MinimumBackward0"; }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    if (!is_base(g[0]->dtype)) return apply_graph(g);  // half types: the formula in public ops
     const Tensor& x = a.get(*this);
     const Tensor& y = b.get(*this);
     Tensor ga, gb;
@@ -104,6 +105,7 @@ struct WhereBackward0 : Node {
   WhereBackward0(const Tensor& c, const Tensor& a, const Tensor& b) : cond(c), ma(a), mb(b) {}
   std::string name() const override { return "WhereBackward0"; }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    if (!is_base(g[0]->dtype)) return apply_graph(g);  // half types: the formula in public ops
     const Tensor& c = cond.get(*this);
     Tensor ga, gb;
     TG_DISPATCH_FLOAT(g[0]->dtype, T, {
@@ -133,8 +135,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   DType rt = result_type({a, b});
   Shape shape = broadcast_shapes(broadcast_shapes(cond->shape, a->shape), b->shape);
   Tensor out;
-  dispatch<Types::All>(rt, "where", [&](auto tag) {
-    using T = typename decltype(tag)::type;
+  // a selection only moves elements: one kernel per element size serves every dtype
+  TG_DISPATCH_BY_SIZE(rt, T, {
     Tensor ca = cast(a, rt), cb = cast(b, rt);
     Shape sc = broadcast_strides(cond, shape), sa = broadcast_strides(ca, shape),
           sb = broadcast_strides(cb, shape);
@@ -204,7 +206,7 @@ Tensor clamp_kernel(const Tensor& x, const Tensor& lo, const Tensor& hi, DType r
     else
       out = map_ternary<T>(x, lo ? lo : x, hi ? hi : x, Clamp<T>{(bool)lo, (bool)hi});
   });
-  return out;
+  return narrow_result(out, rt);
 }
 
 // x's gradient flows where lo <= x <= hi (both ends included); a tensor bound gets the
@@ -222,6 +224,7 @@ struct ClampBackward : Node {
   }
   std::string name() const override { return scalar_bounds ? "ClampBackward1" : "ClampBackward0"; }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    if (!is_base(g[0]->dtype)) return apply_graph(g);  // half types: the formula in public ops
     const Tensor& xv = x.get(*this);
     const Tensor l = has_lo ? lo.get(*this) : nullptr;
     const Tensor h = has_hi ? hi.get(*this) : nullptr;
@@ -302,7 +305,7 @@ void clamp_(const Tensor& self, const Tensor& lo, const Tensor& hi) {
     if (any) node = make_node<ClampBackward>(ops, copy_of(self), lo ? saveable(self, lo) : lo,
                                              hi ? saveable(self, hi) : hi);
   }
-  if (rt == self->dtype && scalar_bounds(lo, hi)) {
+  if (rt == self->dtype && is_base(rt) && scalar_bounds(lo, hi)) {
     dispatch<Types::Numeric>(rt, "clamp_", [&](auto tag) {
       using T = typename decltype(tag)::type;
       with_scalar_clamp<T>(lo, hi, [&](auto f) {

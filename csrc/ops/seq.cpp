@@ -11,6 +11,7 @@
 #include "kernels/pad.h"
 #include "kernels/random.h"
 #include "kernels/seq.h"
+#include "ops/compute.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
 #include "ops/index.h"
@@ -27,22 +28,14 @@ using reduce_detail::dim_geom;
 namespace {
 
 // PyTorch's ScalarType names, for messages copied from ATen.
-const char* torch_type_name(DType d) {
-  switch (d) {
-    case DType::Bool: return "Bool";
-    case DType::Int64: return "Long";
-    case DType::Float32: return "Float";
-    case DType::Float64: return "Double";
-  }
-  return "?";
-}
+const char* torch_type_name(DType d) { return scalar_type_name(d); }
 
 // ---- tril / triu ---------------------------------------------------------------------------
 
 void run_triangle(const Tensor& x, const Tensor& out, int64_t diagonal, bool upper) {
   const int64_t nd = x->ndim(), rows = x->shape[nd - 2], cols = x->shape[nd - 1];
   const int64_t batch = rows != 0 && cols != 0 ? x->numel() / (rows * cols) : 0;
-  TG_DISPATCH_ALL(x->dtype, T, {
+  TG_DISPATCH_BY_SIZE(x->dtype, T, {
     kernels::triangle(x->data_as<T>(), out->data_as<T>(), batch, rows, cols, diagonal, upper);
   });
 }
@@ -197,6 +190,7 @@ void cumprod_(const Tensor& a, int64_t dim, std::optional<DType> dtype) { cumula
 Tensor cumsum(const Tensor& a, int64_t dim, std::optional<DType> dtype) {
   const int64_t d = wrap_dim(dim, a->ndim());
   const DType dt = cumulative_dtype(a, dtype, "cumsum_out_cpu");
+  if (!is_base(dt)) return narrow_to(cumsum(widen(cast(a, dt)), dim, std::nullopt), dt);
   Tensor out = cumulate<false>(dense(cast(a, dt)), d, false);
   if (is_floating(dt)) set_history(make_node<CumsumBackward0>({a}, d, a->dtype), {out});
   return out;
@@ -229,6 +223,7 @@ Tensor prod_backward_graph(const Tensor& x, const Tensor& g, const Tensor& out, 
 Tensor cumprod(const Tensor& a, int64_t dim, std::optional<DType> dtype) {
   const int64_t d = wrap_dim(dim, a->ndim());
   const DType dt = cumulative_dtype(a, dtype, "cumprod_out_cpu");
+  if (!is_base(dt)) return narrow_to(cumprod(widen(cast(a, dt)), dim, std::nullopt), dt);
   Tensor out = cumulate<true>(dense(cast(a, dt)), d, false);
   if (is_floating(dt)) set_history(make_node<CumprodBackward0>({a}, d, a, out), {out});
   return out;
@@ -270,6 +265,10 @@ struct SelectAlongDimBackward : Node {
 
 // values (null when not wanted) and indices of the first k of each line in sorted order.
 std::pair<Tensor, Tensor> sorted_lines(const Tensor& a, int64_t d, int64_t k, bool descending, bool want_values) {
+  if (!is_base(a->dtype)) {  // compared in the compute dtype: exact for every narrow dtype
+    auto [v, i] = sorted_lines(cast(a, compute_dtype(a->dtype)), d, k, descending, want_values);
+    return {v ? cast(v, a->dtype) : v, i};
+  }
   Tensor x = dense(a);
   Shape shape = a->shape;
   if (a->ndim()) shape[d] = k;
@@ -400,7 +399,7 @@ Tensor gather_maps(const Tensor& a, const std::vector<std::vector<int64_t>>& map
   }
   plan.injective = true;
   Tensor x = dense(a);
-  TG_DISPATCH_ALL(a->dtype, T, kernels::pad_forward(x->data_as<T>(), out->data_as<T>(), plan, T(0)));
+  TG_DISPATCH_BY_SIZE(a->dtype, T, kernels::pad_forward(x->data_as<T>(), out->data_as<T>(), plan, T(0)));
   return out;
 }
 

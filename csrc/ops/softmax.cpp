@@ -3,6 +3,7 @@
 #include "autograd/node.h"
 #include "autograd/trace.h"
 #include "kernels/softmax.h"
+#include "ops/compute.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
@@ -41,9 +42,13 @@ struct SoftmaxBackward : Node {
 
 Tensor softmax_impl(const Tensor& in, int64_t dim, std::optional<DType> dtype, bool log) {
   Tensor a = dtype && *dtype != in->dtype ? to_dtype(in, *dtype) : in;
-  TG_CHECK(is_floating(a->dtype), RuntimeError, log ? "log_softmax" : "softmax",
-           "(): expected a floating point input, got ", dtype_name(a->dtype),
-           " (pass dtype= to compute in a floating dtype)");
+  // PyTorch's kernel names: the last dim has its own kernel
+  const bool last = a->ndim() == 0 || wrap_dim(dim, a->ndim()) == a->ndim() - 1;
+  TG_CHECK(is_floating(a->dtype), NotImplementedError, "\"", log ? "log_" : "",
+           last ? "softmax_lastdim_kernel_impl" : "softmax_kernel_impl", "\" not implemented for '",
+           scalar_type_name(a->dtype), "' (an input of dtype ", dtype_name(a->dtype),
+           "; pass dtype= to compute in a floating dtype)");
+  if (is_half(a->dtype)) return narrow_to(softmax_impl(widen(a), dim, std::nullopt, log), a->dtype);
   const int64_t d = wrap_dim(dim, a->ndim());
   Tensor x = dense(a);
   Tensor y = empty(a->shape, a->dtype);

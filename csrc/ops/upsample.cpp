@@ -3,6 +3,8 @@
 // same geometry, recomputed from the sizes the node keeps.
 #include "ops/upsample.h"
 
+#include "ops/compute.h"
+
 #include <cmath>
 #include <string>
 
@@ -44,8 +46,10 @@ Geometry plan_geometry(const Tensor& input, const std::optional<Shape>& output_s
            shape_str(input->shape));
   TG_CHECK(output_size.has_value() != scale_factors.has_value(), RuntimeError, op,
            ": must specify exactly one of output_size and scale_factors");
-  TG_CHECK(is_floating(input->dtype), NotImplementedError, "\"", op, "\" not implemented for '",
-           dtype_name(input->dtype), "'");
+  // nearest also takes uint8 (images), as in PyTorch
+  const bool nearest = op.rfind("upsample_nearest", 0) == 0;
+  TG_CHECK(is_floating(input->dtype) || (nearest && input->dtype == DType::UInt8), NotImplementedError, "\"",
+           op, "\" not implemented for '", dtype_name(input->dtype), "'");
   Geometry g;
   g.in_shape = input->shape;
   g.in.assign(input->shape.begin() + 2, input->shape.end());
@@ -142,13 +146,17 @@ std::vector<Tensor> UpsampleLinearBackward::apply_graph(std::vector<Tensor>& g) 
 Tensor upsample_nearest(const Tensor& input, const std::optional<Shape>& output_size,
                         const std::optional<std::vector<double>>& scale_factors, bool exact) {
   return trace::op("upsample_nearest", {input}, [&] { return trace::Attrs{{"exact", int64_t(exact)}}; }, [&]() -> Tensor {
+  // half types: through float32, so the backward sums gradients in float32
+  if (is_half(input->dtype))
+    return narrow_to(upsample_nearest(widen(input), output_size, scale_factors, exact), input->dtype);
   const int64_t k = input->ndim() - 2;
   const std::string op = cat_str("upsample_nearest", exact ? "_exact" : "", k, "d");
   Geometry g = plan_geometry(input, output_size, scale_factors, 3, op);
   Tensor out = empty(output_shape(input, g), input->dtype);  // refuses impossible sizes first
   kernels::PadPlan plan = kernels::nearest_plan(g.planes, g.in, g.out, g.scales, exact);
   Tensor x = contiguous(input);
-  TG_DISPATCH_FLOAT(input->dtype, T, kernels::pad_forward(x->data_as<T>(), out->data_as<T>(), plan, T(0)));
+  // nearest only moves elements: one kernel per element size serves every dtype (uint8 images too)
+  TG_DISPATCH_BY_SIZE(input->dtype, T, kernels::pad_forward(x->data_as<T>(), out->data_as<T>(), plan, T(0)));
   std::string name = cat_str("UpsampleNearest", exact ? "Exact" : "", k, "DBackward0");
   record_gather_backward(input, out, std::move(plan), std::move(name));
   return out;
@@ -158,6 +166,9 @@ Tensor upsample_nearest(const Tensor& input, const std::optional<Shape>& output_
 Tensor upsample_linear(const Tensor& input, const std::optional<Shape>& output_size,
                        bool align_corners, const std::optional<std::vector<double>>& scale_factors) {
   return trace::op("upsample_linear", {input}, [&] { return trace::Attrs{{"align_corners", int64_t(align_corners)}}; }, [&]() -> Tensor {
+  // half types: computed in float32, the result rounded once
+  if (is_half(input->dtype))
+    return narrow_to(upsample_linear(widen(input), output_size, align_corners, scale_factors), input->dtype);
   const std::string op = input->ndim() == 4 ? "upsample_bilinear2d" : "upsample_linear1d";
   Geometry g = plan_geometry(input, output_size, scale_factors, 2, op);
   Tensor out = empty(output_shape(input, g), input->dtype);  // before the taps, as above

@@ -1,4 +1,5 @@
 // Arithmetic operators, comparisons, elementwise functions and their in-place forms.
+#include "core/convert.h"
 #include "kernels/vec_unary.h"
 #include "ops/ops.h"
 #include "ops/special.h"
@@ -91,11 +92,11 @@ Scalar scalar_arg(py::handle h, const char* what) {
     if (t->dtype == DType::Bool) return Scalar::boolean(*t->data_as<bool>());
     if (!is_floating(t->dtype)) {
       int64_t v = 0;
-      TG_DISPATCH_ALL(t->dtype, T, { v = int64_t(*t->data_as<T>()); });
+      TG_DISPATCH_ALL_TYPES(t->dtype, T, { v = convert<int64_t>(*t->data_as<T>()); });
       return Scalar::integer(v);
     }
     double v = 0;
-    TG_DISPATCH_ALL(t->dtype, T, { v = double(*t->data_as<T>()); });
+    TG_DISPATCH_ALL_TYPES(t->dtype, T, { v = convert<double>(*t->data_as<T>()); });
     return Scalar(v);
   }
   if (PyBool_Check(h.ptr())) return Scalar::boolean(h.ptr() == Py_True);

@@ -1,5 +1,6 @@
 // The Tensor class: attributes, conversion and autograd flags.
 #include "autograd/node.h"
+#include "core/convert.h"
 #include "ops/ops.h"
 #include "python/bind.h"
 
@@ -10,7 +11,7 @@ double item(const Tensor& t) {
   TG_CHECK(t->numel() == 1, RuntimeError, "a Tensor with ", t->numel(),
            " elements cannot be converted to Scalar");
   double v = 0;
-  TG_DISPATCH_ALL(t->dtype, T, { v = (double)*t->data_as<T>(); });
+  TG_DISPATCH_ALL_TYPES(t->dtype, T, { v = convert<double>(*t->data_as<T>()); });
   return v;
 }
 
@@ -72,7 +73,11 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
   cls.def("item", [](const Tensor& t) -> py::object {
     double v = item(t);
     if (t->dtype == DType::Bool) return py::bool_(v != 0);
-    if (t->dtype == DType::Int64) return py::int_(*t->data_as<int64_t>());
+    if (is_integral(t->dtype)) {
+      int64_t i = 0;
+      TG_DISPATCH_ALL_TYPES(t->dtype, T, { i = convert<int64_t>(*t->data_as<T>()); });
+      return py::int_(i);
+    }
     return py::float_(v);
   });
   cls.def("numpy", [](const Tensor& t, Bool force) {
@@ -96,6 +101,14 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
   cls.def("double", [](const Tensor& t) { return t->dtype == DType::Float64 ? t : to_dtype(t, DType::Float64); });
   cls.def("long", [](const Tensor& t) { return t->dtype == DType::Int64 ? t : to_dtype(t, DType::Int64); });
   cls.def("bool", [](const Tensor& t) { return t->dtype == DType::Bool ? t : to_dtype(t, DType::Bool); });
+  cls.def("half", [](const Tensor& t) { return t->dtype == DType::Float16 ? t : to_dtype(t, DType::Float16); });
+  cls.def("bfloat16", [](const Tensor& t) { return t->dtype == DType::BFloat16 ? t : to_dtype(t, DType::BFloat16); });
+  cls.def("int", [](const Tensor& t) { return t->dtype == DType::Int32 ? t : to_dtype(t, DType::Int32); });
+  cls.def("short", [](const Tensor& t) { return t->dtype == DType::Int16 ? t : to_dtype(t, DType::Int16); });
+  cls.def("char", [](const Tensor& t) { return t->dtype == DType::Int8 ? t : to_dtype(t, DType::Int8); });
+  cls.def("byte", [](const Tensor& t) { return t->dtype == DType::UInt8 ? t : to_dtype(t, DType::UInt8); });
+  cls.def_property_readonly("itemsize", [](const Tensor& t) { return itemsize(t->dtype); });
+  cls.def_property_readonly("nbytes", [](const Tensor& t) { return itemsize(t->dtype) * t->numel(); });
   def_both(cls, m, "clone", [](const Tensor& t) { return clone(t); });
   cls.def("contiguous", [](const Tensor& t) { return contiguous(t); });
   cls.def("__hash__", [](py::handle self) { return (intptr_t)self.ptr(); });

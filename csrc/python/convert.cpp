@@ -157,24 +157,50 @@ DType dtype_arg(py::handle dtype, DType fallback) {
 }
 
 namespace {
-py::object g_dtypes[4];
+py::object g_dtypes[kNumDTypes];
 }  // namespace
 
 py::object dtype_object(DType d) { return g_dtypes[(int)d]; }
 
+void bind_dlpack(py::module_& m);  // python/dlpack.cpp
+
 void bind_dtype(py::module_& m) {
+  bind_dlpack(m);
   py::class_<DType> cls(m, "dtype");
   cls.def("__repr__", [](DType d) { return std::string("tinygrad_cpp.") + dtype_name(d); })
       .def("__eq__", [](DType a, py::handle b) { return py::isinstance<DType>(b) && a == b.cast<DType>(); })
       .def("__hash__", [](DType d) { return (int)d; })
       .def_property_readonly("is_floating_point", [](DType d) { return is_floating(d); })
-      .def_property_readonly("itemsize", [](DType d) { return itemsize(d); });
-  for (DType d : {DType::Bool, DType::Int64, DType::Float32, DType::Float64}) {
+      .def_property_readonly("itemsize", [](DType d) { return itemsize(d); })
+      .def_property_readonly("is_signed", [](DType d) { return d != DType::Bool && d != DType::UInt8; })
+      .def("to_real", [](DType d) { return dtype_object(d); })
+      .def("__reduce__", [](DType d) {
+        // pickles as the module attribute, so the one object per dtype survives a round trip
+        return py::make_tuple(py::module_::import("builtins").attr("getattr"),
+                              py::make_tuple(py::module_::import("tinygrad_cpp").attr("dtype"), dtype_name(d)));
+      });
+  for (int i = 0; i < kNumDTypes; ++i) {
+    const DType d = (DType)i;
     g_dtypes[(int)d] = py::cast(d);
     // Held for the interpreter's lifetime: leak the reference on purpose (no static dtor).
     g_dtypes[(int)d].inc_ref();
     cls.attr(dtype_name(d)) = g_dtypes[(int)d];
   }
+  // The same memory read as another dtype of the same size (PyTorch's view(dtype)).
+  m.def("_reinterpret", [](const Tensor& t, DType d) {
+    TG_CHECK(itemsize(d) == itemsize(t->dtype), RuntimeError,
+             "_reinterpret: dtypes must have the same size (", dtype_name(t->dtype), ", ", dtype_name(d), ")");
+    Tensor v = alias(t);
+    v->dtype = d;
+    return v;
+  });
+  m.def("_promote_types", [](DType a, DType b) { return dtype_object(promote(a, b)); });
+  // result_type over tensors and Python numbers (numbers as wrapped 0-d tensors)
+  m.def("_result_type", [](py::sequence items) {
+    std::vector<Tensor> ts;
+    for (auto h : items) ts.push_back(to_tensor(h, "result_type(): argument"));
+    return dtype_object(result_type(ts));
+  });
 }
 
 namespace {
@@ -184,8 +210,15 @@ py::dtype np_dtype(DType d) {
     case DType::Int64: return py::dtype::of<int64_t>();
     case DType::Float32: return py::dtype::of<float>();
     case DType::Float64: return py::dtype::of<double>();
+    case DType::UInt8: return py::dtype::of<uint8_t>();
+    case DType::Int8: return py::dtype::of<int8_t>();
+    case DType::Int16: return py::dtype::of<int16_t>();
+    case DType::Int32: return py::dtype::of<int32_t>();
+    case DType::Float16: return py::dtype("float16");
+    case DType::BFloat16: break;
   }
-  return py::dtype::of<float>();
+  // numpy has no bfloat16: PyTorch's error
+  throw TypeError(cat_str("Got unsupported ScalarType ", scalar_type_name(d)));
 }
 }  // namespace
 
@@ -206,12 +239,18 @@ Tensor from_numpy(py::array a) {
   size_t size = a.dtype().itemsize();
   if (kind == 'f' && size == 4) dt = DType::Float32;
   else if (kind == 'f' && size == 8) dt = DType::Float64;
+  else if (kind == 'f' && size == 2) dt = DType::Float16;
   else if (kind == 'i' && size == 8) dt = DType::Int64;
+  else if (kind == 'i' && size == 4) dt = DType::Int32;
+  else if (kind == 'i' && size == 2) dt = DType::Int16;
+  else if (kind == 'i' && size == 1) dt = DType::Int8;
+  else if (kind == 'u' && size == 1) dt = DType::UInt8;
   else if (kind == 'b') dt = DType::Bool;
   else
     throw TypeError("can't convert np.ndarray of type numpy." +
                     std::string(py::str(a.dtype().attr("name"))) +
-                    ". The only supported types are: float64, float32, int64, and bool.");
+                    ". The only supported types are: float64, float32, float16, int64, int32, int16, "
+                    "int8, uint8, and bool.");
   TG_CHECK(a.dtype().attr("isnative").cast<bool>(), TypeError,
            "given numpy array has byte order different from the native byte order");
   auto t = std::make_shared<TensorImpl>();

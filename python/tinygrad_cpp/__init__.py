@@ -18,9 +18,19 @@ float32 = getattr(dtype, "float32")
 float64 = getattr(dtype, "float64")
 int64 = getattr(dtype, "int64")
 bool = getattr(dtype, "bool")  # noqa: A001  (PyTorch's name)
+uint8 = getattr(dtype, "uint8")
+int8 = getattr(dtype, "int8")
+int16 = getattr(dtype, "int16")
+int32 = getattr(dtype, "int32")
+float16 = getattr(dtype, "float16")
+bfloat16 = getattr(dtype, "bfloat16")
 float = float32  # noqa: A001
 double = float64
 long = int64
+half = float16
+short = int16
+int = int32  # noqa: A001
+from ._dtype_info import finfo, iinfo, promote_types, result_type, can_cast  # noqa: E402
 
 _install()
 

@@ -87,14 +87,19 @@ def _check_data(data):
         raise RuntimeError(f"Could not infer dtype of {bad.__name__}")
 
 
+# numpy integer dtypes kept as they are; other integers (uint16 ...) become int64.
+_NP_INTS = ("int64", "int32", "int16", "int8", "uint8")
+_NP_FLOATS = {2: "float16", 4: "float32", 8: "float64"}
+
+
 def _numpy_dtype_to_tg(arr):
     k = arr.dtype.kind
     if k == "b":
         return _C.dtype.bool
     if k in "iu":
-        return _C.dtype.int64
+        return getattr(_C.dtype, arr.dtype.name) if arr.dtype.name in _NP_INTS else _C.dtype.int64
     if k == "f":
-        return _C.dtype.float64 if arr.dtype.itemsize == 8 else _C.dtype.float32
+        return getattr(_C.dtype, _NP_FLOATS.get(arr.dtype.itemsize, "float32"))
     raise TypeError(f"can't convert data of numpy type {arr.dtype} to a tensor")
 
 
@@ -102,24 +107,39 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
     """A new tensor holding a copy of `data` (nested lists, numbers, numpy arrays, tensors)."""
     check_device(device)
     if isinstance(data, _C.Tensor):
-        arr = data.detach().numpy()
+        # through the tensor itself, not numpy: bfloat16 has no numpy dtype
+        t = data.detach()
+        t = t.to(_dtype(dtype, t.dtype)) if dtype is not None else t
+        t = (t.clone() if t.data_ptr() == data.data_ptr() else t).contiguous()
+        return _finish(t, requires_grad, "tensor", allow_none=False)
     elif isinstance(data, (np.ndarray, np.generic)):  # numpy scalars keep their dtype too
+        from_python = False
         arr = np.asarray(data)
     else:
         _check_data(data)
+        from_python = True
         arr = np.asarray(data)
         if arr.dtype.kind == "f" and dtype is None:  # Python floats: the default float dtype
             arr = arr.astype(np.float32)
         elif arr.dtype.kind == "O":
             raise TypeError(f"could not convert {type(data).__name__} to a tensor")
-    if arr.dtype.kind in "iu" and arr.dtype != np.int64:
+    if arr.dtype.kind in "iu" and arr.dtype.name not in _NP_INTS:
         arr = arr.astype(np.int64)
-    elif arr.dtype.kind == "f" and arr.dtype.itemsize not in (4, 8):
+    elif arr.dtype.kind == "f" and arr.dtype.itemsize not in (2, 4, 8):
         arr = arr.astype(np.float32)
     dtype = _dtype(dtype, None) if dtype is not None else _numpy_dtype_to_tg(arr)
     if (not dtype.is_floating_point and dtype != _C.dtype.bool and arr.dtype.kind == "f"
             and not np.isfinite(arr).all()):
         raise RuntimeError(f"value cannot be converted to type {dtype!r} without overflow")
+    if (from_python and arr.size and dtype.itemsize < 8 and not dtype.is_floating_point
+            and dtype != _C.dtype.bool and arr.dtype.kind in "iuf"):
+        # PyTorch refuses Python numbers a narrow integer dtype cannot hold (c10's
+        # overflows(): uint8 also takes -255..-1, wrapping them)
+        name = repr(dtype).split(".")[1]
+        info = np.iinfo(name)
+        lo = -info.max if info.min == 0 else info.min
+        if arr.min() < lo or arr.max() > info.max:
+            raise RuntimeError(f"value cannot be converted to type {name} without overflow")
     if not arr.flags.c_contiguous:
         arr = np.ascontiguousarray(arr)
     return _finish(_C._tensor_from_numpy(arr, dtype), requires_grad, "tensor", allow_none=False)

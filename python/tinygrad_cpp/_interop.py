@@ -9,5 +9,11 @@ def from_dlpack(ext_tensor):
     """A tensor sharing memory with any object that implements the DLPack protocol."""
     if not hasattr(ext_tensor, "__dlpack__"):
         raise TypeError(f"from_dlpack(): expected an object with __dlpack__, got {type(ext_tensor).__name__}")
-    arr = ext_tensor if isinstance(ext_tensor, np.ndarray) else np.from_dlpack(ext_tensor)
+    if isinstance(ext_tensor, np.ndarray):
+        return _C.from_numpy(ext_tensor)
+    try:
+        arr = np.from_dlpack(ext_tensor)
+    except (BufferError, TypeError, ValueError, RuntimeError):
+        # what numpy cannot hold (bfloat16): read the DLPack capsule ourselves
+        return _C._from_dlpack(ext_tensor.__dlpack__())
     return _C.from_numpy(arr)

@@ -31,11 +31,17 @@ def _float_formatter(arr):
     return lambda v: one(v).rjust(width)
 
 
+def _host_array(t):
+    """The values as a numpy array: shared memory, or float32 for bfloat16 (numpy has none)."""
+    t = t.detach()
+    return (t.float() if t.dtype == _C.dtype.bfloat16 else t).numpy()
+
+
 def _repr(self):
-    arr = self.detach().numpy()
+    arr = _host_array(self)
     opts = dict(separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
     if self.dtype.is_floating_point and arr.size:
-        body = np.array2string(arr, formatter={"float_kind": _float_formatter(arr)}, **opts)
+        body = np.array2string(arr, formatter={"float_kind": _float_formatter(arr.astype(np.float64))}, **opts)
     elif self.dtype == _C.dtype.bool:
         body = np.array2string(arr, formatter={"bool": lambda v: str(bool(v)).rjust(5 if arr.any() and not arr.all() else 4)}, **opts)
     else:
@@ -82,7 +88,7 @@ def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs
 
 
 def _tolist(self):
-    return self.detach().numpy().tolist()
+    return _host_array(self).tolist()
 
 
 def _deepcopy(self, memo):
@@ -96,14 +102,20 @@ def _deepcopy(self, memo):
     return out
 
 
-def _rebuild(array, requires_grad):
+def _rebuild(array, requires_grad, dtype=None):
     t = _C.from_numpy(array)
+    if dtype is not None:
+        t = t.to(getattr(_C.dtype, dtype))
     return t.requires_grad_(True) if requires_grad else t
 
 
 def _reduce(self):
-    # Pickles through a contiguous numpy copy of the data; history is not kept.
-    return (_rebuild, (np.ascontiguousarray(self.detach().numpy()).copy(), self.requires_grad))
+    # Pickles through a contiguous numpy copy of the data; history is not kept. bfloat16
+    # goes as float32 (exact) and is converted back.
+    arr = np.ascontiguousarray(_host_array(self)).copy()
+    if self.dtype == _C.dtype.bfloat16:
+        return (_rebuild, (arr, self.requires_grad, "bfloat16"))
+    return (_rebuild, (arr, self.requires_grad))
 
 
 def install():
@@ -129,6 +141,8 @@ def install():
 
 
 def _dlpack(self, stream=None, **kw):
+    if self.dtype == _C.dtype.bfloat16:  # numpy has no bfloat16: our own capsule
+        return _C._to_dlpack(self.detach())
     try:
         return self.detach().numpy().__dlpack__(**kw)
     except BufferError as e:  # read-only memory (numpy's DLPack cannot flag it): an error the API names
@@ -148,6 +162,6 @@ def _scalar(self):
 
 
 def _index(self):
-    if self.dtype not in (_C.dtype.int64, _C.dtype.bool) or self.numel() != 1:
+    if self.dtype.is_floating_point or self.numel() != 1:
         raise TypeError("only integer tensors of a single element can be converted to an index")
     return int(self.item())

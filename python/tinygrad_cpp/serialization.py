@@ -40,6 +40,12 @@ _DTYPES = {  # safetensors name -> (tinygrad_cpp dtype, little-endian numpy dtyp
     "F64": (_C.dtype.float64, np.dtype("<f8")),
     "I64": (_C.dtype.int64, np.dtype("<i8")),
     "BOOL": (_C.dtype.bool, np.dtype("u1")),
+    "F16": (_C.dtype.float16, np.dtype("<f2")),
+    "BF16": (_C.dtype.bfloat16, np.dtype("<i2")),  # numpy has no bfloat16: moved as its bits
+    "I32": (_C.dtype.int32, np.dtype("<i4")),
+    "I16": (_C.dtype.int16, np.dtype("<i2")),
+    "I8": (_C.dtype.int8, np.dtype("i1")),
+    "U8": (_C.dtype.uint8, np.dtype("u1")),
 }
 _NAMES = {v[0]: k for k, v in _DTYPES.items()}
 _MAX_DIMS = 64  # numpy's, through which tensors are read
@@ -84,6 +90,8 @@ def _encode(obj, tensors, path):
 
 
 def _tensor_bytes(t):
+    if t.dtype == _C.dtype.bfloat16:
+        t = _C._reinterpret(t.detach(), _C.dtype.int16)  # its bits
     arr = t.detach().numpy()
     if t.dtype == _C.dtype.bool:
         arr = arr.view(np.uint8)
@@ -259,7 +267,8 @@ def _read_tensor(f, base, dtype, shape, offsets):
         arr = arr.view(np.bool_)
     elif not np_dtype.isnative:
         arr = arr.astype(np_dtype.newbyteorder("="))
-    return _C.from_numpy(arr.reshape(shape))  # a fresh array, owned by the tensor alone
+    t = _C.from_numpy(arr.reshape(shape))  # a fresh array, owned by the tensor alone
+    return t if t.dtype == tg_dtype else _C._reinterpret(t, tg_dtype)  # BF16 read as its bits
 
 
 def _decode(node, tensors, used):

@@ -205,8 +205,8 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     _S.bool_ops = {ReduceOp.SUM: MPI.LOR, ReduceOp.PRODUCT: MPI.LAND, ReduceOp.MIN: MPI.LAND,
                    ReduceOp.MAX: MPI.LOR, ReduceOp.BAND: MPI.LAND, ReduceOp.BOR: MPI.LOR, ReduceOp.BXOR: MPI.LXOR}
     # (op, buffer format) -> MPI op, for the reductions MPI does alone on that dtype
-    _S.fast_ops = {(op, fmt): mop for op, mop in _S.ops.items() if op != ReduceOp.AVG for fmt in "fdq"
-                   if fmt == "q" or op not in (ReduceOp.BAND, ReduceOp.BOR, ReduceOp.BXOR)}
+    _S.fast_ops = {(op, fmt): mop for op, mop in _S.ops.items() if op != ReduceOp.AVG for fmt in "fdqBbhi"
+                   if fmt in "qBbhi" or op not in (ReduceOp.BAND, ReduceOp.BOR, ReduceOp.BXOR)}
     _S.fast_ops.update({(op, "?"): mop for op, mop in _S.bool_ops.items()})
     global _IN_PLACE
     _IN_PLACE = MPI.IN_PLACE
@@ -327,6 +327,14 @@ def _buffer(t, own=False):
     contiguous copy and the function that copies it back into t. With `own` the buffer
     holds the tensor's storage alive (a numpy view), for a non-blocking call whose Request
     may outlive every other reference."""
+    if t.dtype in (tg.float16, tg.bfloat16):
+        # MPI has no half-precision reductions: the values go as float32 and come back rounded
+        tmp = t.detach().float().contiguous().numpy().reshape(-1)
+
+        def back_half():
+            with tg.no_grad():
+                t.copy_(tg.from_numpy(tmp).reshape(t.shape))
+        return tmp, back_half
     if own:
         view = t.detach().numpy()
         if view.flags.c_contiguous:
@@ -456,8 +464,9 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     recv = np.empty((_S.size, tensor.numel()), dtype=np.asarray(send).dtype)
 
     def scatter_back():
-        for i, out in enumerate(tensor_list):
-            out.detach().numpy()[...] = recv[i].reshape(tuple(out.shape))
+        with tg.no_grad():  # copy_ casts back where the buffer went as float32 (half types)
+            for i, out in enumerate(tensor_list):
+                out.copy_(tg.from_numpy(recv[i]).reshape(out.shape))
     if async_op:
         return _run(comm.Iallgather(send, recv), [scatter_back], True)
     comm.Allgather(send, recv)

@@ -93,6 +93,9 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         parameters = list(parameters)
         if is_generator and len(parameters) == 0:
             warnings.warn("`parameters` is an empty generator, no gradient clipping will occur.", stacklevel=3)
+    for p in parameters:  # a clear TypeError, not an AttributeError, for a non-tensor
+        if not isinstance(p, _C.Tensor):
+            raise TypeError(f"clip_grad_norm_(): parameters must be Tensors, got {type(p).__name__}")
     grads = [p.grad for p in parameters if p.grad is not None]
     total_norm = get_total_norm(grads, norm_type, error_if_nonfinite, foreach)
     clip_grads_with_norm_(parameters, max_norm, total_norm, foreach)
