@@ -168,6 +168,7 @@ void bind_seq(py::module_& m, TensorClass& cls);
 void bind_embedding(py::module_& m, TensorClass& cls);
 void bind_attention(py::module_& m, TensorClass& cls);
 void bind_rnn(py::module_& m, TensorClass& cls);
+void bind_quant(py::module_& m, TensorClass& cls);
 void bind_hooks(py::module_& m, TensorClass& cls);  // after bind_autograd (adds to Node)
 void bind_function(py::module_& m, TensorClass& cls);  // custom Functions, anomaly mode
 // A graph node as Python sees it: a custom Function's node is its ctx object
