@@ -205,14 +205,29 @@ void qgemm_f32(int64_t M, const uint8_t* A, int64_t lda, int32_t a_zero, float a
 }
 
 QParams choose_qparams_u7(float mn, float mx) {
+  // PyTorch's quant_utils::ChooseQuantizationParams(min, max, 0, 255, preserve_sparsity =
+  // false, force_scale_power_of_two = false, reduce_range = true), step for step.
+  constexpr int32_t qmin = 0, qmax = 127;
+  constexpr float kSmallScale = 6.1e-5f;
   mn = std::min(mn, 0.f);
   mx = std::max(mx, 0.f);
-  double scale = ((double)mx - (double)mn) / 127.0;
+  double scale = ((double)mx - mn) / (qmax - qmin);
   if ((float)scale == 0.f || std::isinf(1.f / (float)scale)) scale = 0.1;
-  const float s = (float)scale;
-  const double z = std::nearbyint(-(double)mn / (double)s);
-  const int32_t zp = std::isfinite(z) ? (int32_t)std::clamp(z, 0.0, 127.0) : 0;
-  return {s, zp};
+  if (scale < kSmallScale) {
+    const float org = (float)scale;
+    scale = kSmallScale;
+    if (mn == 0.f) mx = kSmallScale * (qmax - qmin);
+    else if (mx == 0.f) mn = -kSmallScale * (qmax - qmin);
+    else mn *= kSmallScale / org, mx *= kSmallScale / org;
+  }
+  const double z_min = qmin - mn / scale, z_max = qmax - mx / scale;
+  const double e_min = std::abs(qmin) - std::abs(mn / scale), e_max = std::abs(qmax) - std::abs(mx / scale);
+  const double z0 = e_min < e_max ? z_min : z_max;
+  int32_t zp;
+  if (!(z0 >= qmin)) zp = qmin;  // NaN too
+  else if (z0 > qmax) zp = qmax;
+  else zp = (int32_t)std::nearbyint(z0);
+  return {(float)scale, zp};
 }
 
 QParams quantize_activations_u7(int64_t M, int64_t K, const float* x, int64_t ldx, uint8_t* A, int64_t lda) {

@@ -56,9 +56,10 @@ void qgemm_f32(int64_t M, const uint8_t* A, int64_t lda, int32_t a_zero, float a
                const float* w_scale, const float* bias, float* Y, int64_t ldy);
 
 // Per-tensor activation quantization parameters for the range [mn, mx] (widened to hold 0)
-// on [0, 127]: scale = (mx - mn) / 127, zero_point = round(-mn / scale) clamped to [0, 127]
-// (PyTorch's ChooseQuantizationParams with reduce_range, without its error-minimising
-// zero-point choice); scale 0.1 for an all-zero range, as PyTorch.
+// on [0, 127]: PyTorch's ChooseQuantizationParams with reduce_range, so that scale and
+// zero point equal torch._choose_qparams_per_tensor(x, reduce_range=True):
+// scale = (mx - mn) / 127 (0.1 for an all-zero range, at least 6.1e-5), zero point from
+// whichever end loses less, rounded and clamped to [0, 127].
 struct QParams {
   float scale;
   int32_t zero_point;

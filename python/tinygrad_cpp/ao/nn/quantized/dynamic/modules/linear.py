@@ -13,6 +13,7 @@ as ``DynamicQuantizedLinear``).
 Inference only: the output never requires grad (PyTorch's quantized Linear has no
 gradient for its input or weight either)."""
 from ...... import _C
+from ......_creation import zeros
 from ......_quantized import per_channel_affine, qint8
 from ......nn.modules.linear import Linear as _FloatLinear
 from ......nn.modules.module import Module
@@ -41,8 +42,8 @@ class Linear(Module):
         self.in_features = in_features
         self.out_features = out_features
         self._packed_params = LinearPackedParams(dtype)
-        bias = _C.zeros(out_features) if bias_ else None
-        self._packed_params.set_weight_bias(_C.zeros(out_features, in_features), bias)
+        bias = zeros(out_features) if bias_ else None
+        self._packed_params.set_weight_bias(zeros(out_features, in_features), bias)
         self.training = False
 
     # ---- PyTorch's accessors ---------------------------------------------------------------
