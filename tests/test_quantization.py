@@ -324,6 +324,15 @@ def test_deepcopy_quantized():
     np.testing.assert_array_equal(q2(x).numpy(), q(x).numpy())
 
 
+def test_pickle_quantized_model():
+    import pickle
+    q = tg.quantization.quantize_dynamic(mlp(), {nn.Linear})
+    q2 = pickle.loads(pickle.dumps(q))
+    x = tg.randn(3, 784)
+    np.testing.assert_array_equal(q2(x).numpy(), q(x).numpy())
+    assert repr(q2) == repr(q)
+
+
 # ---- state dict -------------------------------------------------------------------------
 
 def test_state_dict_round_trip(tmp_path):

@@ -41,6 +41,25 @@ void bind_quant(py::module_& m, TensorClass&) {
       .def("forward", [](const QuantLinearParams& p, const Tensor& x) {
         return maybe_release(x->numel() * p.out_features(), [&] { return quant_linear_dynamic(x, p); });
       }, py::arg("input"))
+      // Pickled as plain Python values (sizes, the int8 bytes, the scales, the bias
+      // tensor), so that a whole quantized model goes through pickle-based formats.
+      .def(py::pickle(
+          [](const QuantLinearParams& p) {
+            const auto& w = p.w->weight;
+            return py::make_tuple(p.out_features(), p.in_features(),
+                                  py::bytes(reinterpret_cast<const char*>(w.data()), w.size()), p.scales,
+                                  p.bias ? py::cast(p.bias) : py::none());
+          },
+          [](const py::tuple& t) {
+            if (t.size() != 5) throw ValueError("_QLinearPackedParams: bad pickled state");
+            const int64_t out = t[0].cast<int64_t>(), in = t[1].cast<int64_t>();
+            const std::string w = t[2].cast<std::string>();
+            if (out < 0 || in < 0 || (int64_t)w.size() != out * in)
+              throw ValueError("_QLinearPackedParams: bad pickled state");
+            return quant_linear_from_int8(reinterpret_cast<const int8_t*>(w.data()), out, in,
+                                          t[3].cast<std::vector<float>>(),
+                                          t[4].is_none() ? Tensor() : t[4].cast<Tensor>());
+          }))
       // Immutable once built: copies share it.
       .def("__copy__", [](const std::shared_ptr<QuantLinearParams>& p) { return p; })
       .def("__deepcopy__", [](const std::shared_ptr<QuantLinearParams>& p, py::object) { return p; }, py::arg("memo"));

@@ -24,7 +24,7 @@ def _default_qconfig(dtype, unknown):
     if dtype is quint8:
         raise AssertionError(f"The only supported dtypes for dynamic quantized linear are qint8 and float16, "
                              f"got: {dtype!r}")
-    if isinstance(dtype, _C.dtype) and str(dtype).endswith("float16"):
+    if isinstance(dtype, _C.dtype) and repr(dtype) == "tinygrad_cpp.float16":
         raise NotImplementedError("quantize_dynamic: float16 dynamic quantization is not implemented in "
                                   "tinygrad_cpp (dtype=qint8 only)")
     raise unknown
