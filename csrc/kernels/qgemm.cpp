@@ -45,11 +45,12 @@ void portable_kernel(int64_t kg, const uint8_t* a, int64_t lda, int64_t m, const
   }
 }
 
+// NaNs are skipped (every comparison with them is false), in every ISA alike.
 void portable_minmax(int64_t n, const float* x, float* mn, float* mx) {
-  float lo = x[0], hi = x[0];
-  for (int64_t i = 1; i < n; ++i) {
-    lo = std::min(lo, x[i]);
-    hi = std::max(hi, x[i]);
+  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+  for (int64_t i = 0; i < n; ++i) {
+    lo = x[i] < lo ? x[i] : lo;
+    hi = x[i] > hi ? x[i] : hi;
   }
   *mn = lo, *mx = hi;
 }
@@ -241,6 +242,7 @@ QParams quantize_activations_u7(int64_t M, int64_t K, const float* x, int64_t ld
     });
     mn = lo[0], mx = hi[0];
     for (int64_t r = 1; r < M; ++r) mn = std::min(mn, lo[r]), mx = std::max(mx, hi[r]);
+    if (!(mn <= mx)) mn = mx = 0.f;  // every value NaN
   }
   const QParams q = choose_qparams_u7(mn, mx);
   const float inv = 1.f / q.scale;

@@ -89,7 +89,7 @@ struct QKernel {
   int mr, np;
   void (*kernel)(int64_t kg, const uint8_t* a, int64_t lda, int64_t m, const int8_t* b, int64_t panel_bytes,
                  int64_t nb, int32_t* c);
-  // min and max of x[0 .. n) (n >= 1)
+  // min and max of x[0 .. n), NaNs skipped (+inf / -inf when there is nothing else)
   void (*minmax)(int64_t n, const float* x, float* mn, float* mx);
   // q[i] = clamp(round_half_even(x[i] * inv_scale) + zp, 0, 127) for i < n; NaN -> 0 - zp
   // clamped, i.e. the quantized zero point's lower bound (0)

@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <limits>
 
 #include "kernels/qgemm.h"
 
@@ -41,21 +42,22 @@ void kernel(int64_t kg, const uint8_t* a, int64_t lda, int64_t m, const int8_t* 
   }
 }
 
+// NaNs are skipped: minps/maxps return their second operand when either is NaN, so the
+// running extreme goes second; the scalar tail compares with < / >, false for NaN.
 void minmax(int64_t n, const float* x, float* mn, float* mx) {
+  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
   int64_t i = 0;
-  float lo = x[0], hi = x[0];
   if (n >= 8) {
-    __m256 vlo = _mm256_loadu_ps(x), vhi = vlo;
-    for (i = 8; i + 8 <= n; i += 8) {
+    __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    for (; i + 8 <= n; i += 8) {
       const __m256 v = _mm256_loadu_ps(x + i);
-      vlo = _mm256_min_ps(vlo, v);
-      vhi = _mm256_max_ps(vhi, v);
+      vlo = _mm256_min_ps(v, vlo);
+      vhi = _mm256_max_ps(v, vhi);
     }
     alignas(32) float l[8], h[8];
     _mm256_store_ps(l, vlo);
     _mm256_store_ps(h, vhi);
-    lo = l[0], hi = h[0];
-    for (int j = 1; j < 8; ++j) lo = l[j] < lo ? l[j] : lo, hi = h[j] > hi ? h[j] : hi;
+    for (int j = 0; j < 8; ++j) lo = l[j] < lo ? l[j] : lo, hi = h[j] > hi ? h[j] : hi;
   }
   for (; i < n; ++i) lo = x[i] < lo ? x[i] : lo, hi = x[i] > hi ? x[i] : hi;
   *mn = lo, *mx = hi;
