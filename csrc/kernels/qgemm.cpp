@@ -29,8 +29,8 @@ constexpr int kPMr = 4, kPNp = 1;
 void portable_kernel(int64_t kg, const uint8_t* a, int64_t lda, int64_t m, const int8_t* b, int64_t panel_bytes,
                      int64_t nb, int32_t* c) {
   constexpr int NR = kQPanel * kPNp;
-  for (int i = 0; i < kPMr; ++i) {
-    const uint8_t* ar = a + (i < m ? i : 0) * lda;
+  for (int i = 0; i < std::min<int64_t>(kPMr, m); ++i) {
+    const uint8_t* ar = a + i * lda;
     for (int64_t p = 0; p < nb; ++p) {
       int32_t acc[kQPanel] = {};
       const int8_t* bp = b + p * panel_bytes;

@@ -81,8 +81,8 @@ namespace qgemm_detail {
 
 // One instruction set's pieces. The micro-kernel writes the full mr x (16 * np) int32 tile
 //   c[i * 16 * np + j] = sum_k a_i[k] * W[panel j / 16, channel j % 16, k]
-// for i < mr, reading rows a + i * lda for i < m and row a again for i >= m (their results
-// are discarded), and panels b + p * panel_bytes for p < nb (1 <= nb <= np; columns of
+// for i < m (1 <= m; rows i >= m of the tile are unspecified: a kernel may skip them or
+// repeat row 0), and panels b + p * panel_bytes for p < nb (1 <= nb <= np; columns of
 // panels p >= nb are left unwritten). kg = Kp / 4.
 struct QKernel {
   const char* isa;

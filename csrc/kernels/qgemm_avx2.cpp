@@ -21,25 +21,33 @@ inline __m256i bcast4(const uint8_t* p) {
   return _mm256_set1_epi32(v);
 }
 
-void kernel(int64_t kg, const uint8_t* a, int64_t lda, int64_t m, const int8_t* b, int64_t, int64_t, int32_t* c) {
-  const uint8_t* ar[kMr];
-  for (int i = 0; i < kMr; ++i) ar[i] = a + (i < m ? i : 0) * lda;
+template <int MR>
+void kernel_mr(int64_t kg, const uint8_t* const* ar, const int8_t* b, int32_t* c) {
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256i acc[kMr][2];
-  for (int i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+  __m256i acc[MR][2];
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
   for (int64_t g = 0; g < kg; ++g, b += 4 * kQPanel) {
     const __m256i b0 = _mm256_loadu_si256((const __m256i*)b);
     const __m256i b1 = _mm256_loadu_si256((const __m256i*)(b + 32));
-    for (int i = 0; i < kMr; ++i) {
+    for (int i = 0; i < MR; ++i) {
       const __m256i av = bcast4(ar[i] + 4 * g);
       acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(av, b0), ones));
       acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(av, b1), ones));
     }
   }
-  for (int i = 0; i < kMr; ++i) {
+  for (int i = 0; i < MR; ++i) {
     _mm256_storeu_si256((__m256i*)(c + i * kQPanel), acc[i][0]);
     _mm256_storeu_si256((__m256i*)(c + i * kQPanel + 8), acc[i][1]);
   }
+}
+
+// Tiles of fewer than 4 valid rows (small batches) run a kernel of 1 or 2 rows.
+void kernel(int64_t kg, const uint8_t* a, int64_t lda, int64_t m, const int8_t* b, int64_t, int64_t, int32_t* c) {
+  const uint8_t* ar[kMr];
+  for (int i = 0; i < kMr; ++i) ar[i] = a + (i < m ? i : 0) * lda;
+  if (m <= 1) kernel_mr<1>(kg, ar, b, c);
+  else if (m <= 2) kernel_mr<2>(kg, ar, b, c);
+  else kernel_mr<4>(kg, ar, b, c);
 }
 
 // NaNs are skipped: minps/maxps return their second operand when either is NaN, so the
