@@ -347,6 +347,8 @@ def test_pickle_quantized_model():
     x = tg.randn(3, 784)
     np.testing.assert_array_equal(q2(x).numpy(), q(x).numpy())
     assert repr(q2) == repr(q)
+    assert pickle.loads(pickle.dumps(tg.qint8)) is tg.qint8
+    assert pickle.loads(pickle.dumps(tg.per_channel_affine)) is tg.per_channel_affine
 
 
 # ---- state dict -------------------------------------------------------------------------

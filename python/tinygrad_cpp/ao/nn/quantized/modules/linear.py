@@ -120,4 +120,4 @@ class LinearPackedParams(Module):
                               f"{ex.args}.")
 
     def __repr__(self):
-        return self._weight_bias().__repr__()
+        return repr(self._weight_bias())  # (weight, bias), as PyTorch shows it
