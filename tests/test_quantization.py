@@ -2,7 +2,6 @@
 int8 GEMM (tg._C._qgemm_s32 exposes the exact int32 product of each instruction set)."""
 import copy
 import os
-import tempfile
 
 import numpy as np
 import pytest
