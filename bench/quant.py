@@ -5,7 +5,8 @@ quantized):
 
 - test accuracy of the float model and of the quantized one (<= 0.3 points lost),
 - the state-dict file size, float over quantized (tg.save; torch.save for PyTorch),
-- inference time of a batch of 256, float32 and int8, and their ratio, for 1 and 2
+- inference time of a batch of 256, float32 and int8, and their ratio (for the CNN also
+  of its quantized part alone, fc1 -> relu -> fc2 on the conv features), for 1 and 2
   threads, with each library's best kernels and with both forced to AVX2 (`--isa avx2`
   style: our GEMMs through _set_gemm_isa, PyTorch through ONEDNN_MAX_CPU_ISA and
   ATEN_CPU_CAPABILITY; its fbgemm int8 kernels pick their ISA themselves).
@@ -142,6 +143,12 @@ def worker(lib_name, threads, kind, weights, data_dir, repeat, accuracy):
         xb = lib.from_numpy(np.ascontiguousarray(xt[:256]))
         res["ms_f"] = median_ms(lambda: model(xb), repeat)
         res["ms_q"] = median_ms(lambda: qmodel(xb), repeat)
+        if kind == "cnn":  # the quantized part alone: fc1 -> relu -> fc2 on the conv features
+            F = lib.nn.functional
+            feat = lib.flatten(F.max_pool2d(F.relu(model.conv2(F.relu(model.conv1(xb)))), 2), 1).contiguous()
+            r = 4 * repeat
+            res["ms_fc_f"] = median_ms(lambda: model.fc2(F.relu(model.fc1(feat))), r)
+            res["ms_fc_q"] = median_ms(lambda: qmodel.fc2(F.relu(qmodel.fc1(feat))), r)
     if lib_name != "torch":
         res["qisa"] = lib._C._qgemm_isa()
         if not hasattr(lib, "int8"):  # weights saved as float32 until the int8 dtype is in the core
@@ -193,6 +200,11 @@ def main():
                             f"{t['ms_q'] / th['ms_q']:>13.2f}") if th else "n/a"
                     print(f"  {isa + ' (' + t['qisa'] + ')':>20} {threads:>3} | {t['ms_f']:>8.3f} {t['ms_q']:>8.3f} "
                           f"{t['ms_f'] / t['ms_q']:>6.2f} | {tail}", flush=True)
+                    if "ms_fc_f" in t:
+                        tail = (f"{th['ms_fc_f']:>9.3f} {th['ms_fc_q']:>8.3f} {th['ms_fc_f'] / th['ms_fc_q']:>6.2f} | "
+                                f"{t['ms_fc_q'] / th['ms_fc_q']:>13.2f}") if th else "n/a"
+                        print(f"  {'  fc1+fc2 only':>20} {threads:>3} | {t['ms_fc_f']:>8.3f} {t['ms_fc_q']:>8.3f} "
+                              f"{t['ms_fc_f'] / t['ms_fc_q']:>6.2f} | {tail}", flush=True)
     return 0
 
 
