@@ -1131,6 +1131,25 @@ def _child_main(argv):  # noqa: C901  (one long, flat table of the API)
         return (f"nn.{name}({i_size}, {h_size}, {kw!r:.60})(x{shape}, hx)", run,
                 "graph" if backward else "pure")  # backward frees the inputs' graphs
 
+    @entry(1)
+    def quantized_linear(infos):
+        """tg.quantization.quantize_dynamic of a Linear, run on random (often wrong) inputs:
+        shapes, dtypes, NaN/inf values (the int8 kernel of whichever ISA is in force)."""
+        i_size, o_size = rng.choice([0, 1, 3, 5]), rng.choice([1, 2, 17])
+        nd = rng.choice([0, 1, 2, 2, 3])
+        shape = [rng.choice([0, 1, 2, 3]) for _ in range(nd)]
+        if nd and rng.random() < 0.8:
+            shape[-1] = i_size
+        x = tensor(rng.choice([tg.float32, tg.float32, tg.float32, tg.float64, tg.int64]),
+                   shape if rng.random() < 0.9 else None, infos)
+        bias = rng.random() < 0.7
+        spec = maybe_bad({nn.Linear}, 0.1)
+
+        def run():
+            q = tg.quantization.quantize_dynamic(nn.Sequential(nn.Linear(i_size, o_size, bias=bias)), spec)
+            q(x)
+        return f"quantize_dynamic(Linear({i_size}, {o_size}), {spec!r:.30})(x{shape})", run
+
     @entry(1, kind="mut")
     def grad_attr(infos):
         x = tensor(infos=infos)

@@ -168,6 +168,7 @@ void bind_seq(py::module_& m, TensorClass& cls);
 void bind_embedding(py::module_& m, TensorClass& cls);
 void bind_attention(py::module_& m, TensorClass& cls);
 void bind_rnn(py::module_& m, TensorClass& cls);
+void bind_quant(py::module_& m, TensorClass& cls);
 void bind_hooks(py::module_& m, TensorClass& cls);  // after bind_autograd (adds to Node)
 void bind_function(py::module_& m, TensorClass& cls);  // custom Functions, anomaly mode
 void bind_trace(py::module_& m);  // the forward-pass recorder of tg.onnx.export

@@ -76,6 +76,7 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_embedding(m, cls);
   bind::bind_attention(m, cls);
   bind::bind_rnn(m, cls);
+  bind::bind_quant(m, cls);
   bind::bind_hooks(m, cls);
   bind::bind_function(m, cls);
   bind::bind_trace(m);

@@ -46,3 +46,7 @@ __version__ = "0.1.0"
 from . import nn, optim  # noqa: E402  (they use the names above)
 from . import distributed  # noqa: E402  (mpi4py is imported only by init_process_group)
 from . import onnx  # noqa: E402  (the onnx package is imported only by tg.onnx.export)
+from ._quantized import (qint8, quint8, qint32, per_tensor_affine, per_channel_affine,  # noqa: E402
+                         per_tensor_symmetric, per_channel_symmetric, quantize_per_tensor,
+                         quantize_per_channel)
+from . import ao, quantization  # noqa: E402  (int8 dynamic quantization; uses nn)

@@ -1,0 +1,2 @@
+"""Quantized modules (``tinygrad_cpp.ao.nn.quantized``)."""
+from . import quantized  # noqa: F401

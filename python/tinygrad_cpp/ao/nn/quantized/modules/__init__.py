@@ -1,0 +1,3 @@
+from .linear import LinearPackedParams  # noqa: F401
+
+__all__ = ["LinearPackedParams"]
