@@ -170,6 +170,7 @@ void bind_attention(py::module_& m, TensorClass& cls);
 void bind_rnn(py::module_& m, TensorClass& cls);
 void bind_hooks(py::module_& m, TensorClass& cls);  // after bind_autograd (adds to Node)
 void bind_function(py::module_& m, TensorClass& cls);  // custom Functions, anomaly mode
+void bind_config(py::module_& m);  // _build_info, _cpu_flags (show_config)
 // A graph node as Python sees it: a custom Function's node is its ctx object
 // (MyFnBackward), any other the bound Node; None for null.
 py::object node_object(const std::shared_ptr<Node>& n);

@@ -78,4 +78,5 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_rnn(m, cls);
   bind::bind_hooks(m, cls);
   bind::bind_function(m, cls);
+  bind::bind_config(m);
 }
