@@ -172,6 +172,7 @@ void bind_quant(py::module_& m, TensorClass& cls);
 void bind_hooks(py::module_& m, TensorClass& cls);  // after bind_autograd (adds to Node)
 void bind_function(py::module_& m, TensorClass& cls);  // custom Functions, anomaly mode
 void bind_trace(py::module_& m);  // the forward-pass recorder of tg.onnx.export
+void bind_config(py::module_& m);  // _build_info, _cpu_flags (show_config)
 // A graph node as Python sees it: a custom Function's node is its ctx object
 // (MyFnBackward), any other the bound Node; None for null.
 py::object node_object(const std::shared_ptr<Node>& n);

@@ -80,4 +80,5 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_hooks(m, cls);
   bind::bind_function(m, cls);
   bind::bind_trace(m);
+  bind::bind_config(m);
 }

@@ -42,6 +42,7 @@ from . import accelerator, backends, cuda  # noqa: E402
 from . import special  # noqa: E402
 
 __version__ = "0.1.0"
+from ._config import show_config  # noqa: E402  (python -m tinygrad_cpp.show_config)
 
 from . import nn, optim  # noqa: E402  (they use the names above)
 from . import distributed  # noqa: E402  (mpi4py is imported only by init_process_group)

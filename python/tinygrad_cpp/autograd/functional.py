@@ -233,7 +233,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
 def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"):
     """The Jacobian of `func` at `inputs`: for one input and one output a Tensor of shape
     output.shape + input.shape; a tuple over inputs (or outputs), or a tuple of tuples
-    [output][input], where those were given as tuples. Computed with one backward pass per
+    `[output][input]`, where those were given as tuples. Computed with one backward pass per
     output element (`vectorize` is accepted and changes nothing)."""
     if strategy not in ("forward-mode", "reverse-mode"):
         raise ValueError('Expected strategy to be either "forward-mode" or "reverse-mode". Hint: If your '
@@ -287,7 +287,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
 
 def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, outer_jacobian_strategy="reverse-mode"):
     """The Hessian of a function with a single-element output: for one input a Tensor of
-    shape input.shape + input.shape, for a tuple of inputs a tuple of tuples [i][j]."""
+    shape input.shape + input.shape, for a tuple of inputs a tuple of tuples `[i][j]`."""
     is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hessian")
     if outer_jacobian_strategy not in ("forward-mode", "reverse-mode"):
         raise AssertionError('Expected strategy to be either "forward-mode" or "reverse-mode".')
