@@ -369,3 +369,25 @@ def test_cross_entropy_and_nll(case):
             return F_.cross_entropy((x * w)[0], t[0])
         return F_.nll_loss(F_.log_softmax(x * w, 1), t, weight=L.tensor(np.array([0.5, 2.0, 1.0, 3.0])))
     check_against_torch(fn, [anyv((3, 4)), anyv((3, 4))])
+
+
+def test_through_a_module_with_a_full_backward_hook():
+    """A full backward hook's identity node differentiates again; the hook runs in both passes,
+    as PyTorch's."""
+    if torch is None:
+        pytest.skip("torch not installed")
+
+    def run(L):
+        lin = L.nn.Linear(3, 2).double()
+        with L.no_grad():
+            lin.weight.copy_(L.tensor(np.arange(6.0).reshape(2, 3) / 5))
+            lin.bias.fill_(0.1)
+        seen = []
+        lin.register_full_backward_hook(lambda m, gi, go: seen.append(1))
+        x = L.tensor(np.array([[0.5, -1.0, 2.0]]), dtype=L.float64, requires_grad=True)
+        (g,) = L.autograd.grad(L.tanh(lin(x)).sum(), x, create_graph=True)
+        (g2,) = L.autograd.grad((g * g).sum(), x)
+        return g2.numpy(), len(seen)
+    (a, na), (b, nb) = run(tg), run(torch)
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert na == nb == 2

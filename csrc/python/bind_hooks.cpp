@@ -84,6 +84,7 @@ py::object stored(const Slot& slot) {
 // outputs all at once (PyTorch's BackwardHookFunction).
 struct BackwardHookFunctionBackward : Node {
   std::string name() const override { return "BackwardHookFunctionBackward"; }
+  TG_APPLY_IS_DIFFERENTIABLE  // the identity
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     return g;  // (zeros for an input that needs no gradient, as PyTorch's materialized grads)
   }
