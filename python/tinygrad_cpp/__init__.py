@@ -42,7 +42,16 @@ from . import accelerator, backends, cuda  # noqa: E402
 from . import special  # noqa: E402
 
 __version__ = "0.1.0"
-from ._config import show_config  # noqa: E402  (python -m tinygrad_cpp.show_config)
+
+
+def show_config(mode="stdout"):
+    """What a bug report needs: version, build, the SIMD paths chosen at run time, threads,
+    optional extras (also `python -m tinygrad_cpp.show_config`). Imported on first call:
+    reading package metadata costs tens of milliseconds that `import tinygrad_cpp` does
+    not pay."""
+    from ._config import show_config as _show_config
+    return _show_config(mode)
+
 
 from . import nn, optim  # noqa: E402  (they use the names above)
 from . import distributed  # noqa: E402  (mpi4py is imported only by init_process_group)

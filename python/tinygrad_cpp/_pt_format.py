@@ -29,7 +29,6 @@ import io
 import math
 import pickle
 import struct
-import zipfile
 
 import numpy as np
 
@@ -600,6 +599,7 @@ class _FullUnpickler(pickle.Unpickler):
 
 class _Archive:
     def __init__(self, f, size, name):
+        import zipfile  # imported where used: zipfile and what it imports cost `import tinygrad_cpp` ~10 ms
         self.name, self.size = name, size
         try:
             self.zf = zipfile.ZipFile(f)
@@ -620,6 +620,7 @@ class _Archive:
         self.storages = {}  # (key, storage type) -> _Storage
 
     def _info(self, rel):
+        import zipfile
         info = self.zf.NameToInfo.get(self.prefix + rel)
         if info is None:
             return None
@@ -635,6 +636,7 @@ class _Archive:
         return info
 
     def _read_into(self, info, rel, n):
+        import zipfile
         buf = np.empty(n, dtype=np.uint8)
         view, got = memoryview(buf), 0
         try:
@@ -869,6 +871,7 @@ def _align_extra(pos, name, zip64):
 
 def save(obj, f, folder="archive"):
     """Writes `obj` to the binary file object `f` in torch.save's zip format."""
+    import zipfile
     buf = io.BytesIO()
     p = _TorchPickler(buf)
     p.dump(obj)
