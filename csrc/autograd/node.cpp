@@ -277,6 +277,19 @@ struct BaseLayout {
 // other's adjoint, recorded (create_graph) through adjoint.h so they differentiate again:
 // take(g) copies the view's elements out of base-shaped g; place(r) puts r into zeros of
 // the base's shape (summing what an expanded view shows several times).
+// place(r) unrecorded (the fused kernel of AsStridedBackward0)
+Tensor place_plain(const BaseLayout& layout, const Tensor& r) {
+  // an expanded view shows one element many times: its gradient is their sum
+  Tensor gv = r;
+  Shape shape = layout.view_shape;
+  std::vector<int64_t> repeated;
+  for (size_t d = 0; d < shape.size(); ++d)
+    if (layout.view_strides[d] == 0 && shape[d] > 1) repeated.push_back((int64_t)d), shape[d] = 1;
+  if (!repeated.empty()) gv = sum(gv, repeated, /*keepdim=*/true);
+  auto [buf, region] = layout.make(nullptr, gv->dtype, shape);
+  copy_into(region, gv);
+  return buf;
+}
 Tensor place_in_base(const BaseLayout& layout, const Tensor& r);
 Tensor take_from_base(const BaseLayout& layout, const Tensor& g) {
   return linear_in_grad(
@@ -290,18 +303,7 @@ Tensor take_from_base(const BaseLayout& layout, const Tensor& g) {
 Tensor place_in_base(const BaseLayout& layout, const Tensor& r) {
   return linear_in_grad(
       r, "AsStridedBackward0Backward0",
-      [&](const Tensor& rv) {
-        // an expanded view shows one element many times: its gradient is their sum
-        Tensor gv = rv;
-        Shape shape = layout.view_shape;
-        std::vector<int64_t> repeated;
-        for (size_t d = 0; d < shape.size(); ++d)
-          if (layout.view_strides[d] == 0 && shape[d] > 1) repeated.push_back((int64_t)d), shape[d] = 1;
-        if (!repeated.empty()) gv = sum(gv, repeated, /*keepdim=*/true);
-        auto [buf, region] = layout.make(nullptr, gv->dtype, shape);
-        copy_into(region, gv);
-        return buf;
-      },
+      [&](const Tensor& rv) { return place_plain(layout, rv); },
       [layout](const Tensor& gg) { return take_from_base(layout, gg); });
 }
 
@@ -312,18 +314,7 @@ struct AsStridedBackward0 : Node {
   AsStridedBackward0(const Tensor& base, const Tensor& view) : layout(base, view) {}
   std::string name() const override { return "AsStridedBackward0"; }
   std::vector<Tensor> apply_graph(std::vector<Tensor>& g) override { return {place_in_base(layout, g[0])}; }
-  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
-    // an expanded view shows one element many times: its gradient is their sum
-    Tensor gv = g[0];
-    Shape shape = layout.view_shape;
-    std::vector<int64_t> repeated;
-    for (size_t d = 0; d < shape.size(); ++d)
-      if (layout.view_strides[d] == 0 && shape[d] > 1) repeated.push_back((int64_t)d), shape[d] = 1;
-    if (!repeated.empty()) gv = sum(gv, repeated, /*keepdim=*/true);
-    auto [buf, region] = layout.make(nullptr, gv->dtype, shape);
-    copy_into(region, gv);
-    return {buf};
-  }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {place_plain(layout, g[0])}; }
 };
 
 // The base's history after an in-place op on one of its views: `fn` (the op's node, whose
