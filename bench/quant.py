@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 
+from cnn import build as make_cnn  # PyTorch's MNIST example CNN (examples/mnist_cnn.py's)
 from common import median_ms, run_worker, torch_available, use_isa
 from mnist_data import DEFAULT_DATA, equal_init, load_mnist
 
@@ -35,28 +36,6 @@ MEAN, STD = 0.1307, 0.3081  # the CNN example's Normalize
 
 def make_mlp(nn):
     return nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
-
-
-def make_cnn(lib):
-    nn, F = lib.nn, lib.nn.functional
-
-    class Net(nn.Module):  # examples/mnist_cnn.py's
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(1, 32, 3, 1)
-            self.conv2 = nn.Conv2d(32, 64, 3, 1)
-            self.dropout1 = nn.Dropout(0.25)
-            self.dropout2 = nn.Dropout(0.5)
-            self.fc1 = nn.Linear(9216, 128)
-            self.fc2 = nn.Linear(128, 10)
-
-        def forward(self, x):
-            x = F.max_pool2d(F.relu(self.conv2(F.relu(self.conv1(x)))), 2)
-            x = lib.flatten(self.dropout1(x), 1)
-            x = self.dropout2(F.relu(self.fc1(x)))
-            return F.log_softmax(self.fc2(x), dim=1)
-
-    return Net()
 
 
 def inputs(kind, x):
