@@ -51,9 +51,7 @@ __attribute__((target("avx512vnni"))) void kernel_vnni_nb(int64_t kg, const uint
     __m512i bv[NB];
     for (int p = 0; p < NB; ++p) bv[p] = _mm512_loadu_si512((const void*)(b + p * panel_bytes));
     for (int i = 0; i < MR; ++i) {
-      int32_t v;
-      std::memcpy(&v, ar[i] + 4 * g, 4);
-      const __m512i av = _mm512_set1_epi32(v);
+      const __m512i av = bcast4(ar[i] + 4 * g);
       for (int p = 0; p < NB; ++p) acc[i][p] = _mm512_dpbusd_epi32(acc[i][p], av, bv[p]);
     }
   }
