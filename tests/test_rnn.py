@@ -529,3 +529,42 @@ def test_double_backward_against_torch(kind, extra, bidirectional, batch_first):
     assert a[0] == pytest.approx(b[0], rel=1e-10)
     for k, (u, v) in enumerate(zip(a[1:], b[1:])):
         np.testing.assert_allclose(u, v, rtol=1e-8, atol=1e-10, err_msg=f"leaf {k}")
+
+
+@pytest.mark.parametrize("kind,extra", [("LSTM", {}), ("LSTM", {"proj_size": 5}), ("GRU", {}),
+                                        ("RNN", {"nonlinearity": "relu"})])
+@pytest.mark.parametrize("B", [32, 50, 64])
+def test_row_blocks_on_threads(kind, extra, B):
+    """With threads, blocks of batch rows run the whole recurrence each (ops/rnn.cpp,
+    over_row_blocks): the same values as one thread and as torch, every gradient included,
+    uneven blocks (B = 50), both directions, batch-first, a projection."""
+    before = tg.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3):
+            tg.set_num_threads(threads)
+            results.append(_rows_run(kind, extra, B))
+            if threads > 1:
+                run_parity(kind, tg.float64, T=7, B=B, I=5, H=9, num_layers=2, bidirectional=True,
+                           batch_first=True, seed=B, **({"proj_size": extra["proj_size"]} if extra.get("proj_size")
+                                                        else {"nonlinearity": extra["nonlinearity"]} if extra else {}))
+        for other in results[1:]:
+            for a, b in zip(results[0], other):
+                np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    finally:
+        tg.set_num_threads(before)
+
+
+def _rows_run(kind, extra, B):
+    rng = np.random.default_rng(B)
+    layer = getattr(nn, kind)(6, 8, num_layers=2, bidirectional=True, batch_first=True, **extra)
+    with tg.no_grad():
+        for p in layer.parameters():
+            p.copy_(tg.tensor(rng.uniform(-0.4, 0.4, tuple(p.shape)).astype(np.float32)))
+    x = tg.tensor(rng.standard_normal((B, 9, 6)).astype(np.float32), requires_grad=True)
+    out, hn = layer(x)
+    states = list(hn) if isinstance(hn, tuple) else [hn]
+    u = tg.tensor(rng.standard_normal(tuple(out.shape)).astype(np.float32))
+    ((out * u).sum() + sum((s * s).sum() for s in states)).backward()
+    return [out.detach().numpy()] + [s.detach().numpy() for s in states] + [x.grad.numpy()] + \
+        [p.grad.numpy() for p in layer.parameters()]
