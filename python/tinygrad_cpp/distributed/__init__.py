@@ -3,7 +3,10 @@
 MPI (mpi4py over MPICH or Open MPI) is the engine: launch with `mpiexec -n N python
 train.py`, then `init_process_group(backend="mpi")`. Collectives work in place on tensors
 and hand MPI the tensor's own memory (no copy); a non-contiguous tensor goes through a
-contiguous copy that is written back.
+contiguous copy that is written back. The plain blocking `all_reduce` (default group, a
+contiguous tensor, an op MPI reduces natively on its dtype) skips mpi4py's per-call work and
+calls MPI_Allreduce from C++, through the libmpi and the handles mpi4py loaded
+(`_allreduce_setup`); everything else goes through mpi4py.
 
 `all_reduce(t, async_op=True)` starts a non-blocking MPI_Iallreduce and returns a `Work`;
 `Work.wait()` finishes it (and, for AVG, divides; for a non-contiguous tensor, copies
