@@ -254,3 +254,221 @@ def test_singleton_without_launcher(tmp_path):
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "SINGLETON 1 0 [1.0, 3.0]" in r.stdout, r.stdout
+
+
+
+# ----------------------------------------------------------------------------- all_reduce's C++ fast path
+
+FAST_JOB = """
+import sys, traceback, warnings
+import numpy as np
+import tinygrad_cpp as tg, tinygrad_cpp.distributed as dist
+from tinygrad_cpp import _C
+dist.init_process_group("mpi")
+from mpi4py import MPI
+R, W = dist.get_rank(), dist.get_world_size()
+S = dist._S
+errors = []
+
+
+class Guard:
+    # the process group's communicator with mpi4py's all-reduce calls refused: a call that
+    # works under it went through the C++ fast path, one that raises LookupError through mpi4py
+    def __init__(self, comm):
+        self.comm = comm
+
+    def __getattr__(self, name):
+        if name in ("Allreduce", "Iallreduce"):
+            raise LookupError("mpi4py path taken")
+        return getattr(self.comm, name)
+
+
+def guarded(f):
+    real, S.comm = S.comm, Guard(S.comm)
+    try:
+        return f()
+    finally:
+        S.comm = real
+
+
+def check(name, f):
+    try:
+        f()
+    except BaseException:  # noqa: BLE001
+        errors.append(f"rank {R}: {name}: " + traceback.format_exc())
+
+
+def values(npdt, seed, shape=(5, 7)):
+    rng = np.random.default_rng(seed)
+    if npdt == np.bool_:
+        return rng.random(shape) < 0.5
+    if np.dtype(npdt).kind == "f":
+        return (rng.standard_normal(shape) * 100).astype(npdt)
+    info = np.iinfo(npdt)
+    return rng.integers(max(info.min, -50), min(info.max, 50), shape, endpoint=True).astype(npdt)
+
+
+DTS = {tg.bool: np.bool_, tg.int64: np.int64, tg.float32: np.float32, tg.float64: np.float64,
+       tg.uint8: np.uint8, tg.int8: np.int8, tg.int16: np.int16, tg.int32: np.int32}
+
+
+def same_as_mpi4py():
+    # every (dtype, op) MPI reduces natively: the fast path's result is the mpi4py path's
+    # (all_reduce given a group) and raw mpi4py's on a numpy array, bit for bit
+    assert S.fast_allreduce, "the fast path is not armed"
+    n = 0
+    for dt, npdt in DTS.items():
+        fmt = _C._mpi_buffer(tg.empty(0, dtype=dt)).format
+        ops = [op for (op, f) in S.fast_ops if f == fmt]
+        assert len(ops) == (4 if dt.is_floating_point else 7), (dt, ops)
+        for op in ops:
+            mine = values(npdt, 1000 * R + 17 * n)
+            fast, slow = tg.from_numpy(mine.copy()), tg.from_numpy(mine.copy())
+            ptr = fast.data_ptr()
+            assert guarded(lambda: dist.all_reduce(fast, op=op)) is None
+            dist.all_reduce(slow, op=op, group=dist.group.WORLD)
+            raw = mine.copy()
+            S.comm.Allreduce(MPI.IN_PLACE, raw, S.fast_ops[(op, fmt)])
+            assert fast.data_ptr() == ptr and fast.dtype == dt and fast.shape == mine.shape
+            assert np.array_equal(fast.numpy(), slow.numpy()), (dt, op, fast.numpy(), slow.numpy())
+            assert np.array_equal(fast.numpy(), raw), (dt, op)
+            n += 1
+    assert n == 50, n  # 2 float types x 4 ops, 5 integer types x 7, bool x 7
+
+
+def fast_cases():
+    # the plain call, an int op, a grad-requiring leaf, a 0-d and an empty tensor, a big one
+    t = tg.full((3,), float(R + 1))
+    guarded(lambda: dist.all_reduce(t))
+    assert t.tolist() == [W * (W + 1) / 2] * 3, t.tolist()
+    t = tg.full((2,), R + 1, dtype=tg.int32)
+    guarded(lambda: dist.all_reduce(t, 4))  # ReduceOp.MAX as a plain int
+    assert t.tolist() == [W, W]
+    p = tg.full((4,), float(R + 1), requires_grad=True)
+    guarded(lambda: dist.all_reduce(p))
+    assert p.requires_grad and p.grad_fn is None and p.is_leaf
+    assert np.all(p.detach().numpy() == W * (W + 1) / 2)
+    s = tg.tensor(float(R))
+    guarded(lambda: dist.all_reduce(s, op=dist.ReduceOp.MIN))
+    assert s.item() == 0.0
+    e = tg.zeros(0)
+    guarded(lambda: dist.all_reduce(e))
+    assert e.shape == (0,)
+    big = tg.full((1 << 20,), float(R))
+    guarded(lambda: dist.all_reduce(big, op=dist.ReduceOp.MAX))
+    assert np.all(big.numpy() == W - 1)
+
+
+def mpi4py_cases():
+    # everything but the plain case keeps to mpi4py (and still gives the right values)
+    def takes_mpi4py(what, f):
+        try:
+            guarded(f)
+        except LookupError:
+            return
+        raise AssertionError(f"{what} did not go through mpi4py")
+    base = tg.from_numpy(np.arange(24, dtype=np.float32).reshape(4, 6) + R)
+    takes_mpi4py("non-contiguous", lambda: dist.all_reduce(base.t()))
+    takes_mpi4py("AVG", lambda: dist.all_reduce(tg.ones(3), op=dist.ReduceOp.AVG))
+    takes_mpi4py("float16", lambda: dist.all_reduce(tg.ones(3, dtype=tg.float16)))
+    takes_mpi4py("bfloat16", lambda: dist.all_reduce(tg.ones(3, dtype=tg.bfloat16)))
+    takes_mpi4py("async_op", lambda: dist.all_reduce(tg.ones(3), async_op=True))
+    takes_mpi4py("a group", lambda: dist.all_reduce(tg.ones(3), group=dist.group.WORLD))
+    ro = np.ones(3, np.float32)
+    ro.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # from_numpy's warning on a read-only array
+        takes_mpi4py("read-only memory", lambda: dist.all_reduce(tg.from_numpy(ro)))
+    nc = base.t()
+    dist.all_reduce(nc)  # and the mpi4py path still reduces it
+    want = sum(np.arange(24, dtype=np.float32).reshape(4, 6) + r for r in range(W))
+    assert np.array_equal(base.numpy(), want)
+    # the errors are still the general path's
+    try:
+        dist.all_reduce(np.zeros(3))
+        raise AssertionError("no TypeError")
+    except TypeError:
+        pass
+    try:
+        dist.all_reduce(tg.zeros(3), op=dist.ReduceOp.BAND)
+        raise AssertionError("no RuntimeError")
+    except RuntimeError as e:
+        assert "floating point" in str(e)
+    try:
+        dist.all_reduce(tg.zeros(3), op="SUM")
+        raise AssertionError("no ValueError")
+    except ValueError:
+        pass
+
+
+def mpi_error():
+    # an MPI error code becomes a RuntimeError with MPI's message: arm the fast path with an
+    # op MPI refuses on that datatype (BAND on float: every rank fails its argument check)
+    mask = (1 << 64) - 1
+    h = lambda o: MPI._handleof(o) & mask
+    assert _C._mpi_allreduce_setup(MPI.__file__, MPI._sizeof(MPI.Comm), int(MPI.IN_PLACE) & mask, h(S.comm),
+                                   [(0, tg.float32, h(MPI.FLOAT), h(MPI.BAND))])
+    try:
+        dist.all_reduce(tg.ones(3))
+        raise AssertionError("no RuntimeError")
+    except RuntimeError as e:
+        assert "MPI_Allreduce failed" in str(e), str(e)
+    finally:
+        S.fast_allreduce = dist._allreduce_setup(MPI, S.comm)
+    t = tg.ones(3)
+    guarded(lambda: dist.all_reduce(t))  # re-armed, the communicator fine
+    assert t.tolist() == [W] * 3
+
+
+for name, f in [("same_as_mpi4py", same_as_mpi4py), ("fast_cases", fast_cases), ("mpi4py_cases", mpi4py_cases),
+                ("mpi_error", mpi_error)]:
+    check(name, f)
+dist.destroy_process_group()
+check("disarmed", lambda: (_C._mpi_allreduce_inplace(tg.ones(3), 0) is False) or 1 / 0)
+allerr = MPI.COMM_WORLD.gather(errors, root=0)
+if R == 0:
+    print("FAST", W, "OK" if not any(allerr) else "\\n".join(sum(allerr, [])), flush=True)
+"""
+
+
+@needs_mpi
+@pytest.mark.parametrize("n", [2, 3])
+def test_allreduce_fast_path(tmp_path, n):
+    r = mpirun(_script(tmp_path, FAST_JOB), n=n)
+    assert r.returncode == 0, f"stdout:\n{r.stdout}\nstderr:\n{r.stderr}"
+    assert f"FAST {n} OK" in r.stdout, r.stdout
+
+
+NO_MPI4PY_JOB = """
+import sys
+sys.modules["mpi4py"] = None  # as if not installed: find_spec gives None, import raises
+import tinygrad_cpp as tg
+import tinygrad_cpp.distributed as dist
+from tinygrad_cpp import _C
+assert sys.modules["mpi4py"] is None and not any(m.startswith("mpi4py.") for m in sys.modules)
+assert not dist.is_available() and not dist.is_initialized()
+assert _C._mpi_allreduce_inplace(tg.ones(3), 0) is False  # not armed: the general path
+try:
+    dist.all_reduce(tg.ones(3))
+    raise AssertionError("no ValueError")
+except ValueError as e:
+    assert "not been initialized" in str(e)
+try:
+    dist.init_process_group("mpi")
+    raise AssertionError("no RuntimeError")
+except RuntimeError as e:
+    assert "mpi4py" in str(e)
+if sys.platform.startswith("linux"):
+    with open("/proc/self/maps") as f:
+        assert "libmpi" not in f.read(), "an MPI library was loaded"
+print("NO_MPI4PY OK", flush=True)
+"""
+
+
+def test_import_without_mpi4py(tmp_path):
+    # tinygrad_cpp never links or loads MPI itself: without mpi4py it imports and the
+    # distributed package reports itself unavailable
+    r = subprocess.run([sys.executable, _script(tmp_path, NO_MPI4PY_JOB)], env=_env(), capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "NO_MPI4PY OK" in r.stdout, r.stdout

@@ -3,7 +3,10 @@
 MPI (mpi4py over MPICH or Open MPI) is the engine: launch with `mpiexec -n N python
 train.py`, then `init_process_group(backend="mpi")`. Collectives work in place on tensors
 and hand MPI the tensor's own memory (no copy); a non-contiguous tensor goes through a
-contiguous copy that is written back.
+contiguous copy that is written back. The plain blocking `all_reduce` (default group, a
+contiguous tensor, an op MPI reduces natively on its dtype) skips mpi4py's per-call work and
+calls MPI_Allreduce from C++, through the libmpi and the handles mpi4py loaded
+(`_allreduce_setup`); everything else goes through mpi4py.
 
 `all_reduce(t, async_op=True)` starts a non-blocking MPI_Iallreduce and returns a `Work`;
 `Work.wait()` finishes it (and, for AVG, divides; for a non-contiguous tensor, copies
@@ -128,12 +131,12 @@ class _State:
     old_excepthook = None
     ops = None           # ReduceOp -> MPI op, for numbers
     bool_ops = None      # ReduceOp -> MPI op, for bool (logical)
-    fast_ops = {}        # (ReduceOp, buffer format) -> MPI op, all_reduce's fast path
+    fast_ops = {}        # (ReduceOp, buffer format) -> MPI op: the reductions MPI does alone
+    fast_allreduce = False  # whether all_reduce's C++ fast path is armed (_allreduce_setup)
 
 
 _S = _State()
-_mpi_buffer = _C._mpi_buffer
-_IN_PLACE = None
+_mpi_allreduce_inplace = _C._mpi_allreduce_inplace
 
 _NOT_INIT = ("Default process group has not been initialized, please make sure to call "
              "init_process_group.")
@@ -208,21 +211,47 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     _S.fast_ops = {(op, fmt): mop for op, mop in _S.ops.items() if op != ReduceOp.AVG for fmt in "fdqBbhi"
                    if fmt in "qBbhi" or op not in (ReduceOp.BAND, ReduceOp.BOR, ReduceOp.BXOR)}
     _S.fast_ops.update({(op, "?"): mop for op, mop in _S.bool_ops.items()})
-    global _IN_PLACE
-    _IN_PLACE = MPI.IN_PLACE
     comm = MPI.COMM_WORLD.Dup()
     _S.rank, _S.size = comm.Get_rank(), comm.Get_size()
     _default_threads(MPI)
     _S.comm = comm
+    _S.fast_allreduce = _allreduce_setup(MPI, comm)
     pg = ProcessGroup(comm)
     GroupMember.WORLD = group.WORLD = pg
     _S.old_excepthook = sys.excepthook
     sys.excepthook = _excepthook
 
 
+def _allreduce_setup(MPI, comm):
+    """Arms all_reduce's C++ fast path (`_C._mpi_allreduce_inplace`): MPI_Allreduce called
+    directly on the tensor's memory, without mpi4py's per-call buffer parsing (most of the
+    cost of a small all-reduce). The function comes from the libmpi mpi4py loaded, and every
+    handle is mpi4py's: this communicator, and for each (ReduceOp, dtype) the MPI op of
+    `_S.fast_ops` and the datatype mpi4py itself picks for the memoryview format the mpi4py
+    path hands it, so both paths make the same MPI call. Returns whether it is armed
+    (False, and all_reduce keeps to mpi4py, where mpi4py's internals are not as expected or
+    the handles are neither ints nor pointers)."""
+    mask = (1 << 64) - 1  # handles and MPI_IN_PLACE as their 64 bits (C++ narrows int handles)
+    try:
+        sizes = {MPI._sizeof(MPI.Comm), MPI._sizeof(MPI.Op), MPI._sizeof(MPI.Datatype)}
+        if len(sizes) != 1:
+            return False
+        formats = {}
+        for dt in (tg.bool, tg.int64, tg.float32, tg.float64, tg.uint8, tg.int8, tg.int16, tg.int32):
+            formats[_C._mpi_buffer(tg.empty(0, dtype=dt)).format] = dt
+        table = [(int(op), formats[fmt], MPI._handleof(MPI._typedict[fmt]) & mask, MPI._handleof(mop) & mask)
+                 for (op, fmt), mop in _S.fast_ops.items()]
+        return _C._mpi_allreduce_setup(MPI.__file__, sizes.pop(), int(MPI.IN_PLACE) & mask,
+                                       MPI._handleof(comm) & mask, table)
+    except (AttributeError, KeyError, TypeError):
+        return False
+
+
 def destroy_process_group(group=None):
     """Leaves the default process group (MPI itself stays initialized until exit)."""
     comm = _comm(group)
+    _C._mpi_allreduce_setup(None, 0, 0, 0, [])  # disarms the fast path before the handle dies
+    _S.fast_allreduce = False
     _S.comm = None
     GroupMember.WORLD = globals()["group"].WORLD = None
     if sys.excepthook is _excepthook:
@@ -379,15 +408,11 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     With `async_op=True` the reduction is started (MPI_Iallreduce) and a `Work` is
     returned; the tensor must not be touched until `Work.wait()` returns.
     """
-    if group is None and not async_op and isinstance(tensor, tg.Tensor) and _S.comm is not None:
-        # the fast path (a contiguous tensor, an op MPI does itself): one MPI call on the
-        # tensor's memory, a few hundred nanoseconds on top of mpi4py's own call
-        buf = _mpi_buffer(tensor)
-        if buf is not None:
-            mop = _S.fast_ops.get((op, buf.format))
-            if mop is not None:
-                _S.comm.Allreduce(_IN_PLACE, buf, mop)
-                return None
+    # the fast path (the default group, blocking, a contiguous tensor, an op MPI does itself
+    # on that dtype): one MPI_Allreduce from C++; False where it is not that case (or not
+    # initialized), and the general path below handles it and raises the errors
+    if group is None and not async_op and _mpi_allreduce_inplace(tensor, op):
+        return None
     comm = _comm(group)
     _check_tensor(tensor)
     mop = _mpi_op(op, tensor)
