@@ -6,11 +6,11 @@ at batch 64, tinygrad_cpp beside PyTorch 2.13:
   * ms per training step (forward, backward, optimizer step) at 1 and 2 threads;
   * the LSTM layer alone: forward (no grad) and forward + backward in ms.
 
-    python bench/lstm.py [--threads 1 2] [--repeat 5] [--steps 30]
+    python bench/lstm.py [--threads 1 2] [--repeat 5] [--steps 30] [--isa avx2]
 
 Each figure runs in a fresh subprocess with the same numpy-drawn weights and batches for both
 libraries; medians over --repeat runs; ratio = tinygrad_cpp / PyTorch (below 1 is faster;
-the target is <= 0.5 for the step)."""
+the target is <= 0.5 for the step). --isa avx2 puts both libraries on their AVX2 kernels."""
 import argparse
 import json
 import os
@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from common import median_ms, run_worker, torch_available
+from common import median_ms, run_worker, torch_available, use_isa
 from mnist_data import DEFAULT_DATA, load_mnist
 
 BATCH = 64
@@ -67,6 +67,7 @@ def worker(lib_name, threads, steps, data_dir):
     x_np = ((x_np[:BATCH * 8] - 0.1307) / 0.3081).reshape(-1, 1, 28, 28)
     y_np = y_np[:BATCH * 8]
     lib = __import__("torch" if lib_name == "torch" else "tinygrad_cpp")
+    use_isa(lib_name)
     lib.set_num_threads(threads)
     lib.manual_seed(0)
     F = lib.nn.functional
@@ -96,7 +97,7 @@ def worker(lib_name, threads, steps, data_dir):
 
 
 def measure(lib, threads, args):
-    return run_worker(__file__, lib, threads, [args.steps, args.data_dir])
+    return run_worker(__file__, lib, threads, [args.steps, args.data_dir], isa=args.isa)
 
 
 def main():
@@ -105,6 +106,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--steps", type=int, default=30, help="timed repetitions inside each run")
     ap.add_argument("--data-dir", default=os.environ.get("MNIST_DIR", DEFAULT_DATA))
+    ap.add_argument("--isa", choices=["avx512", "avx2", "portable"], default=None,
+                    help="force tinygrad_cpp's kernels (and PyTorch's, for avx2) to this instruction set")
     ap.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -113,7 +116,7 @@ def main():
         return 0
     libs = ["tinygrad_cpp", "torch"] if torch_available() else ["tinygrad_cpp"]
     print(f"MNIST RNN (pytorch/examples mnist_rnn: LSTM 28->64 over 28 steps), batch {BATCH}, Adadelta; "
-          f"medians of {args.repeat} runs")
+          f"medians of {args.repeat} runs" + (f"; kernels on {args.isa}" if args.isa else ""))
     print(f"{'thr':>3} | {'tg ms/step':>10} {'torch':>7} {'ratio':>5} | {'LSTM fwd ms':>11} {'torch':>6} |"
           f" {'fwd+bwd ms':>10} {'torch':>6}")
     for threads in args.threads:
