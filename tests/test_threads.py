@@ -148,6 +148,20 @@ def _with_threads(n, fn):
     return fn()
 
 
+def _lstm(dtype):
+    """An LSTM on 64 rows, forward and backward: with threads, blocks of rows run the
+    whole recurrence each (ops/rnn.cpp)."""
+    rng = np.random.default_rng(3)
+    layer = nn.LSTM(12, 16, batch_first=True, bidirectional=True).to(dtype)
+    with tg.no_grad():
+        for p in layer.parameters():
+            p.copy_(tg.tensor(rng.uniform(-0.3, 0.3, tuple(p.shape)), dtype=dtype))
+    x = tg.tensor(rng.standard_normal((64, 10, 12)), dtype=dtype, requires_grad=True)
+    out, (h, c) = layer(x)
+    (out.square().sum() + h.sum() + c.sum()).backward()
+    return [out.detach().numpy(), x.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()]
+
+
 @pytest.mark.parametrize("dtype,rtol", [(tg.float32, 1e-5), (tg.float64, 1e-12)])
 def test_one_and_two_threads_agree(restore_threads, dtype, rtol):
     rng = np.random.default_rng(1)
@@ -171,12 +185,13 @@ def test_one_and_two_threads_agree(restore_threads, dtype, rtol):
             "log_softmax": logits.log_softmax(0).numpy(),
             "exp": big.exp().numpy(),
             "train": _train(7, "sgd", dtype, steps=2)[1],
+            "lstm": _lstm(dtype),
         }
 
     one = _with_threads(1, compute)
     two = _with_threads(2, compute)
     for k in one:
-        if k == "train":
+        if k in ("train", "lstm"):
             for p1, p2 in zip(one[k], two[k]):
                 np.testing.assert_allclose(p1, p2, rtol=rtol * 10, atol=rtol, err_msg=k)
         elif k == "argmax":
