@@ -10,11 +10,6 @@
 #include <ctime>
 #include <new>
 #include <type_traits>
-#include <memory>
-#include <vector>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 #include "core/error.h"
 #include "core/parallel.h"
@@ -233,47 +228,17 @@ void store_tile(const T* tile, int64_t ldt, int64_t m, int64_t n, T* c, int64_t 
   }
 }
 
-// One packed A block (mc x kc, rows from `ic`) times one packed B micro-panel (kc x nr,
-// columns from `j`) into C: the column of micro-tiles C[ic:ic+mc, j:j+nr].
-template <class T>
-void panel_column(const MicroKernel<T>& uk, const Gemm<T>& g, int64_t ic, int64_t mc, int64_t j,
-                  int64_t nr, int64_t kc, const T* abuf, const T* bp, bool acc) {
-  const int MR = uk.mr, NR = uk.nr;
-  alignas(64) T tile[kMaxTile];
-  for (int64_t ir = 0; ir < mc; ir += MR) {
-    const int64_t mr = std::min<int64_t>(MR, mc - ir);
-    const T* ap = abuf + ir * kc;
-    T* c = g.C + (ic + ir) * g.rsc + j * g.csc;
-    if (nr == NR && g.csc == 1) {  // straight into C
-      if (mr == MR) uk.kernel(kc, ap, bp, NR, c, g.rsc, acc);
-      else uk.kernel_rows(mr, kc, ap, bp, NR, c, g.rsc, acc);
-      continue;
-    }
-    // Narrow column panel or strided C: the tile goes through scratch.
-    if (mr == MR) uk.kernel(kc, ap, bp, NR, tile, NR, false);
-    else uk.kernel_rows(mr, kc, ap, bp, NR, tile, NR, false);
-    store_tile(tile, NR, mr, nr, c, g.rsc, g.csc, acc);
-  }
-}
-
-template <class T>
-int64_t row_block(const MicroKernel<T>& uk) {
-  return std::max<int64_t>(uk.mr, uk.mc / uk.mr * uk.mr);
-}
-template <class T>
-int64_t col_block(const MicroKernel<T>& uk) {
-  return std::max<int64_t>(uk.nr, uk.nc / uk.nr * uk.nr);
-}
-
 // The BLIS loop nest on one thread: B blocks (kc x nc) are packed once per block and
 // stay in L3/L2, A blocks (mc x kc) in L2, one B micro-panel in L1 across the row panels.
 template <class T>
 void blocked(const MicroKernel<T>& uk, const Gemm<T>& g, T* scratch) {
   const int MR = uk.mr, NR = uk.nr;
-  const int64_t MC = row_block(uk), NC = col_block(uk);
+  const int64_t MC = std::max<int64_t>(MR, uk.mc / MR * MR);
+  const int64_t NC = std::max<int64_t>(NR, uk.nc / NR * NR);
   T* abuf = scratch;
   T* bbuf = scratch + (std::min(g.M, MC) + MR - 1) / MR * MR * std::min(g.K, uk.kc);
   bbuf += (16 - (bbuf - scratch) % 16) % 16;
+  alignas(64) T tile[kMaxTile];
   for (int64_t jc = 0; jc < g.N; jc += NC) {
     const int64_t nc = std::min(NC, g.N - jc);
     for (int64_t pc = 0; pc < g.K; pc += uk.kc) {
@@ -283,130 +248,30 @@ void blocked(const MicroKernel<T>& uk, const Gemm<T>& g, T* scratch) {
       for (int64_t ic = 0; ic < g.M; ic += MC) {
         const int64_t mc = std::min(MC, g.M - ic);
         uk.pack_a(mc, kc, g.A + ic * g.rsa + pc * g.csa, g.rsa, g.csa, abuf);
-        for (int64_t jr = 0; jr < nc; jr += NR)
-          panel_column(uk, g, ic, mc, jc + jr, std::min<int64_t>(NR, nc - jr), kc, abuf,
-                       bbuf + jr * kc, acc);
-      }
-    }
-  }
-}
-
-// ---- threaded blocked product with B packed once -----------------------------------------
-//
-// The threads of a blocked product take row blocks of C (tasks claimed from the pool) and
-// share one packed copy of B: all of it, K x N, cut in chunks of a few micro-panels (one
-// kc block deep). The first thread to need a chunk claims and packs it; a thread that
-// finds a chunk claimed but not yet packed never waits for it: it computes the chunks it
-// can first and comes back to that one at the end of its column block, then packs its
-// own copy if the chunk is still not ready (its packer may be a helper the OS parked). So
-// A and B are each packed once per product, as on one thread, where a grid of blocks packs
-// A once per column block and B once per row block.
-struct SharedCounters {
-  std::atomic<int64_t> products{0}, shared_chunks{0}, own_chunks{0}, stall_every{0};
-};
-SharedCounters& shared_counters() {
-  static SharedCounters c;
-  return c;
-}
-
-template <class T>
-struct SharedB {
-  const MicroKernel<T>* uk;
-  const Gemm<T>* g;
-  int64_t chunk;    // columns per chunk: a multiple of nr
-  int64_t nchunks;  // per kc block
-  T* buf;           // kc block pc at buf + pc * npad, its chunk q at + q * chunk * kc
-  std::atomic<uint8_t>* state;  // per (kc block, chunk): 0 free, 1 being packed, 2 ready
-  int64_t npad;     // N rounded up to chunks
-
-  enum : uint8_t { kFree = 0, kPacking = 1, kReady = 2 };
-  std::atomic<uint8_t>& st(int64_t pc, int64_t q) const { return state[pc / uk->kc * nchunks + q]; }
-  T* where(int64_t pc, int64_t kc, int64_t q) const { return buf + pc * npad + q * chunk * kc; }
-  void pack(int64_t pc, int64_t kc, int64_t q, T* dst) const {
-    const int64_t j = q * chunk;
-    uk->pack_b(kc, std::min(chunk, g->N - j), g->B + pc * g->rsb + j * g->csb, g->rsb, g->csb, dst);
-  }
-  // The packed chunk if it is ready or this thread packs it now; null while another
-  // thread is packing it.
-  const T* try_get(int64_t pc, int64_t kc, int64_t q) const {
-    std::atomic<uint8_t>& s = st(pc, q);
-    uint8_t v = s.load(std::memory_order_acquire);
-    if (v == kReady) return where(pc, kc, q);
-    if (v == kFree && s.compare_exchange_strong(v, kPacking, std::memory_order_acquire)) {
-      pack(pc, kc, q, where(pc, kc, q));
-      s.store(kReady, std::memory_order_release);
-      shared_counters().shared_chunks.fetch_add(1, std::memory_order_relaxed);
-      return where(pc, kc, q);
-    }
-    return s.load(std::memory_order_acquire) == kReady ? where(pc, kc, q) : nullptr;
-  }
-  // The packed chunk, from the shared copy if ready, else packed into `own`.
-  const T* get(int64_t pc, int64_t kc, int64_t q, T* own) const {
-    if (const T* p = try_get(pc, kc, q)) return p;
-    pack(pc, kc, q, own);
-    shared_counters().own_chunks.fetch_add(1, std::memory_order_relaxed);
-    return own;
-  }
-};
-
-// Columns per shared chunk: at least 128 floats (512 bytes) of each row of B, which packs
-// near the speed of one whole block; a single 16-column panel reads 64 bytes from each
-// of kc rows a row stride apart and packs ~3x slower.
-template <class T>
-int64_t shared_chunk(const MicroKernel<T>& uk) {
-  const int64_t want = 512 / (int64_t)sizeof(T);
-  return (want + uk.nr - 1) / uk.nr * uk.nr;
-}
-
-// Elements of one thread's scratch for row_task: an A block and one private B chunk.
-template <class T>
-int64_t shared_scratch(const MicroKernel<T>& uk, const Gemm<T>& g) {
-  const int64_t kc = std::min(g.K, uk.kc);
-  const int64_t a = (std::min(g.M, row_block(uk)) + uk.mr - 1) / uk.mr * uk.mr * kc;
-  return (a + 15) / 16 * 16 + shared_chunk(uk) * kc;
-}
-
-// Rows [i0, i1) of C with B from the shared copy.
-template <class T>
-void row_task(const SharedB<T>& sb, int64_t i0, int64_t i1, T* scratch) {
-  const MicroKernel<T>& uk = *sb.uk;
-  const Gemm<T>& g = *sb.g;
-  const int MR = uk.mr, NR = uk.nr;
-  const int64_t MC = row_block(uk), NC = col_block(uk), CH = sb.chunk;
-  T* abuf = scratch;
-  T* own = scratch + ((std::min(i1 - i0, MC) + MR - 1) / MR * MR * std::min(g.K, uk.kc) + 15) / 16 * 16;
-  thread_local std::vector<int64_t> later;
-  for (int64_t jc = 0; jc < g.N; jc += NC) {
-    const int64_t nc = std::min(NC, g.N - jc);
-    // Chunks covering [jc, jc + nc): NC is a multiple of the chunk where it matters (NC
-    // >= N otherwise), so a chunk never straddles two column blocks.
-    const int64_t q0 = jc / CH, q1 = (jc + nc + CH - 1) / CH;
-    for (int64_t pc = 0; pc < g.K; pc += uk.kc) {
-      const int64_t kc = std::min(uk.kc, g.K - pc);
-      const bool acc = g.acc || pc > 0;
-      for (int64_t ic = i0; ic < i1; ic += MC) {
-        const int64_t mc = std::min(MC, i1 - ic);
-        uk.pack_a(mc, kc, g.A + ic * g.rsa + pc * g.csa, g.rsa, g.csa, abuf);
-        auto run_chunk = [&](int64_t q, const T* bq) {
-          const int64_t j0 = q * CH, j1 = std::min(g.N, j0 + CH);
-          for (int64_t j = j0; j < j1; j += NR)
-            panel_column(uk, g, ic, mc, j, std::min<int64_t>(NR, j1 - j), kc, abuf, bq + (j - j0) * kc, acc);
-        };
-        later.clear();
-        for (int64_t q = q0; q < q1; ++q) {
-          if (const T* bq = sb.try_get(pc, kc, q)) run_chunk(q, bq);
-          else later.push_back(q);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int64_t nr = std::min<int64_t>(NR, nc - jr);
+          const T* bp = bbuf + jr * kc;
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int64_t mr = std::min<int64_t>(MR, mc - ir);
+            const T* ap = abuf + ir * kc;
+            T* c = g.C + (ic + ir) * g.rsc + (jc + jr) * g.csc;
+            if (nr == NR && g.csc == 1) {  // straight into C
+              if (mr == MR) uk.kernel(kc, ap, bp, NR, c, g.rsc, acc);
+              else uk.kernel_rows(mr, kc, ap, bp, NR, c, g.rsc, acc);
+              continue;
+            }
+            // Narrow column panel or strided C: the tile goes through scratch.
+            if (mr == MR) uk.kernel(kc, ap, bp, NR, tile, NR, false);
+            else uk.kernel_rows(mr, kc, ap, bp, NR, tile, NR, false);
+            store_tile(tile, NR, mr, nr, c, g.rsc, g.csc, acc);
+          }
         }
-        for (int64_t q : later) run_chunk(q, sb.get(pc, kc, q, own));
       }
     }
   }
 }
 
 // Packing scratch of the calling thread: grows, never shrinks, lives as long as the thread.
-// From 4 MB (a packed B block of 256 x 4096 floats, the shared B of a threaded product)
-// it sits in 2 MB pages where transparent huge pages are in "madvise" mode, as our
-// tensors do (core/storage.cpp): the micro-kernels stream it panel by panel.
 struct Scratch {
   void* p = nullptr;
   size_t bytes = 0;
@@ -414,21 +279,10 @@ struct Scratch {
   void* get(size_t n) {
     if (n > bytes) {
       std::free(p);
-      p = nullptr;
-      bytes = 0;
-      constexpr size_t kHuge = size_t(2) << 20;
-      if (n >= 2 * kHuge) {
-        n = (n + kHuge - 1) / kHuge * kHuge;
-        if (posix_memalign(&p, kHuge, n) != 0) p = nullptr;
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-        if (p) madvise(p, n, MADV_HUGEPAGE);  // advice only: failure is harmless
-#endif
-      } else {
-        n = (n + 4095) / 4096 * 4096;
-        p = std::aligned_alloc(64, n);
-      }
+      n = (n + 4095) / 4096 * 4096;
+      p = std::aligned_alloc(64, n);
+      bytes = p ? n : 0;
       if (!p) throw std::bad_alloc();
-      bytes = n;
     }
     return p;
   }
@@ -550,51 +404,6 @@ void run_serial(const MicroKernel<T>& uk, const Gemm<T>& g, Path path, T* scratc
   }
 }
 
-// Packed B shared by the threads of one product: the calling thread's buffer, which it
-// keeps, as the packing scratch, for the next product.
-template <class T>
-T* shared_buffer(int64_t elems) {
-  thread_local Scratch s;
-  return static_cast<T*>(s.get((size_t)elems * sizeof(T)));
-}
-
-// Runs a threaded blocked product as row blocks sharing one packed B (row_task), where
-// that fits: enough row panels for the tasks, and B's packed copy within kSharedBBytes.
-// False where it does not (the caller cuts a grid instead).
-constexpr int64_t kSharedBBytes = int64_t(32) << 20;
-template <class T>
-bool run_shared(const MicroKernel<T>& uk, const Gemm<T>& g, int nt) {
-  const int64_t CH = shared_chunk(uk), NC = col_block(uk);
-  if (g.N > NC && NC % CH != 0) return false;
-  const int64_t pm = (g.M + uk.mr - 1) / uk.mr;
-  const int64_t macs = g.M * g.N * g.K;
-  // Each task streams its B panels from L2 into L1 once per A block it packs: a task of
-  // fewer rows than about 2/3 of an A block (96 rows on AVX2) reuses them too little
-  // (8 tasks of 32 rows made 256^3 ~15% slower than 2 of 128).
-  const int64_t min_panels = std::max<int64_t>(1, row_block(uk) * 2 / 3 / uk.mr);
-  int64_t tasks = std::clamp<int64_t>(macs / kTaskMacs, nt, nt * kTasksPerThread);
-  tasks = std::min(tasks, pm / min_panels);
-  tasks = tasks / nt * nt;  // equal rounds: 3 blocks on 2 threads idle one a third of the time
-  if (tasks < nt) return false;
-  const int64_t nchunks = (g.N + CH - 1) / CH, npad = nchunks * CH;
-  if (g.K * npad * (int64_t)sizeof(T) > kSharedBBytes) return false;
-  const int64_t kblocks = (g.K + uk.kc - 1) / uk.kc;
-  std::unique_ptr<std::atomic<uint8_t>[]> state(new std::atomic<uint8_t>[kblocks * nchunks]);
-  const int64_t stall = shared_counters().stall_every.load(std::memory_order_relaxed);
-  for (int64_t i = 0; i < kblocks * nchunks; ++i)
-    state[i].store(stall > 0 && i % stall == stall - 1 ? SharedB<T>::kPacking : SharedB<T>::kFree,
-                   std::memory_order_relaxed);
-  shared_counters().products.fetch_add(1, std::memory_order_relaxed);
-  const SharedB<T> sb{&uk, &g, CH, nchunks, shared_buffer<T>(g.K * npad), state.get(), npad};
-  const int64_t slice = shared_scratch(uk, g);
-  parallel_tasks(tasks, nt, [&](int64_t id) {
-    const int64_t i0 = std::min(g.M, pm * id / tasks * uk.mr);
-    const int64_t i1 = std::min(g.M, pm * (id + 1) / tasks * uk.mr);
-    if (i1 > i0) row_task(sb, i0, i1, thread_scratch<T>(slice));
-  });
-  return true;
-}
-
 template <class T>
 void gemm_float(Gemm<T> g) {
   const MicroKernel<T>& uk = *micro_kernel<T>();
@@ -604,7 +413,6 @@ void gemm_float(Gemm<T> g) {
   const int nt = threads_for(g.M * g.N * g.K);
   const int64_t slice = path_scratch(uk, g, pl.path);  // enough for any block of g
   if (nt == 1) return run_serial(uk, g, pl.path, thread_scratch<T>(slice));
-  if (pl.path == Path::Blocked && run_shared(uk, g, nt)) return;
   const Grid grid = choose_grid(uk, g, pl.path, nt);
   parallel_tasks(grid.tm * grid.tn, nt, [&](int64_t id) {
     const Gemm<T> part = grid_block(uk, g, grid, (int)id);
@@ -682,19 +490,6 @@ void gemm_batched(int64_t batch, const int64_t* a_off, const int64_t* b_off, con
                   int64_t csc, bool accumulate) {
   for (int64_t b = 0; b < batch; ++b)
     gemm(M, N, K, A + a_off[b], rsa, csa, B + b_off[b], rsb, csb, C + c_off[b], rsc, csc, accumulate);
-}
-
-GemmSharedStats gemm_shared_stats() {
-  SharedCounters& c = shared_counters();
-  GemmSharedStats s;
-  s.products = c.products.load();
-  s.shared_chunks = c.shared_chunks.load();
-  s.own_chunks = c.own_chunks.load();
-  return s;
-}
-
-void gemm_stall_shared_b(int64_t stall_every) {
-  shared_counters().stall_every.store(std::max<int64_t>(0, stall_every));
 }
 
 std::string gemm_isa() {

@@ -52,18 +52,6 @@ void gemm_batched(int64_t batch, const int64_t* a_off, const int64_t* b_off, con
 std::string gemm_isa();
 void set_gemm_isa(const std::string& isa);
 
-// Test hooks of the threaded blocked GEMM, whose threads share one packed copy of B
-// (gemm.cpp, run_shared). Counts since the process started: products run that way, B
-// chunks packed into the shared copy, and chunks a thread packed for itself because
-// another thread held the chunk's claim. `stall_every` > 0 makes every stall_every-th
-// chunk of each later product look claimed by a packer that never finishes (a helper the
-// OS parked), so the threads must compute without it; 0 turns that off.
-struct GemmSharedStats {
-  int64_t products = 0, shared_chunks = 0, own_chunks = 0;
-};
-GemmSharedStats gemm_shared_stats();
-void gemm_stall_shared_b(int64_t stall_every);
-
 // Single-thread peak of the FMA units for float32 in GFLOP/s, measured for about
 // `seconds` with a register-only loop in the current instruction set (0 for "portable").
 double fma_peak_gflops(double seconds);

@@ -40,11 +40,6 @@ void bind_linalg(py::module_& m, TensorClass& cls) {
   }, py::arg("out"), py::arg("a"), py::arg("b"), py::arg("accumulate") = false);
   m.def("_gemm_isa", &kernels::gemm_isa);
   m.def("_set_gemm_isa", &kernels::set_gemm_isa, py::arg("isa"));
-  m.def("_gemm_shared_stats", [] {
-    const kernels::GemmSharedStats s = kernels::gemm_shared_stats();
-    return py::make_tuple(s.products, s.shared_chunks, s.own_chunks);
-  });
-  m.def("_gemm_stall_shared_b", &kernels::gemm_stall_shared_b, py::arg("stall_every"));
   m.def("_fma_peak_gflops", [](double seconds) {
     py::gil_scoped_release r;
     return kernels::fma_peak_gflops(seconds);
