@@ -217,8 +217,13 @@ template <> struct Block<double> {
 // rows <= r < P. `ld` steps between the panel's rows (of A) or columns (of B), `inc`
 // along k. The two layouts that matter are sped up: inc == 1 (k contiguous: transposed
 // in 8x8 / 4x4 register blocks) and ld == 1 (the panel's elements contiguous: copies).
+//
+// `next` (inc == 1 only) is the source of the panel packed after this one, prefetched
+// here: its rows are short streams (k elements, ld apart) that the hardware prefetcher
+// picks up too late, and the transposed path was waiting on L3 for them.
 template <class T, int P>
-void pack_panel(int64_t rows, int64_t k, const T* src, int64_t ld, int64_t inc, T* dst) {
+void pack_panel(int64_t rows, int64_t k, const T* src, int64_t ld, int64_t inc, T* dst,
+                const T* next = nullptr, int64_t next_rows = 0) {
   using Bk = Block<T>;
   constexpr int B = Bk::B;
   if (ld == 1 && rows == P) {
@@ -228,6 +233,8 @@ void pack_panel(int64_t rows, int64_t k, const T* src, int64_t ld, int64_t inc, 
   if (inc == 1 && rows > 0) {
     int64_t p = 0;
     for (; p + B <= k; p += B) {
+      if (next && p % (64 / sizeof(T)) == 0)
+        for (int64_t r = 0; r < next_rows; ++r) __builtin_prefetch(next + r * ld + p, 0, 3);
       for (int r0 = 0; r0 < P; r0 += B) {
         typename Bk::R v[B];
         for (int r = 0; r < B; ++r)
@@ -251,14 +258,47 @@ void pack_panel(int64_t rows, int64_t k, const T* src, int64_t ld, int64_t inc, 
     for (int r = 0; r < P; ++r) dst[p * P + r] = r < rows ? src[r * ld + p * inc] : T(0);
 }
 
+// All ceil(n/P) panels of a block whose panel elements are contiguous (ld == 1: B
+// row-major, A column-major): dst panel q holds src[q*P + r + p*inc] at [p*P + r]. Walks
+// the source in memory order, a strip of kStrip rows of every panel at a time: each source
+// row is read as one sequential stream (one panel at a time, a strip of rows `inc` apart,
+// would touch a new 4 KiB page and a new L1 set at every row, defeating the hardware
+// prefetcher), and each panel gets kStrip*P contiguous elements per visit.
+template <class T, int P>
+void pack_contig(int64_t n, int64_t k, const T* src, int64_t inc, T* dst) {
+  constexpr int64_t kStrip = 8;
+  const int64_t full = n / P, rest = n - full * P;
+  for (int64_t p0 = 0; p0 < k; p0 += kStrip) {
+    const int64_t pe = p0 + kStrip < k ? p0 + kStrip : k;
+    for (int64_t q = 0; q < full; ++q) {
+      const T* s = src + q * P + p0 * inc;
+      T* d = dst + q * P * k + p0 * P;
+      for (int64_t p = p0; p < pe; ++p, s += inc, d += P) std::memcpy(d, s, sizeof(T) * P);
+    }
+    if (rest) {
+      const T* s = src + full * P + p0 * inc;
+      T* d = dst + full * P * k + p0 * P;
+      for (int64_t p = p0; p < pe; ++p, s += inc, d += P) {
+        for (int64_t r = 0; r < rest; ++r) d[r] = s[r];
+        for (int64_t r = rest; r < P; ++r) d[r] = T(0);
+      }
+    }
+  }
+}
+
 template <class T, int MR>
 void pack_a(int64_t m, int64_t k, const T* A, int64_t rsa, int64_t csa, T* dst) {
-  for (int64_t i = 0; i < m; i += MR, dst += MR * k)
-    pack_panel<T, MR>(m - i < MR ? m - i : MR, k, A + i * rsa, rsa, csa, dst);
+  if (rsa == 1 && csa != 1) return pack_contig<T, MR>(m, k, A, csa, dst);
+  for (int64_t i = 0; i < m; i += MR, dst += MR * k) {
+    const int64_t rows = m - i < MR ? m - i : MR, after = m - i - rows;
+    pack_panel<T, MR>(rows, k, A + i * rsa, rsa, csa, dst, after > 0 ? A + (i + MR) * rsa : nullptr,
+                      after < MR ? after : MR);
+  }
 }
 
 template <class T, int NR>
 void pack_b(int64_t k, int64_t n, const T* B, int64_t rsb, int64_t csb, T* dst) {
+  if (csb == 1 && rsb != 1) return pack_contig<T, NR>(n, k, B, rsb, dst);
   for (int64_t j = 0; j < n; j += NR, dst += NR * k)
     pack_panel<T, NR>(n - j < NR ? n - j : NR, k, B + j * csb, csb, rsb, dst);
 }
