@@ -100,7 +100,19 @@ def _strided_last(lib, rng):
     return [x, x, x], {}
 
 
-STRIDE_CASES.update(hbtd=_hbtd, q_contig_kv_bthd=_q_contig_kv_bthd, strided_last_dim=_strided_last)
+def _expanded_batch(lib, rng):  # a query shared by the batch: stride 0 (overlapping)
+    q = _t(lib, rand(rng, (1, T, H, D), np.float32)).transpose(1, 2).expand(B, H, T, D)
+    k = _t(lib, rand(rng, (B, H, T, D), np.float32))
+    return [q, k, k], {}
+
+
+def _expanded_heads(lib, rng):
+    x = _t(lib, rand(rng, (H, 1, T, D), np.float32)).expand(H, B, T, D).transpose(0, 1)
+    return [x, x.contiguous(), x.contiguous()], {}
+
+
+STRIDE_CASES.update(hbtd=_hbtd, q_contig_kv_bthd=_q_contig_kv_bthd, strided_last_dim=_strided_last,
+                    expanded_batch=_expanded_batch, expanded_heads=_expanded_heads)
 
 
 @pytest.mark.parametrize("name", list(STRIDE_CASES))
@@ -120,7 +132,7 @@ def test_output_strides_match_torch(name):
 
 
 @pytest.mark.parametrize("name", ["bthd", "contiguous", "hbtd", "q_contig_kv_bthd", "gqa", "more_keys",
-                                  "mask_4d", "3d", "broadcast_q", "one_batch_one_head"])
+                                  "mask_4d", "3d", "broadcast_q", "one_batch_one_head", "expanded_batch"])
 def test_grad_strides_match_torch(name):
     """The gradients reaching q, k, v (hooks see them before any accumulation) are laid out
     as PyTorch's: (B, T, H, D) memory from its flash kernel, whatever the operands' layouts;
