@@ -18,8 +18,22 @@ namespace tg::kernels {
 
 namespace {
 
-constexpr int64_t kBQ = 64;   // query rows per tile (one task)
+constexpr int64_t kBQ = 64;   // query rows per tile (one task), at most
 constexpr int64_t kBK = 128;  // keys per tile
+
+// Query rows per tile: under a causal mask, half as many, so that the tiles on the
+// diagonal (a query tile sees the keys up to its last row) compute fewer masked scores:
+// at 64 queries, 3/4 of the full square instead of all of it.
+template <class T>
+int64_t query_tile(const AttnProblem<T>& p) {
+  return p.causal ? kBQ / 2 : kBQ;
+}
+
+// Keys [j0, j0 + n) that query i may see before the causal mask: n, or the prefix up to i.
+template <class T>
+int64_t visible(const AttnProblem<T>& p, int64_t i, int64_t j0, int64_t n) {
+  return p.causal ? std::clamp<int64_t>(i - j0 + 1, 0, n) : n;
+}
 
 template <class T>
 constexpr T neg_inf() {
@@ -97,16 +111,20 @@ void scores(const AttnProblem<T>& p, int64_t b, int64_t i0, int64_t m, int64_t j
   }
 }
 
-// Rows of s turned into probabilities exp(s - lse_i) (0 for a fully masked row).
+// Rows of s (queries i0.., keys j0..) turned into probabilities exp(s - lse_i) (0 for a
+// fully masked row, and for the keys the causal mask hides).
 template <class T>
-void probabilities(T* s, int64_t lds, int64_t m, int64_t n, const T* lse) {
+void probabilities(const AttnProblem<T>& p, int64_t i0, int64_t j0, T* s, int64_t lds, int64_t m, int64_t n,
+                   const T* lse) {
   for (int64_t r = 0; r < m; ++r) {
     T* row = s + r * lds;
+    const int64_t nv = visible(p, i0 + r, j0, n);
     if (std::isinf(lse[r]) && lse[r] > 0) {
       std::fill(row, row + n, T(0));
       continue;
     }
-    exp_sum(row, lse[r], row, n);
+    exp_sum(row, lse[r], row, nv);
+    std::fill(row + nv, row + n, T(0));
   }
 }
 
@@ -117,15 +135,16 @@ int64_t tile_cost(const AttnProblem<T>& p, int64_t rows, int64_t keys) {
 }
 
 template <class T>
-void forward_impl(const AttnProblem<T>& p, T* out, T* lse) {
-  const int64_t nq = (p.L + kBQ - 1) / kBQ;
-  const int64_t keys = p.causal ? std::min(p.S, p.L) / 2 + kBQ : p.S;
+void forward_impl(const AttnProblem<T>& p, const AttnRows<T>& out, T* lse) {
+  const int64_t bq = query_tile(p);
+  const int64_t nq = (p.L + bq - 1) / bq;
+  const int64_t keys = p.causal ? std::min(p.S, p.L) / 2 + bq : p.S;
   const Dropout<T> drop(p);
-  parallel_for(p.nb * nq, tile_cost(p, kBQ, keys), [&](int64_t t0, int64_t t1) {
+  parallel_for(p.nb * nq, tile_cost(p, bq, keys), [&](int64_t t0, int64_t t1) {
     std::vector<T> sbuf(kBQ * kBK), acc(kBQ * std::max<int64_t>(p.Ev, 1)), mrow(kBQ), fbuf(kBK);
     std::vector<double> lrow(kBQ);
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t b = t / nq, i0 = (t % nq) * kBQ, m = std::min(kBQ, p.L - i0);
+      const int64_t b = t / nq, i0 = (t % nq) * bq, m = std::min(bq, p.L - i0);
       std::fill(acc.begin(), acc.begin() + m * p.Ev, T(0));
       std::fill(mrow.begin(), mrow.end(), neg_inf<T>());
       std::fill(lrow.begin(), lrow.end(), 0.0);
@@ -135,14 +154,16 @@ void forward_impl(const AttnProblem<T>& p, T* out, T* lse) {
         scores(p, b, i0, m, j0, n, sbuf.data(), kBK);
         for (int64_t r = 0; r < m; ++r) {
           T* row = sbuf.data() + r * kBK;
-          const T mnew = std::max(mrow[r], row_max(row, n));
+          const int64_t nv = visible(p, i0 + r, j0, n);  // (the rest is masked: -inf)
+          const T mnew = std::max(mrow[r], row_max(row, nv));
           if (mnew == neg_inf<T>()) {  // every key so far masked (or NaN): nothing to add
             const bool nan = std::any_of(row, row + n, [](T x) { return std::isnan(x); });
             std::fill(row, row + n, nan ? std::numeric_limits<T>::quiet_NaN() : T(0));
             if (nan) lrow[r] = std::numeric_limits<double>::quiet_NaN();
             continue;
           }
-          const double sum = exp_sum(row, mnew, row, n);
+          const double sum = exp_sum(row, mnew, row, nv);
+          std::fill(row + nv, row + n, T(0));
           const T alpha = mrow[r] == neg_inf<T>() ? T(0) : T(std::exp(mrow[r] - mnew));
           lrow[r] = lrow[r] * double(alpha) + sum;
           mrow[r] = mnew;
@@ -159,7 +180,7 @@ void forward_impl(const AttnProblem<T>& p, T* out, T* lse) {
                 true);
       }
       for (int64_t r = 0; r < m; ++r) {
-        T* o = out + (b * p.L + i0 + r) * p.Ev;
+        T* o = out.row(b, i0 + r);
         const T* a = acc.data() + r * p.Ev;
         T& l = lse[b * p.L + i0 + r];
         if (lrow[r] > 0 || std::isnan(lrow[r])) {  // (NaN scores give NaN, as in PyTorch)
@@ -191,16 +212,24 @@ void score_grads(const AttnProblem<T>& p, const Dropout<T>& drop, int64_t b, int
   }
 }
 
+// dst row r (stride rs) = src row r (contiguous, `cols` wide) * sc, for r < rows.
 template <class T>
-void backward_impl(const AttnProblem<T>& p, const T* out, const T* dout, const T* lse, T* dq, T* dk, T* dv,
-                   T* dmask) {
+void store_rows(const T* src, int64_t rows, int64_t cols, T sc, T* dst, int64_t rs) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t e = 0; e < cols; ++e) dst[r * rs + e] = src[r * cols + e] * sc;
+}
+
+template <class T>
+void backward_impl(const AttnProblem<T>& p, const AttnRows<const T>& out, const AttnRows<const T>& dout,
+                   const T* lse, const AttnRows<T>& dq, const AttnRows<T>& dk, const AttnRows<T>& dv, T* dmask) {
   const Dropout<T> drop(p);
+  const int64_t bq = query_tile(p);
   // D_i = sum_e dO[i, e] O[i, e]: the softmax backward's row term.
   std::vector<T> D(p.nb * p.L);
   parallel_for(p.nb * p.L, p.Ev + 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       double s = 0;
-      const T *o = out + r * p.Ev, *g = dout + r * p.Ev;
+      const T *o = out.row(r / p.L, r % p.L), *g = dout.row(r / p.L, r % p.L);
       for (int64_t e = 0; e < p.Ev; ++e) s += double(o[e]) * double(g[e]);
       D[r] = T(s);
     }
@@ -210,26 +239,26 @@ void backward_impl(const AttnProblem<T>& p, const T* out, const T* dout, const T
   // Enough problems to share among the threads: one task per problem, one pass over its
   // tile pairs (the scores and their exps computed once; dK and dV accumulated in place).
   if (p.nb >= 2 * get_num_threads() || get_num_threads() == 1 || in_parallel_region()) {
-    const int64_t keys = p.causal ? std::min(p.S, p.L) / 2 + kBQ : p.S;
+    const int64_t keys = p.causal ? std::min(p.S, p.L) / 2 + bq : p.S;
     parallel_for(p.nb, 3 * tile_cost(p, p.L, keys), [&](int64_t b0, int64_t b1) {
       std::vector<T> sbuf(kBQ * kBK), pd(kBQ * kBK), dp(kBQ * kBK), fbuf(kBK), dqacc(kBQ * std::max<int64_t>(p.E, 1));
       for (int64_t b = b0; b < b1; ++b) {
-        T* dkb = dk ? dk + b * p.S * p.E : nullptr;
-        T* dvb = dv ? dv + b * p.S * p.Ev : nullptr;
-        if (dkb) std::fill(dkb, dkb + p.S * p.E, T(0));
-        if (dvb) std::fill(dvb, dvb + p.S * p.Ev, T(0));
+        T* dkb = dk ? dk.row(b, 0) : nullptr;
+        T* dvb = dv ? dv.row(b, 0) : nullptr;
+        for (int64_t j = 0; dkb && j < p.S; ++j) std::fill(dkb + j * dk.rs, dkb + j * dk.rs + p.E, T(0));
+        for (int64_t j = 0; dvb && j < p.S; ++j) std::fill(dvb + j * dv.rs, dvb + j * dv.rs + p.Ev, T(0));
         const T* Q = p.q + p.q_off[b];
         const T* K = p.k + p.k_off[b];
         const T* V = p.v + p.v_off[b];
-        for (int64_t i0 = 0; i0 < p.L; i0 += kBQ) {
-          const int64_t m = std::min(kBQ, p.L - i0);
-          const T* dO = dout + (b * p.L + i0) * p.Ev;
+        for (int64_t i0 = 0; i0 < p.L; i0 += bq) {
+          const int64_t m = std::min(bq, p.L - i0);
+          const T* dO = dout.row(b, i0);
           std::fill(dqacc.begin(), dqacc.end(), T(0));
           const int64_t kend = p.causal ? std::min(p.S, i0 + m) : p.S;
           for (int64_t j0 = 0; j0 < kend; j0 += kBK) {
             const int64_t n = std::min(kBK, kend - j0);
             scores(p, b, i0, m, j0, n, sbuf.data(), kBK);
-            probabilities(sbuf.data(), kBK, m, n, lse + b * p.L + i0);
+            probabilities(p, i0, j0, sbuf.data(), kBK, m, n, lse + b * p.L + i0);
             const T* pv = sbuf.data();
             if (drop.on) {
               for (int64_t r = 0; r < m; ++r) {
@@ -238,23 +267,21 @@ void backward_impl(const AttnProblem<T>& p, const T* out, const T* dout, const T
               }
               pv = pd.data();
             }
-            if (dvb) gemm<T>(n, p.Ev, m, pv, 1, kBK, dO, p.Ev, 1, dvb + j0 * p.Ev, p.Ev, true);
+            if (dvb) gemm<T>(n, p.Ev, m, pv, 1, kBK, dO, dout.rs, 1, dvb + j0 * dv.rs, dv.rs, true);
             if (!dkb && !dq && !dmask) continue;
-            gemm<T>(m, n, p.Ev, dO, p.Ev, 1, V + j0 * p.v_rs, 1, p.v_rs, dp.data(), kBK, false);
+            gemm<T>(m, n, p.Ev, dO, dout.rs, 1, V + j0 * p.v_rs, 1, p.v_rs, dp.data(), kBK, false);
             score_grads(p, drop, b, i0, m, j0, n, sbuf.data(), dp.data(), D.data() + b * p.L + i0, fbuf.data());
             if (dmask)
               for (int64_t r = 0; r < m; ++r)
                 std::copy(dp.data() + r * kBK, dp.data() + r * kBK + n, dmask + (b * p.L + i0 + r) * p.S + j0);
-            if (dkb) gemm<T>(n, p.E, m, dp.data(), 1, kBK, Q + i0 * p.q_rs, p.q_rs, 1, dkb + j0 * p.E, p.E, true);
+            if (dkb)
+              gemm<T>(n, p.E, m, dp.data(), 1, kBK, Q + i0 * p.q_rs, p.q_rs, 1, dkb + j0 * dk.rs, dk.rs, true);
             if (dq) gemm<T>(m, p.E, n, dp.data(), kBK, 1, K + j0 * p.k_rs, p.k_rs, 1, dqacc.data(), p.E, true);
           }
-          if (dq) {
-            T* o = dq + (b * p.L + i0) * p.E;
-            for (int64_t x = 0; x < m * p.E; ++x) o[x] = dqacc[x] * sc;
-          }
+          if (dq) store_rows(dqacc.data(), m, p.E, sc, dq.row(b, i0), dq.rs);
         }
-        if (dkb)
-          for (int64_t x = 0; x < p.S * p.E; ++x) dkb[x] *= sc;
+        for (int64_t j = 0; dkb && j < p.S; ++j)
+          for (int64_t e = 0; e < p.E; ++e) dkb[j * dk.rs + e] *= sc;
       }
     });
     return;
@@ -264,7 +291,7 @@ void backward_impl(const AttnProblem<T>& p, const T* out, const T* dout, const T
   // query tiles that see it.
   if (dk || dv) {
     const int64_t nk = (p.S + kBK - 1) / kBK;
-    const int64_t rows = p.causal ? std::max<int64_t>(p.L - std::min(p.S, p.L) / 2, kBQ) : p.L;
+    const int64_t rows = p.causal ? std::max<int64_t>(p.L - std::min(p.S, p.L) / 2, bq) : p.L;
     parallel_for(p.nb * nk, 2 * tile_cost(p, kBK, rows), [&](int64_t t0, int64_t t1) {
       std::vector<T> sbuf(kBQ * kBK), pd(kBQ * kBK), dp(kBQ * kBK), fbuf(kBK);
       std::vector<T> dkacc(kBK * std::max<int64_t>(p.E, 1)), dvacc(kBK * std::max<int64_t>(p.Ev, 1));
@@ -274,11 +301,11 @@ void backward_impl(const AttnProblem<T>& p, const T* out, const T* dout, const T
         std::fill(dvacc.begin(), dvacc.end(), T(0));
         const T* Q = p.q + p.q_off[b];
         const T* V = p.v + p.v_off[b] + j0 * p.v_rs;
-        for (int64_t i0 = p.causal ? j0 / kBQ * kBQ : 0; i0 < p.L; i0 += kBQ) {
-          const int64_t m = std::min(kBQ, p.L - i0);
-          const T* dO = dout + (b * p.L + i0) * p.Ev;
+        for (int64_t i0 = p.causal ? j0 / bq * bq : 0; i0 < p.L; i0 += bq) {
+          const int64_t m = std::min(bq, p.L - i0);
+          const T* dO = dout.row(b, i0);
           scores(p, b, i0, m, j0, n, sbuf.data(), kBK);
-          probabilities(sbuf.data(), kBK, m, n, lse + b * p.L + i0);
+          probabilities(p, i0, j0, sbuf.data(), kBK, m, n, lse + b * p.L + i0);
           const T* pv = sbuf.data();  // the probabilities V was weighted with
           if (drop.on) {
             for (int64_t r = 0; r < m; ++r) {
@@ -287,37 +314,34 @@ void backward_impl(const AttnProblem<T>& p, const T* out, const T* dout, const T
             }
             pv = pd.data();
           }
-          if (dv) gemm<T>(n, p.Ev, m, pv, 1, kBK, dO, p.Ev, 1, dvacc.data(), p.Ev, true);
+          if (dv) gemm<T>(n, p.Ev, m, pv, 1, kBK, dO, dout.rs, 1, dvacc.data(), p.Ev, true);
           if (!dk) continue;
-          gemm<T>(m, n, p.Ev, dO, p.Ev, 1, V, 1, p.v_rs, dp.data(), kBK, false);
+          gemm<T>(m, n, p.Ev, dO, dout.rs, 1, V, 1, p.v_rs, dp.data(), kBK, false);
           score_grads(p, drop, b, i0, m, j0, n, sbuf.data(), dp.data(), D.data() + b * p.L + i0, fbuf.data());
           gemm<T>(n, p.E, m, dp.data(), 1, kBK, Q + i0 * p.q_rs, p.q_rs, 1, dkacc.data(), p.E, true);
         }
-        if (dk) {
-          T* o = dk + (b * p.S + j0) * p.E;
-          for (int64_t x = 0; x < n * p.E; ++x) o[x] = dkacc[x] * sc;
-        }
-        if (dv) std::copy(dvacc.begin(), dvacc.begin() + n * p.Ev, dv + (b * p.S + j0) * p.Ev);
+        if (dk) store_rows(dkacc.data(), n, p.E, sc, dk.row(b, j0), dk.rs);
+        if (dv) store_rows(dvacc.data(), n, p.Ev, T(1), dv.row(b, j0), dv.rs);
       }
     });
   }
 
   // dQ (and the scores' gradient): one task per query tile, over the keys it sees.
   if (dq || dmask) {
-    const int64_t nq = (p.L + kBQ - 1) / kBQ;
-    const int64_t keys = p.causal ? std::min(p.S, p.L) / 2 + kBQ : p.S;
-    parallel_for(p.nb * nq, 2 * tile_cost(p, kBQ, keys), [&](int64_t t0, int64_t t1) {
+    const int64_t nq = (p.L + bq - 1) / bq;
+    const int64_t keys = p.causal ? std::min(p.S, p.L) / 2 + bq : p.S;
+    parallel_for(p.nb * nq, 2 * tile_cost(p, bq, keys), [&](int64_t t0, int64_t t1) {
       std::vector<T> sbuf(kBQ * kBK), dp(kBQ * kBK), fbuf(kBK), dqacc(kBQ * std::max<int64_t>(p.E, 1));
       for (int64_t t = t0; t < t1; ++t) {
-        const int64_t b = t / nq, i0 = (t % nq) * kBQ, m = std::min(kBQ, p.L - i0);
+        const int64_t b = t / nq, i0 = (t % nq) * bq, m = std::min(bq, p.L - i0);
         std::fill(dqacc.begin(), dqacc.end(), T(0));
-        const T* dO = dout + (b * p.L + i0) * p.Ev;
+        const T* dO = dout.row(b, i0);
         const int64_t kend = p.causal ? std::min(p.S, i0 + m) : p.S;
         for (int64_t j0 = 0; j0 < kend; j0 += kBK) {
           const int64_t n = std::min(kBK, kend - j0);
           scores(p, b, i0, m, j0, n, sbuf.data(), kBK);
-          probabilities(sbuf.data(), kBK, m, n, lse + b * p.L + i0);
-          gemm<T>(m, n, p.Ev, dO, p.Ev, 1, p.v + p.v_off[b] + j0 * p.v_rs, 1, p.v_rs, dp.data(), kBK, false);
+          probabilities(p, i0, j0, sbuf.data(), kBK, m, n, lse + b * p.L + i0);
+          gemm<T>(m, n, p.Ev, dO, dout.rs, 1, p.v + p.v_off[b] + j0 * p.v_rs, 1, p.v_rs, dp.data(), kBK, false);
           score_grads(p, drop, b, i0, m, j0, n, sbuf.data(), dp.data(), D.data() + b * p.L + i0, fbuf.data());
           if (dmask)
             for (int64_t r = 0; r < m; ++r)
@@ -326,10 +350,7 @@ void backward_impl(const AttnProblem<T>& p, const T* out, const T* dout, const T
             gemm<T>(m, p.E, n, dp.data(), kBK, 1, p.k + p.k_off[b] + j0 * p.k_rs, p.k_rs, 1, dqacc.data(), p.E,
                     true);
         }
-        if (dq) {
-          T* o = dq + (b * p.L + i0) * p.E;
-          for (int64_t x = 0; x < m * p.E; ++x) o[x] = dqacc[x] * sc;
-        }
+        if (dq) store_rows(dqacc.data(), m, p.E, sc, dq.row(b, i0), dq.rs);
       }
     });
   }
@@ -337,15 +358,21 @@ void backward_impl(const AttnProblem<T>& p, const T* out, const T* dout, const T
 
 }  // namespace
 
-void attention_forward(const AttnProblem<float>& p, float* out, float* lse) { forward_impl(p, out, lse); }
-void attention_forward(const AttnProblem<double>& p, double* out, double* lse) { forward_impl(p, out, lse); }
+void attention_forward(const AttnProblem<float>& p, const AttnRows<float>& out, float* lse) {
+  forward_impl(p, out, lse);
+}
+void attention_forward(const AttnProblem<double>& p, const AttnRows<double>& out, double* lse) {
+  forward_impl(p, out, lse);
+}
 
-void attention_backward(const AttnProblem<float>& p, const float* out, const float* dout, const float* lse,
-                        float* dq, float* dk, float* dv, float* dmask) {
+void attention_backward(const AttnProblem<float>& p, const AttnRows<const float>& out,
+                        const AttnRows<const float>& dout, const float* lse, const AttnRows<float>& dq,
+                        const AttnRows<float>& dk, const AttnRows<float>& dv, float* dmask) {
   backward_impl(p, out, dout, lse, dq, dk, dv, dmask);
 }
-void attention_backward(const AttnProblem<double>& p, const double* out, const double* dout, const double* lse,
-                        double* dq, double* dk, double* dv, double* dmask) {
+void attention_backward(const AttnProblem<double>& p, const AttnRows<const double>& out,
+                        const AttnRows<const double>& dout, const double* lse, const AttnRows<double>& dq,
+                        const AttnRows<double>& dk, const AttnRows<double>& dv, double* dmask) {
   backward_impl(p, out, dout, lse, dq, dk, dv, dmask);
 }
 

@@ -44,17 +44,31 @@ struct AttnProblem {
   uint64_t seed = 0, rng_offset = 0;
 };
 
-// out: contiguous (nb, L, Ev); lse: (nb, L), +inf for a row with every key masked.
-void attention_forward(const AttnProblem<float>& p, float* out, float* lse);
-void attention_forward(const AttnProblem<double>& p, double* out, double* lse);
+// Rows of nb matrices with a unit column stride: row i of problem b at
+// data + off[b] + i * rs. The output and the gradients are addressed this way, so they can
+// be laid out as the operands are (a (B, H, L, E) tensor whose memory is (B, L, H, E)).
+template <class T>
+struct AttnRows {
+  T* data = nullptr;
+  const int64_t* off = nullptr;  // nb offsets (elements)
+  int64_t rs = 0;
+  T* row(int64_t b, int64_t i) const { return data + off[b] + i * rs; }
+  explicit operator bool() const { return data != nullptr; }
+};
 
-// dout, out: contiguous (nb, L, Ev); lse from the forward. Writes dq (nb, L, E), dk
-// (nb, S, E), dv (nb, S, Ev) (each of the nb problems its own slice: the caller sums
-// broadcast dims) and, when not null, dmask (nb, L, S): the gradient of the scores
-// (that of an added float mask). Any of dq, dk, dv, dmask may be null.
-void attention_backward(const AttnProblem<float>& p, const float* out, const float* dout, const float* lse,
-                        float* dq, float* dk, float* dv, float* dmask);
-void attention_backward(const AttnProblem<double>& p, const double* out, const double* dout, const double* lse,
-                        double* dq, double* dk, double* dv, double* dmask);
+// out: (nb, L, Ev) rows; lse: contiguous (nb, L), +inf for a row with every key masked.
+void attention_forward(const AttnProblem<float>& p, const AttnRows<float>& out, float* lse);
+void attention_forward(const AttnProblem<double>& p, const AttnRows<double>& out, double* lse);
+
+// dout, out: (nb, L, Ev) rows; lse from the forward. Writes dq (nb, L, E), dk (nb, S, E),
+// dv (nb, S, Ev) rows (each of the nb problems its own rows: the caller sums broadcast
+// dims) and, when not null, dmask, contiguous (nb, L, S): the gradient of the scores (that
+// of an added float mask). Any of dq, dk, dv (data null), dmask may be absent.
+void attention_backward(const AttnProblem<float>& p, const AttnRows<const float>& out,
+                        const AttnRows<const float>& dout, const float* lse, const AttnRows<float>& dq,
+                        const AttnRows<float>& dk, const AttnRows<float>& dv, float* dmask);
+void attention_backward(const AttnProblem<double>& p, const AttnRows<const double>& out,
+                        const AttnRows<const double>& dout, const double* lse, const AttnRows<double>& dq,
+                        const AttnRows<double>& dk, const AttnRows<double>& dv, double* dmask);
 
 }  // namespace tg::kernels

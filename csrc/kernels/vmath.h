@@ -61,28 +61,6 @@ inline F v_exp(F x) {
   return y * as_float<F, I>((n1 + 127) << 23) * as_float<F, I>((n2 + 127) << 23);
 }
 
-// e^(xh + xl) for a small xl (|xl| of a few units), as accurate as e^xh * e^xl but one
-// exponential: the reduction r = xh - n ln2 + xl keeps xl out of the rounding of xh + xl.
-template <class F, class I>
-inline F v_exp2(F xh, F xl) {
-  const F s = xh + xl;
-  const I lo = s < -104.f, hi = s > 89.f;
-  F xc = lo ? splat<F>(-104.f) : xh;
-  xc = hi ? splat<F>(89.f) : xc;
-  const F xlc = (lo | hi) ? F{} : xl;
-  const F fn = ((xc + xlc) * 1.44269504088896341f + 12582912.f) - 12582912.f;
-  const F r = ((xc - fn * 0.693359375f) - fn * -2.12194440e-4f) + xlc;
-  F y = r * 1.9875691500e-4f + 1.3981999507e-3f;
-  y = y * r + 8.3334519073e-3f;
-  y = y * r + 4.1665795894e-2f;
-  y = y * r + 1.6666665459e-1f;
-  y = y * r + 5.0000001201e-1f;
-  y = y * (r * r) + r + 1.f;
-  const I n = __builtin_convertvector(fn > -151.f ? fn : splat<F>(-151.f), I);
-  const I n1 = n >> 1, n2 = n - n1;
-  return y * as_float<F, I>((n1 + 127) << 23) * as_float<F, I>((n2 + 127) << 23);
-}
-
 // Cephes logf (about 1 ulp): x = m 2^e with m in [sqrt(1/2), sqrt(2)), log(m) by a
 // polynomial in m - 1. log(0) = -inf, log(<0) = nan, log(inf) = inf, subnormals scaled up.
 template <class F, class I>
@@ -138,83 +116,118 @@ constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
 constexpr float kSqrt2OverPi = 0.79788456080286535588f;
 constexpr float kKappa = 0.044715f;
 
-// Splits the exponent of exp(-x^2 / 2) so that no rounding of x^2 reaches it: with
-// x = xh + xl, xh holding 12 significant bits, xh^2 / 2 is exact and the rest is small.
-// (Rounding x^2 / 2 itself would cost 2 (x^2 / 2) ulp, 20+ ulp by x = 4.)
+// a * b - c rounded once, on the FMA units; only where the build has them (TG_V_FMA).
+#if defined(__FMA__)
+#define TG_V_FMA 1
+template <class F>
+inline F v_fms(F a, F b, F c) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(F) == 64) return (F)_mm512_fmsub_ps((__m512)a, (__m512)b, (__m512)c); else
+#endif
+  if constexpr (sizeof(F) == 32) return (F)_mm256_fmsub_ps((__m256)a, (__m256)b, (__m256)c);
+  else return (F)_mm_fmsub_ps((__m128)a, (__m128)b, (__m128)c);
+}
+#else
+#define TG_V_FMA 0
+#endif
+
+// y 2^n for an integral n in [-163, 0] held as a float, with gradual underflow:
+// AVX-512's scalef, else y 2^(n + 63), exact (a normal number), times 2^-63, rounded once.
 template <class F, class I>
-inline void v_half_square(F x, F& hi, F& lo) {
-  const F xh = as_float<F, I>(as_int<F, I>(x) & (int32_t)0xfffff000);
-  const F xl = x - xh;
-  hi = 0.5f * xh * xh;
-  lo = xh * xl + 0.5f * xl * xl;
+inline F v_ldexp_neg(F y, F n) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(F) == 64)  // (maskz: the plain form trips GCC 12 -Wmaybe-uninitialized)
+    return (F)_mm512_maskz_scalef_ps((__mmask16)0xffff, (__m512)y, (__m512)n);
+  else
+#endif
+  {
+    const I e = __builtin_convertvector(n, I) + (127 + 63);
+    return y * as_float<F, I>(e << 23) * 1.08420217e-19f;  // 2^-63
+  }
+}
+
+// exp(-x^2 / 2) for ax = |x| in [0, 15] (or NaN), the rounding of x^2 kept out of the
+// exponent (rounding x^2 / 2 itself would cost 2 (x^2 / 2) ulp, 20+ ulp by x = 4): x^2 =
+// h + l exactly (with FMA, l = x x - h; without, x split into a 12-bit head, whose square
+// is exact, and a tail), and l joins the reduced argument. Cephes' expf otherwise; the
+// argument lies in [-112.5, 0], so it needs no clamps.
+template <class F, class I>
+inline F v_gauss(F ax) {
+#if TG_V_FMA
+  const F h = ax * ax;
+  const F l = v_fms(ax, ax, h);
+#else
+  const F xh = as_float<F, I>(as_int<F, I>(ax) & (int32_t)0xfffff000);
+  const F xl = ax - xh;
+  const F h = xh * xh, l = xl * (xh + ax);  // ax^2 - xh^2, within a few ulp of it
+#endif
+  const F hh = -0.5f * h;  // exact
+  const F fn = (hh * 1.44269504088896341f + 12582912.f) - 12582912.f;
+  const F r = ((hh - fn * 0.693359375f) - fn * -2.12194440e-4f) - 0.5f * l;
+  F y = r * 1.9875691500e-4f + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * (r * r) + r + 1.f;
+  return v_ldexp_neg<F, I>(y, fn);
 }
 
 // Standard normal CDF, Phi(x) = erfc(-x / sqrt 2) / 2, accurate far into the lower tail,
 // where the textbook (1 + erf(x / sqrt 2)) / 2 cancels. With z = |x| / sqrt 2 and
 // t = 1 / (1 + z / 2) (Numerical Recipes' erfcc substitution),
-//   erfc(z) / 2 = t e^(-z^2) R(t) / 2,   R(t) = erfc(z) e^(z^2) / t,
+//   erfc(z) / 2 = t e^(-z^2) R(t),   R(t) = erfc(z) e^(z^2) / (2 t),
 // where R is smooth on t in (0, 1] and a degree-10 polynomial fits it within 1.2e-8
-// (relative, weighted Chebyshev fit for |x| <= 15; below that Phi underflows anyway).
+// (relative, weighted Chebyshev fit for |x| <= 15; below that Phi underflows anyway; the
+// coefficients are the fit's of 2 R, halved, which is exact).
 // e^(-z^2) = e^(-x^2 / 2) is then the standard normal density up to 1 / sqrt(2 pi), so
 // GELU's gradient, Phi(x) + x pdf(x), needs one exponential, not two.
 template <class F>
-inline F v_erfcx_poly(F t) {
-  F r = t * 3.715800866e-02f - 1.985020638e-01f;
-  r = r * t + 3.988532722e-01f;
-  r = r * t - 3.128148615e-01f;
-  r = r * t - 2.474987879e-03f;
-  r = r * t + 2.468162403e-02f;
-  r = r * t + 5.878620967e-02f;
-  r = r * t + 1.846663058e-01f;
-  r = r * t + 2.453165799e-01f;
-  r = r * t + 2.822409570e-01f;
-  return r * t + 2.820889354e-01f;
+inline F v_half_erfcx_poly(F t) {
+  F r = t * 1.857900433e-02f - 9.92510319e-02f;
+  r = r * t + 1.994266361e-01f;
+  r = r * t - 1.5640743075e-01f;
+  r = r * t - 1.2374939395e-03f;
+  r = r * t + 1.2340812015e-02f;
+  r = r * t + 2.9393104835e-02f;
+  r = r * t + 9.23331529e-02f;
+  r = r * t + 1.2265828995e-01f;
+  r = r * t + 1.411204785e-01f;
+  return r * t + 1.410444677e-01f;
 }
 
-// e^(-x^2 / 2) for ax = |x|, the square split so that its rounding never reaches the
-// exponent (v_half_square), and erfc(ax / sqrt 2) / 2 given it.
+// |x| clamped to 15 (NaN kept: the comparison fails), where Phi(-|x|) underflows.
 template <class F, class I>
-inline F v_gauss(F ax) {
-  F hi, lo;
-  v_half_square<F, I>(ax, hi, lo);
-  return v_exp2<F, I>(-hi, -lo);
+inline F v_abs15(F x) {
+  const F ax = v_abs<F, I>(x);
+  return ax > 15.f ? splat<F>(15.f) : ax;
 }
-template <class F, class I>
+// erfc(ax / sqrt 2) / 2 = Phi(-ax) for ax from v_abs15 and its v_gauss
+template <class F>
 inline F v_half_erfc(F ax, F gauss) {
   const F t = 1.f / (1.f + 0.5f * kSqrt1_2 * ax);
-  const F half_erfc = 0.5f * t * gauss * v_erfcx_poly(t);
-  return ax > 15.f ? F{} : half_erfc;  // underflowed anyway; keeps inf - inf out
+  return t * gauss * v_half_erfcx_poly(t);
 }
 
 template <class F, class I>
 inline F v_phi(F x) {
-  const F ax = v_abs<F, I>(x);
-  const F half_erfc = v_half_erfc<F, I>(ax, v_gauss<F, I>(ax));
+  const F ax = v_abs15<F, I>(x);
+  const F half_erfc = v_half_erfc(ax, v_gauss<F, I>(ax));
   return x <= 0.f ? half_erfc : 1.f - half_erfc;
-}
-
-// Standard normal density
-template <class F, class I>
-inline F v_pdf(F x) {
-  const F ax = v_abs<F, I>(x);
-  const F d = kInvSqrt2Pi * v_gauss<F, I>(ax);
-  return ax > 15.f ? F{} : d;  // underflowed anyway; keeps inf - inf out
 }
 
 template <class F, class I>
 inline F v_gelu(F x) {
   return x * v_phi<F, I>(x);
 }
-// g * (Phi(x) + x pdf(x)): v_phi's and v_pdf's arithmetic, bit for bit, sharing the
-// exponential
+// g * (Phi(x) + x pdf(x)): v_phi's arithmetic, bit for bit, sharing the exponential
 template <class F, class I>
 inline F v_gelu_grad(F g, F x) {
-  const F ax = v_abs<F, I>(x);
+  const F ax = v_abs15<F, I>(x);
   const F gauss = v_gauss<F, I>(ax);
-  const F half_erfc = v_half_erfc<F, I>(ax, gauss);
+  const F half_erfc = v_half_erfc(ax, gauss);
   const F phi = x <= 0.f ? half_erfc : 1.f - half_erfc;
-  const F d = ax > 15.f ? F{} : kInvSqrt2Pi * gauss;
-  return g * (phi + x * d);
+  return g * (phi + x * (kInvSqrt2Pi * gauss));
 }
 
 template <class F, class I>

@@ -3,6 +3,7 @@
 // recomputes the scores from the saved output and log-sum-exp.
 #include "ops/attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -39,7 +40,106 @@ struct Layout {
   int64_t group_k = 1, group_v = 1;  // query heads per key / value head (enable_gqa)
   std::vector<int64_t> q_off, k_off, v_off, m_off;
   int64_t m_rs = 0, m_cs = 0;
+  // PyTorch would take its CPU flash kernel: the output and the gradients of query, key and
+  // value are then laid out in memory as those operands are (empty_like), not contiguously.
+  bool flash = false;
+  std::vector<int64_t> o_off;  // the output's rows
+  int64_t o_rs = 0;
 };
+
+// The strides PyTorch's empty_like (preserve_format) gives a tensor shaped as `t`: t's own
+// when t is non-overlapping and dense, else dense strides in the order of t's
+// (infer_dense_strides: a stable sort by stride, size-0 strides and ties kept in place).
+Shape dense_strides_like(const Tensor& t) {
+  const int64_t nd = t->ndim();
+  const Shape &sz = t->shape, &st = t->strides;
+  {  // non-overlapping and dense?
+    std::vector<int64_t> perm(nd);
+    for (int64_t i = 0; i < nd; ++i) perm[i] = i;
+    std::sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) {
+      if (sz[a] < 2) return false;
+      if (sz[b] < 2) return true;
+      return st[a] < st[b];
+    });
+    int64_t want = 1;
+    bool dense = true;
+    for (int64_t i = 0; i < nd && sz[perm[i]] >= 2; ++i) {
+      if (st[perm[i]] != want) {
+        dense = false;
+        break;
+      }
+      want *= sz[perm[i]];
+    }
+    if (dense) return st;
+  }
+  std::vector<int64_t> perm(nd);  // innermost first
+  for (int64_t i = 0; i < nd; ++i) perm[i] = nd - 1 - i;
+  auto cmp = [&](int64_t d0, int64_t d1) {
+    if (st[d0] == 0 || st[d1] == 0) return 0;
+    if (st[d0] != st[d1]) return st[d0] < st[d1] ? -1 : 1;
+    return sz[d0] > sz[d1] ? 1 : 0;
+  };
+  for (int64_t i = 1; i < nd; ++i) {
+    int64_t d1 = i;
+    for (int64_t j = 1; j <= i; ++j) {
+      const int64_t d0 = i - j;
+      const int c = cmp(perm[d0], perm[d1]);
+      if (c > 0) {
+        std::swap(perm[d0], perm[d1]);
+        d1 = d0;
+      } else if (c < 0) {
+        break;
+      }
+    }
+  }
+  Shape out(nd);
+  int64_t cur = 1;
+  for (int64_t i = 0; i < nd; ++i) {
+    out[perm[i]] = cur;
+    if (sz[perm[i]] > 1) cur *= sz[perm[i]];
+  }
+  return out;
+}
+
+// A fresh tensor of `shape`, laid out as empty_like(like) when `like` is given (same shape).
+Tensor empty_laid_out(const Shape& shape, DType dt, const Tensor& like) {
+  Tensor t = empty(shape, dt);
+  if (like) t->strides = dense_strides_like(like);
+  return t;
+}
+
+// A fresh (B, H, T, D) tensor whose memory is (B, T, H, D): PyTorch's flash backward's
+// zeros({B, T, H, D}).transpose(1, 2), the layout of its gradients whatever the operands'.
+Tensor empty_bthd(const Shape& shape, DType dt) {
+  Tensor t = empty({shape[0], shape[2], shape[1], shape[3]}, dt);
+  std::swap(t->strides[1], t->strides[2]);
+  t->shape = shape;
+  return t;
+}
+
+// Whether PyTorch 2.13's scaled_dot_product_attention would run its CPU flash kernel
+// (sdp_utils_cpp's use_flash_attention_cpp) rather than the math fallback: 4-d operands
+// with one batch size and one head count (key and value: a divisor with enable_gqa), one
+// head size, nothing empty, unit last strides, no dropout, and a mask (not requiring grad)
+// of 2 dims or 4 broadcasting over batch and heads.
+bool takes_flash(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, double dropout_p,
+                 bool enable_gqa) {
+  if (q->ndim() != 4 || k->ndim() != 4 || v->ndim() != 4 || dropout_p > 0) return false;
+  if (q->numel() == 0 || k->numel() == 0 || v->numel() == 0) return false;
+  if (k->shape[0] != q->shape[0] || v->shape[0] != q->shape[0]) return false;
+  if (k->shape[1] != v->shape[1] || (!enable_gqa && k->shape[1] != q->shape[1])) return false;
+  if (k->shape[3] != q->shape[3] || v->shape[3] != q->shape[3]) return false;
+  if (q->strides[3] != 1 || k->strides[3] != 1 || v->strides[3] != 1) return false;
+  if (mask) {
+    if (mask->requires_grad) return false;
+    const int64_t nd = mask->ndim();
+    if (nd != 2 && nd != 4) return false;
+    if (nd == 4 && ((mask->shape[0] != 1 && mask->shape[0] != q->shape[0]) ||
+                    (mask->shape[1] != 1 && mask->shape[1] != q->shape[1])))
+      return false;
+  }
+  return true;
+}
 
 // Offsets (elements) of each of the nb problems in `t`, whose last `inner` dims are the
 // matrix and whose other dims broadcast against `batch` (right-aligned); the index of the
@@ -69,6 +169,11 @@ Tensor unit_last_stride(const Tensor& t) {
   if (t->shape.back() <= 1 || t->strides.back() == 1) return t;
   NoGradGuard ng;
   return contiguous(t);
+}
+
+template <class T>
+T* ptr_or_null(const Tensor& t) {
+  return t ? t->data_as<T>() : nullptr;
 }
 
 template <class T>
@@ -124,27 +229,54 @@ struct ScaledDotProductFlashAttentionForCpuBackward0 : Node {
     const Tensor mt = mask.t ? mask.get(*this) : nullptr;
     const Tensor& o = out.get(*this);
     const DType dt = qt->dtype;
-    Tensor go = g[0]->dtype == dt ? contiguous(g[0]) : contiguous(to_dtype(g[0], dt));
+    // The gradient read in whatever layout it arrives (rows through strides), copied only
+    // when its last dim is strided.
+    const Tensor go = unit_last_stride(g[0]->dtype == dt ? g[0] : to_dtype(g[0], dt));
+    const std::vector<int64_t> go_off = batch_offsets(go, 2, lo.batch, lo.nb, 1);
     const bool want_mask = next_edges.size() > 3 && next_edges[3].fn;
     auto full = [&](int64_t rows, int64_t cols) {
       Shape s = lo.batch;
       s.push_back(rows), s.push_back(cols);
       return s;
     };
-    Tensor dq = next_edges[0].fn ? empty(full(lo.L, lo.E), dt) : nullptr;
-    Tensor dk = next_edges[1].fn ? empty(full(lo.S, lo.E), dt) : nullptr;
-    Tensor dv = next_edges[2].fn ? empty(full(lo.S, lo.Ev), dt) : nullptr;
+    // As PyTorch's flash backward, the gradients of query, key and value are laid out
+    // (B, T, H, D) in memory (a GPT's q, k, v: views of that layout, so the gradient flows
+    // back through their transpose and view without a copy); a key / value shared by a
+    // group of heads is summed from a contiguous full gradient, then laid out so.
+    auto grad_buf = [&](int64_t rows, int64_t cols, int64_t group) {
+      return lo.flash && group == 1 ? empty_bthd(full(rows, cols), dt) : empty(full(rows, cols), dt);
+    };
+    Tensor dq = next_edges[0].fn ? grad_buf(lo.L, lo.E, 1) : nullptr;
+    Tensor dk = next_edges[1].fn ? grad_buf(lo.S, lo.E, lo.group_k) : nullptr;
+    Tensor dv = next_edges[2].fn ? grad_buf(lo.S, lo.Ev, lo.group_v) : nullptr;
     Tensor dm = want_mask ? zeros(full(lo.L, lo.S), dt) : nullptr;
+    std::vector<int64_t> dq_off, dk_off, dv_off;
+    if (dq) dq_off = batch_offsets(dq, 2, lo.batch, lo.nb, 1);
+    if (dk) dk_off = batch_offsets(dk, 2, lo.batch, lo.nb, 1);
+    if (dv) dv_off = batch_offsets(dv, 2, lo.batch, lo.nb, 1);
     TG_DISPATCH_FLOAT(dt, T, {
       auto p = problem<T>(lo, qt, kt, vt, mt, causal, scale, dropout_p, seed, rng_offset);
-      auto ptr = [](const Tensor& t) { return t ? t->data_as<T>() : nullptr; };
-      kernels::attention_backward(p, o->data_as<T>(), go->data_as<T>(), lse->data_as<T>(), ptr(dq), ptr(dk),
-                                  ptr(dv), ptr(dm));
+      auto rows = [](const Tensor& t, const std::vector<int64_t>& off) {
+        kernels::AttnRows<T> r;
+        if (t) r.data = t->data_as<T>(), r.off = off.data(), r.rs = t->strides[t->ndim() - 2];
+        return r;
+      };
+      const kernels::AttnRows<const T> orow{o->data_as<T>(), lo.o_off.data(), lo.o_rs};
+      const kernels::AttnRows<const T> grow{go->data_as<T>(), go_off.data(), go->strides[go->ndim() - 2]};
+      kernels::attention_backward(p, orow, grow, lse->data_as<T>(), rows(dq, dq_off), rows(dk, dk_off),
+                                  rows(dv, dv_off), ptr_or_null<T>(dm));
     });
     std::vector<Tensor> r(next_edges.size());
     if (dq) r[0] = reduce_grad(dq, q_shape, 1);
     if (dk) r[1] = reduce_grad(dk, k_shape, lo.group_k);
     if (dv) r[2] = reduce_grad(dv, v_shape, lo.group_v);
+    for (int i = 1; i < 3 && lo.flash; ++i) {
+      if (!r[i] || (i == 1 ? lo.group_k : lo.group_v) == 1) continue;
+      Tensor laid = empty_bthd(r[i]->shape, dt);
+      NoGradGuard ng;
+      copy_(laid, r[i]);
+      r[i] = laid;
+    }
     if (dm) r[3] = sum_to(dm, mask_shape);
     return r;
   }
@@ -309,13 +441,17 @@ Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, cons
     rng_offset = gen.take((uint64_t)(lo.nb * lo.L * lo.S));
   }
 
-  Tensor out = empty(out_shape, dt);
+  lo.flash = takes_flash(query, key, value, attn_mask, dropout_p, enable_gqa);
+  Tensor out = empty_laid_out(out_shape, dt, lo.flash ? query : Tensor());
+  lo.o_off = batch_offsets(out, 2, lo.batch, lo.nb, 1);
+  lo.o_rs = out->strides[out->ndim() - 2];
   Shape lse_shape = lo.batch;
   lse_shape.push_back(lo.L);
   Tensor lse = empty(lse_shape, dt);
   TG_DISPATCH_FLOAT(dt, T, {
     auto p = problem<T>(lo, q, k, v, mask, is_causal, sc, dropout_p, seed, rng_offset);
-    kernels::attention_forward(p, out->data_as<T>(), lse->data_as<T>());
+    kernels::attention_forward(p, kernels::AttnRows<T>{out->data_as<T>(), lo.o_off.data(), lo.o_rs},
+                               lse->data_as<T>());
   });
 
   const Tensor grad_mask = attn_mask && attn_mask->dtype != DType::Bool ? attn_mask : nullptr;
