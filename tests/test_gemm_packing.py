@@ -10,32 +10,6 @@ import pytest
 
 import tinygrad_cpp as tg
 
-_C = tg._C
-
-
-def _supported_isas():
-    best = _C._gemm_isa()
-    out = []
-    for isa in ("portable", "avx2", "avx512"):
-        try:
-            _C._set_gemm_isa(isa)
-            out.append(isa)
-        except ValueError:
-            pass
-    _C._set_gemm_isa(best)
-    return out
-
-
-ISAS = _supported_isas()
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    best = _C._gemm_isa()
-    _C._set_gemm_isa(request.param)
-    yield request.param
-    _C._set_gemm_isa(best)
-
 
 @pytest.fixture(autouse=True)
 def restore_threads():

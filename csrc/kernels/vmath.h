@@ -40,6 +40,17 @@ inline F v_copysign(F m, F s) {
   return as_float<F, I>((as_int<F, I>(m) & 0x7fffffff) | (as_int<F, I>(s) & (int32_t)0x80000000));
 }
 
+// e^r for |r| <= ln2 / 2 (a little beyond): Cephes expf's polynomial.
+template <class F>
+inline F v_exp_poly(F r) {
+  F y = r * 1.9875691500e-4f + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  return y * (r * r) + r + 1.f;
+}
+
 // Cephes expf (about 1 ulp). NaN passes the clamps (it compares false) and poisons the
 // product; 2^n is applied as two halves so n in [-150, 128] neither wraps the exponent
 // field nor skips gradual underflow.
@@ -50,12 +61,7 @@ inline F v_exp(F x) {
   // x = n ln2 + r, |r| <= ln2/2; adding and removing 1.5 * 2^23 rounds to nearest
   const F fn = (xc * 1.44269504088896341f + 12582912.f) - 12582912.f;
   const F r = (xc - fn * 0.693359375f) - fn * -2.12194440e-4f;
-  F y = r * 1.9875691500e-4f + 1.3981999507e-3f;
-  y = y * r + 8.3334519073e-3f;
-  y = y * r + 4.1665795894e-2f;
-  y = y * r + 1.6666665459e-1f;
-  y = y * r + 5.0000001201e-1f;
-  y = y * (r * r) + r + 1.f;
+  const F y = v_exp_poly(r);
   const I n = __builtin_convertvector(fn > -151.f ? fn : splat<F>(-151.f), I);
   const I n1 = n >> 1, n2 = n - n1;
   return y * as_float<F, I>((n1 + 127) << 23) * as_float<F, I>((n2 + 127) << 23);
@@ -164,13 +170,7 @@ inline F v_gauss(F ax) {
   const F hh = -0.5f * h;  // exact
   const F fn = (hh * 1.44269504088896341f + 12582912.f) - 12582912.f;
   const F r = ((hh - fn * 0.693359375f) - fn * -2.12194440e-4f) - 0.5f * l;
-  F y = r * 1.9875691500e-4f + 1.3981999507e-3f;
-  y = y * r + 8.3334519073e-3f;
-  y = y * r + 4.1665795894e-2f;
-  y = y * r + 1.6666665459e-1f;
-  y = y * r + 5.0000001201e-1f;
-  y = y * (r * r) + r + 1.f;
-  return v_ldexp_neg<F, I>(y, fn);
+  return v_ldexp_neg<F, I>(v_exp_poly(r), fn);
 }
 
 // Standard normal CDF, Phi(x) = erfc(-x / sqrt 2) / 2, accurate far into the lower tail,
