@@ -215,8 +215,8 @@ template <> struct Block<double> {
 
 // Packs one panel dst[p*P + r] = src[r*ld + p*inc] for r < rows, p < k, zero for
 // rows <= r < P. `ld` steps between the panel's rows (of A) or columns (of B), `inc`
-// along k. The two layouts that matter are sped up: inc == 1 (k contiguous: transposed
-// in 8x8 / 4x4 register blocks) and ld == 1 (the panel's elements contiguous: copies).
+// along k. inc == 1 (k contiguous) is transposed in 8x8 / 4x4 register blocks; ld == 1
+// (the panel's elements contiguous) never comes here: pack_contig copies those.
 //
 // `next` (inc == 1 only) is the source of the panel packed after this one, prefetched
 // here: its rows are short streams (k elements, ld apart) that the hardware prefetcher
@@ -226,10 +226,6 @@ void pack_panel(int64_t rows, int64_t k, const T* src, int64_t ld, int64_t inc, 
                 const T* next = nullptr, int64_t next_rows = 0) {
   using Bk = Block<T>;
   constexpr int B = Bk::B;
-  if (ld == 1 && rows == P) {
-    for (int64_t p = 0; p < k; ++p) std::memcpy(dst + p * P, src + p * inc, sizeof(T) * P);
-    return;
-  }
   if (inc == 1 && rows > 0) {
     int64_t p = 0;
     for (; p + B <= k; p += B) {
@@ -288,7 +284,7 @@ void pack_contig(int64_t n, int64_t k, const T* src, int64_t inc, T* dst) {
 
 template <class T, int MR>
 void pack_a(int64_t m, int64_t k, const T* A, int64_t rsa, int64_t csa, T* dst) {
-  if (rsa == 1 && csa != 1) return pack_contig<T, MR>(m, k, A, csa, dst);
+  if (rsa == 1) return pack_contig<T, MR>(m, k, A, csa, dst);
   for (int64_t i = 0; i < m; i += MR, dst += MR * k) {
     const int64_t rows = m - i < MR ? m - i : MR, after = m - i - rows;
     pack_panel<T, MR>(rows, k, A + i * rsa, rsa, csa, dst, after > 0 ? A + (i + MR) * rsa : nullptr,
@@ -298,7 +294,7 @@ void pack_a(int64_t m, int64_t k, const T* A, int64_t rsa, int64_t csa, T* dst) 
 
 template <class T, int NR>
 void pack_b(int64_t k, int64_t n, const T* B, int64_t rsb, int64_t csb, T* dst) {
-  if (csb == 1 && rsb != 1) return pack_contig<T, NR>(n, k, B, rsb, dst);
+  if (csb == 1) return pack_contig<T, NR>(n, k, B, rsb, dst);
   for (int64_t j = 0; j < n; j += NR, dst += NR * k)
     pack_panel<T, NR>(n - j < NR ? n - j : NR, k, B + j * csb, csb, rsb, dst);
 }
