@@ -23,6 +23,7 @@ import enum
 import importlib.util
 import os
 import sys
+import time
 import traceback
 import warnings
 
@@ -163,6 +164,10 @@ def _excepthook(exc_type, exc, tb):
         sys.stderr.write(f"[rank {_S.rank}] uncaught exception, aborting the MPI job:\n"
                          + "".join(traceback.format_exception(exc_type, exc, tb)))
         sys.stderr.flush()
+        # The launcher forwards our stderr from a pipe; MPI_Abort kills the job's processes
+        # and can beat it to the last lines (seen in CI: rc 1, stderr empty). A moment for
+        # the traceback to get out first.
+        time.sleep(0.2)
     finally:
         _S.MPI.COMM_WORLD.Abort(1)
 
